@@ -1,0 +1,32 @@
+// The reaper: a tiny detached process that removes a sandbox when the shim that started it
+// dies, even by `kill -9`, and even while the client still holds the shim's stdin open.
+// It learns the container's id on its stdin and waits for that pipe to close: a closing
+// shim says "done" first; anything else means the shim is gone and the container must go.
+import { engineRequest } from '../engine/http.js';
+import type { EngineEndpoint } from '../engine/endpoint.js';
+
+const endpoint = JSON.parse(process.argv[2] ?? 'null') as EngineEndpoint;
+let target = process.argv[3] ?? '';
+let done = false;
+let buffered = '';
+
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (text: string) => {
+  buffered += text;
+  let newline: number;
+  while ((newline = buffered.indexOf('\n')) >= 0) {
+    const line = buffered.slice(0, newline);
+    buffered = buffered.slice(newline + 1);
+    if (line === 'done') done = true;
+    else if (line.startsWith('id ')) target = line.slice(3);
+  }
+});
+process.stdin.on('error', () => {});
+process.stdin.on('close', () => {
+  if (done || !target) process.exit(0);
+  const attempt = (left: number): void => {
+    engineRequest(endpoint, 'DELETE', `/containers/${encodeURIComponent(target)}?force=1&v=1`, undefined, { timeoutMs: 5000 })
+      .then(() => process.exit(0), () => (left > 0 ? setTimeout(() => attempt(left - 1), 500) : process.exit(1)));
+  };
+  attempt(10);
+});

@@ -1,0 +1,20 @@
+import { homedir } from 'node:os';
+import type { Context } from '../context.js';
+import { getPaths } from '../state/paths.js';
+
+/** Returns the context of the running process: its streams, environment and paths. */
+export function createProcessContext(debug: boolean): Context {
+  const env = process.env;
+  const write = (line: string): void => { process.stderr.write(`${line}\n`); };
+  return {
+    env,
+    home: homedir(),
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    paths: getPaths(env),
+    now: Date.now,
+    log: write,
+    debug: debug ? (line) => write(`mcp-lok[debug]: ${line}`) : () => {},
+  };
+}

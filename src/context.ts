@@ -1,0 +1,17 @@
+import type { Readable, Writable } from 'node:stream';
+import type { LokPaths } from './state/paths.js';
+
+/** What a command may touch: streams, environment, paths and clock. Tests build their own. */
+export interface Context {
+  env: Readonly<Record<string, string | undefined>>;
+  home: string;
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  paths: LokPaths;
+  now: () => number;
+  /** One line of progress or notice for people, on stderr. */
+  log: (line: string) => void;
+  /** Detail shown only with --debug. */
+  debug: (line: string) => void;
+}

@@ -1,0 +1,83 @@
+import type { Duplex } from 'node:stream';
+import { LokError, EXIT } from '../errors.js';
+import type { ContainerCreateBody } from '../sandbox/build-spec.js';
+import type { EngineEndpoint } from './endpoint.js';
+import { engineMessage, engineRequest, engineUpgrade, expectStatus } from './http.js';
+
+/** Creates a container; a name already in use is a NAME_IN_USE error, not an engine failure. */
+export async function createContainer(endpoint: EngineEndpoint, name: string, body: ContainerCreateBody): Promise<string> {
+  const res = await engineRequest<{ Id: string }>(endpoint, 'POST', `/containers/create?name=${encodeURIComponent(name)}`, body);
+  if (res.status === 409) {
+    throw new LokError('NAME_IN_USE', `The name "${name}" is already used by another container.`, { exitCode: EXIT.engine, hint: 'Choose another --name, or remove the old one.' });
+  }
+  if (res.status === 404) {
+    throw new LokError('ENGINE_ERROR', `The image ${body.Image} is missing: ${engineMessage(res)}.`, { exitCode: EXIT.engine });
+  }
+  expectStatus(res, [201], 'Creating the container');
+  return res.body.Id;
+}
+
+/** Opens the container's stdio stream (multiplexed; see bridge/demux). Call before start. */
+export function attachContainer(endpoint: EngineEndpoint, id: string, stdin: boolean): Promise<Duplex> {
+  const query = `stream=1&stdout=1&stderr=1${stdin ? '&stdin=1' : ''}`;
+  return engineUpgrade(endpoint, `/containers/${id}/attach?${query}`);
+}
+
+/** Resolves with the exit code once the container exits. Call before start. */
+export async function waitContainer(endpoint: EngineEndpoint, id: string): Promise<number> {
+  const res = await engineRequest<{ StatusCode: number; Error?: { Message?: string } | null }>(endpoint, 'POST', `/containers/${id}/wait?condition=next-exit`);
+  expectStatus(res, [200], 'Waiting for the container');
+  return res.body.StatusCode;
+}
+
+export async function startContainer(endpoint: EngineEndpoint, id: string): Promise<void> {
+  const res = await engineRequest(endpoint, 'POST', `/containers/${id}/start`);
+  expectStatus(res, [204, 304], 'Starting the container');
+}
+
+/** Asks the engine to stop: SIGTERM, then SIGKILL after `graceSeconds`. Gone already is fine. */
+export async function stopContainer(endpoint: EngineEndpoint, id: string, graceSeconds: number): Promise<void> {
+  const res = await engineRequest(endpoint, 'POST', `/containers/${id}/stop?t=${graceSeconds}`);
+  expectStatus(res, [204, 304, 404, 409], 'Stopping the container');
+}
+
+/** Removes a container and its anonymous volumes, killing it first; gone already is fine. */
+export async function removeContainer(endpoint: EngineEndpoint, id: string): Promise<void> {
+  const res = await engineRequest(endpoint, 'DELETE', `/containers/${id}?force=1&v=1`);
+  expectStatus(res, [204, 404, 409], 'Removing the container');
+}
+
+export interface ContainerSummary {
+  Id: string;
+  Names: string[];
+  State: string;
+  Labels: Record<string, string>;
+}
+
+/** Lists containers carrying every given label (`key` or `key=value`). */
+export async function listContainers(endpoint: EngineEndpoint, labels: string[], all = true): Promise<ContainerSummary[]> {
+  const filters = encodeURIComponent(JSON.stringify({ label: labels }));
+  const res = await engineRequest<ContainerSummary[]>(endpoint, 'GET', `/containers/json?all=${all ? 1 : 0}&filters=${filters}`);
+  expectStatus(res, [200], 'Listing containers');
+  return res.body;
+}
+
+/** Returns true when a named volume exists. */
+export async function volumeExists(endpoint: EngineEndpoint, name: string): Promise<boolean> {
+  const res = await engineRequest(endpoint, 'GET', `/volumes/${encodeURIComponent(name)}`);
+  if (res.status === 404) return false;
+  expectStatus(res, [200], 'Inspecting a volume');
+  return true;
+}
+
+/** Creates a named volume with labels; an existing one is kept as it is. */
+export async function createVolume(endpoint: EngineEndpoint, name: string, labels: Record<string, string>): Promise<void> {
+  const res = await engineRequest(endpoint, 'POST', '/volumes/create', { Name: name, Labels: labels });
+  expectStatus(res, [200, 201], 'Creating a volume');
+}
+
+/** Removes a named volume; missing or in use is reported as false. */
+export async function removeVolume(endpoint: EngineEndpoint, name: string): Promise<boolean> {
+  const res = await engineRequest(endpoint, 'DELETE', `/volumes/${encodeURIComponent(name)}`);
+  return res.status === 204;
+}

@@ -1,0 +1,113 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import { LokError, EXIT } from '../errors.js';
+import { formatEndpoint, type EngineEndpoint } from './endpoint.js';
+
+/**
+ * A thin Docker Engine API client over node:http. The hot start path of mcp-lok-npx uses it
+ * instead of dockerode, whose import alone costs ~200 ms (measured: `bench/README.md`);
+ * dockerode stays for image builds, imports and pulls, which are rare and slow anyway.
+ */
+export interface EngineResponse<T = unknown> {
+  status: number;
+  body: T;
+}
+
+const API_PREFIX = '/v1.41';
+const agentFor = new WeakMap<EngineEndpoint, http.Agent>();
+
+function requestOptions(endpoint: EngineEndpoint, method: string, path: string): http.RequestOptions {
+  const base: http.RequestOptions = { method, path: API_PREFIX + path, headers: { host: 'docker' } };
+  let agent = agentFor.get(endpoint);
+  if (!agent) {
+    agent = endpoint.kind === 'tcp' && endpoint.tls ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    agentFor.set(endpoint, agent);
+  }
+  base.agent = agent;
+  if (endpoint.kind === 'unix') return { ...base, socketPath: endpoint.socketPath };
+  return { ...base, host: endpoint.host, port: endpoint.port };
+}
+
+function transport(endpoint: EngineEndpoint): typeof http | typeof https {
+  return endpoint.kind === 'tcp' && endpoint.tls ? https : http;
+}
+
+/** Returns true for errors that mean nothing is listening at the endpoint. */
+export function isConnectError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'ECONNRESET' ||
+    code === 'EHOSTUNREACH' || code === 'ETIMEDOUT' || code === 'ENOTFOUND' || code === 'EPERM';
+}
+
+/** Sends one API request and parses a JSON answer (or returns the raw text). */
+export function engineRequest<T = unknown>(
+  endpoint: EngineEndpoint,
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { timeoutMs?: number } = {},
+): Promise<EngineResponse<T>> {
+  return new Promise((resolve, reject) => {
+    const opts = requestOptions(endpoint, method, path);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    if (payload) opts.headers = { ...opts.headers, 'content-type': 'application/json', 'content-length': payload.length };
+    const req = transport(endpoint).request(opts, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown = text;
+        if ((res.headers['content-type'] ?? '').includes('json') && text) {
+          try { parsed = JSON.parse(text); } catch { parsed = text; }
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed as T });
+      });
+      res.on('error', reject);
+    });
+    if (options.timeoutMs) req.setTimeout(options.timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Returns the engine's message from an error answer. */
+export function engineMessage(response: EngineResponse): string {
+  const body = response.body as { message?: string } | string;
+  if (typeof body === 'string') return body.trim() || `HTTP ${response.status}`;
+  return body?.message ?? `HTTP ${response.status}`;
+}
+
+/** Throws an ENGINE_ERROR unless the answer's status is one of `ok`. */
+export function expectStatus(response: EngineResponse, ok: number[], what: string): void {
+  if (ok.includes(response.status)) return;
+  throw new LokError('ENGINE_ERROR', `${what} failed: ${engineMessage(response)}`, { exitCode: EXIT.engine });
+}
+
+/**
+ * Opens a hijacked connection (attach): the answer's socket carries raw bytes both ways.
+ */
+export function engineUpgrade(endpoint: EngineEndpoint, path: string): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const opts = requestOptions(endpoint, 'POST', path);
+    opts.agent = false;
+    opts.headers = { ...opts.headers, connection: 'Upgrade', upgrade: 'tcp', 'content-type': 'application/vnd.docker.raw-stream' };
+    const req = transport(endpoint).request(opts);
+    req.on('upgrade', (_res, socket, head) => {
+      if (head.length > 0) socket.unshift(head);
+      resolve(socket);
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => reject(new LokError('ENGINE_ERROR', `attach failed: ${Buffer.concat(chunks).toString('utf8').trim() || res.statusCode}`, { exitCode: EXIT.engine })));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Returns a one-line description of where the engine is, for messages. */
+export function describeEndpoint(endpoint: EngineEndpoint): string {
+  return `${formatEndpoint(endpoint)} (${endpoint.source})`;
+}

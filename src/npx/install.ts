@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Context } from '../context.js';
+import { createVolume, volumeExists } from '../engine/containers.js';
+import type { EngineEndpoint } from '../engine/endpoint.js';
+import { LokError, EXIT } from '../errors.js';
+import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
+import { CA_BUNDLE_PATH, DEFAULT_NOFILE, NPM_CACHE_DIR, PACKAGES_DIR } from '../sandbox/hardening.js';
+import { LABEL, buildLabels } from '../sandbox/labels.js';
+import { runContainer } from '../bridge/run-container.js';
+import { currentOwner } from '../state/owner.js';
+import { withLock } from '../state/lock.js';
+import type { PackageSpec } from './package-spec.js';
+
+/** The npm cache shared by install containers (content-addressed, safe to share). */
+export const NPM_CACHE_VOLUME = 'mcp-lok-npm-cache';
+const INSTALL_MEMORY_BYTES = 1024 * 1024 * 1024;
+
+/** What an install left behind, as recorded on the host. */
+export interface InstallRecord {
+  specs: string[];
+  registry: string;
+  volume: string;
+  dir: string;
+  packages: Array<{ name: string; version: string; bin: unknown }>;
+  resolvedAt: number;
+}
+
+export interface InstallRequest {
+  packages: PackageSpec[];
+  registry: string;
+  caFile: string | undefined;
+  /** false: never install (npx --no); undefined or true: install when missing. */
+  allowInstall: boolean;
+  refreshAfterMs: number;
+  image: string;
+  quiet: boolean;
+}
+
+/** Returns the key naming the volume and record of a set of requested specs. */
+export function installKey(specs: string[], registry: string): string {
+  return createHash('sha256').update(JSON.stringify({ specs, registry })).digest('hex').slice(0, 16);
+}
+
+/** Returns true when the record can be used without asking the registry. */
+export function isRecordFresh(record: InstallRecord, packages: PackageSpec[], refreshAfterMs: number, now: number): boolean {
+  if (packages.every((p) => p.kind === 'version')) return true;
+  return now - record.resolvedAt < refreshAfterMs;
+}
+
+async function readRecord(path: string): Promise<InstallRecord | undefined> {
+  try { return JSON.parse(await readFile(path, 'utf8')) as InstallRecord; } catch { return undefined; }
+}
+
+async function writeRecord(path: string, record: InstallRecord): Promise<void> {
+  await mkdir(join(path, '..'), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(record, null, 2));
+  await rename(tmp, path);
+}
+
+interface InstallResult {
+  ok: boolean;
+  reason?: string;
+  message?: string;
+  log?: string;
+  dir?: string;
+  packages?: InstallRecord['packages'];
+}
+
+async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], volume: string): Promise<InstallResult> {
+  await Promise.all([
+    createVolume(endpoint, volume, { [LABEL.managed]: 'true', [LABEL.kind]: 'packages', [LABEL.package]: specs.join(' ') }),
+    createVolume(endpoint, NPM_CACHE_VOLUME, { [LABEL.managed]: 'true', [LABEL.kind]: 'npm-cache' }),
+  ]);
+  const mounts: MountPlan[] = [
+    { type: 'volume', source: volume, target: PACKAGES_DIR, readOnly: false },
+    { type: 'volume', source: NPM_CACHE_VOLUME, target: NPM_CACHE_DIR, readOnly: false },
+  ];
+  const env: Record<string, string> = { npm_config_cache: NPM_CACHE_DIR, npm_config_registry: req.registry };
+  if (req.caFile) {
+    mounts.push({ type: 'bind', source: req.caFile, target: CA_BUNDLE_PATH, readOnly: true });
+    env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
+    env.npm_config_cafile = CA_BUNDLE_PATH;
+  }
+  const name = `mcp-lok-install-${createHash('sha256').update(`${volume}${process.pid}${ctx.now()}`).digest('hex').slice(0, 10)}`;
+  const body = buildContainerSpec({
+    name,
+    image: req.image,
+    cmd: ['node', '/opt/mcp-lok/install.mjs', JSON.stringify({ specs })],
+    env,
+    mounts,
+    memoryBytes: INSTALL_MEMORY_BYTES,
+    cpus: 2,
+    pids: 512,
+    nofile: DEFAULT_NOFILE,
+    // Installing needs the registry; the server itself never gets this network.
+    network: 'bridge',
+    labels: buildLabels({ name, role: 'install', launcher: 'npx', transport: 'stdio', profile: 'install', packages: specs, image: req.image, owner: currentOwner() }),
+    interactive: false,
+    autoRemove: true,
+  });
+  const out: Buffer[] = [];
+  const code = await runContainer(endpoint, name, body, {
+    onStdout: (c) => out.push(c),
+    onStderr: (c) => ctx.debug(c.toString('utf8').trimEnd()),
+  }, { reaper: false, handleSignals: false });
+  const text = Buffer.concat(out).toString('utf8').trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(text) as InstallResult;
+  } catch {
+    return { ok: false, reason: 'failed', message: `the install container exited with code ${code}${text ? `: ${text.slice(0, 200)}` : ''}` };
+  }
+}
+
+function installError(result: InstallResult, specs: string[]): LokError {
+  const what = specs.join(' ');
+  switch (result.reason) {
+    case 'not-found':
+      return new LokError('PACKAGE_NOT_FOUND', `Package ${what} was not found in the registry.`, { exitCode: EXIT.notFound, hint: 'Check the name, or the registry in your npm configuration.' });
+    case 'no-version':
+      return new LokError('PACKAGE_NOT_FOUND', `No version of ${what} matches: ${result.message ?? ''}`.trim(), { exitCode: EXIT.notFound, hint: 'Check the version or tag.' });
+    case 'certificate':
+      return new LokError('INSTALL_FAILED', `Installing ${what} failed: the registry's TLS certificate is not trusted (${result.message ?? ''}).`, { exitCode: EXIT.engine, hint: 'Pass your CA bundle with --ca-cert PATH (or set npm cafile / NODE_EXTRA_CA_CERTS).' });
+    case 'network':
+      return new LokError('INSTALL_FAILED', `Installing ${what} failed: the registry could not be reached (${result.message ?? ''}).`, { exitCode: EXIT.engine });
+    default:
+      return new LokError('INSTALL_FAILED', `Installing ${what} failed: ${result.message ?? 'unknown error'}.`, { exitCode: EXIT.engine, hint: 'Run again with --debug to see npm\'s output.' });
+  }
+}
+
+/**
+ * Returns an installed tree for the requested packages: the cached one when it is fresh,
+ * otherwise one installed now inside a sandbox (scripts off) under a host-wide lock.
+ */
+export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest): Promise<InstallRecord> {
+  const specs = req.packages.map((p) => `${p.name}@${p.selector}`);
+  const key = installKey(specs, req.registry);
+  const recordPath = join(ctx.paths.installs, `${key}.json`);
+  const volume = `mcp-lok-pkg-${key}`;
+  const usable = async (record: InstallRecord | undefined): Promise<boolean> =>
+    record !== undefined && (await volumeExists(endpoint, volume));
+
+  const cached = await readRecord(recordPath);
+  if (cached && isRecordFresh(cached, req.packages, req.refreshAfterMs, ctx.now()) && (await usable(cached))) return cached;
+  if (!cached && !req.allowInstall) {
+    throw new LokError('INSTALL_REFUSED', `${specs.join(' ')} is not installed and --no was given.`, { exitCode: EXIT.notFound, hint: 'Drop --no (or pass -y) to let mcp-lok install it in a sandbox.' });
+  }
+  return withLock(join(ctx.paths.locks, key), async () => {
+    const again = await readRecord(recordPath);
+    if (again && isRecordFresh(again, req.packages, req.refreshAfterMs, ctx.now()) && (await usable(again))) return again;
+    const started = ctx.now();
+    if (!req.quiet) ctx.log(`mcp-lok: ${again ? 'checking for a newer' : 'installing'} ${specs.join(' ')} in a sandbox...`);
+    const result = await runInstall(ctx, endpoint, req, specs, volume);
+    if (!result.ok || !result.dir || !result.packages) {
+      if (again && result.reason === 'network' && (await usable(again))) {
+        ctx.log(`mcp-lok: the registry could not be reached; using the cached ${again.packages.map((p) => `${p.name}@${p.version}`).join(' ')}.`);
+        return again;
+      }
+      if (result.log) ctx.debug(result.log);
+      throw installError(result, specs);
+    }
+    const record: InstallRecord = { specs, registry: req.registry, volume, dir: result.dir, packages: result.packages, resolvedAt: ctx.now() };
+    await writeRecord(recordPath, record);
+    if (!req.quiet) ctx.log(`mcp-lok: ready: ${record.packages.map((p) => `${p.name}@${p.version}`).join(' ')} (${((ctx.now() - started) / 1000).toFixed(1)} s)`);
+    return record;
+  }, () => { if (!req.quiet) ctx.log(`mcp-lok: waiting for another mcp-lok to finish installing ${specs.join(' ')}...`); });
+}

@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, realpathSync } from 'node:fs';
+import type { Context } from '../context.js';
+import { runContainer } from '../bridge/run-container.js';
+import { discoverEngine } from '../engine/discover.js';
+import type { EngineEndpoint } from '../engine/endpoint.js';
+import { ensureSandboxImage } from '../engine/image.js';
+import { sweepOrphans } from '../engine/sweep.js';
+import { LokError, EXIT } from '../errors.js';
+import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
+import { CA_BUNDLE_PATH, DEFAULT_NOFILE, PACKAGES_DIR } from '../sandbox/hardening.js';
+import { buildLabels } from '../sandbox/labels.js';
+import { resolveProfile } from '../sandbox/profile.js';
+import { currentOwner } from '../state/owner.js';
+import { chooseBin, normalizeBinField } from './choose-bin.js';
+import { ensureInstalled } from './install.js';
+import { readNpmSettings } from './npm-config.js';
+import type { EnvEntry, LokOptions } from './parse-args.js';
+import type { PackageSpec } from './package-spec.js';
+
+export interface ShimRun {
+  lok: LokOptions;
+  yes: boolean | undefined;
+  quiet: boolean;
+  packages: PackageSpec[];
+  command: string | undefined;
+  args: string[];
+}
+
+/** Returns the variables the user named: `-e NAME` copies from our environment, unset ones are skipped. */
+export function resolveUserEnv(entries: EnvEntry[], env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of entries) {
+    const value = entry.value ?? env[entry.name];
+    if (value !== undefined) out[entry.name] = value;
+  }
+  return out;
+}
+
+/** Returns a container name for a package: readable, unique, valid for the engine. */
+export function defaultContainerName(pkg: string, random: string): string {
+  const slug = pkg.replace(/^@/, '').replace(/[^a-zA-Z0-9_.-]+/g, '-').replace(/^[-_.]+/, '').slice(0, 40);
+  return `mcp-lok-${slug || 'server'}-${random}`;
+}
+
+function readableCaFile(path: string | undefined, origin: string): string | undefined {
+  if (!path) return undefined;
+  try {
+    const real = realpathSync(path);
+    accessSync(real, constants.R_OK);
+    return real;
+  } catch {
+    if (origin === '--ca-cert') {
+      throw new LokError('INVALID_INPUT', `Cannot read the CA bundle ${path} given by --ca-cert.`, { exitCode: EXIT.usage, hint: 'Pass a readable PEM file.' });
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Runs one package's server in a sandbox with the client's stdio, returning its exit code.
+ * Nothing but the server's bytes reaches ctx.stdout.
+ */
+export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
+  const { lok } = run;
+  const profile = resolveProfile(lok.profile);
+  const npm = readNpmSettings(ctx.env, ctx.home, process.execPath);
+  const caFile = lok.caCert
+    ? readableCaFile(lok.caCert, '--ca-cert')
+    : readableCaFile(ctx.env.NODE_EXTRA_CA_CERTS, 'NODE_EXTRA_CA_CERTS') ?? readableCaFile(npm.cafile, 'npm cafile');
+  const endpoint: EngineEndpoint = await discoverEngine({ env: ctx.env, home: ctx.home, platform: process.platform, explicit: lok.engine });
+  ctx.debug(`engine: ${endpoint.kind === 'unix' ? endpoint.socketPath : `${endpoint.host}:${endpoint.port}`} (${endpoint.source})`);
+  const sweep = sweepOrphans(endpoint).then(
+    (names) => { for (const n of names) ctx.debug(`removed orphaned sandbox ${n}`); },
+    (error: unknown) => ctx.debug(`orphan sweep failed: ${String(error)}`),
+  );
+  const image = await ensureSandboxImage(endpoint, { log: ctx.log });
+  const record = await ensureInstalled(ctx, endpoint, {
+    packages: run.packages,
+    registry: lok.registry ?? npm.registry,
+    caFile,
+    allowInstall: run.yes !== false,
+    refreshAfterMs: lok.refreshAfterMs,
+    image,
+    quiet: run.quiet,
+  });
+  const bin = chooseBin(record.packages.map((p) => ({ name: p.name, bin: normalizeBinField(p.name, p.bin) })), run.command);
+  const tree = `${PACKAGES_DIR}/${record.dir}`;
+  const name = lok.name ?? defaultContainerName(run.packages[0]?.name ?? 'server', randomBytes(3).toString('hex'));
+  if (profile.relaxation) ctx.log(`mcp-lok: ${profile.relaxation}`);
+  const env: Record<string, string> = {
+    PATH: `${tree}/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+  };
+  const mounts: MountPlan[] = [{ type: 'volume', source: record.volume, target: PACKAGES_DIR, readOnly: true }];
+  if (caFile && profile.network !== 'none') {
+    mounts.push({ type: 'bind', source: caFile, target: CA_BUNDLE_PATH, readOnly: true });
+    env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
+  }
+  Object.assign(env, resolveUserEnv(lok.env, ctx.env));
+  const body = buildContainerSpec({
+    name,
+    image,
+    cmd: [`${tree}/node_modules/.bin/${bin.binName}`, ...run.args],
+    env,
+    mounts,
+    memoryBytes: lok.memoryBytes,
+    cpus: lok.cpus,
+    pids: lok.pids,
+    nofile: DEFAULT_NOFILE,
+    network: profile.network,
+    labels: buildLabels({
+      name, role: 'run', launcher: 'npx', transport: 'stdio', profile: profile.name,
+      packages: record.packages.map((p) => `${p.name}@${p.version}`), image, owner: currentOwner(),
+    }),
+    interactive: true,
+    autoRemove: true,
+  });
+  ctx.debug(`starting ${name}: ${bin.pkg} bin ${bin.binName}`);
+  const stdout = ctx.stdout;
+  const code = await runContainer(endpoint, name, body, {
+    stdin: ctx.stdin,
+    onStdout: (chunk) => { stdout.write(chunk); },
+    onStderr: (chunk) => { ctx.stderr.write(chunk); },
+  }, { reaper: true, handleSignals: true, debug: ctx.debug });
+  await sweep;
+  return code;
+}

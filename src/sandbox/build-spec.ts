@@ -1,0 +1,137 @@
+import {
+  FIXED_ENV, HOME_SIZE_BYTES, SANDBOX_HOME, SANDBOX_USER, TMP_SIZE_BYTES,
+} from './hardening.js';
+
+export interface MountPlan {
+  type: 'volume' | 'bind';
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/** Everything the builder needs to describe one sandbox container. */
+export interface SandboxPlan {
+  name: string;
+  image: string;
+  cmd: string[];
+  /** Variables the user named, already resolved to values. */
+  env: Readonly<Record<string, string>>;
+  mounts: MountPlan[];
+  memoryBytes: number;
+  cpus: number;
+  pids: number;
+  nofile: number;
+  /** `none` unless a profile grants outbound access (install uses the registry). */
+  network: 'none' | 'bridge';
+  labels: Readonly<Record<string, string>>;
+  /** Keep stdin open for an attached client. */
+  interactive: boolean;
+  workdir?: string;
+  /** Remove the container as soon as it exits. */
+  autoRemove: boolean;
+}
+
+/** The Engine API body for `POST /containers/create` (the subset mcp-lok sets). */
+export interface ContainerCreateBody {
+  Image: string;
+  Cmd: string[];
+  Entrypoint: string[];
+  Env: string[];
+  User: string;
+  WorkingDir: string;
+  Labels: Record<string, string>;
+  AttachStdin: boolean;
+  AttachStdout: boolean;
+  AttachStderr: boolean;
+  OpenStdin: boolean;
+  StdinOnce: boolean;
+  Tty: false;
+  NetworkDisabled: boolean;
+  ExposedPorts: Record<string, never>;
+  HostConfig: {
+    Init: true;
+    ReadonlyRootfs: true;
+    CapDrop: ['ALL'];
+    CapAdd: [];
+    SecurityOpt: string[];
+    Privileged: false;
+    Memory: number;
+    MemorySwap: number;
+    NanoCpus: number;
+    PidsLimit: number;
+    Ulimits: Array<{ Name: string; Soft: number; Hard: number }>;
+    Tmpfs: Record<string, string>;
+    Mounts: Array<{ Type: 'volume' | 'bind'; Source: string; Target: string; ReadOnly: boolean }>;
+    NetworkMode: string;
+    PortBindings: Record<string, never>;
+    PublishAllPorts: false;
+    AutoRemove: boolean;
+    LogConfig: { Type: string; Config: Record<string, string> };
+    IpcMode: 'private';
+    RestartPolicy: { Name: 'no' };
+  };
+}
+
+/** Returns `NAME=value` pairs: the fixed set first, then the user's names (which win). */
+export function buildEnvList(userEnv: Readonly<Record<string, string>>): string[] {
+  const merged: Record<string, string> = { ...FIXED_ENV, ...userEnv };
+  return Object.entries(merged).map(([name, value]) => `${name}=${value}`);
+}
+
+/**
+ * Returns the container create body for a plan. Every sandbox, whatever started it, is built
+ * here, so each hardening guarantee is proven once and holds everywhere.
+ */
+export function buildContainerSpec(plan: SandboxPlan): ContainerCreateBody {
+  const tmpfsOptions = 'rw,noexec,nosuid,nodev';
+  return {
+    Image: plan.image,
+    // The image's entrypoint is never trusted: the command runs as given.
+    Entrypoint: [],
+    Cmd: plan.cmd,
+    Env: buildEnvList(plan.env),
+    // Numeric, non-root: a user name could resolve to root in the image's /etc/passwd.
+    User: SANDBOX_USER,
+    WorkingDir: plan.workdir ?? SANDBOX_HOME,
+    Labels: { ...plan.labels },
+    AttachStdin: plan.interactive,
+    AttachStdout: true,
+    AttachStderr: true,
+    OpenStdin: plan.interactive,
+    StdinOnce: plan.interactive,
+    Tty: false,
+    NetworkDisabled: plan.network === 'none',
+    ExposedPorts: {},
+    HostConfig: {
+      // A real PID 1 reaps zombies and forwards signals to the server.
+      Init: true,
+      // Code from npm cannot persist or tamper with the image's files.
+      ReadonlyRootfs: true,
+      // No capabilities and no setuid escalation: root-only kernel paths stay closed.
+      CapDrop: ['ALL'],
+      CapAdd: [],
+      SecurityOpt: ['no-new-privileges:true'],
+      Privileged: false,
+      Memory: plan.memoryBytes,
+      // Swap equal to memory means no swap beyond the limit.
+      MemorySwap: plan.memoryBytes,
+      NanoCpus: Math.round(plan.cpus * 1e9),
+      // Stops fork bombs.
+      PidsLimit: plan.pids,
+      Ulimits: [{ Name: 'nofile', Soft: plan.nofile, Hard: plan.nofile }],
+      Tmpfs: {
+        '/tmp': `${tmpfsOptions},size=${TMP_SIZE_BYTES},mode=1777`,
+        [SANDBOX_HOME]: `${tmpfsOptions},size=${HOME_SIZE_BYTES},uid=1000,gid=1000,mode=0700`,
+      },
+      Mounts: plan.mounts.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
+      NetworkMode: plan.network,
+      PortBindings: {},
+      PublishAllPorts: false,
+      AutoRemove: plan.autoRemove,
+      // MCP traffic can carry secrets: the engine does not keep a copy of it on disk.
+      LogConfig: { Type: 'none', Config: {} },
+      IpcMode: 'private',
+      RestartPolicy: { Name: 'no' },
+    },
+  };
+}

@@ -1,0 +1,31 @@
+/** The sandbox's fixed facts and default limits; README "Security model" documents each. */
+
+/** Non-root numeric user: a name could map to root in a hostile image's /etc/passwd. */
+export const SANDBOX_USER = '1000:1000';
+export const SANDBOX_HOME = '/home/node';
+/** Where installed package trees are mounted read-only in run containers. */
+export const PACKAGES_DIR = '/opt/mcp-lok/pkgs';
+/** npm's cache during install; an engine volume owned by mcp-lok, never the host's ~/.npm. */
+export const NPM_CACHE_DIR = '/opt/mcp-lok/npm-cache';
+/** Where a custom CA bundle is mounted read-only. */
+export const CA_BUNDLE_PATH = '/opt/mcp-lok/ca-certificates.pem';
+
+export const DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024;
+export const DEFAULT_CPUS = 1;
+export const DEFAULT_PIDS = 256;
+/** Open files; also stops a server from exhausting the host's descriptors. */
+export const DEFAULT_NOFILE = 4096;
+/** /tmp and the home directory live in memory, capped, and cannot hold executables. */
+export const TMP_SIZE_BYTES = 64 * 1024 * 1024;
+export const HOME_SIZE_BYTES = 64 * 1024 * 1024;
+
+/** The environment every sandbox gets besides what the user names. */
+export const FIXED_ENV: Readonly<Record<string, string>> = {
+  HOME: SANDBOX_HOME,
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  TMPDIR: '/tmp',
+  NO_UPDATE_NOTIFIER: '1',
+  npm_config_update_notifier: 'false',
+  npm_config_fund: 'false',
+  npm_config_audit: 'false',
+};

@@ -1,0 +1,62 @@
+/** Every label key mcp-lok writes, in one place. Selection is by label, then by exact name. */
+export const LABEL = {
+  managed: 'mcp-lok',
+  name: 'mcp-lok-name',
+  role: 'mcp-lok-role',
+  launcher: 'mcp-lok-launcher',
+  transport: 'mcp-lok-transport',
+  profile: 'mcp-lok-profile',
+  package: 'mcp-lok-package',
+  image: 'mcp-lok-image',
+  ownerPid: 'mcp-lok-owner-pid',
+  ownerStart: 'mcp-lok-owner-start',
+  ownerHost: 'mcp-lok-owner-host',
+  kind: 'mcp-lok-kind',
+} as const;
+
+/** The process that owns a container: when it is gone, the container must go too. */
+export interface Owner {
+  pid: number;
+  /** Start time of the process (clock ticks since boot), so a reused pid is not mistaken for it. */
+  startTicks: string;
+  host: string;
+}
+
+export interface LabelInput {
+  name: string;
+  role: 'run' | 'install';
+  launcher: 'npx' | 'run' | 'start';
+  transport: 'stdio' | 'sse' | 'streamable-http';
+  profile: string;
+  packages: string[];
+  image: string;
+  owner: Owner | undefined;
+}
+
+/** Returns the labels for a container; values are plain strings as the engine stores them. */
+export function buildLabels(input: LabelInput): Record<string, string> {
+  const labels: Record<string, string> = {
+    [LABEL.managed]: 'true',
+    [LABEL.name]: input.name,
+    [LABEL.role]: input.role,
+    [LABEL.launcher]: input.launcher,
+    [LABEL.transport]: input.transport,
+    [LABEL.profile]: input.profile,
+    [LABEL.image]: input.image,
+  };
+  if (input.packages.length > 0) labels[LABEL.package] = input.packages.join(' ');
+  if (input.owner) {
+    labels[LABEL.ownerPid] = String(input.owner.pid);
+    labels[LABEL.ownerStart] = input.owner.startTicks;
+    labels[LABEL.ownerHost] = input.owner.host;
+  }
+  return labels;
+}
+
+/** Returns the owner recorded in labels, or undefined when the container has none. */
+export function readOwner(labels: Readonly<Record<string, string>>): Owner | undefined {
+  const pid = Number(labels[LABEL.ownerPid]);
+  const host = labels[LABEL.ownerHost];
+  if (!Number.isInteger(pid) || pid <= 0 || !host) return undefined;
+  return { pid, startTicks: labels[LABEL.ownerStart] ?? '', host };
+}
