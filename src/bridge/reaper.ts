@@ -2,11 +2,13 @@
 // dies, even by `kill -9`, and even while the client still holds the shim's stdin open.
 // It learns the container's id on its stdin and waits for that pipe to close: a closing
 // shim says "done" first; anything else means the shim is gone and the container must go.
+import { rmSync } from 'node:fs';
 import { engineRequest } from '../engine/http.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 
 const endpoint = JSON.parse(process.argv[2] ?? 'null') as EngineEndpoint;
 let target = process.argv[3] ?? '';
+const dir = process.argv[4] ?? '';
 let done = false;
 let buffered = '';
 
@@ -23,7 +25,9 @@ process.stdin.on('data', (text: string) => {
 });
 process.stdin.on('error', () => {});
 process.stdin.on('close', () => {
-  if (done || !target) process.exit(0);
+  if (done) process.exit(0);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (!target) process.exit(0);
   const attempt = (left: number): void => {
     engineRequest(endpoint, 'DELETE', `/containers/${encodeURIComponent(target)}?force=1&v=1`, undefined, { timeoutMs: 5000 })
       .then(() => process.exit(0), () => (left > 0 ? setTimeout(() => attempt(left - 1), 500) : process.exit(1)));

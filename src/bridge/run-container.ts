@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
   attachContainer, createContainer, removeContainer, startContainer, stopContainer, waitContainer,
@@ -7,11 +7,14 @@ import {
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import type { ContainerCreateBody } from '../sandbox/build-spec.js';
 import { Demuxer } from './demux.js';
+import { openFifos, type FifoSet } from './fifo.js';
 
 /** How long a server may take to exit by itself after its stdin closes. */
 export const EOF_GRACE_MS = 2000;
 /** How long the engine waits after SIGTERM before SIGKILL. */
 export const STOP_GRACE_S = 3;
+/** How long to wait for the last output bytes after the container exited. */
+const DRAIN_MS = 1000;
 
 export interface RunIo {
   /** Bytes for the server's stdin; its end closes the server's stdin. Omit for no stdin. */
@@ -20,17 +23,22 @@ export interface RunIo {
   onStderr: (chunk: Buffer) => void;
 }
 
+/** How the server's stdio reaches us: the engine's attach stream, or mounted named pipes. */
+export type Bridge = { kind: 'attach' } | { kind: 'fifo'; fifos: FifoSet };
+
 export interface RunOptions {
+  bridge: Bridge;
   /** Spawn a reaper that removes the container if this process dies. */
   reaper: boolean;
   /** Stop the container on SIGINT/SIGTERM/SIGHUP. */
   handleSignals: boolean;
-  debug?: (line: string) => void;
+  /** A host directory the reaper removes too if this process dies. */
+  cleanupDir?: string | undefined;
 }
 
-function spawnReaper(endpoint: EngineEndpoint, name: string): ChildProcess {
+function spawnReaper(endpoint: EngineEndpoint, name: string, dir: string | undefined): ChildProcess {
   const script = fileURLToPath(new URL('./reaper.js', import.meta.url));
-  const child = spawn(process.execPath, [script, JSON.stringify(endpoint), name], {
+  const child = spawn(process.execPath, [script, JSON.stringify(endpoint), name, dir ?? ''], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
   });
@@ -40,10 +48,29 @@ function spawnReaper(endpoint: EngineEndpoint, name: string): ChildProcess {
   return child;
 }
 
+interface Connected {
+  /** The writable end of the server's stdin, if any. */
+  input: Writable | undefined;
+  /** Resolves when the server's output streams have ended. */
+  drained: Promise<void>;
+}
+
+function ended(stream: Readable): Promise<void> {
+  return new Promise((resolve) => { stream.once('end', resolve); stream.once('close', resolve); });
+}
+
+function pipeInput(source: Readable, target: Writable, onEnd: () => void): void {
+  source.on('data', (chunk: Buffer) => {
+    if (!target.write(chunk)) { source.pause(); target.once('drain', () => source.resume()); }
+  });
+  source.once('end', () => { target.end(); onEnd(); });
+  source.once('error', () => { target.end(); onEnd(); });
+}
+
 /**
- * Creates, attaches and starts a container, bridges its stdio byte for byte, and resolves
- * with its exit code. Stdin EOF closes the server's stdin, then after a grace period stops
- * it; signals stop it (a second signal kills it). The container is always removed.
+ * Creates and starts a container, bridges its stdio byte for byte, and resolves with its exit
+ * code. Stdin EOF closes the server's stdin, then after a grace period stops it; signals stop
+ * it (a second one kills it). The container is removed however this ends.
  */
 export async function runContainer(
   endpoint: EngineEndpoint,
@@ -52,55 +79,61 @@ export async function runContainer(
   io: RunIo,
   options: RunOptions,
 ): Promise<number> {
-  const reaper = options.reaper ? spawnReaper(endpoint, name) : undefined;
-  const id = await createContainer(endpoint, name, body);
-  reaper?.stdin?.write(`id ${id}\n`);
-  let stopping = false;
+  const reaper = options.reaper ? spawnReaper(endpoint, name, options.cleanupDir) : undefined;
   const timers: NodeJS.Timeout[] = [];
-  const stop = (now: boolean): void => {
-    if (now) { void removeContainer(endpoint, id).catch(() => {}); return; }
-    if (stopping) return;
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  let id: string | undefined;
+  let stopping = false;
+  const stop = (): void => {
+    if (!id) return;
+    if (stopping) { void removeContainer(endpoint, id).catch(() => {}); return; }
     stopping = true;
     void stopContainer(endpoint, id, STOP_GRACE_S).catch(() => {});
   };
-  const onSignal = (): void => stop(stopping);
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const stopLater = (): void => {
+    const t = setTimeout(stop, EOF_GRACE_MS);
+    t.unref();
+    timers.push(t);
+  };
   try {
-    const [stream, exited] = await Promise.all([
-      attachContainer(endpoint, id, io.stdin !== undefined),
-      Promise.resolve(waitContainer(endpoint, id)),
-    ]).catch(async (error: unknown) => {
-      await removeContainer(endpoint, id).catch(() => {});
-      throw error;
-    });
-    const demux = new Demuxer(io.onStdout, io.onStderr);
-    stream.on('data', (chunk: Buffer) => demux.feed(chunk));
-    stream.on('error', () => {});
-    const drained = new Promise<void>((resolve) => { stream.once('end', resolve); stream.once('close', resolve); });
-    if (options.handleSignals) for (const s of signals) process.on(s, onSignal);
-    await startContainer(endpoint, id);
-    if (io.stdin) {
-      const input = io.stdin;
-      input.on('data', (chunk: Buffer) => { if (!stream.write(chunk)) { input.pause(); stream.once('drain', () => input.resume()); } });
-      input.once('end', () => {
-        stream.end();
-        const t = setTimeout(() => stop(false), EOF_GRACE_MS);
-        t.unref();
-        timers.push(t);
-      });
-      input.once('error', () => stop(false));
+    id = await createContainer(endpoint, name, body);
+    reaper?.stdin?.write(`id ${id}\n`);
+    const cid = id;
+    const exited = waitContainer(endpoint, cid);
+    exited.catch(() => {});
+    let connected: Connected;
+    if (options.bridge.kind === 'attach') {
+      const stream = await attachContainer(endpoint, cid, io.stdin !== undefined);
+      const demux = new Demuxer(io.onStdout, io.onStderr);
+      stream.on('data', (chunk: Buffer) => demux.feed(chunk));
+      stream.on('error', () => {});
+      connected = { input: io.stdin ? stream : undefined, drained: ended(stream) };
+      await startContainer(endpoint, cid);
+    } else {
+      const fifos = openFifos(options.bridge.fifos);
+      await startContainer(endpoint, cid);
+      const streams = await Promise.race([fifos.ready, exited.then(() => undefined)]);
+      if (!streams) {
+        await fifos.abandon();
+        return await exited;
+      }
+      streams.output.on('data', io.onStdout);
+      streams.errors.on('data', io.onStderr);
+      for (const s of [streams.input, streams.output, streams.errors]) s.on('error', () => {});
+      connected = { input: streams.input, drained: Promise.all([ended(streams.output), ended(streams.errors)]).then(() => {}) };
+      if (!io.stdin) streams.input.end();
     }
+    if (options.handleSignals) for (const s of signals) process.on(s, stop);
+    if (io.stdin && connected.input) pipeInput(io.stdin, connected.input, stopLater);
     const exitCode = await exited;
-    // The attach stream ends after the last byte the server wrote; wait for it, briefly.
-    await Promise.race([drained, new Promise((r) => setTimeout(r, 1000).unref())]);
+    await Promise.race([connected.drained, new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
     return exitCode;
   } catch (error) {
-    await removeContainer(endpoint, id).catch(() => {});
+    if (id) await removeContainer(endpoint, id).catch(() => {});
     throw error;
   } finally {
     for (const t of timers) clearTimeout(t);
-    if (options.handleSignals) for (const s of signals) process.off(s, onSignal);
+    if (options.handleSignals) for (const s of signals) process.off(s, stop);
     if (reaper?.stdin) { reaper.stdin.write('done\n'); reaper.stdin.end(); }
-    if (!body.HostConfig.AutoRemove) await removeContainer(endpoint, id).catch(() => {});
   }
 }

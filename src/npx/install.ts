@@ -105,7 +105,7 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
   const code = await runContainer(endpoint, name, body, {
     onStdout: (c) => out.push(c),
     onStderr: (c) => ctx.debug(c.toString('utf8').trimEnd()),
-  }, { reaper: false, handleSignals: false });
+  }, { bridge: { kind: 'attach' }, reaper: false, handleSignals: false });
   const text = Buffer.concat(out).toString('utf8').trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(text) as InstallResult;

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, realpathSync } from 'node:fs';
 import type { Context } from '../context.js';
+import { join } from 'node:path';
+import { createFifos, FIFO_MOUNT, removeFifos, wrapWithFifos } from '../bridge/fifo.js';
 import { runContainer } from '../bridge/run-container.js';
+import { chooseBridgeKind } from '../bridge/select.js';
 import { discoverEngine } from '../engine/discover.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { ensureSandboxImage } from '../engine/image.js';
@@ -97,10 +100,14 @@ export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
     env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
   }
   Object.assign(env, resolveUserEnv(lok.env, ctx.env));
+  const bridgeKind = chooseBridgeKind(endpoint, ctx.env, ctx.home, process.platform);
+  const fifos = bridgeKind === 'fifo' ? await createFifos(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`) : undefined;
+  if (fifos) mounts.push({ type: 'bind', source: fifos.dir, target: FIFO_MOUNT, readOnly: true });
+  const cmd = [`${tree}/node_modules/.bin/${bin.binName}`, ...run.args];
   const body = buildContainerSpec({
     name,
     image,
-    cmd: [`${tree}/node_modules/.bin/${bin.binName}`, ...run.args],
+    cmd: fifos ? wrapWithFifos(cmd) : cmd,
     env,
     mounts,
     memoryBytes: lok.memoryBytes,
@@ -115,13 +122,16 @@ export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
     interactive: true,
     autoRemove: true,
   });
-  ctx.debug(`starting ${name}: ${bin.pkg} bin ${bin.binName}`);
+  ctx.debug(`starting ${name}: ${bin.pkg} bin ${bin.binName}, ${bridgeKind} bridge`);
   const stdout = ctx.stdout;
-  const code = await runContainer(endpoint, name, body, {
-    stdin: ctx.stdin,
-    onStdout: (chunk) => { stdout.write(chunk); },
-    onStderr: (chunk) => { ctx.stderr.write(chunk); },
-  }, { reaper: true, handleSignals: true, debug: ctx.debug });
-  await sweep;
-  return code;
+  try {
+    return await runContainer(endpoint, name, body, {
+      stdin: ctx.stdin,
+      onStdout: (chunk) => { stdout.write(chunk); },
+      onStderr: (chunk) => { ctx.stderr.write(chunk); },
+    }, { bridge: fifos ? { kind: 'fifo', fifos } : { kind: 'attach' }, reaper: true, handleSignals: true, cleanupDir: fifos?.dir });
+  } finally {
+    if (fifos) await removeFifos(fifos).catch(() => {});
+    await sweep;
+  }
 }

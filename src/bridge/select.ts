@@ -1,0 +1,23 @@
+import type { EngineEndpoint } from '../engine/endpoint.js';
+import { LokError, EXIT } from '../errors.js';
+
+/**
+ * Returns which stdio bridge to use. Named pipes need the engine on this very kernel (a native
+ * Linux daemon, rootful or rootless); engines inside a VM (Docker Desktop, Colima, OrbStack,
+ * Rancher Desktop, Podman machine) or across TCP get the engine's attach stream.
+ * MCP_LOK_BRIDGE=attach|fifo overrides.
+ */
+export function chooseBridgeKind(
+  endpoint: EngineEndpoint,
+  env: Readonly<Record<string, string | undefined>>,
+  home: string,
+  platform: NodeJS.Platform,
+): 'attach' | 'fifo' {
+  const forced = env.MCP_LOK_BRIDGE;
+  if (forced === 'attach' || forced === 'fifo') return forced;
+  if (forced) {
+    throw new LokError('INVALID_INPUT', `Expected MCP_LOK_BRIDGE to be \`attach\` or \`fifo\`, got \`${forced}\`.`, { exitCode: EXIT.usage });
+  }
+  if (platform !== 'linux' || endpoint.kind !== 'unix') return 'attach';
+  return endpoint.socketPath.startsWith(`${home}/`) ? 'attach' : 'fifo';
+}

@@ -1,0 +1,88 @@
+// Shared pieces of the end-to-end tests: they drive the real bins against the real engine.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { engineRequest } from '../../src/engine/http.js';
+import type { EngineEndpoint } from '../../src/engine/endpoint.js';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const SHIM = join(ROOT, 'bin', 'mcp-lok-npx');
+export const MANAGER = join(ROOT, 'bin', 'mcp-lok');
+export const ENGINE: EngineEndpoint = { kind: 'unix', socketPath: '/var/run/docker.sock', source: 'test' };
+export const MEMORY = '@modelcontextprotocol/server-memory';
+export const EVERYTHING = '@modelcontextprotocol/server-everything';
+
+/** One mcp-lok home for the whole run, so installs are shared between test files. */
+export const LOK_HOME = process.env.MCP_LOK_TEST_HOME ?? join(tmpdir(), 'mcp-lok-e2e-home');
+
+/** Returns the environment the bins run with in tests. */
+export function shimEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  return { ...env, MCP_LOK_HOME: LOK_HOME, ...extra };
+}
+
+/** Throws with a clear message when no engine answers (the tests need a real one). */
+export async function requireEngine(): Promise<void> {
+  const res = await engineRequest(ENGINE, 'GET', '/_ping').catch(() => undefined);
+  if (res?.status !== 200) throw new Error('No Docker engine answers at /var/run/docker.sock: run `bash scripts/ensure-engine.sh` first.');
+}
+
+/** Connects the official SDK client to a server run through mcp-lok-npx. */
+export async function connectShim(args: string[], env: Record<string, string> = {}): Promise<{ client: Client; transport: StdioClientTransport; stderr: () => string }> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [SHIM, ...args], env: shimEnv(env), stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (c: Buffer) => { stderr += c.toString(); });
+  const client = new Client({ name: 'mcp-lok-e2e', version: '1.0.0' });
+  await client.connect(transport);
+  return { client, transport, stderr: () => stderr };
+}
+
+export interface RunResult { code: number | null; stdout: Buffer; stderr: string }
+
+/** Runs a bin to completion with the given stdin and returns its exit code and output. */
+export function runBin(bin: string, args: string[], options: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: shimEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out: ${args.join(' ')}\n${err}`)); }, options.timeoutMs ?? 120_000);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout: Buffer.concat(out), stderr: err }); });
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+/** Spawns a bin and leaves it running (for signal and kill tests). */
+export function spawnBin(bin: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [bin, ...args], { env: shimEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+export interface ContainerInfo { Id: string; Names: string[]; State: string; Labels: Record<string, string> }
+
+/** Lists mcp-lok's containers, optionally only those with one more label. */
+export async function lokContainers(label?: string): Promise<ContainerInfo[]> {
+  const filters = encodeURIComponent(JSON.stringify({ label: ['mcp-lok=true', ...(label ? [label] : [])] }));
+  const res = await engineRequest<ContainerInfo[]>(ENGINE, 'GET', `/containers/json?all=1&filters=${filters}`);
+  return res.body;
+}
+
+/** Resolves once `check` returns true, polling; rejects after `timeoutMs`. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Returns a fresh empty directory. */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
