@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
-import { createVolume, volumeExists } from '../engine/containers.js';
+import { createVolume, removeVolume, volumeExists } from '../engine/containers.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
@@ -152,8 +152,11 @@ export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, re
     if (again && isRecordFresh(again, req.packages, req.refreshAfterMs, ctx.now()) && (await usable(again))) return again;
     const started = ctx.now();
     if (!req.quiet) ctx.log(`mcp-lok: ${again ? 'checking for a newer' : 'installing'} ${specs.join(' ')} in a sandbox...`);
+    const volumeExisted = await volumeExists(endpoint, volume);
     const result = await runInstall(ctx, endpoint, req, specs, volume);
     if (!result.ok || !result.dir || !result.packages) {
+      // A failed first install leaves nothing: the volume made for it goes too.
+      if (!volumeExisted) await removeVolume(endpoint, volume).catch(() => false);
       if (again && result.reason === 'network' && (await usable(again))) {
         ctx.log(`mcp-lok: the registry could not be reached; using the cached ${again.packages.map((p) => `${p.name}@${p.version}`).join(' ')}.`);
         return again;
