@@ -99,7 +99,7 @@ export async function runContainer(
     id = await createContainer(endpoint, name, body);
     reaper?.stdin?.write(`id ${id}\n`);
     const cid = id;
-    const exited = waitContainer(endpoint, cid);
+    const exited = waitContainer(endpoint, cid, body.HostConfig.AutoRemove);
     exited.catch(() => {});
     let connected: Connected;
     if (options.bridge.kind === 'attach') {

@@ -23,9 +23,13 @@ export function attachContainer(endpoint: EngineEndpoint, id: string, stdin: boo
   return engineUpgrade(endpoint, `/containers/${id}/attach?${query}`);
 }
 
-/** Resolves with the exit code once the container exits. Call before start. */
-export async function waitContainer(endpoint: EngineEndpoint, id: string): Promise<number> {
-  const res = await engineRequest<{ StatusCode: number; Error?: { Message?: string } | null }>(endpoint, 'POST', `/containers/${id}/wait?condition=next-exit`);
+/**
+ * Resolves with the exit code once the container exits (or, for an auto-removed one, once it
+ * is gone, so nothing it used is still busy). Call before start.
+ */
+export async function waitContainer(endpoint: EngineEndpoint, id: string, untilRemoved = false): Promise<number> {
+  const condition = untilRemoved ? 'removed' : 'next-exit';
+  const res = await engineRequest<{ StatusCode: number; Error?: { Message?: string } | null }>(endpoint, 'POST', `/containers/${id}/wait?condition=${condition}`);
   expectStatus(res, [200], 'Waiting for the container');
   return res.body.StatusCode;
 }

@@ -1,0 +1,126 @@
+// `npm run bench`: measures, side by side in one run, what MCP clients feel:
+//  1. warm start to `initialize` answered: mcp-lok-npx vs bare npx vs a plain `docker run`;
+//  2. JSON-RPC round trip p50/p99 and pipelined throughput: through the shim vs a direct pipe.
+// Prints a table and a JSON line. Targets are reported, never asserted (not a test).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { installKey, type InstallRecord } from '../src/npx/install.js';
+import { readNpmSettings } from '../src/npx/npm-config.js';
+import { getPaths } from '../src/state/paths.js';
+
+const PKG = '@modelcontextprotocol/server-memory';
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SHIM = join(ROOT, 'bin', 'mcp-lok-npx');
+const STARTS = Number(process.env.BENCH_STARTS ?? 7);
+const PINGS = Number(process.env.BENCH_PINGS ?? 2000);
+const PIPELINED = Number(process.env.BENCH_PIPELINED ?? 20000);
+const INIT = `${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } })}\n`;
+
+interface Server { child: ChildProcess; next: () => Promise<string>; send: (text: string) => void; close: () => Promise<void> }
+
+function startServer(command: string, args: string[]): Server {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'ignore'] });
+  let buffered = '';
+  const lines: string[] = [];
+  let waiter: ((line: string) => void) | undefined;
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (text: string) => {
+    buffered += text;
+    let i: number;
+    while ((i = buffered.indexOf('\n')) >= 0) {
+      const l = buffered.slice(0, i);
+      buffered = buffered.slice(i + 1);
+      if (waiter) { const w = waiter; waiter = undefined; w(l); } else lines.push(l);
+    }
+  });
+  return {
+    child,
+    next: () => (lines.length ? Promise.resolve(lines.shift()!) : new Promise((resolve) => { waiter = resolve; })),
+    send: (text) => { child.stdin!.write(text); },
+    close: () => new Promise((resolve) => { child.once('exit', () => resolve()); child.stdin!.end(); setTimeout(() => child.kill('SIGKILL'), 8000).unref(); }),
+  };
+}
+
+async function timeToInitialize(command: string, args: string[]): Promise<number> {
+  const t0 = performance.now();
+  const server = startServer(command, args);
+  server.send(INIT);
+  await server.next();
+  const ms = performance.now() - t0;
+  await server.close();
+  return ms;
+}
+
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN; };
+const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN; };
+
+async function roundTrips(server: Server): Promise<{ p50us: number; p99us: number; perSecond: number }> {
+  server.send(INIT);
+  await server.next();
+  server.send(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
+  const rtts: number[] = [];
+  for (let i = 1; i <= PINGS + 200; i++) {
+    const t0 = process.hrtime.bigint();
+    server.send(`{"jsonrpc":"2.0","id":${i},"method":"ping"}\n`);
+    await server.next();
+    if (i > 200) rtts.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  const batch: string[] = [];
+  for (let i = 0; i < PIPELINED; i++) batch.push(`{"jsonrpc":"2.0","id":${1e6 + i},"method":"ping"}\n`);
+  const t0 = performance.now();
+  server.send(batch.join(''));
+  for (let i = 0; i < PIPELINED; i++) await server.next();
+  const perSecond = PIPELINED / ((performance.now() - t0) / 1000);
+  return { p50us: median(rtts), p99us: pct(rtts, 0.99), perSecond };
+}
+
+async function main(): Promise<void> {
+  const env = process.env;
+  process.stderr.write(`bench: warming up (installs ${PKG} for npx and mcp-lok-npx if needed)...\n`);
+  await timeToInitialize('npx', ['-y', PKG]);
+  await timeToInitialize(process.execPath, [SHIM, '-y', PKG]);
+  const npm = readNpmSettings(env, homedir(), process.execPath);
+  const paths = getPaths(env);
+  const record = JSON.parse(readFileSync(join(paths.installs, `${installKey([`${PKG}@latest`], npm.registry)}.json`), 'utf8')) as InstallRecord;
+  const image = JSON.parse(readFileSync(join(paths.cache, 'image.json'), 'utf8')).image as string;
+  const bin = `/opt/mcp-lok/pkgs/${record.dir}/node_modules/.bin/mcp-server-memory`;
+  const dockerArgs = ['run', '-i', '--rm', '--network', 'none', '--log-driver', 'none', '-v', `${record.volume}:/opt/mcp-lok/pkgs:ro`, image, bin];
+
+  const starts: Record<string, number[]> = { 'mcp-lok-npx': [], 'bare npx': [], 'docker run': [] };
+  for (let i = 0; i < STARTS; i++) {
+    process.stderr.write(`bench: start ${i + 1}/${STARTS}\n`);
+    starts['mcp-lok-npx']!.push(await timeToInitialize(process.execPath, [SHIM, '-y', PKG]));
+    starts['bare npx']!.push(await timeToInitialize('npx', ['-y', PKG]));
+    starts['docker run']!.push(await timeToInitialize('docker', dockerArgs));
+  }
+  process.stderr.write('bench: round trips and throughput...\n');
+  const direct = startServer('npx', ['-y', PKG]);
+  const directStats = await roundTrips(direct);
+  await direct.close();
+  const shim = startServer(process.execPath, [SHIM, '-y', PKG]);
+  const shimStats = await roundTrips(shim);
+  await shim.close();
+
+  const startMs = Object.fromEntries(Object.entries(starts).map(([k, v]) => [k, median(v)]));
+  const ratio = startMs['mcp-lok-npx']! / startMs['bare npx']!;
+  const rows: Array<[string, string, string]> = [
+    ['warm start, mcp-lok-npx (median ms)', startMs['mcp-lok-npx']!.toFixed(0), `${ratio.toFixed(2)}x bare npx (target <= 0.6x)`],
+    ['warm start, bare npx (median ms)', startMs['bare npx']!.toFixed(0), ''],
+    ['warm start, docker run (median ms)', startMs['docker run']!.toFixed(0), ''],
+    ['ping p50, direct pipe (us)', directStats.p50us.toFixed(0), ''],
+    ['ping p50, mcp-lok-npx (us)', shimStats.p50us.toFixed(0), `+${(shimStats.p50us - directStats.p50us).toFixed(0)} us (target <= +100 us)`],
+    ['ping p99, direct pipe (us)', directStats.p99us.toFixed(0), ''],
+    ['ping p99, mcp-lok-npx (us)', shimStats.p99us.toFixed(0), ''],
+    ['pipelined pings/s, direct pipe', directStats.perSecond.toFixed(0), ''],
+    ['pipelined pings/s, mcp-lok-npx', shimStats.perSecond.toFixed(0), `${(shimStats.perSecond / directStats.perSecond).toFixed(2)}x direct (target >= 0.9x)`],
+  ];
+  const width = Math.max(...rows.map((r) => r[0].length));
+  console.log(`\nmcp-lok-npx benchmark (${PKG}; ${STARTS} starts each, ${PINGS} sequential pings, ${PIPELINED} pipelined)\n`);
+  for (const [what, value, note] of rows) console.log(`${what.padEnd(width)}  ${value.padStart(8)}  ${note}`);
+  console.log(`\n${JSON.stringify({ startMs, startRatio: ratio, direct: directStats, shim: shimStats })}`);
+}
+
+await main();
