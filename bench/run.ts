@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureSandboxImage } from '../src/engine/image.js';
 import { installKey, type InstallRecord } from '../src/npx/install.js';
 import { readNpmSettings } from '../src/npx/npm-config.js';
 import { getPaths } from '../src/state/paths.js';
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
   const npm = readNpmSettings(env, homedir(), process.execPath);
   const paths = getPaths(env);
   const record = JSON.parse(readFileSync(join(paths.installs, `${installKey([`${PKG}@latest`], npm.registry)}.json`), 'utf8')) as InstallRecord;
-  const image = JSON.parse(readFileSync(join(paths.cache, 'image.json'), 'utf8')).image as string;
+  const image = await ensureSandboxImage({ kind: 'unix', socketPath: '/var/run/docker.sock', source: 'bench' }, { log: () => {} });
   const bin = `/opt/mcp-lok/pkgs/${record.dir}/node_modules/.bin/mcp-server-memory`;
   const dockerArgs = ['run', '-i', '--rm', '--network', 'none', '--log-driver', 'none', '-v', `${record.volume}:/opt/mcp-lok/pkgs:ro`, image, bin];
 

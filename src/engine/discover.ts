@@ -18,11 +18,11 @@ export function parseEngineUrl(value: string, source: string): EngineEndpoint {
   if (value.startsWith('/')) return { kind: 'unix', socketPath: value, source };
   const match = /^(unix|tcp|http|https):\/\/(.*)$/.exec(value);
   if (match?.[1] === 'unix' && match[2]) return { kind: 'unix', socketPath: match[2], source };
-  if (match && match[1] !== 'unix') {
-    const url = new URL(`http://${match[2]}`);
+  if (match && match[1] !== 'unix' && match[2]) {
+    const url = URL.canParse(`http://${match[2]}`) ? new URL(`http://${match[2]}`) : undefined;
     const tls = match[1] === 'https';
-    const port = Number(url.port || (tls ? 2376 : 2375));
-    if (url.hostname) return { kind: 'tcp', host: url.hostname.replace(/^\[|\]$/g, ''), port, tls, source };
+    const port = Number(url?.port || (tls ? 2376 : 2375));
+    if (url?.hostname) return { kind: 'tcp', host: url.hostname.replace(/^\[|\]$/g, ''), port, tls, source };
   }
   throw new LokError('INVALID_INPUT', `Expected ${source} to be an engine address such as \`unix:///var/run/docker.sock\` or \`tcp://127.0.0.1:2375\`, got \`${value}\`.`, { exitCode: EXIT.usage });
 }
