@@ -120,7 +120,7 @@ function installError(result: InstallResult, specs: string[]): LokError {
     case 'not-found':
       return new LokError('PACKAGE_NOT_FOUND', `Package ${what} was not found in the registry.`, { exitCode: EXIT.notFound, hint: 'Check the name, or the registry in your npm configuration.' });
     case 'no-version':
-      return new LokError('PACKAGE_NOT_FOUND', `No version of ${what} matches: ${result.message ?? ''}`.trim(), { exitCode: EXIT.notFound, hint: 'Check the version or tag.' });
+      return new LokError('PACKAGE_NOT_FOUND', `No published version matches ${what}.`, { exitCode: EXIT.notFound, hint: 'Check the version or tag (`npm view NAME versions` lists them).' });
     case 'certificate':
       return new LokError('INSTALL_FAILED', `Installing ${what} failed: the registry's TLS certificate is not trusted (${result.message ?? ''}).`, { exitCode: EXIT.engine, hint: 'Pass your CA bundle with --ca-cert PATH (or set npm cafile / NODE_EXTRA_CA_CERTS).' });
     case 'network':
