@@ -6,6 +6,11 @@ export interface Context {
   env: Readonly<Record<string, string | undefined>>;
   home: string;
   stdin: Readable;
+  /**
+   * The process's own stdio descriptors, when the streams are the real process's: the
+   * named-pipe bridge relays them outside Node. Reading `stdin` first would break that.
+   */
+  stdioFds?: { stdin: number; stdout: number };
   stdout: Writable;
   stderr: Writable;
   paths: LokPaths;

@@ -36,42 +36,43 @@ export function wrapWithFifos(cmd: string[]): string[] {
   return ['/bin/sh', '-c', `exec "$@" <${FIFO_MOUNT}/in >${FIFO_MOUNT}/out 2>${FIFO_MOUNT}/err`, 'mcp-lok', ...cmd];
 }
 
+// Raw descriptors (not FileHandles, which close themselves when collected).
 function openFd(path: string, flags: number): Promise<number> {
   return new Promise((resolve, reject) => openCallback(path, flags, (error, fd) => (error ? reject(error) : resolve(fd))));
 }
 
-export interface FifoStreams {
-  input: Socket;
-  output: Socket;
-  errors: Socket;
+export interface FifoFds {
+  in: number;
+  out: number;
+  err: number;
 }
 
 /**
- * Opens the host ends once the container opens its own. `abandon` unblocks the waiting
- * opens (by opening the far ends) when the container died before reaching its pipes.
+ * Opens the host ends (raw descriptors) once the container opens its own. `abandon`
+ * unblocks the waiting opens, by opening the far ends, when the container died first.
  */
-export function openFifos(set: FifoSet): { ready: Promise<FifoStreams>; abandon: () => Promise<void> } {
-  // Raw descriptors (not FileHandles, which close themselves when collected).
+export function openFifos(set: FifoSet): { ready: Promise<FifoFds>; abandon: () => Promise<void> } {
   const ready = Promise.all([
     openFd(set.paths.in, constants.O_WRONLY),
     openFd(set.paths.out, constants.O_RDONLY),
     openFd(set.paths.err, constants.O_RDONLY),
-  ]).then(([i, o, e]) => ({
-    input: new Socket({ fd: i, readable: false, writable: true }),
-    output: new Socket({ fd: o, readable: true, writable: false }),
-    errors: new Socket({ fd: e, readable: true, writable: false }),
-  }));
+  ]).then(([i, o, e]) => ({ in: i, out: o, err: e }));
   const abandon = async (): Promise<void> => {
     const far = await Promise.allSettled([
       openFd(set.paths.in, constants.O_RDONLY | constants.O_NONBLOCK),
       openFd(set.paths.out, constants.O_WRONLY | constants.O_NONBLOCK),
       openFd(set.paths.err, constants.O_WRONLY | constants.O_NONBLOCK),
     ]);
-    const streams = await ready.catch(() => undefined);
+    const fds = await ready.catch(() => undefined);
     for (const r of far) if (r.status === 'fulfilled') close(r.value, () => {});
-    if (streams) for (const s of Object.values(streams)) s.destroy();
+    if (fds) for (const fd of [fds.in, fds.out, fds.err]) close(fd, () => {});
   };
   return { ready, abandon };
+}
+
+/** Returns a socket over a pipe descriptor, for the bridge's JavaScript side. */
+export function socketFor(fd: number, direction: 'read' | 'write'): Socket {
+  return new Socket({ fd, readable: direction === 'read', writable: direction === 'write' });
 }
 
 /** Removes the pipes' directory. */

@@ -9,6 +9,7 @@ import type { EngineEndpoint } from '../engine/endpoint.js';
 const endpoint = JSON.parse(process.argv[2] ?? 'null') as EngineEndpoint;
 let target = process.argv[3] ?? '';
 const dir = process.argv[4] ?? '';
+const relays: number[] = [];
 let done = false;
 let buffered = '';
 
@@ -21,12 +22,14 @@ process.stdin.on('data', (text: string) => {
     buffered = buffered.slice(newline + 1);
     if (line === 'done') done = true;
     else if (line.startsWith('id ')) target = line.slice(3);
+    else if (line.startsWith('pid ')) relays.push(Number(line.slice(4)));
   }
 });
 process.stdin.on('error', () => {});
 process.stdin.on('close', () => {
   if (done) process.exit(0);
   if (dir) rmSync(dir, { recursive: true, force: true });
+  for (const pid of relays) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
   if (!target) process.exit(0);
   const attempt = (left: number): void => {
     engineRequest(endpoint, 'DELETE', `/containers/${encodeURIComponent(target)}?force=1&v=1`, undefined, { timeoutMs: 5000 })

@@ -7,7 +7,8 @@ import {
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import type { ContainerCreateBody } from '../sandbox/build-spec.js';
 import { Demuxer } from './demux.js';
-import { openFifos, type FifoSet } from './fifo.js';
+import { openFifos, socketFor, type FifoSet } from './fifo.js';
+import { relayDone, startRelay } from './relay.js';
 
 /** How long a server may take to exit by itself after its stdin closes. */
 export const EOF_GRACE_MS = 2000;
@@ -19,6 +20,11 @@ const DRAIN_MS = 1000;
 export interface RunIo {
   /** Bytes for the server's stdin; its end closes the server's stdin. Omit for no stdin. */
   stdin?: Readable;
+  /**
+   * The process's own stdin/stdout descriptors: with the named-pipe bridge they are relayed
+   * by `cat` instead of `stdin`/`onStdout`, and must not have been read by Node.
+   */
+  fds?: { stdin: number; stdout: number };
   onStdout: (chunk: Buffer) => void;
   onStderr: (chunk: Buffer) => void;
 }
@@ -82,6 +88,7 @@ export async function runContainer(
   const reaper = options.reaper ? spawnReaper(endpoint, name, options.cleanupDir) : undefined;
   const timers: NodeJS.Timeout[] = [];
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const relays: ChildProcess[] = [];
   let id: string | undefined;
   let stopping = false;
   const stop = (): void => {
@@ -112,16 +119,29 @@ export async function runContainer(
     } else {
       const fifos = openFifos(options.bridge.fifos);
       await startContainer(endpoint, cid);
-      const streams = await Promise.race([fifos.ready, exited.then(() => undefined)]);
-      if (!streams) {
+      const fds = await Promise.race([fifos.ready, exited.then(() => undefined)]);
+      if (!fds) {
         await fifos.abandon();
         return await exited;
       }
-      streams.output.on('data', io.onStdout);
-      streams.errors.on('data', io.onStderr);
-      for (const s of [streams.input, streams.output, streams.errors]) s.on('error', () => {});
-      connected = { input: streams.input, drained: Promise.all([ended(streams.output), ended(streams.errors)]).then(() => {}) };
-      if (!io.stdin) streams.input.end();
+      const errors = socketFor(fds.err, 'read');
+      errors.on('data', io.onStderr);
+      errors.on('error', () => {});
+      if (io.fds) {
+        const relayIn = startRelay(io.fds.stdin, fds.in, fds.in);
+        const relayOut = startRelay(fds.out, io.fds.stdout, fds.out);
+        reaper?.stdin?.write(`pid ${relayIn.pid}\npid ${relayOut.pid}\n`);
+        void relayDone(relayIn).then(stopLater);
+        relays.push(relayIn, relayOut);
+        connected = { input: undefined, drained: Promise.all([relayDone(relayOut), ended(errors)]).then(() => {}) };
+      } else {
+        const input = socketFor(fds.in, 'write');
+        const output = socketFor(fds.out, 'read');
+        output.on('data', io.onStdout);
+        for (const s of [input, output]) s.on('error', () => {});
+        connected = { input, drained: Promise.all([ended(output), ended(errors)]).then(() => {}) };
+        if (!io.stdin) input.end();
+      }
     }
     if (options.handleSignals) for (const s of signals) process.on(s, stop);
     if (io.stdin && connected.input) pipeInput(io.stdin, connected.input, stopLater);
@@ -133,6 +153,7 @@ export async function runContainer(
     throw error;
   } finally {
     for (const t of timers) clearTimeout(t);
+    for (const r of relays) if (r.exitCode === null) r.kill();
     if (options.handleSignals) for (const s of signals) process.off(s, stop);
     if (reaper?.stdin) { reaper.stdin.write('done\n'); reaper.stdin.end(); }
   }

@@ -9,7 +9,9 @@ export function createProcessContext(debug: boolean): Context {
   return {
     env,
     home: homedir(),
-    stdin: process.stdin,
+    // A getter: touching process.stdin makes Node read fd 0 (and set it non-blocking).
+    get stdin() { return process.stdin; },
+    stdioFds: { stdin: 0, stdout: 1 },
     stdout: process.stdout,
     stderr: process.stderr,
     paths: getPaths(env),

@@ -125,8 +125,9 @@ export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
   ctx.debug(`starting ${name}: ${bin.pkg} bin ${bin.binName}, ${bridgeKind} bridge`);
   const stdout = ctx.stdout;
   try {
+    const direct = fifos && ctx.stdioFds;
     return await runContainer(endpoint, name, body, {
-      stdin: ctx.stdin,
+      ...(direct ? { fds: direct } : { stdin: ctx.stdin }),
       onStdout: (chunk) => { stdout.write(chunk); },
       onStderr: (chunk) => { ctx.stderr.write(chunk); },
     }, { bridge: fifos ? { kind: 'fifo', fifos } : { kind: 'attach' }, reaper: true, handleSignals: true, cleanupDir: fifos?.dir });
