@@ -17,6 +17,6 @@ export function createProcessContext(debug: boolean): Context {
     paths: getPaths(env),
     now: Date.now,
     log: write,
-    debug: debug ? (line) => write(`mcp-lok[debug]: ${line}`) : () => {},
+    debug: debug ? (line) => write(`mcp-lok[debug] +${performance.now().toFixed(0)}ms: ${line}`) : () => {},
   };
 }
