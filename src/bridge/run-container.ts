@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
@@ -49,6 +50,8 @@ function spawnReaper(endpoint: EngineEndpoint, name: string, dir: string | undef
     stdio: ['pipe', 'ignore', 'ignore'],
   });
   child.unref();
+  // It idles until the shim ends: keep its start-up from competing with the server's.
+  try { if (child.pid) setPriority(child.pid, 10); } catch { /* not permitted: fine */ }
   child.stdin?.on('error', () => {});
   (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   return child;
