@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const shim = fileURLToPath(new URL('../bin/mcp-lok-npx', import.meta.url));
 const transport = new StdioClientTransport({
   command: process.execPath,
-  args: [shim, '-y', '@modelcontextprotocol/server-memory'],
+  args: [shim, '-e', 'MEMORY_FILE_PATH=/home/node/memory.jsonl', '-y', '@modelcontextprotocol/server-memory'],
   env: { ...process.env },
   stderr: 'inherit',
 });

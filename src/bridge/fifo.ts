@@ -33,7 +33,8 @@ export async function createFifos(parent: string, name: string): Promise<FifoSet
 
 /** Returns the container command that wires the server's stdio to the mounted pipes. */
 export function wrapWithFifos(cmd: string[]): string[] {
-  return ['/bin/sh', '-c', `exec "$@" <${FIFO_MOUNT}/in >${FIFO_MOUNT}/out 2>${FIFO_MOUNT}/err`, 'mcp-lok', ...cmd];
+  // The shell's own variables (PWD, SHLVL) are dropped: the server sees only the documented set.
+  return ['/bin/sh', '-c', `unset PWD OLDPWD SHLVL; exec "$@" <${FIFO_MOUNT}/in >${FIFO_MOUNT}/out 2>${FIFO_MOUNT}/err`, 'mcp-lok', ...cmd];
 }
 
 // Raw descriptors (not FileHandles, which close themselves when collected).

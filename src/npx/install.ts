@@ -31,6 +31,8 @@ export interface InstallRequest {
   packages: PackageSpec[];
   registry: string;
   caFile: string | undefined;
+  /** The CA file is npm's `cafile` (a full bundle that replaces npm's roots), not extra CAs. */
+  caIsNpmCafile: boolean;
   /** false: never install (npx --no); undefined or true: install when missing. */
   allowInstall: boolean;
   refreshAfterMs: number;
@@ -82,7 +84,7 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
   if (req.caFile) {
     mounts.push({ type: 'bind', source: req.caFile, target: CA_BUNDLE_PATH, readOnly: true });
     env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
-    env.npm_config_cafile = CA_BUNDLE_PATH;
+    if (req.caIsNpmCafile) env.npm_config_cafile = CA_BUNDLE_PATH;
   }
   const name = `mcp-lok-install-${createHash('sha256').update(`${volume}${process.pid}${ctx.now()}`).digest('hex').slice(0, 10)}`;
   const body = buildContainerSpec({

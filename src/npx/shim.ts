@@ -68,9 +68,9 @@ export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
   const { lok } = run;
   const profile = resolveProfile(lok.profile);
   const npm = readNpmSettings(ctx.env, ctx.home, process.execPath);
-  const caFile = lok.caCert
-    ? readableCaFile(lok.caCert, '--ca-cert')
-    : readableCaFile(ctx.env.NODE_EXTRA_CA_CERTS, 'NODE_EXTRA_CA_CERTS') ?? readableCaFile(npm.cafile, 'npm cafile');
+  // npm's own cafile replaces npm's trusted roots, as on the host; the others add to them.
+  const npmCa = lok.caCert ? undefined : readableCaFile(npm.cafile, 'npm cafile');
+  const caFile = lok.caCert ? readableCaFile(lok.caCert, '--ca-cert') : npmCa ?? readableCaFile(ctx.env.NODE_EXTRA_CA_CERTS, 'NODE_EXTRA_CA_CERTS');
   const endpoint: EngineEndpoint = await discoverEngine({ env: ctx.env, home: ctx.home, platform: process.platform, explicit: lok.engine });
   ctx.debug(`engine: ${endpoint.kind === 'unix' ? endpoint.socketPath : `${endpoint.host}:${endpoint.port}`} (${endpoint.source})`);
   const sweep = sweepOrphans(endpoint).then(
@@ -82,6 +82,7 @@ export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
     packages: run.packages,
     registry: lok.registry ?? npm.registry,
     caFile,
+    caIsNpmCafile: npmCa !== undefined,
     allowInstall: run.yes !== false,
     refreshAfterMs: lok.refreshAfterMs,
     image,

@@ -110,6 +110,33 @@ bridge('stops and removes the container when the client closes stdin', async () 
 
 bridge.run();
 
+const attach = suite('mcp-lok-npx through the engine\'s attach stream (engines in a VM or over TCP)');
+
+attach.before(requireEngine);
+
+attach('completes the handshake and a tool call with the SDK client', async () => {
+  const { client } = await connectShim(['-y', EVERYTHING, 'stdio'], { MCP_LOK_BRIDGE: 'attach' });
+  try {
+    const result = await client.callTool({ name: 'echo', arguments: { message: 'y'.repeat(256 * 1024) } }) as { content: Array<{ text: string }> };
+    assert.ok((result.content[0]?.text ?? '').includes('y'.repeat(256 * 1024)));
+  } finally {
+    await client.close();
+  }
+});
+
+attach('answers 10 000 pipelined requests, none lost or duplicated', async () => {
+  const count = 10_000;
+  const requests = [line(INIT)];
+  for (let i = 1; i <= count; i++) requests.push(line({ jsonrpc: '2.0', id: i, method: 'ping' }));
+  const result = await runBin(SHIM, ['-y', MEMORY], { stdin: requests.join(''), env: { MCP_LOK_BRIDGE: 'attach' } });
+  const ids = (assertOnlyJsonRpc(result.stdout) as Array<{ id: number }>).map((m) => m.id).filter((id) => id > 0);
+  assert.is(ids.length, count, result.stderr);
+  assert.is(new Set(ids).size, count);
+  assert.is(result.code, 0);
+});
+
+attach.run();
+
 const hardening = suite('mcp-lok-npx sandbox settings');
 
 hardening.before(requireEngine);
@@ -234,6 +261,10 @@ errors('refuses specs it cannot honour yet with a clear line', async () => {
 
 errors('refuses to install with --no when the package is not installed', async () => {
   await assertCleanFailure(['--no', `mcp-lok-no-such-package-${randomBytes(4).toString('hex')}`], 127, /not installed and --no was given/);
+});
+
+errors('rejects a CA bundle that cannot be read, before creating anything', async () => {
+  await assertCleanFailure(['--ca-cert', '/nonexistent/ca.pem', '-y', MEMORY], 125, /Cannot read the CA bundle/);
 });
 
 errors.run();

@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { engineRequest } from '../../src/engine/http.js';
+import { ENGINE, SHIM, eventually, lokContainers, requireEngine, runBin, spawnBin, tempDir } from './harness.js';
+import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
+
+const INIT = `${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })}\n`;
+const uniqueName = (prefix: string): string => `${prefix}-${randomBytes(3).toString('hex')}`;
+const gone = async (name: string): Promise<boolean> => (await lokContainers(`mcp-lok-name=${name}`)).length === 0;
+
+let registry: FixtureRegistry;
+const fixtures = suite('mcp-lok-npx with fixture servers from a test registry');
+
+fixtures.before(async () => {
+  await requireEngine();
+  registry = await startFixtureRegistry();
+});
+fixtures.after(async () => { await registry?.close(); });
+
+fixtures('passes stdout bytes, stderr and the exit code through unchanged, with only the named environment', async () => {
+  const result = await runBin(SHIM, ['--registry', registry.url, '-e', 'GIVEN=yes', '-y', 'lok-fixture-exit', '3'], { env: { NOT_GIVEN: 'secret' } });
+  assert.is(result.code, 3, result.stderr);
+  assert.ok(result.stdout.equals(Buffer.from([0xff, 0xfe, 0x00, 0x0a])), `stdout was ${result.stdout.toString('hex')}`);
+  const envLine = /env: (.*)/.exec(result.stderr)?.[1] ?? '';
+  assert.equal(envLine.split(',').sort(), ['GIVEN', 'HOME', 'HOSTNAME', 'NO_UPDATE_NOTIFIER', 'PATH', 'TMPDIR', 'npm_config_audit', 'npm_config_fund', 'npm_config_update_notifier'].sort());
+});
+
+fixtures('installs once when two shims start the same new package at once', async () => {
+  const home = tempDir('mcp-lok-race-');
+  const [a, b] = await Promise.all([0, 1].map(() => runBin(SHIM, ['--registry', registry.url, '-y', 'lok-fixture-exit', '0'], { env: { MCP_LOK_HOME: home } })));
+  assert.is(a?.code, 0, a?.stderr);
+  assert.is(b?.code, 0, b?.stderr);
+  const installs = [a, b].filter((r) => /mcp-lok: installing lok-fixture-exit/.test(r?.stderr ?? '')).length;
+  const waits = [a, b].filter((r) => /waiting for another mcp-lok/.test(r?.stderr ?? '')).length;
+  assert.is(installs, 1, `${a?.stderr}\n---\n${b?.stderr}`);
+  assert.is(waits, 1);
+});
+
+fixtures('removes a server that ignores EOF and SIGTERM within 10 s of kill -9, while the client holds stdin open', async () => {
+  const name = uniqueName('e2e-stubborn-kill');
+  const child = spawnBin(SHIM, ['--registry', registry.url, '--name', name, '-y', 'lok-fixture-stubborn']);
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stdin?.write(INIT);
+  await eventually(async () => out.includes('"id":0'), 60_000, 'the server to answer');
+  child.kill('SIGKILL');
+  await eventually(() => gone(name), 10_000, `${name} to be removed after kill -9`);
+  child.stdin?.destroy();
+});
+
+fixtures('stops a server that ignores stdin EOF after the grace period, and kills it when it ignores SIGTERM', async () => {
+  const name = uniqueName('e2e-stubborn-eof');
+  const started = Date.now();
+  const result = await runBin(SHIM, ['--registry', registry.url, '--name', name, '-y', 'lok-fixture-stubborn'], { stdin: INIT, timeoutMs: 60_000 });
+  assert.match(result.stdout.toString(), /"id":0/);
+  assert.match(result.stderr, /ignoring EOF/);
+  assert.is(result.code, 137, `exit code ${result.code}: ${result.stderr}`);
+  assert.ok(Date.now() - started < 30_000);
+  assert.ok(await gone(name));
+});
+
+fixtures('removes, at the next start, a container whose owner died without cleaning up', async () => {
+  const images = await engineRequest<Array<{ RepoTags: string[] | null }>>(ENGINE, 'GET', `/images/json?filters=${encodeURIComponent(JSON.stringify({ reference: ['mcp-lok/sandbox'] }))}`);
+  const image = images.body[0]?.RepoTags?.[0];
+  assert.ok(image, 'the sandbox image is missing');
+  const dead = spawn('true');
+  await new Promise((resolve) => dead.on('exit', resolve));
+  const name = uniqueName('e2e-orphan');
+  const created = await engineRequest<{ Id: string }>(ENGINE, 'POST', `/containers/create?name=${name}`, {
+    Image: image, Cmd: ['sleep', '600'], User: '1000:1000',
+    Labels: { 'mcp-lok': 'true', 'mcp-lok-name': name, 'mcp-lok-owner-pid': String(dead.pid), 'mcp-lok-owner-start': 'x:1', 'mcp-lok-owner-host': hostname() },
+    HostConfig: { NetworkMode: 'none' },
+  });
+  await engineRequest(ENGINE, 'POST', `/containers/${created.body.Id}/start`);
+  const result = await runBin(SHIM, ['--registry', registry.url, '-y', 'lok-fixture-exit', '0']);
+  assert.is(result.code, 0, result.stderr);
+  await eventually(() => gone(name), 10_000, `the orphan ${name} to be removed`);
+});
+
+fixtures.run();
