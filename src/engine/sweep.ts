@@ -1,20 +1,37 @@
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { LABEL, readOwner } from '../sandbox/labels.js';
 import { isOwnerAlive } from '../state/owner.js';
 import { listContainers, removeContainer } from './containers.js';
 import type { EngineEndpoint } from './endpoint.js';
 
+/** A pipe directory younger than this may belong to a container still being created. */
+const FRESH_RUN_DIR_MS = 60_000;
+
 /**
- * Removes containers whose owning process is gone (a client killed with -9, a crash, a
- * reboot). Returns the names removed. Runs at the start of every mcp-lok command.
+ * Removes what crashed or killed mcp-lok processes left behind: containers whose owning
+ * process is gone (a client killed with -9, a crash, a reboot), and named-pipe directories
+ * whose container no longer exists. Returns the names removed. Runs at every start.
  */
-export async function sweepOrphans(endpoint: EngineEndpoint): Promise<string[]> {
-  const containers = await listContainers(endpoint, [`${LABEL.managed}=true`, LABEL.ownerPid]);
+export async function sweepOrphans(endpoint: EngineEndpoint, runDir: string, now: number): Promise<string[]> {
+  const containers = await listContainers(endpoint, [`${LABEL.managed}=true`]);
   const removed: string[] = [];
   await Promise.all(containers.map(async (c) => {
     const owner = readOwner(c.Labels);
     if (!owner || isOwnerAlive(owner)) return;
     await removeContainer(endpoint, c.Id);
     removed.push(c.Labels[LABEL.name] ?? c.Names[0] ?? c.Id);
+  }));
+  const live = new Set(containers.map((c) => c.Labels[LABEL.name]).filter((n) => n && !removed.includes(n)));
+  const entries = await readdir(runDir).catch(() => [] as string[]);
+  await Promise.all(entries.map(async (entry) => {
+    const name = entry.slice(0, entry.lastIndexOf('.'));
+    const path = join(runDir, entry);
+    if (live.has(name)) return;
+    const age = now - (await stat(path).catch(() => ({ mtimeMs: now }))).mtimeMs;
+    if (age < FRESH_RUN_DIR_MS) return;
+    await rm(path, { recursive: true, force: true });
+    removed.push(entry);
   }));
   return removed;
 }

@@ -73,8 +73,8 @@ export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
   const caFile = lok.caCert ? readableCaFile(lok.caCert, '--ca-cert') : npmCa ?? readableCaFile(ctx.env.NODE_EXTRA_CA_CERTS, 'NODE_EXTRA_CA_CERTS');
   const endpoint: EngineEndpoint = await discoverEngine({ env: ctx.env, home: ctx.home, platform: process.platform, explicit: lok.engine });
   ctx.debug(`engine: ${endpoint.kind === 'unix' ? endpoint.socketPath : `${endpoint.host}:${endpoint.port}`} (${endpoint.source})`);
-  const sweep = sweepOrphans(endpoint).then(
-    (names) => { for (const n of names) ctx.debug(`removed orphaned sandbox ${n}`); },
+  const sweep = sweepOrphans(endpoint, join(ctx.paths.state, 'run'), ctx.now()).then(
+    (names) => { for (const n of names) ctx.debug(`removed leftover ${n}`); },
     (error: unknown) => ctx.debug(`orphan sweep failed: ${String(error)}`),
   );
   const image = await ensureSandboxImage(endpoint, { log: ctx.log });

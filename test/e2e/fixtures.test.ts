@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, utimesSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
-import { ENGINE, SHIM, eventually, lokContainers, requireEngine, runBin, spawnBin, tempDir } from './harness.js';
+import { ENGINE, LOK_HOME, SHIM, eventually, lokContainers, requireEngine, runBin, spawnBin, tempDir } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 
 const INIT = `${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })}\n`;
@@ -62,7 +64,7 @@ fixtures('stops a server that ignores stdin EOF after the grace period, and kill
   assert.ok(await gone(name));
 });
 
-fixtures('removes, at the next start, a container whose owner died without cleaning up', async () => {
+fixtures('removes, at the next start, a container and pipes whose owner died without cleaning up', async () => {
   const images = await engineRequest<Array<{ RepoTags: string[] | null }>>(ENGINE, 'GET', `/images/json?filters=${encodeURIComponent(JSON.stringify({ reference: ['mcp-lok/sandbox'] }))}`);
   const image = images.body[0]?.RepoTags?.[0];
   assert.ok(image, 'the sandbox image is missing');
@@ -75,9 +77,13 @@ fixtures('removes, at the next start, a container whose owner died without clean
     HostConfig: { NetworkMode: 'none' },
   });
   await engineRequest(ENGINE, 'POST', `/containers/${created.body.Id}/start`);
+  const staleDir = join(LOK_HOME, 'data', 'state', 'run', `${name}.0badc0de`);
+  mkdirSync(staleDir, { recursive: true });
+  utimesSync(staleDir, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
   const result = await runBin(SHIM, ['--registry', registry.url, '-y', 'lok-fixture-exit', '0']);
   assert.is(result.code, 0, result.stderr);
   await eventually(() => gone(name), 10_000, `the orphan ${name} to be removed`);
+  assert.not.ok(existsSync(staleDir), 'the stale pipe directory was left');
 });
 
 fixtures.run();
