@@ -1,17 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LokError } from '../../src/errors.js';
+import { catchError } from '../support/catch-error.js';
 import { chooseBin, normalizeBinField } from '../../src/npx/choose-bin.js';
 
-function catchError(fn: () => unknown): LokError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof LokError) return error;
-    throw error;
-  }
-  throw new Error('expected a LokError');
-}
 
 const normalize = suite('normalizeBinField');
 

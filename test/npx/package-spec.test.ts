@@ -1,17 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LokError } from '../../src/errors.js';
+import { catchError } from '../support/catch-error.js';
 import { findNameProblem, isSemverRange, parsePackageSpec, type PackageSpec } from '../../src/npx/package-spec.js';
 
-function catchError(fn: () => unknown): LokError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof LokError) return error;
-    throw error;
-  }
-  throw new Error('expected a LokError');
-}
 
 const parse = suite('parsePackageSpec');
 

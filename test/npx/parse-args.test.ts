@@ -1,19 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LokError } from '../../src/errors.js';
+import { catchError } from '../support/catch-error.js';
 import { resolveLokOptions } from '../../src/npx/options.js';
 import { parseNpxArgs, type NpxInvocation } from '../../src/npx/parse-args.js';
 import { parsePackageSpec } from '../../src/npx/package-spec.js';
 
-function catchError(fn: () => unknown): LokError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof LokError) return error;
-    throw error;
-  }
-  throw new Error('expected a LokError');
-}
 
 const LOK = resolveLokOptions({}, {});
 

@@ -1,0 +1,12 @@
+import { LokError } from '../../src/errors.js';
+
+/** Returns the LokError that `fn` throws; fails the test when it throws nothing or another error. */
+export function catchError(fn: () => unknown): LokError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof LokError) return error;
+    throw error;
+  }
+  throw new Error('expected a LokError');
+}
