@@ -71,7 +71,7 @@ interface InstallResult {
   packages?: InstallRecord['packages'];
 }
 
-async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], volume: string): Promise<InstallResult> {
+async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], volume: string, refreshing: boolean): Promise<InstallResult> {
   await Promise.all([
     createVolume(endpoint, volume, { [LABEL.managed]: 'true', [LABEL.kind]: 'packages', [LABEL.package]: specs.join(' ') }),
     createVolume(endpoint, NPM_CACHE_VOLUME, { [LABEL.managed]: 'true', [LABEL.kind]: 'npm-cache' }),
@@ -81,6 +81,9 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
     { type: 'volume', source: NPM_CACHE_VOLUME, target: NPM_CACHE_DIR, readOnly: false },
   ];
   const env: Record<string, string> = { npm_config_cache: NPM_CACHE_DIR, npm_config_registry: req.registry };
+  // A refresh asks the registry itself (not npm's cached metadata), and with a cached version
+  // to fall back on, an unreachable registry must not hold the client up.
+  if (refreshing) Object.assign(env, { npm_config_fetch_retries: '0', npm_config_prefer_online: 'true' });
   if (req.caFile) {
     mounts.push({ type: 'bind', source: req.caFile, target: CA_BUNDLE_PATH, readOnly: true });
     env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
@@ -155,7 +158,7 @@ export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, re
     const started = ctx.now();
     if (!req.quiet) ctx.log(`mcp-lok: ${again ? 'checking for a newer' : 'installing'} ${specs.join(' ')} in a sandbox...`);
     const volumeExisted = await volumeExists(endpoint, volume);
-    const result = await runInstall(ctx, endpoint, req, specs, volume);
+    const result = await runInstall(ctx, endpoint, req, specs, volume, again !== undefined);
     if (!result.ok || !result.dir || !result.packages) {
       // A failed first install leaves nothing: the volume made for it goes too.
       if (!volumeExisted) await removeVolume(endpoint, volume).catch(() => false);

@@ -87,3 +87,41 @@ fixtures('removes, at the next start, a container and pipes whose owner died wit
 });
 
 fixtures.run();
+
+const refresh = suite('mcp-lok-npx cached resolutions');
+
+refresh.before(requireEngine);
+
+refresh('uses a cached tag at once, re-resolves it when stale, and still runs it when the registry is gone', async () => {
+  const own = await startFixtureRegistry();
+  const home = tempDir('mcp-lok-refresh-');
+  const env = { MCP_LOK_HOME: home };
+  const args = ['--registry', own.url, '-y', 'lok-fixture-exit', '0'];
+  const first = await runBin(SHIM, args, { env });
+  assert.is(first.code, 0, first.stderr);
+  assert.match(first.stderr, /mcp-lok: installing lok-fixture-exit@latest/);
+  const cached = await runBin(SHIM, args, { env });
+  assert.is(cached.code, 0, cached.stderr);
+  assert.not.match(cached.stderr, /installing|checking/);
+  const stale = await runBin(SHIM, ['--refresh-after', '0', ...args], { env });
+  assert.is(stale.code, 0, stale.stderr);
+  assert.match(stale.stderr, /checking for a newer lok-fixture-exit@latest/);
+  await own.close();
+  const offline = await runBin(SHIM, ['--refresh-after', '0', ...args], { env });
+  assert.is(offline.code, 0, offline.stderr);
+  // npm answers from its own cached metadata when it can; otherwise mcp-lok runs its cached tree.
+  assert.match(offline.stderr, /ready: lok-fixture-exit@1\.0\.0|using the cached lok-fixture-exit@1\.0\.0/);
+});
+
+refresh('never asks the registry again for an installed exact version', async () => {
+  const own = await startFixtureRegistry();
+  const home = tempDir('mcp-lok-exact-');
+  const args = ['--registry', own.url, '--refresh-after', '0', '-y', 'lok-fixture-exit@1.0.0', '0'];
+  assert.is((await runBin(SHIM, args, { env: { MCP_LOK_HOME: home } })).code, 0);
+  await own.close();
+  const again = await runBin(SHIM, args, { env: { MCP_LOK_HOME: home } });
+  assert.is(again.code, 0, again.stderr);
+  assert.not.match(again.stderr, /installing|checking|could not be reached/);
+});
+
+refresh.run();
