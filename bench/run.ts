@@ -17,7 +17,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHIM = join(ROOT, 'bin', 'mcp-lok-npx');
 const STARTS = Number(process.env.BENCH_STARTS ?? 7);
 const PINGS = Number(process.env.BENCH_PINGS ?? 2000);
-const PIPELINED = Number(process.env.BENCH_PIPELINED ?? 20000);
+const PIPELINED = Number(process.env.BENCH_PIPELINED ?? 40000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const INIT = `${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } })}\n`;
 
 interface Server { child: ChildProcess; next: () => Promise<string>; send: (text: string) => void; close: () => Promise<void> }
@@ -58,24 +59,47 @@ async function timeToInitialize(command: string, args: string[]): Promise<number
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN; };
 const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN; };
 
-async function roundTrips(server: Server): Promise<{ p50us: number; p99us: number; perSecond: number }> {
+async function initialize(server: Server): Promise<void> {
   server.send(INIT);
   await server.next();
   server.send(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
-  const rtts: number[] = [];
-  for (let i = 1; i <= PINGS + 200; i++) {
+}
+
+async function pingRound(server: Server, count: number, rtts: number[]): Promise<void> {
+  for (let i = 1; i <= count; i++) {
     const t0 = process.hrtime.bigint();
     server.send(`{"jsonrpc":"2.0","id":${i},"method":"ping"}\n`);
     await server.next();
-    if (i > 200) rtts.push(Number(process.hrtime.bigint() - t0) / 1000);
+    rtts.push(Number(process.hrtime.bigint() - t0) / 1000);
   }
+}
+
+async function pipelinedRound(server: Server, count: number): Promise<number> {
   const batch: string[] = [];
-  for (let i = 0; i < PIPELINED; i++) batch.push(`{"jsonrpc":"2.0","id":${1e6 + i},"method":"ping"}\n`);
+  for (let i = 0; i < count; i++) batch.push(`{"jsonrpc":"2.0","id":${1e6 + i},"method":"ping"}\n`);
   const t0 = performance.now();
   server.send(batch.join(''));
-  for (let i = 0; i < PIPELINED; i++) await server.next();
-  const perSecond = PIPELINED / ((performance.now() - t0) / 1000);
-  return { p50us: median(rtts), p99us: pct(rtts, 0.99), perSecond };
+  for (let i = 0; i < count; i++) await server.next();
+  return count / ((performance.now() - t0) / 1000);
+}
+
+interface BridgeStats { p50us: number; p99us: number; perSecond: number }
+
+/**
+ * Measures every server in turn, round after round, so that the machine's noise falls on
+ * all of them alike: latency percentiles over all samples, throughput as the round median.
+ */
+async function measureInterleaved(servers: Server[]): Promise<BridgeStats[]> {
+  for (const s of servers) { await initialize(s); await pingRound(s, 200, []); }
+  const rtts = servers.map(() => [] as number[]);
+  const rates = servers.map(() => [] as number[]);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, s] of servers.entries()) {
+      await pingRound(s, Math.ceil(PINGS / ROUNDS), rtts[i]!);
+      rates[i]!.push(await pipelinedRound(s, Math.ceil(PIPELINED / ROUNDS)));
+    }
+  }
+  return servers.map((_, i) => ({ p50us: median(rtts[i]!), p99us: pct(rtts[i]!, 0.99), perSecond: median(rates[i]!) }));
 }
 
 async function main(): Promise<void> {
@@ -98,17 +122,17 @@ async function main(): Promise<void> {
     starts['docker run']!.push(await timeToInitialize('docker', dockerArgs));
   }
   process.stderr.write('bench: round trips and throughput...\n');
-  const direct = startServer('npx', ['-y', PKG]);
-  const directStats = await roundTrips(direct);
-  await direct.close();
-  const shim = startServer(process.execPath, [SHIM, '-y', PKG]);
-  const shimStats = await roundTrips(shim);
-  await shim.close();
-  // The default 1-CPU quota throttles Node's helper threads; this isolates the bridge itself.
+  // The default 1-CPU quota throttles Node's helper threads; `--cpus <all>` isolates the bridge,
+  // and a plain `docker run -i` of the same server shows what the container itself costs.
   const cores = availableParallelism();
-  const unthrottled = startServer(process.execPath, [SHIM, '--cpus', String(cores), '-y', PKG]);
-  const bridgeStats = await roundTrips(unthrottled);
-  await unthrottled.close();
+  const servers = [
+    startServer('npx', ['-y', PKG]),
+    startServer(process.execPath, [SHIM, '-y', PKG]),
+    startServer(process.execPath, [SHIM, '--cpus', String(cores), '-y', PKG]),
+    startServer('docker', dockerArgs),
+  ];
+  const [directStats, shimStats, bridgeStats, dockerStats] = (await measureInterleaved(servers)) as [BridgeStats, BridgeStats, BridgeStats, BridgeStats];
+  for (const s of servers) await s.close();
 
   const startMs = Object.fromEntries(Object.entries(starts).map(([k, v]) => [k, median(v)]));
   const ratio = startMs['mcp-lok-npx']! / startMs['bare npx']!;
@@ -124,11 +148,13 @@ async function main(): Promise<void> {
     ['pipelined pings/s, mcp-lok-npx', shimStats.perSecond.toFixed(0), `${(shimStats.perSecond / directStats.perSecond).toFixed(2)}x direct (default --cpus 1)`],
     [`ping p50, mcp-lok-npx --cpus ${cores} (us)`, bridgeStats.p50us.toFixed(0), `+${(bridgeStats.p50us - directStats.p50us).toFixed(0)} us`],
     [`pipelined pings/s, mcp-lok-npx --cpus ${cores}`, bridgeStats.perSecond.toFixed(0), `${(bridgeStats.perSecond / directStats.perSecond).toFixed(2)}x direct (target >= 0.9x)`],
+    ['ping p50, plain docker run -i (us)', dockerStats.p50us.toFixed(0), `+${(dockerStats.p50us - directStats.p50us).toFixed(0)} us`],
+    ['pipelined pings/s, plain docker run -i', dockerStats.perSecond.toFixed(0), `${(dockerStats.perSecond / directStats.perSecond).toFixed(2)}x direct (same server in a container, no limits)`],
   ];
   const width = Math.max(...rows.map((r) => r[0].length));
-  console.log(`\nmcp-lok-npx benchmark (${PKG}; ${STARTS} starts each, ${PINGS} sequential pings, ${PIPELINED} pipelined)\n`);
+  console.log(`\nmcp-lok-npx benchmark (${PKG}; ${STARTS} starts each, ${PINGS} sequential pings and ${PIPELINED} pipelined over ${ROUNDS} interleaved rounds)\n`);
   for (const [what, value, note] of rows) console.log(`${what.padEnd(width)}  ${value.padStart(8)}  ${note}`);
-  console.log(`\n${JSON.stringify({ startMs, startRatio: ratio, direct: directStats, shim: shimStats, shimAllCpus: bridgeStats })}`);
+  console.log(`\n${JSON.stringify({ startMs, startRatio: ratio, direct: directStats, shim: shimStats, shimAllCpus: bridgeStats, dockerRun: dockerStats })}`);
 }
 
 await main();
