@@ -125,7 +125,9 @@ export async function runContainer(
       const fds = await Promise.race([fifos.ready, exited.then(() => undefined)]);
       if (!fds) {
         await fifos.abandon();
-        return await exited;
+        const code = await exited;
+        io.onStderr(Buffer.from(`mcp-lok: the sandbox exited (code ${code}) before connecting its stdio; MCP_LOK_BRIDGE=attach shows its own output.\n`));
+        return code;
       }
       const errors = socketFor(fds.err, 'read');
       errors.on('data', io.onStderr);

@@ -11,7 +11,7 @@ import { ensureSandboxImage } from '../engine/image.js';
 import { sweepOrphans } from '../engine/sweep.js';
 import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
-import { CA_BUNDLE_PATH, DEFAULT_NOFILE, PACKAGES_DIR } from '../sandbox/hardening.js';
+import { CA_BUNDLE_PATH, DEFAULT_NOFILE, FIXED_ENV, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { buildLabels } from '../sandbox/labels.js';
 import { resolveProfile } from '../sandbox/profile.js';
 import { currentOwner } from '../state/owner.js';
@@ -93,7 +93,8 @@ export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
   const name = lok.name ?? defaultContainerName(run.packages[0]?.name ?? 'server', randomBytes(3).toString('hex'));
   if (profile.relaxation) ctx.log(`mcp-lok: ${profile.relaxation}`);
   const env: Record<string, string> = {
-    PATH: `${tree}/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    // As npx does: the package's own bins first.
+    PATH: `${tree}/node_modules/.bin:${FIXED_ENV.PATH}`,
   };
   const mounts: MountPlan[] = [{ type: 'volume', source: record.volume, target: PACKAGES_DIR, readOnly: true }];
   if (caFile && profile.network !== 'none') {
@@ -120,7 +121,8 @@ export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
       name, role: 'run', launcher: 'npx', transport: 'stdio', profile: profile.name,
       packages: record.packages.map((p) => `${p.name}@${p.version}`), image, owner: currentOwner(),
     }),
-    interactive: true,
+    // With named pipes the engine has no stdin to hold open.
+    interactive: !fifos,
     autoRemove: true,
   });
   ctx.debug(`starting ${name}: ${bin.pkg} bin ${bin.binName}, ${bridgeKind} bridge`);
