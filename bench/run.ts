@@ -8,6 +8,7 @@ import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureSandboxImage } from '../src/engine/image.js';
+import { DEFAULT_CPUS } from '../src/sandbox/hardening.js';
 import { installKey, type InstallRecord } from '../src/npx/install.js';
 import { readNpmSettings } from '../src/npx/npm-config.js';
 import { getPaths } from '../src/state/paths.js';
@@ -123,8 +124,8 @@ async function main(): Promise<void> {
     starts['docker run']!.push(await timeToInitialize('docker', dockerArgs));
   }
   process.stderr.write('bench: round trips and throughput...\n');
-  // The default limits slow the server itself: the 1-CPU quota throttles Node's helper threads,
-  // and in a 512 MiB cgroup V8 sizes its young generation smaller (more scavenges). Lifting both
+  // The default limits slow the server itself: a CPU quota throttles Node's helper threads, and
+  // in a 512 MiB cgroup V8 sizes its heap smaller (more garbage collection). Lifting both
   // isolates the bridge; a plain `docker run -i` of the same server shows the attach path.
   const cores = availableParallelism();
   const servers = [
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
     ['ping p99, direct pipe (us)', directStats.p99us.toFixed(0), ''],
     ['ping p99, mcp-lok-npx (us)', shimStats.p99us.toFixed(0), ''],
     ['pipelined pings/s, direct pipe', directStats.perSecond.toFixed(0), ''],
-    ['pipelined pings/s, mcp-lok-npx', shimStats.perSecond.toFixed(0), `${(shimStats.perSecond / directStats.perSecond).toFixed(2)}x direct (default limits: 1 CPU, 512m)`],
+    ['pipelined pings/s, mcp-lok-npx', shimStats.perSecond.toFixed(0), `${(shimStats.perSecond / directStats.perSecond).toFixed(2)}x direct (default limits: ${DEFAULT_CPUS} CPUs, 512m)`],
     [`ping p50, mcp-lok-npx ${lifted} (us)`, bridgeStats.p50us.toFixed(0), `+${(bridgeStats.p50us - directStats.p50us).toFixed(0)} us`],
     [`pipelined pings/s, mcp-lok-npx ${lifted}`, bridgeStats.perSecond.toFixed(0), `${(bridgeStats.perSecond / directStats.perSecond).toFixed(2)}x direct (target >= 0.9x)`],
     ['ping p50, plain docker run -i (us)', dockerStats.p50us.toFixed(0), `+${(dockerStats.p50us - directStats.p50us).toFixed(0)} us`],

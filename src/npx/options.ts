@@ -1,4 +1,5 @@
 import { LokError } from '../errors.js';
+import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES, DEFAULT_PIDS } from '../sandbox/hardening.js';
 import { invalidInput, showInput } from './input-errors.js';
 import {
   parseBoolean, parseContainerName, parseCpus, parseDuration, parseEngineAddress, parseEnvEntry, parseHttpUrl,
@@ -65,17 +66,17 @@ export const SHIM_OPTIONS: LokDefs & Record<NpxKey, FlagDef> = {
     description: 'Container name (default: derived from the package).',
   },
   memoryBytes: {
-    group: 'mcp-lok', flags: ['--memory'], value: 'SIZE', env: 'MCP_LOK_MEMORY', default: '512m',
+    group: 'mcp-lok', flags: ['--memory'], value: 'SIZE', env: 'MCP_LOK_MEMORY', default: `${DEFAULT_MEMORY_BYTES / (1024 * 1024)}m`,
     expects: 'a size such as `512m` (at least `6m`)', parse: parseMemory,
     description: 'Memory limit, such as 256m or 1.5g; no swap beyond it.',
   },
   cpus: {
-    group: 'mcp-lok', flags: ['--cpus'], value: 'N', env: 'MCP_LOK_CPUS', default: '1',
+    group: 'mcp-lok', flags: ['--cpus'], value: 'N', env: 'MCP_LOK_CPUS', default: String(DEFAULT_CPUS),
     expects: 'a number of CPUs from `0.01` to `64` such as `1.5`', parse: parseCpus,
     description: 'CPU limit, such as 0.5 or 2.',
   },
   pids: {
-    group: 'mcp-lok', flags: ['--pids'], value: 'N', env: 'MCP_LOK_PIDS', default: '256',
+    group: 'mcp-lok', flags: ['--pids'], value: 'N', env: 'MCP_LOK_PIDS', default: String(DEFAULT_PIDS),
     expects: 'a whole number from `16` to `32768`', parse: parsePids,
     description: 'Process limit (stops fork bombs).',
   },

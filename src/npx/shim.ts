@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, realpathSync } from 'node:fs';
 import type { Context } from '../context.js';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createFifos, FIFO_MOUNT, removeFifos, wrapWithFifos } from '../bridge/fifo.js';
 import { runContainer } from '../bridge/run-container.js';
@@ -113,7 +114,8 @@ export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
     env,
     mounts,
     memoryBytes: lok.memoryBytes,
-    cpus: lok.cpus,
+    // The engine refuses more CPUs than the machine has (a 1-CPU laptop VM, say).
+    cpus: Math.min(lok.cpus, availableParallelism()),
     pids: lok.pids,
     nofile: DEFAULT_NOFILE,
     network: profile.network,

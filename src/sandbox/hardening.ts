@@ -11,7 +11,11 @@ export const NPM_CACHE_DIR = '/opt/mcp-lok/npm-cache';
 export const CA_BUNDLE_PATH = '/opt/mcp-lok/ca-certificates.pem';
 
 export const DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024;
-export const DEFAULT_CPUS = 1;
+/**
+ * Two CPUs: a hard quota of one throttles Node's own helper threads (GC, libuv) and halved
+ * a server's throughput in `npm run bench`; two still keeps a runaway server off the rest.
+ */
+export const DEFAULT_CPUS = 2;
 export const DEFAULT_PIDS = 256;
 /** Open files; also stops a server from exhausting the host's descriptors. */
 export const DEFAULT_NOFILE = 4096;

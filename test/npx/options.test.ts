@@ -10,7 +10,7 @@ const DEFAULTS: LokOptions = {
   env: [],
   name: undefined,
   memoryBytes: 512 * 1024 ** 2,
-  cpus: 1,
+  cpus: 2,
   pids: 256,
   caCert: undefined,
   registry: undefined,
