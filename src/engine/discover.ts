@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LokError, EXIT } from '../errors.js';
-import type { EngineEndpoint } from './endpoint.js';
+import { negotiateApiVersion, type EngineEndpoint } from './endpoint.js';
 import { engineRequest, isConnectError } from './http.js';
 
 /** What discovery may read about the machine; tests pass their own. */
@@ -77,10 +77,17 @@ function socketExists(path: string): boolean {
   try { return statSync(path).isSocket(); } catch { return false; }
 }
 
-/** Returns true when the engine at the endpoint answers `GET /_ping`. */
+/**
+ * Returns true when the engine at the endpoint answers `GET /_ping`, and pins the API version
+ * to speak with it on the endpoint.
+ */
 export async function pingEngine(endpoint: EngineEndpoint, timeoutMs = 3000): Promise<boolean> {
   try {
+    delete endpoint.apiVersion;
     const res = await engineRequest(endpoint, 'GET', '/_ping', undefined, { timeoutMs });
+    const header = res.headers['api-version'];
+    const version = negotiateApiVersion(Array.isArray(header) ? header[0] : header);
+    if (version) endpoint.apiVersion = version;
     return res.status === 200;
   } catch (error) {
     if (isConnectError(error)) return false;

@@ -12,13 +12,15 @@ import { formatEndpoint, type EngineEndpoint } from './endpoint.js';
 export interface EngineResponse<T = unknown> {
   status: number;
   body: T;
+  headers: http.IncomingHttpHeaders;
 }
 
-const API_PREFIX = '/v1.41';
 const agentFor = new WeakMap<EngineEndpoint, http.Agent>();
 
 function requestOptions(endpoint: EngineEndpoint, method: string, path: string): http.RequestOptions {
-  const base: http.RequestOptions = { method, path: API_PREFIX + path, headers: { host: 'docker' } };
+  // Unversioned paths mean the engine's newest API; discovery pins the negotiated one.
+  const prefix = endpoint.apiVersion ? `/v${endpoint.apiVersion}` : '';
+  const base: http.RequestOptions = { method, path: prefix + path, headers: { host: 'docker' } };
   let agent = agentFor.get(endpoint);
   if (!agent) {
     agent = endpoint.kind === 'tcp' && endpoint.tls ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
@@ -61,7 +63,7 @@ export function engineRequest<T = unknown>(
         if ((res.headers['content-type'] ?? '').includes('json') && text) {
           try { parsed = JSON.parse(text); } catch { parsed = text; }
         }
-        resolve({ status: res.statusCode ?? 0, body: parsed as T });
+        resolve({ status: res.statusCode ?? 0, body: parsed as T, headers: res.headers });
       });
       res.on('error', reject);
     });

@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { discoverEngine, listEngineCandidates, parseEngineUrl } from '../../src/engine/discover.js';
 import { LokError } from '../../src/errors.js';
+import { negotiateApiVersion } from '../../src/engine/endpoint.js';
 
 const parse = suite('parseEngineUrl');
 
@@ -99,3 +100,21 @@ discover('names what it tried and what to do when nothing answers (exit 125)', a
 });
 
 discover.run();
+
+const negotiate = suite('negotiateApiVersion');
+
+for (const [engine, expected] of [
+  ['1.41', '1.41'],
+  ['1.44', '1.44'],
+  ['1.47', '1.47'],
+  ['1.51', '1.47'],
+  ['2.0', '1.47'],
+  [undefined, undefined],
+  ['garbage', undefined],
+] as const) {
+  negotiate(`speaks ${expected ?? 'unversioned'} to an engine at ${engine ?? 'no version'}`, () => {
+    assert.is(negotiateApiVersion(engine), expected);
+  });
+}
+
+negotiate.run();
