@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureSandboxImage } from '../src/engine/image.js';
 import { DEFAULT_CPUS } from '../src/sandbox/hardening.js';
-import { installKey, type InstallRecord } from '../src/npx/install.js';
+import type { EngineEndpoint } from '../src/engine/endpoint.js';
+import { installRecordPath, type InstallRecord } from '../src/npx/install.js';
 import { readNpmSettings } from '../src/npx/npm-config.js';
 import { getPaths } from '../src/state/paths.js';
 
@@ -111,8 +112,9 @@ async function main(): Promise<void> {
   await timeToInitialize(process.execPath, [SHIM, '-y', PKG]);
   const npm = readNpmSettings(env, homedir(), process.execPath);
   const paths = getPaths(env);
-  const record = JSON.parse(readFileSync(join(paths.installs, `${installKey([`${PKG}@latest`], npm.registry)}.json`), 'utf8')) as InstallRecord;
-  const image = await ensureSandboxImage({ kind: 'unix', socketPath: '/var/run/docker.sock', source: 'bench' }, { log: () => {} });
+  const engine: EngineEndpoint = { kind: 'unix', socketPath: '/var/run/docker.sock', source: 'bench' };
+  const record = JSON.parse(readFileSync(installRecordPath(paths.installs, [`${PKG}@latest`], npm.registry, engine), 'utf8')) as InstallRecord;
+  const image = await ensureSandboxImage(engine, { log: () => {} });
   const bin = `/opt/mcp-lok/pkgs/${record.dir}/node_modules/.bin/mcp-server-memory`;
   const dockerArgs = ['run', '-i', '--rm', '--network', 'none', '--log-driver', 'none', '-v', `${record.volume}:/opt/mcp-lok/pkgs:ro`, image, bin];
 

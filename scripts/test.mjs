@@ -9,6 +9,13 @@ const groups = [
   ['e2e', 'dist/test/e2e', []],
 ].filter(([name]) => !which || which === name);
 
+// The Podman suite needs Podman's Docker-compatible service; start it where we can.
+if (groups.some(([name]) => name === 'e2e') && !process.env.MCP_LOK_TEST_PODMAN) {
+  const podman = spawnSync('bash', ['scripts/ensure-podman.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (podman.status === 0) process.env.MCP_LOK_TEST_PODMAN = podman.stdout.trim();
+  else process.stderr.write('Podman is not available: the Podman end-to-end suite will say it is skipped.\n');
+}
+
 let passed = 0, failed = 0, skipped = 0, broken = false;
 for (const [name, dir, extra] of groups) {
   if (!existsSync(dir)) continue;

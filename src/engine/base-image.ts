@@ -197,11 +197,10 @@ async function tarRootfs(root: string, npmDir: string, tarPath: string): Promise
 async function importRootfs(endpoint: EngineEndpoint, tarPath: string, tag: string): Promise<void> {
   const { default: DockerClient } = await import('dockerode');
   const docker = new DockerClient(toModemOptions(endpoint));
-  const [repo, version] = tag.split(':') as [string, string];
   try {
+    // The tag travels inside `repo` (the API allows it): Podman ignores a separate `tag`.
     const stream = await docker.importImage(tarPath, {
-      repo,
-      tag: version,
+      repo: tag,
       changes: [`ENV PATH=${IMAGE_PATH}`, 'CMD ["node"]', 'LABEL mcp-lok=true'],
     }) as NodeJS.ReadableStream;
     await followEngineStream(stream, () => {});

@@ -88,6 +88,7 @@ export async function pingEngine(endpoint: EngineEndpoint, timeoutMs = 3000): Pr
     const header = res.headers['api-version'];
     const version = negotiateApiVersion(Array.isArray(header) ? header[0] : header);
     if (version) endpoint.apiVersion = version;
+    if (res.headers['libpod-api-version']) endpoint.podman = true;
     return res.status === 200;
   } catch (error) {
     if (isConnectError(error)) return false;

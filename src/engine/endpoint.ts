@@ -3,8 +3,16 @@
  * agreed with it (see `negotiateApiVersion`).
  */
 export type EngineEndpoint =
-  | { kind: 'unix'; socketPath: string; source: string; apiVersion?: string }
-  | { kind: 'tcp'; host: string; port: number; tls: boolean; source: string; apiVersion?: string };
+  | ({ kind: 'unix'; socketPath: string } & EndpointFacts)
+  | ({ kind: 'tcp'; host: string; port: number; tls: boolean } & EndpointFacts);
+
+/** What discovery learns about an endpoint. */
+export interface EndpointFacts {
+  source: string;
+  apiVersion?: string;
+  /** Podman's Docker-compatible service (it needs its own process limit set; see the builder). */
+  podman?: boolean;
+}
 
 /** The newest Engine API version mcp-lok's requests are written and tested against. */
 export const MAX_API_VERSION = '1.47';

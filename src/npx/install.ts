@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { createVolume, removeVolume, volumeExists } from '../engine/containers.js';
-import type { EngineEndpoint } from '../engine/endpoint.js';
+import { formatEndpoint, type EngineEndpoint } from '../engine/endpoint.js';
 import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
 import { CA_BUNDLE_PATH, DEFAULT_NOFILE, NPM_CACHE_DIR, PACKAGES_DIR } from '../sandbox/hardening.js';
@@ -43,6 +43,12 @@ export interface InstallRequest {
 /** Returns the key naming the volume and record of a set of requested specs. */
 export function installKey(specs: string[], registry: string): string {
   return createHash('sha256').update(JSON.stringify({ specs, registry })).digest('hex').slice(0, 16);
+}
+
+/** Returns where the host keeps the record of an install: one per engine, since each engine has its own volumes. */
+export function installRecordPath(dir: string, specs: string[], registry: string, endpoint: EngineEndpoint): string {
+  const engineId = createHash('sha256').update(formatEndpoint(endpoint)).digest('hex').slice(0, 8);
+  return join(dir, `${installKey(specs, registry)}-${engineId}.json`);
 }
 
 /** Returns true when the record can be used without asking the registry. */
@@ -100,6 +106,7 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
     cpus: 2,
     pids: 512,
     nofile: DEFAULT_NOFILE,
+    podman: endpoint.podman,
     // Installing needs the registry; the server itself never gets this network.
     network: 'bridge',
     labels: buildLabels({ name, role: 'install', launcher: 'npx', transport: 'stdio', profile: 'install', packages: specs, image: req.image, owner: currentOwner() }),
@@ -142,7 +149,7 @@ function installError(result: InstallResult, specs: string[]): LokError {
 export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest): Promise<InstallRecord> {
   const specs = req.packages.map((p) => `${p.name}@${p.selector}`);
   const key = installKey(specs, req.registry);
-  const recordPath = join(ctx.paths.installs, `${key}.json`);
+  const recordPath = installRecordPath(ctx.paths.installs, specs, req.registry, endpoint);
   const volume = `mcp-lok-pkg-${key}`;
   const usable = async (record: InstallRecord | undefined): Promise<boolean> =>
     record !== undefined && (await volumeExists(endpoint, volume));

@@ -118,6 +118,7 @@ export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
     cpus: Math.min(lok.cpus, availableParallelism()),
     pids: lok.pids,
     nofile: DEFAULT_NOFILE,
+    podman: endpoint.podman,
     network: profile.network,
     labels: buildLabels({
       name, role: 'run', launcher: 'npx', transport: 'stdio', profile: profile.name,

@@ -1,5 +1,5 @@
 import {
-  FIXED_ENV, HOME_SIZE_BYTES, SANDBOX_HOME, SANDBOX_USER, TMP_SIZE_BYTES,
+  FIXED_ENV, HOME_SIZE_BYTES, PODMAN_NPROC, SANDBOX_HOME, SANDBOX_USER, TMP_SIZE_BYTES,
 } from './hardening.js';
 
 export interface MountPlan {
@@ -21,6 +21,8 @@ export interface SandboxPlan {
   cpus: number;
   pids: number;
   nofile: number;
+  /** The engine is Podman, whose options differ in two places (see below). */
+  podman?: boolean | undefined;
   /** `none` unless a profile grants outbound access (install uses the registry). */
   network: 'none' | 'bridge';
   labels: Readonly<Record<string, string>>;
@@ -118,10 +120,14 @@ export function buildContainerSpec(plan: SandboxPlan): ContainerCreateBody {
       NanoCpus: Math.round(plan.cpus * 1e9),
       // Stops fork bombs.
       PidsLimit: plan.pids,
-      Ulimits: [{ Name: 'nofile', Soft: plan.nofile, Hard: plan.nofile }],
+      Ulimits: [
+        { Name: 'nofile', Soft: plan.nofile, Hard: plan.nofile },
+        ...(plan.podman ? [{ Name: 'nproc', Soft: PODMAN_NPROC, Hard: PODMAN_NPROC }] : []),
+      ],
       Tmpfs: {
         '/tmp': `${tmpfsOptions},size=${TMP_SIZE_BYTES},mode=1777`,
-        [SANDBOX_HOME]: `${tmpfsOptions},size=${HOME_SIZE_BYTES},uid=1000,gid=1000,mode=0700`,
+        // Owned by the sandbox user: Docker takes uid=/gid=, Podman refuses them and has `U`.
+        [SANDBOX_HOME]: `${tmpfsOptions},size=${HOME_SIZE_BYTES},${plan.podman ? 'U' : 'uid=1000,gid=1000'},mode=0700`,
       },
       Mounts: plan.mounts.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
       NetworkMode: plan.network,

@@ -19,6 +19,12 @@ export const DEFAULT_CPUS = 2;
 export const DEFAULT_PIDS = 256;
 /** Open files; also stops a server from exhausting the host's descriptors. */
 export const DEFAULT_NOFILE = 4096;
+/**
+ * A per-user process limit, set only under Podman, which otherwise asks the kernel for more
+ * than it may grant and cannot start the container. Docker leaves it alone: the count spans
+ * every process of the same host uid, so a low value would break busy hosts.
+ */
+export const PODMAN_NPROC = 4096;
 /** /tmp and the home directory live in memory, capped, and cannot hold executables. */
 export const TMP_SIZE_BYTES = 64 * 1024 * 1024;
 export const HOME_SIZE_BYTES = 64 * 1024 * 1024;

@@ -35,7 +35,7 @@ spec('keeps the root filesystem read-only with noexec tmpfs for /tmp and home', 
   assert.is(body.HostConfig.ReadonlyRootfs, true);
   assert.match(body.HostConfig.Tmpfs['/tmp'] ?? '', /noexec/);
   assert.match(body.HostConfig.Tmpfs['/home/node'] ?? '', /noexec/);
-  assert.match(body.HostConfig.Tmpfs['/home/node'] ?? '', /uid=1000/);
+  assert.match(body.HostConfig.Tmpfs['/home/node'] ?? '', /uid=1000,gid=1000/);
 });
 
 spec('sets init, pids, memory without extra swap, cpus and open-file limits', () => {
@@ -46,6 +46,14 @@ spec('sets init, pids, memory without extra swap, cpus and open-file limits', ()
   assert.is(body.HostConfig.MemorySwap, body.HostConfig.Memory);
   assert.is(body.HostConfig.NanoCpus, 1.5e9);
   assert.equal(body.HostConfig.Ulimits, [{ Name: 'nofile', Soft: 4096, Hard: 4096 }]);
+});
+
+spec('speaks Podman where it differs: a process-count limit and its own tmpfs owner option', () => {
+  const body = buildContainerSpec(plan({ podman: true }));
+  assert.equal(body.HostConfig.Ulimits[1], { Name: 'nproc', Soft: 4096, Hard: 4096 });
+  assert.match(body.HostConfig.Tmpfs['/home/node'] ?? '', /,U,/);
+  assert.not.match(body.HostConfig.Tmpfs['/home/node'] ?? '', /uid=/);
+  assert.is(buildContainerSpec(plan()).HostConfig.Ulimits.length, 1);
 });
 
 spec('has no network, no published ports and no engine socket by default', () => {

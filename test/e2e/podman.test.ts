@@ -1,0 +1,61 @@
+// The same shim against Podman's Docker-compatible service (scripts/ensure-podman.sh starts
+// it; scripts/test.mjs passes its address in MCP_LOK_TEST_PODMAN).
+import { randomBytes } from 'node:crypto';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { engineRequest } from '../../src/engine/http.js';
+import { parseEngineUrl } from '../../src/engine/discover.js';
+import { MEMORY, SHIM, connectShim, eventually, runBin, spawnBin } from './harness.js';
+
+const address = process.env.MCP_LOK_TEST_PODMAN;
+const podman = suite('mcp-lok-npx on Podman');
+
+async function podmanContainers(name: string): Promise<unknown[]> {
+  const engine = parseEngineUrl(address ?? '', 'MCP_LOK_TEST_PODMAN');
+  const filters = encodeURIComponent(JSON.stringify({ label: [`mcp-lok-name=${name}`] }));
+  return (await engineRequest<unknown[]>(engine, 'GET', `/containers/json?all=1&filters=${filters}`)).body;
+}
+
+if (!address) {
+  podman('is skipped: no Podman service (MCP_LOK_TEST_PODMAN unset)', () => {
+    console.warn('podman e2e skipped: run scripts/ensure-podman.sh and set MCP_LOK_TEST_PODMAN');
+  });
+} else {
+  const env = { MCP_LOK_ENGINE: address };
+
+  podman('builds, installs and serves MCP over named pipes with the SDK client', async () => {
+    const { client } = await connectShim(['-y', '-e', 'MEMORY_FILE_PATH=/home/node/memory.jsonl', MEMORY], env);
+    try {
+      const { tools } = await client.listTools();
+      assert.ok(tools.some((t) => t.name === 'read_graph'));
+      // The home directory is writable by the sandbox user under Podman too.
+      await client.callTool({ name: 'create_entities', arguments: { entities: [{ name: 'lok', entityType: 'tool', observations: ['on podman'] }] } });
+      const graph = await client.callTool({ name: 'read_graph', arguments: {} }) as { content: Array<{ text: string }> };
+      assert.match(graph.content[0]?.text ?? '', /on podman/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  podman('serves MCP over the attach stream too', async () => {
+    const init = `${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })}\n`;
+    const result = await runBin(SHIM, ['-y', MEMORY], { stdin: init, env: { ...env, MCP_LOK_BRIDGE: 'attach' } });
+    assert.is(result.code, 0, result.stderr);
+    assert.match(result.stdout.toString(), /"id":0/);
+  });
+
+  podman('removes the container within 10 s of kill -9', async () => {
+    const name = `e2e-podman-kill-${randomBytes(3).toString('hex')}`;
+    const child = spawnBin(SHIM, ['--name', name, '-y', MEMORY], env);
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stdin?.write(`${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })}\n`);
+    await eventually(async () => out.includes('"id":0'), 60_000, 'the server to answer');
+    assert.is((await podmanContainers(name)).length, 1);
+    child.kill('SIGKILL');
+    await eventually(async () => (await podmanContainers(name)).length === 0, 10_000, `${name} to be removed`);
+    child.stdin?.destroy();
+  });
+}
+
+podman.run();
