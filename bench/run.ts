@@ -8,7 +8,7 @@ import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureSandboxImage } from '../src/engine/image.js';
-import { DEFAULT_CPUS } from '../src/sandbox/hardening.js';
+import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES } from '../src/sandbox/hardening.js';
 import type { EngineEndpoint } from '../src/engine/endpoint.js';
 import { installRecordPath, type InstallRecord } from '../src/npx/install.js';
 import { readNpmSettings } from '../src/npx/npm-config.js';
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   }
   process.stderr.write('bench: round trips and throughput...\n');
   // The default limits slow the server itself: a CPU quota throttles Node's helper threads, and
-  // in a 512 MiB cgroup V8 sizes its heap smaller (more garbage collection). Lifting both
+  // in a small memory cgroup V8 sizes its heap smaller (more garbage collection). Lifting both
   // isolates the bridge; a plain `docker run -i` of the same server shows the attach path.
   const cores = availableParallelism();
   const servers = [
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
     ['ping p99, direct pipe (us)', directStats.p99us.toFixed(0), ''],
     ['ping p99, mcp-lok-npx (us)', shimStats.p99us.toFixed(0), ''],
     ['pipelined pings/s, direct pipe', directStats.perSecond.toFixed(0), ''],
-    ['pipelined pings/s, mcp-lok-npx', shimStats.perSecond.toFixed(0), `${(shimStats.perSecond / directStats.perSecond).toFixed(2)}x direct (default limits: ${DEFAULT_CPUS} CPUs, 512m)`],
+    ['pipelined pings/s, mcp-lok-npx', shimStats.perSecond.toFixed(0), `${(shimStats.perSecond / directStats.perSecond).toFixed(2)}x direct (default limits: ${DEFAULT_CPUS} CPUs, ${DEFAULT_MEMORY_BYTES / 2 ** 20}m)`],
     [`ping p50, mcp-lok-npx ${lifted} (us)`, bridgeStats.p50us.toFixed(0), `+${(bridgeStats.p50us - directStats.p50us).toFixed(0)} us`],
     [`pipelined pings/s, mcp-lok-npx ${lifted}`, bridgeStats.perSecond.toFixed(0), `${(bridgeStats.perSecond / directStats.perSecond).toFixed(2)}x direct (target >= 0.9x)`],
     ['ping p50, plain docker run -i (us)', dockerStats.p50us.toFixed(0), `+${(dockerStats.p50us - directStats.p50us).toFixed(0)} us`],

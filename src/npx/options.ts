@@ -66,7 +66,7 @@ export const SHIM_OPTIONS: LokDefs & Record<NpxKey, FlagDef> = {
     description: 'Container name (default: derived from the package).',
   },
   memoryBytes: {
-    group: 'mcp-lok', flags: ['--memory'], value: 'SIZE', env: 'MCP_LOK_MEMORY', default: `${DEFAULT_MEMORY_BYTES / (1024 * 1024)}m`,
+    group: 'mcp-lok', flags: ['--memory'], value: 'SIZE', env: 'MCP_LOK_MEMORY', default: DEFAULT_MEMORY_BYTES % 2 ** 30 === 0 ? `${DEFAULT_MEMORY_BYTES / 2 ** 30}g` : `${DEFAULT_MEMORY_BYTES / 2 ** 20}m`,
     expects: 'a size such as `512m` (at least `6m`)', parse: parseMemory,
     description: 'Memory limit, such as 256m or 1.5g; no swap beyond it.',
   },

@@ -9,7 +9,7 @@ const DEFAULTS: LokOptions = {
   profile: 'stdio',
   env: [],
   name: undefined,
-  memoryBytes: 512 * 1024 ** 2,
+  memoryBytes: 1024 ** 3,
   cpus: 2,
   pids: 256,
   caCert: undefined,
@@ -125,7 +125,7 @@ help('starts with the usage line and ends with a newline', () => {
 help('lists every flag of the table, with its variable and default', () => {
   const text = renderShimHelp();
   for (const def of Object.values(SHIM_OPTIONS)) for (const flag of def.flags) assert.ok(text.includes(flag), flag);
-  assert.ok(text.includes('[env MCP_LOK_MEMORY, default 512m]'));
+  assert.ok(text.includes('[env MCP_LOK_MEMORY, default 1g]'));
   assert.ok(text.includes('[env MCP_LOK_PROFILE, default stdio]'));
   assert.ok(text.includes('[env MCP_LOK_ENV, comma-separated]'));
   assert.ok(text.includes('[env MCP_LOK_REFRESH_AFTER, default 24h]'));
