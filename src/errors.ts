@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'NAME_IN_USE'
   | 'PROFILE_INVALID'
   | 'INVALID_INPUT'
+  | 'NOT_FOUND'
   | 'INTERNAL';
 
 /**

@@ -1,56 +1,30 @@
 import { EXIT, usageError } from '../errors.js';
+import { findCommand } from './commands.js';
+import { parseCommandArgs } from './parse-command.js';
 import { formatError } from './format-error.js';
+import { renderCommandHelp, renderHelp } from './help.js';
+import { createManagerContext } from './manager-context.js';
 import { readVersion } from './version.js';
 
 const PROG = 'mcp-lok';
 
-/** The manager's help; each command lists its own flags with `--help` as commands arrive. */
-export function renderHelp(): string {
-  return `mcp-lok ${readVersion()} - run MCP servers in locked-down containers
-
-Usage:
-  mcp-lok <command> [options]
-  mcp-lok-npx [mcp-lok options] [npx options] <package>[@version] [args...]
-
-Commands:
-  version     Show mcp-lok's version (--json for scripts)
-  help        Show this help
-
-Coming in later releases: run, start, list, stop, rm, logs, image, and \`mcp-lok\` with no
-command as an MCP server that manages the sandboxes.
-
-Run an MCP server from npm in a sandbox (one word changed in a client config):
-  { "command": "mcp-lok-npx", "args": ["-y", "@modelcontextprotocol/server-memory"] }
-
-See \`mcp-lok-npx --help\` for the shim's options.
-`;
-}
-
-/** Runs the manager command line and returns the exit code. */
-export function runManager(argv: string[], out: NodeJS.WritableStream): number {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case undefined:
-      throw usageError('No command given: the management MCP server is not available in this version.', 'Run `mcp-lok help` to see the commands.');
-    case 'help':
-    case '--help':
-    case '-h':
-      out.write(renderHelp());
-      return EXIT.ok;
-    case 'version':
-    case '--version':
-    case '-v':
-      out.write(rest.includes('--json') ? `${JSON.stringify({ version: readVersion(), node: process.version })}\n` : `mcp-lok ${readVersion()}\n`);
-      return EXIT.ok;
-    default:
-      throw usageError(`Unknown command "${command}".`, 'Run `mcp-lok help` to see the commands.');
+async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    throw usageError('No command given: the management MCP server is not available in this version.', 'Run `mcp-lok help` to see the commands.');
   }
+  if (first === '--help' || first === '-h') { process.stdout.write(renderHelp()); return EXIT.ok; }
+  if (first === '--version' || first === '-v') { process.stdout.write(`mcp-lok ${readVersion()}\n`); return EXIT.ok; }
+  const spec = findCommand(first);
+  if (!spec) throw usageError(`Unknown command "${first}".`, 'Run `mcp-lok help` to see the commands.');
+  const args = parseCommandArgs(spec, rest);
+  if (args.help) { process.stdout.write(renderCommandHelp(spec)); return EXIT.ok; }
+  return spec.run(createManagerContext(args.debug), args);
 }
 
-try {
-  process.exitCode = runManager(process.argv.slice(2), process.stdout);
-} catch (error) {
-  const { text, exitCode } = formatError(error, PROG, process.argv.includes('--debug'));
+const debug = process.argv.includes('--debug');
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error: unknown) => {
+  const { text, exitCode } = formatError(error, PROG, debug);
   process.stderr.write(`${text}\n`);
   process.exitCode = exitCode;
-}
+});

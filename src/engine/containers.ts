@@ -85,3 +85,41 @@ export async function removeVolume(endpoint: EngineEndpoint, name: string): Prom
   const res = await engineRequest(endpoint, 'DELETE', `/volumes/${encodeURIComponent(name)}`);
   return res.status === 204;
 }
+
+export interface ImageSummary {
+  Id: string;
+  RepoTags: string[] | null;
+  Size: number;
+  Created: number;
+  Labels: Record<string, string> | null;
+}
+
+/** Lists images carrying every given label. */
+export async function listImages(endpoint: EngineEndpoint, labels: string[]): Promise<ImageSummary[]> {
+  const filters = encodeURIComponent(JSON.stringify({ label: labels }));
+  const res = await engineRequest<ImageSummary[]>(endpoint, 'GET', `/images/json?filters=${filters}`);
+  expectStatus(res, [200], 'Listing images');
+  return res.body;
+}
+
+/** Removes an image; returns false when a container still uses it. */
+export async function removeImage(endpoint: EngineEndpoint, id: string): Promise<boolean> {
+  const res = await engineRequest(endpoint, 'DELETE', `/images/${encodeURIComponent(id)}`);
+  if (res.status === 409) return false;
+  expectStatus(res, [200, 404], 'Removing an image');
+  return true;
+}
+
+export interface VolumeSummary {
+  Name: string;
+  Labels: Record<string, string> | null;
+  CreatedAt?: string;
+}
+
+/** Lists volumes carrying every given label. */
+export async function listVolumes(endpoint: EngineEndpoint, labels: string[]): Promise<VolumeSummary[]> {
+  const filters = encodeURIComponent(JSON.stringify({ label: labels }));
+  const res = await engineRequest<{ Volumes: VolumeSummary[] | null }>(endpoint, 'GET', `/volumes?filters=${filters}`);
+  expectStatus(res, [200], 'Listing volumes');
+  return res.body.Volumes ?? [];
+}

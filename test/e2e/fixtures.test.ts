@@ -14,13 +14,25 @@ const uniqueName = (prefix: string): string => `${prefix}-${randomBytes(3).toStr
 const gone = async (name: string): Promise<boolean> => (await lokContainers(`mcp-lok-name=${name}`)).length === 0;
 
 let registry: FixtureRegistry;
+
+/** Fixture registries listen on a new port each run, so each run's package volumes are new: drop them. */
+async function removeFixtureVolumes(): Promise<void> {
+  const filters = encodeURIComponent(JSON.stringify({ label: ['mcp-lok=true', 'mcp-lok-kind=packages'] }));
+  const volumes = (await engineRequest<{ Volumes: Array<{ Name: string; Labels: Record<string, string> }> | null }>(ENGINE, 'GET', `/volumes?filters=${filters}`)).body.Volumes ?? [];
+  for (const v of volumes) {
+    if ((v.Labels['mcp-lok-package'] ?? '').startsWith('lok-fixture-')) await engineRequest(ENGINE, 'DELETE', `/volumes/${v.Name}`);
+  }
+}
 const fixtures = suite('mcp-lok-npx with fixture servers from a test registry');
 
 fixtures.before(async () => {
   await requireEngine();
   registry = await startFixtureRegistry();
 });
-fixtures.after(async () => { await registry?.close(); });
+fixtures.after(async () => {
+  await registry?.close();
+  await removeFixtureVolumes();
+});
 
 fixtures('passes stdout bytes, stderr and the exit code through unchanged, with only the named environment', async () => {
   const result = await runBin(SHIM, ['--registry', registry.url, '-e', 'GIVEN=yes', '-y', 'lok-fixture-exit', '3'], { env: { NOT_GIVEN: 'secret' } });
@@ -123,5 +135,7 @@ refresh('never asks the registry again for an installed exact version', async ()
   assert.is(again.code, 0, again.stderr);
   assert.not.match(again.stderr, /installing|checking|could not be reached/);
 });
+
+refresh.after(removeFixtureVolumes);
 
 refresh.run();

@@ -1,0 +1,108 @@
+import type { ParseArgsConfig } from 'node:util';
+import type { ManagerContext } from './manager-context.js';
+
+/** One option of a manager command: its parseArgs shape and its help line. */
+export interface OptionSpec {
+  type: 'boolean' | 'string';
+  short?: string;
+  value?: string;
+  description: string;
+}
+
+/** One manager command: the table drives parsing, `--help`, and the lazy-loaded action. */
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  usage: string;
+  positionals: { min: number; max: number; names: string[] };
+  options: Record<string, OptionSpec>;
+  examples: string[];
+  needsEngine: boolean;
+  run: (ctx: ManagerContext, args: ParsedCommand) => Promise<number>;
+}
+
+export interface ParsedCommand {
+  positionals: string[];
+  values: Record<string, string | boolean | undefined>;
+}
+
+const json: OptionSpec = { type: 'boolean', description: 'Print JSON for scripts instead of a table.' };
+
+/** The manager's commands, in the order `mcp-lok help` lists them. */
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: 'list',
+    summary: 'List mcp-lok\'s sandboxed servers',
+    usage: 'mcp-lok list [--all] [--json]',
+    positionals: { min: 0, max: 0, names: [] },
+    options: { all: { type: 'boolean', short: 'a', description: 'Include stopped servers and install containers.' }, json },
+    examples: ['mcp-lok list', 'mcp-lok list --all --json'],
+    needsEngine: true,
+    run: async (ctx, args) => (await import('./commands/list.js')).runList(ctx, args),
+  },
+  {
+    name: 'stop',
+    summary: 'Stop a server (it is removed if it was started by mcp-lok-npx)',
+    usage: 'mcp-lok stop [--time SECONDS] NAME',
+    positionals: { min: 1, max: 1, names: ['NAME'] },
+    options: { time: { type: 'string', short: 't', value: 'SECONDS', description: 'Seconds to wait after SIGTERM before SIGKILL (default 3).' } },
+    examples: ['mcp-lok stop memory'],
+    needsEngine: true,
+    run: async (ctx, args) => (await import('./commands/stop-rm.js')).runStop(ctx, args),
+  },
+  {
+    name: 'rm',
+    summary: 'Remove a stopped server (-f: stop it first)',
+    usage: 'mcp-lok rm [-f] NAME',
+    positionals: { min: 1, max: 1, names: ['NAME'] },
+    options: { force: { type: 'boolean', short: 'f', description: 'Stop the server first if it is running.' } },
+    examples: ['mcp-lok rm memory', 'mcp-lok rm -f memory'],
+    needsEngine: true,
+    run: async (ctx, args) => (await import('./commands/stop-rm.js')).runRm(ctx, args),
+  },
+  {
+    name: 'image',
+    summary: 'Show, build (ahead of a client\'s first start) or remove the sandbox image and package cache',
+    usage: 'mcp-lok image [show|build|rm] [--json]',
+    positionals: { min: 0, max: 1, names: ['ACTION'] },
+    options: { json },
+    examples: ['mcp-lok image', 'mcp-lok image build', 'mcp-lok image rm'],
+    needsEngine: true,
+    run: async (ctx, args) => (await import('./commands/image.js')).runImage(ctx, args),
+  },
+  {
+    name: 'version',
+    summary: 'Show mcp-lok\'s version',
+    usage: 'mcp-lok version [--json]',
+    positionals: { min: 0, max: 0, names: [] },
+    options: { json },
+    examples: ['mcp-lok version --json'],
+    needsEngine: false,
+    run: async (ctx, args) => (await import('./commands/version.js')).runVersion(ctx, args),
+  },
+  {
+    name: 'help',
+    summary: 'Show help for mcp-lok or one of its commands',
+    usage: 'mcp-lok help [COMMAND]',
+    positionals: { min: 0, max: 1, names: ['COMMAND'] },
+    options: {},
+    examples: ['mcp-lok help list'],
+    needsEngine: false,
+    run: async (ctx, args) => (await import('./help.js')).runHelp(ctx, args),
+  },
+];
+
+/** Returns parseArgs options for a command, `--help` and `--debug` included. */
+export function toParseArgsOptions(spec: CommandSpec): NonNullable<ParseArgsConfig['options']> {
+  const options: NonNullable<ParseArgsConfig['options']> = {
+    help: { type: 'boolean', short: 'h' },
+    debug: { type: 'boolean' },
+  };
+  for (const [name, o] of Object.entries(spec.options)) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  return options;
+}
+
+/** Returns the command called `name`, if any. */
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

@@ -1,0 +1,22 @@
+import { listServers } from '../../services/servers.js';
+import type { ParsedCommand } from '../commands.js';
+import type { ManagerContext } from '../manager-context.js';
+import { formatAge, renderTable } from '../output.js';
+
+/** `mcp-lok list`: a table, or JSON with --json. */
+export async function runList(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
+  const servers = await listServers(await ctx.engine(), { all: Boolean(args.values.all) });
+  if (args.values.json) {
+    ctx.stdout.write(`${JSON.stringify(servers, null, 2)}\n`);
+    return 0;
+  }
+  if (servers.length === 0) {
+    ctx.stderr.write(args.values.all ? 'No mcp-lok servers.\n' : 'No mcp-lok servers are running (`mcp-lok list --all` shows stopped ones).\n');
+    return 0;
+  }
+  const rows = servers.map((s) => [
+    s.name, s.state, s.launcher, s.transport, s.url ?? '-', s.profile, s.package ?? s.image, formatAge(s.createdAt, ctx.now()),
+  ]);
+  ctx.stdout.write(renderTable(['NAME', 'STATE', 'STARTED BY', 'TRANSPORT', 'URL', 'PROFILE', 'PACKAGE / IMAGE', 'AGE'], rows, ctx.color));
+  return 0;
+}

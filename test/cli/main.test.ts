@@ -1,0 +1,53 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { findCommand } from '../../src/cli/commands.js';
+import { formatAge, formatBytes, renderTable } from '../../src/cli/output.js';
+import { parseCommandArgs } from '../../src/cli/parse-command.js';
+import { catchError } from '../support/catch-error.js';
+
+const parse = suite('parseCommandArgs');
+const list = findCommand('list')!;
+const stop = findCommand('stop')!;
+
+parse('reads flags, short flags and positionals', () => {
+  assert.equal(parseCommandArgs(list, ['-a', '--json']).values.all, true);
+  assert.equal(parseCommandArgs(stop, ['-t', '5', 'memory']).positionals, ['memory']);
+  assert.is(parseCommandArgs(stop, ['--time=5', 'memory']).values.time, '5');
+});
+
+parse('lets --help through without the positionals', () => {
+  assert.is(parseCommandArgs(stop, ['--help']).help, true);
+});
+
+for (const [spec, args, message] of [
+  [list, ['--bogus'], /Unknown option '--bogus'/],
+  [stop, [], /Missing NAME/],
+  [stop, ['a', 'b'], /Unexpected argument "b"/],
+  [list, ['extra'], /Unexpected argument "extra"/],
+] as const) {
+  parse(`rejects ${args.join(' ') || 'nothing'} for ${spec.name} with exit 2`, () => {
+    const error = catchError(() => parseCommandArgs(spec, [...args]));
+    assert.is(error.exitCode, 2);
+    assert.match(error.message, message);
+  });
+}
+
+parse.run();
+
+const output = suite('output helpers');
+
+output('aligns table columns and leaves no trailing spaces', () => {
+  const text = renderTable(['NAME', 'STATE'], [['a', 'running'], ['longer-name', 'exited']], false);
+  assert.is(text, 'NAME         STATE\na            running\nlonger-name  exited\n');
+});
+
+output('formats ages and sizes for people', () => {
+  const now = Date.parse('2026-01-01T01:00:00Z');
+  assert.is(formatAge('2026-01-01T00:59:30Z', now), '30s');
+  assert.is(formatAge('2026-01-01T00:00:00Z', now), '1h');
+  assert.is(formatAge('2025-12-29T01:00:00Z', now), '3d');
+  assert.is(formatBytes(512), '512 B');
+  assert.is(formatBytes(118_600_000), '119 MB');
+});
+
+output.run();
