@@ -71,6 +71,16 @@ export const COMMANDS: CommandSpec[] = [
     run: async (ctx, args) => (await import('./commands/image.js')).runImage(ctx, args),
   },
   {
+    name: 'profile',
+    summary: 'List permission profiles, show what one allows, or check a profile file',
+    usage: 'mcp-lok profile [list | show NAME|FILE | check FILE] [--json]',
+    positionals: { min: 0, max: 2, names: ['ACTION', 'PROFILE'] },
+    options: { json },
+    examples: ['mcp-lok profile list', 'mcp-lok profile show network', 'mcp-lok profile check ./my-profile.json'],
+    needsEngine: false,
+    run: async (ctx, args) => (await import('./commands/profile.js')).runProfile(ctx, args),
+  },
+  {
     name: 'version',
     summary: 'Show mcp-lok\'s version',
     usage: 'mcp-lok version [--json]',

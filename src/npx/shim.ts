@@ -12,9 +12,10 @@ import { ensureSandboxImage } from '../engine/image.js';
 import { sweepOrphans } from '../engine/sweep.js';
 import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
-import { CA_BUNDLE_PATH, DEFAULT_NOFILE, FIXED_ENV, PACKAGES_DIR } from '../sandbox/hardening.js';
+import { CA_BUNDLE_PATH, chooseSandboxUser, DEFAULT_NOFILE, FIXED_ENV, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { buildLabels } from '../sandbox/labels.js';
-import { resolveProfile } from '../sandbox/profile.js';
+import { decideNetwork } from '../sandbox/profile.js';
+import { loadProfile, resolveGrantMounts } from '../services/profiles.js';
 import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from './choose-bin.js';
 import { ensureInstalled } from './install.js';
@@ -67,13 +68,23 @@ function readableCaFile(path: string | undefined, origin: string): string | unde
  */
 export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
   const { lok } = run;
-  const profile = resolveProfile(lok.profile);
+  // Bad input fails before anything is created: the profile first, its grants once the engine is known.
+  const loaded = loadProfile(lok.profile, { configDir: ctx.paths.config, cwd: process.cwd() });
+  const net = decideNetwork(loaded.profile, loaded.name);
+  const user = chooseSandboxUser(process.getuid?.(), process.getgid?.());
   const npm = readNpmSettings(ctx.env, ctx.home, process.execPath);
   // npm's own cafile replaces npm's trusted roots, as on the host; the others add to them.
   const npmCa = lok.caCert ? undefined : readableCaFile(npm.cafile, 'npm cafile');
   const caFile = lok.caCert ? readableCaFile(lok.caCert, '--ca-cert') : npmCa ?? readableCaFile(ctx.env.NODE_EXTRA_CA_CERTS, 'NODE_EXTRA_CA_CERTS');
   const endpoint: EngineEndpoint = await discoverEngine({ env: ctx.env, home: ctx.home, platform: process.platform, explicit: lok.engine });
   ctx.debug(`engine: ${endpoint.kind === 'unix' ? endpoint.socketPath : `${endpoint.host}:${endpoint.port}`} (${endpoint.source})`);
+  const grants = resolveGrantMounts(loaded.profile, {
+    home: ctx.home,
+    engineSocket: endpoint.kind === 'unix' ? endpoint.socketPath : undefined,
+    lokDirs: [ctx.paths.config, ctx.paths.cache, ctx.paths.state],
+    uid: user.uid,
+    gid: user.gid,
+  });
   const sweep = sweepOrphans(endpoint, join(ctx.paths.state, 'run'), ctx.now()).then(
     (names) => { for (const n of names) ctx.debug(`removed leftover ${n}`); },
     (error: unknown) => ctx.debug(`orphan sweep failed: ${String(error)}`),
@@ -92,13 +103,14 @@ export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
   const bin = chooseBin(record.packages.map((p) => ({ name: p.name, bin: normalizeBinField(p.name, p.bin) })), run.command);
   const tree = `${PACKAGES_DIR}/${record.dir}`;
   const name = lok.name ?? defaultContainerName(run.packages[0]?.name ?? 'server', randomBytes(3).toString('hex'));
-  if (profile.relaxation) ctx.log(`mcp-lok: ${profile.relaxation}`);
+  if (net.relaxation) ctx.log(`mcp-lok: ${net.relaxation}`);
+  for (const m of grants) ctx.log(`mcp-lok: profile ${loaded.name}: ${m.readOnly ? 'read-only' : 'read-write'} ${m.source}${m.target === m.source ? '' : ` at ${m.target}`}`);
   const env: Record<string, string> = {
     // As npx does: the package's own bins first.
     PATH: `${tree}/node_modules/.bin:${FIXED_ENV.PATH}`,
   };
-  const mounts: MountPlan[] = [{ type: 'volume', source: record.volume, target: PACKAGES_DIR, readOnly: true }];
-  if (caFile && profile.network !== 'none') {
+  const mounts: MountPlan[] = [{ type: 'volume', source: record.volume, target: PACKAGES_DIR, readOnly: true }, ...grants];
+  if (caFile && net.network !== 'none') {
     mounts.push({ type: 'bind', source: caFile, target: CA_BUNDLE_PATH, readOnly: true });
     env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
   }
@@ -109,6 +121,7 @@ export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
   const cmd = [`${tree}/node_modules/.bin/${bin.binName}`, ...run.args];
   const body = buildContainerSpec({
     name,
+    user,
     image,
     cmd: fifos ? wrapWithFifos(cmd) : cmd,
     env,
@@ -119,9 +132,9 @@ export async function runShim(ctx: Context, run: ShimRun): Promise<number> {
     pids: lok.pids,
     nofile: DEFAULT_NOFILE,
     podman: endpoint.podman,
-    network: profile.network,
+    network: net.network,
     labels: buildLabels({
-      name, role: 'run', launcher: 'npx', transport: 'stdio', profile: profile.name,
+      name, role: 'run', launcher: 'npx', transport: 'stdio', profile: loaded.name,
       packages: record.packages.map((p) => `${p.name}@${p.version}`), image, owner: currentOwner(),
     }),
     // With named pipes the engine has no stdin to hold open.

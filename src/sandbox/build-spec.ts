@@ -1,5 +1,5 @@
 import {
-  FIXED_ENV, HOME_SIZE_BYTES, PODMAN_NPROC, SANDBOX_HOME, SANDBOX_USER, TMP_SIZE_BYTES,
+  FIXED_ENV, HOME_SIZE_BYTES, PODMAN_NPROC, SANDBOX_HOME, TMP_SIZE_BYTES, type SandboxUser,
 } from './hardening.js';
 
 export interface MountPlan {
@@ -12,6 +12,8 @@ export interface MountPlan {
 /** Everything the builder needs to describe one sandbox container. */
 export interface SandboxPlan {
   name: string;
+  /** Never root; 1000:1000 unless given (see chooseSandboxUser). */
+  user?: SandboxUser | undefined;
   image: string;
   cmd: string[];
   /** Variables the user named, already resolved to values. */
@@ -63,7 +65,7 @@ export interface ContainerCreateBody {
     PidsLimit: number;
     Ulimits: Array<{ Name: string; Soft: number; Hard: number }>;
     Tmpfs: Record<string, string>;
-    Mounts: Array<{ Type: 'volume' | 'bind'; Source: string; Target: string; ReadOnly: boolean }>;
+    Mounts: Array<{ Type: 'volume' | 'bind'; Source: string; Target: string; ReadOnly: boolean; BindOptions?: { NonRecursive: boolean } }>;
     NetworkMode: string;
     PortBindings: Record<string, never>;
     PublishAllPorts: false;
@@ -86,14 +88,16 @@ export function buildEnvList(userEnv: Readonly<Record<string, string>>): string[
  */
 export function buildContainerSpec(plan: SandboxPlan): ContainerCreateBody {
   const tmpfsOptions = 'rw,noexec,nosuid,nodev';
+  const user = plan.user ?? { uid: 1000, gid: 1000 };
+  if (user.uid === 0 || user.gid === 0) throw new Error('the sandbox never runs as root');
   return {
     Image: plan.image,
     // The image's entrypoint is never trusted: the command runs as given.
     Entrypoint: [],
     Cmd: plan.cmd,
     Env: buildEnvList(plan.env),
-    // Numeric, non-root: a user name could resolve to root in the image's /etc/passwd.
-    User: SANDBOX_USER,
+    // Numeric, never root: a user name could resolve to root in the image's /etc/passwd.
+    User: `${user.uid}:${user.gid}`,
     WorkingDir: plan.workdir ?? SANDBOX_HOME,
     Labels: { ...plan.labels },
     AttachStdin: plan.interactive,
@@ -127,9 +131,14 @@ export function buildContainerSpec(plan: SandboxPlan): ContainerCreateBody {
       Tmpfs: {
         '/tmp': `${tmpfsOptions},size=${TMP_SIZE_BYTES},mode=1777`,
         // Owned by the sandbox user: Docker takes uid=/gid=, Podman refuses them and has `U`.
-        [SANDBOX_HOME]: `${tmpfsOptions},size=${HOME_SIZE_BYTES},${plan.podman ? 'U' : 'uid=1000,gid=1000'},mode=0700`,
+        [SANDBOX_HOME]: `${tmpfsOptions},size=${HOME_SIZE_BYTES},${plan.podman ? 'U' : `uid=${user.uid},gid=${user.gid}`},mode=0700`,
       },
-      Mounts: plan.mounts.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
+      // Bind grants leave out whatever is mounted below them, so a read-only grant cannot
+      // expose a writable mount inside it (recursive read-only needs API 1.44).
+      Mounts: plan.mounts.map((m) => ({
+        Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly,
+        ...(m.type === 'bind' ? { BindOptions: { NonRecursive: true } } : {}),
+      })),
       NetworkMode: plan.network,
       PortBindings: {},
       PublishAllPorts: false,

@@ -1,7 +1,18 @@
 /** The sandbox's fixed facts and default limits; README "Security model" documents each. */
 
-/** Non-root numeric user: a name could map to root in a hostile image's /etc/passwd. */
-export const SANDBOX_USER = '1000:1000';
+export interface SandboxUser {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Returns the user a server runs as: the invoking user's own uid:gid, so what it writes in a
+ * write grant belongs to them, or 1000:1000 when that is root (never root in the sandbox).
+ */
+export function chooseSandboxUser(hostUid: number | undefined, hostGid: number | undefined): SandboxUser {
+  if (hostUid === undefined || hostGid === undefined || hostUid === 0 || hostGid === 0) return { uid: 1000, gid: 1000 };
+  return { uid: hostUid, gid: hostGid };
+}
 export const SANDBOX_HOME = '/home/node';
 /** Where installed package trees are mounted read-only in run containers. */
 export const PACKAGES_DIR = '/opt/mcp-lok/pkgs';

@@ -1,31 +1,25 @@
 import { LokError, EXIT } from '../errors.js';
+import type { Profile } from './profile-validate.js';
 
-/** What a permission profile resolves to for the container builder. */
-export interface ResolvedProfile {
-  name: string;
+/** How a profile's network rules are carried out by this version. */
+export interface NetworkDecision {
   network: 'none' | 'bridge';
-  /** A line saying how this profile relaxes the default sandbox, shown on stderr. */
+  /** A line saying how the profile relaxes the default sandbox, shown on stderr. */
   relaxation: string | undefined;
 }
 
-const BUILT_INS: Record<string, ResolvedProfile> = {
-  stdio: { name: 'stdio', network: 'none', relaxation: undefined },
-  network: {
-    name: 'network',
-    network: 'bridge',
-    relaxation: 'profile "network": the server can reach any host on any port (not for production).',
-  },
-};
-
-/** Returns the built-in profile names, `none` included as another name for `stdio`. */
-export function listBuiltInProfiles(): string[] {
-  return ['stdio', 'none', 'network'];
-}
-
-/** Resolves a profile name; this version knows the built-ins (see README "Permission profiles"). */
-export function resolveProfile(name: string): ResolvedProfile {
-  const key = name === 'none' ? 'stdio' : name;
-  const found = BUILT_INS[key];
-  if (found) return found;
-  throw new LokError('PROFILE_INVALID', `Unknown permission profile "${name}": this version knows the built-in profiles stdio (alias none) and network; profile files are not supported yet.`, { exitCode: EXIT.usage, hint: 'Use --profile stdio (the default) or --profile network.' });
+/**
+ * Returns the network a profile gets: none, or (insecure_allow_all) the engine's bridge.
+ * Host allowlists need the egress proxy, which this version lacks: they are refused rather
+ * than widened to "anything" or narrowed to "nothing" without a word.
+ */
+export function decideNetwork(profile: Profile, name: string): NetworkDecision {
+  const { outbound } = profile;
+  if (outbound.hosts.length > 0) {
+    throw new LokError('PROFILE_INVALID', `Profile ${name}: outbound allowlists (allow_host) need mcp-lok's egress proxy, which this version does not have yet.`, { exitCode: EXIT.usage, hint: 'Remove allow_host/allow_port, or set insecure_allow_all (any host, visibly).' });
+  }
+  if (outbound.insecureAllowAll) {
+    return { network: 'bridge', relaxation: `profile ${name}: the server can reach any host on any port (insecure_allow_all; not for production).` };
+  }
+  return { network: 'none', relaxation: undefined };
 }
