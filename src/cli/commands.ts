@@ -19,6 +19,8 @@ export interface CommandSpec {
   examples: string[];
   needsEngine: boolean;
   run: (ctx: ManagerContext, args: ParsedCommand) => Promise<number>;
+  /** Parses its own arguments (docker-like: options stop at the first positional). */
+  runRaw?: (ctx: ManagerContext, argv: string[]) => Promise<number>;
 }
 
 export interface ParsedCommand {
@@ -30,6 +32,17 @@ const json: OptionSpec = { type: 'boolean', description: 'Print JSON for scripts
 
 /** The manager's commands, in the order `mcp-lok help` lists them. */
 export const COMMANDS: CommandSpec[] = [
+  {
+    name: 'run',
+    summary: 'Run a server in the foreground on this terminal\'s stdio (Ctrl-C stops and removes it)',
+    usage: 'mcp-lok run [options] IMAGE|npx://PACKAGE[@VERSION] [--] [ARGS...]',
+    positionals: { min: 1, max: Infinity, names: ['SOURCE'] },
+    options: {},
+    examples: ['mcp-lok run npx://@modelcontextprotocol/server-memory', 'mcp-lok run --name fs --profile ./fs.json npx://@modelcontextprotocol/server-filesystem -- /data'],
+    needsEngine: true,
+    run: async () => 2,
+    runRaw: async (ctx, argv) => (await import('./commands/run.js')).runRun(ctx, argv),
+  },
   {
     name: 'list',
     summary: 'List mcp-lok\'s sandboxed servers',

@@ -229,3 +229,25 @@ export function shortReason(error: unknown): string {
   const text = dockerodeMessage(error).replace(/^(?:Get|Head|Post) "[^"]*": /, '');
   return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS - 3)}...` : text;
 }
+
+/**
+ * Makes sure an image is on the engine, pulling it (progress through `log`) when it is not;
+ * a failed pull is one line naming the image and the engine's reason.
+ */
+export async function ensureImagePresent(endpoint: EngineEndpoint, ref: string, log: (line: string) => void): Promise<void> {
+  if (await imageExists(endpoint, ref)) return;
+  log(`mcp-lok: pulling ${ref}...`);
+  const { default: DockerClient } = await import('dockerode');
+  const docker = new DockerClient(toModemOptions(endpoint));
+  try {
+    const stream = await docker.pull(ref) as NodeJS.ReadableStream;
+    await followEngineStream(stream, (event) => {
+      if (typeof event.status === 'string' && !/Downloading|Extracting|Waiting/.test(event.status)) log(`mcp-lok: pull: ${event.status}`);
+    });
+  } catch (error) {
+    throw new LokError('ENGINE_ERROR', `Cannot pull the image ${ref}: ${shortReason(error)}.`, { exitCode: EXIT.engine, hint: 'Check the name, or pull or build it yourself first.' });
+  }
+  if (!(await imageExists(endpoint, ref))) {
+    throw new LokError('ENGINE_ERROR', `The engine pulled ${ref} but does not list it.`, { exitCode: EXIT.engine });
+  }
+}

@@ -15,7 +15,13 @@ export interface SandboxPlan {
   /** Never root; 1000:1000 unless given (see chooseSandboxUser). */
   user?: SandboxUser | undefined;
   image: string;
-  cmd: string[];
+  /** The command; undefined with `useImageCommand` runs the image's own. */
+  cmd: string[] | undefined;
+  /**
+   * For a server image: keep its entrypoint, command, PATH and working directory. Our own
+   * sandbox image's entrypoint is never used: the command runs as given.
+   */
+  useImageCommand?: boolean;
   /** Variables the user named, already resolved to values. */
   env: Readonly<Record<string, string>>;
   mounts: MountPlan[];
@@ -38,11 +44,11 @@ export interface SandboxPlan {
 /** The Engine API body for `POST /containers/create` (the subset mcp-lok sets). */
 export interface ContainerCreateBody {
   Image: string;
-  Cmd: string[];
-  Entrypoint: string[];
+  Cmd?: string[];
+  Entrypoint?: string[];
   Env: string[];
   User: string;
-  WorkingDir: string;
+  WorkingDir?: string;
   Labels: Record<string, string>;
   AttachStdin: boolean;
   AttachStdout: boolean;
@@ -76,9 +82,14 @@ export interface ContainerCreateBody {
   };
 }
 
-/** Returns `NAME=value` pairs: the fixed set first, then the user's names (which win). */
-export function buildEnvList(userEnv: Readonly<Record<string, string>>): string[] {
-  const merged: Record<string, string> = { ...FIXED_ENV, ...userEnv };
+/**
+ * Returns `NAME=value` pairs: the fixed set first, then the user's names (which win); an
+ * image's own PATH is kept when `keepImagePath`.
+ */
+export function buildEnvList(userEnv: Readonly<Record<string, string>>, keepImagePath = false): string[] {
+  const fixed: Record<string, string> = { ...FIXED_ENV };
+  if (keepImagePath) delete fixed.PATH;
+  const merged: Record<string, string> = { ...fixed, ...userEnv };
   return Object.entries(merged).map(([name, value]) => `${name}=${value}`);
 }
 
@@ -92,13 +103,13 @@ export function buildContainerSpec(plan: SandboxPlan): ContainerCreateBody {
   if (user.uid === 0 || user.gid === 0) throw new Error('the sandbox never runs as root');
   return {
     Image: plan.image,
-    // The image's entrypoint is never trusted: the command runs as given.
-    Entrypoint: [],
-    Cmd: plan.cmd,
-    Env: buildEnvList(plan.env),
+    // Our sandbox image's entrypoint is never used: the command runs as given.
+    ...(plan.useImageCommand ? {} : { Entrypoint: [] }),
+    ...(plan.cmd ? { Cmd: plan.cmd } : {}),
+    Env: buildEnvList(plan.env, plan.useImageCommand),
     // Numeric, never root: a user name could resolve to root in the image's /etc/passwd.
     User: `${user.uid}:${user.gid}`,
-    WorkingDir: plan.workdir ?? SANDBOX_HOME,
+    ...(plan.useImageCommand && !plan.workdir ? {} : { WorkingDir: plan.workdir ?? SANDBOX_HOME }),
     Labels: { ...plan.labels },
     AttachStdin: plan.interactive,
     AttachStdout: true,

@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, realpathSync } from 'node:fs';
+import type { Context } from '../context.js';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { createFifos, FIFO_MOUNT, removeFifos, wrapWithFifos } from '../bridge/fifo.js';
+import { runContainer } from '../bridge/run-container.js';
+import { chooseBridgeKind } from '../bridge/select.js';
+import { discoverEngine } from '../engine/discover.js';
+import type { EngineEndpoint } from '../engine/endpoint.js';
+import { ensureImagePresent, ensureSandboxImage } from '../engine/image.js';
+import { sweepOrphans } from '../engine/sweep.js';
+import { LokError, EXIT } from '../errors.js';
+import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
+import { CA_BUNDLE_PATH, chooseSandboxUser, DEFAULT_NOFILE, FIXED_ENV, PACKAGES_DIR } from '../sandbox/hardening.js';
+import { buildLabels } from '../sandbox/labels.js';
+import { decideNetwork } from '../sandbox/profile.js';
+import { loadProfile, resolveGrantMounts } from './profiles.js';
+import { currentOwner } from '../state/owner.js';
+import { chooseBin, normalizeBinField } from '../npx/choose-bin.js';
+import { ensureInstalled } from '../npx/install.js';
+import { readNpmSettings } from '../npx/npm-config.js';
+import type { EnvEntry, LokOptions } from '../npx/parse-args.js';
+import type { PackageSpec } from '../npx/package-spec.js';
+
+/** Where a server comes from: npm packages (the shim's install/run path) or an image. */
+export type ServerSource =
+  | { kind: 'npx'; packages: PackageSpec[]; command: string | undefined; allowInstall: boolean }
+  | { kind: 'image'; image: string };
+
+/** One server to run in the foreground over stdio, from the shim or `mcp-lok run`. */
+export interface ServerRequest {
+  source: ServerSource;
+  args: string[];
+  lok: LokOptions;
+  quiet: boolean;
+  launcher: 'npx' | 'run';
+}
+
+/** Returns the variables the user named: `-e NAME` copies from our environment, unset ones are skipped. */
+export function resolveUserEnv(entries: EnvEntry[], env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of entries) {
+    const value = entry.value ?? env[entry.name];
+    if (value !== undefined) out[entry.name] = value;
+  }
+  return out;
+}
+
+/** Returns a container name for a package: readable, unique, valid for the engine. */
+export function defaultContainerName(pkg: string, random: string): string {
+  const slug = pkg.replace(/^@/, '').replace(/[^a-zA-Z0-9_.-]+/g, '-').replace(/^[-_.]+/, '').slice(0, 40);
+  return `mcp-lok-${slug || 'server'}-${random}`;
+}
+
+function readableCaFile(path: string | undefined, origin: string): string | undefined {
+  if (!path) return undefined;
+  try {
+    const real = realpathSync(path);
+    accessSync(real, constants.R_OK);
+    return real;
+  } catch {
+    if (origin === '--ca-cert') {
+      throw new LokError('INVALID_INPUT', `Cannot read the CA bundle ${path} given by --ca-cert.`, { exitCode: EXIT.usage, hint: 'Pass a readable PEM file.' });
+    }
+    return undefined;
+  }
+}
+
+interface Prepared {
+  image: string;
+  cmd: string[] | undefined;
+  env: Record<string, string>;
+  mounts: MountPlan[];
+  packages: string[];
+  what: string;
+  nameHint: string;
+}
+
+/** Installs (or finds) the packages and returns how to start their bin from the tree. */
+async function prepareNpx(ctx: Context, endpoint: EngineEndpoint, req: ServerRequest, source: Extract<ServerSource, { kind: 'npx' }>, ca: CaChoice): Promise<Prepared> {
+  const { lok } = req;
+  const image = await ensureSandboxImage(endpoint, { log: ctx.log });
+  const record = await ensureInstalled(ctx, endpoint, {
+    packages: source.packages,
+    registry: lok.registry ?? ca.npm.registry,
+    caFile: ca.file,
+    caIsNpmCafile: ca.isNpmCafile,
+    allowInstall: source.allowInstall,
+    refreshAfterMs: lok.refreshAfterMs,
+    image,
+    quiet: req.quiet,
+  });
+  const bin = chooseBin(record.packages.map((p) => ({ name: p.name, bin: normalizeBinField(p.name, p.bin) })), source.command);
+  const tree = `${PACKAGES_DIR}/${record.dir}`;
+  return {
+    image,
+    cmd: [`${tree}/node_modules/.bin/${bin.binName}`, ...req.args],
+    // As npx does: the package's own bins first.
+    env: { PATH: `${tree}/node_modules/.bin:${FIXED_ENV.PATH}` },
+    mounts: [{ type: 'volume', source: record.volume, target: PACKAGES_DIR, readOnly: true }],
+    packages: record.packages.map((p) => `${p.name}@${p.version}`),
+    what: `${bin.pkg} bin ${bin.binName}`,
+    nameHint: source.packages[0]?.name ?? 'server',
+  };
+}
+
+/** Makes sure the image is there (pulling it, progress on stderr) and runs its own command. */
+async function prepareImage(ctx: Context, endpoint: EngineEndpoint, req: ServerRequest, source: Extract<ServerSource, { kind: 'image' }>): Promise<Prepared> {
+  await ensureImagePresent(endpoint, source.image, ctx.log);
+  return {
+    image: source.image,
+    cmd: req.args.length > 0 ? req.args : undefined,
+    env: {},
+    mounts: [],
+    packages: [],
+    what: `image ${source.image}`,
+    nameHint: source.image.replace(/[:@].*$/, '').split('/').pop() ?? 'server',
+  };
+}
+
+interface CaChoice {
+  npm: ReturnType<typeof readNpmSettings>;
+  file: string | undefined;
+  isNpmCafile: boolean;
+}
+
+/**
+ * Runs one server in a sandbox with the client's stdio, returning its exit code. The shim and
+ * `mcp-lok run` both come here, and every container goes through the one pure builder.
+ * Nothing but the server's bytes reaches ctx.stdout.
+ */
+export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<number> {
+  const { lok } = req;
+  // Bad input fails before anything is created: the profile first, its grants once the engine is known.
+  const loaded = loadProfile(lok.profile, { configDir: ctx.paths.config, cwd: process.cwd() });
+  const net = decideNetwork(loaded.profile, loaded.name);
+  const user = chooseSandboxUser(process.getuid?.(), process.getgid?.());
+  const npm = readNpmSettings(ctx.env, ctx.home, process.execPath);
+  // npm's own cafile replaces npm's trusted roots, as on the host; the others add to them.
+  const npmCa = lok.caCert ? undefined : readableCaFile(npm.cafile, 'npm cafile');
+  const caFile = lok.caCert ? readableCaFile(lok.caCert, '--ca-cert') : npmCa ?? readableCaFile(ctx.env.NODE_EXTRA_CA_CERTS, 'NODE_EXTRA_CA_CERTS');
+  const endpoint: EngineEndpoint = await discoverEngine({ env: ctx.env, home: ctx.home, platform: process.platform, explicit: lok.engine });
+  ctx.debug(`engine: ${endpoint.kind === 'unix' ? endpoint.socketPath : `${endpoint.host}:${endpoint.port}`} (${endpoint.source})`);
+  const grants = resolveGrantMounts(loaded.profile, {
+    home: ctx.home,
+    engineSocket: endpoint.kind === 'unix' ? endpoint.socketPath : undefined,
+    lokDirs: [ctx.paths.config, ctx.paths.cache, ctx.paths.state],
+    uid: user.uid,
+    gid: user.gid,
+  });
+  const sweep = sweepOrphans(endpoint, join(ctx.paths.state, 'run'), ctx.now()).then(
+    (names) => { for (const n of names) ctx.debug(`removed leftover ${n}`); },
+    (error: unknown) => ctx.debug(`orphan sweep failed: ${String(error)}`),
+  );
+  const source = req.source;
+  const prepared = source.kind === 'npx'
+    ? await prepareNpx(ctx, endpoint, req, source, { npm, file: caFile, isNpmCafile: npmCa !== undefined })
+    : await prepareImage(ctx, endpoint, req, source);
+  const name = lok.name ?? defaultContainerName(prepared.nameHint, randomBytes(3).toString('hex'));
+  if (net.relaxation) ctx.log(`mcp-lok: ${net.relaxation}`);
+  for (const m of grants) ctx.log(`mcp-lok: profile ${loaded.name}: ${m.readOnly ? 'read-only' : 'read-write'} ${m.source}${m.target === m.source ? '' : ` at ${m.target}`}`);
+  const env: Record<string, string> = { ...prepared.env };
+  const mounts: MountPlan[] = [...prepared.mounts, ...grants];
+  if (caFile && net.network !== 'none') {
+    mounts.push({ type: 'bind', source: caFile, target: CA_BUNDLE_PATH, readOnly: true });
+    env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
+  }
+  Object.assign(env, resolveUserEnv(lok.env, ctx.env));
+  // Named pipes need a shell in the image: ours has one; an arbitrary image may not.
+  const bridgeKind = source.kind === 'npx' ? chooseBridgeKind(endpoint, ctx.env, ctx.home, process.platform) : 'attach';
+  const fifos = bridgeKind === 'fifo' ? await createFifos(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`) : undefined;
+  if (fifos) mounts.push({ type: 'bind', source: fifos.dir, target: FIFO_MOUNT, readOnly: true });
+  const body = buildContainerSpec({
+    name,
+    user,
+    image: prepared.image,
+    cmd: fifos && prepared.cmd ? wrapWithFifos(prepared.cmd) : prepared.cmd,
+    useImageCommand: source.kind === 'image',
+    env,
+    mounts,
+    memoryBytes: lok.memoryBytes,
+    // The engine refuses more CPUs than the machine has (a 1-CPU laptop VM, say).
+    cpus: Math.min(lok.cpus, availableParallelism()),
+    pids: lok.pids,
+    nofile: DEFAULT_NOFILE,
+    podman: endpoint.podman,
+    network: net.network,
+    labels: buildLabels({
+      name, role: 'run', launcher: req.launcher, transport: 'stdio', profile: loaded.name,
+      packages: prepared.packages, image: prepared.image, owner: currentOwner(),
+    }),
+    // With named pipes the engine has no stdin to hold open.
+    interactive: !fifos,
+    autoRemove: true,
+  });
+  ctx.debug(`starting ${name}: ${prepared.what}, ${bridgeKind} bridge`);
+  const stdout = ctx.stdout;
+  try {
+    const direct = fifos && ctx.stdioFds;
+    return await runContainer(endpoint, name, body, {
+      ...(direct ? { fds: direct } : { stdin: ctx.stdin }),
+      onStdout: (chunk) => { stdout.write(chunk); },
+      onStderr: (chunk) => { ctx.stderr.write(chunk); },
+    }, { bridge: fifos ? { kind: 'fifo', fifos } : { kind: 'attach' }, reaper: true, handleSignals: true, cleanupDir: fifos?.dir });
+  } finally {
+    if (fifos) await removeFifos(fifos).catch(() => {});
+    await sweep;
+  }
+}
