@@ -15,7 +15,10 @@ const HINT = 'Run `mcp-lok run --help`.';
 const TRANSPORTS: readonly Transport[] = ['stdio', 'sse', 'streamable-http'];
 const NPX_PREFIX = 'npx://';
 // docker's reference grammar: [registry[:port]/]path[:tag][@digest], lower-case path components.
-const IMAGE_REF = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const DOMAIN = '(?:localhost(?::[0-9]{1,5})?|[a-zA-Z0-9-]+(?:\\.[a-zA-Z0-9-]+)+(?::[0-9]{1,5})?|[a-zA-Z0-9-]+:[0-9]{1,5})';
+const PATH_PART = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+// A registry domain needs a dot, a port or `localhost`; otherwise the first part is a lower-case path.
+const IMAGE_REF = new RegExp(`^(?:${DOMAIN}/)?${PATH_PART}(?:/${PATH_PART})*(?::[\\w][\\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`);
 
 /** Returns the server source a positional names: `npx://<package>[@version]` or an image reference. */
 export function parseServerSource(text: string): ServerSource {

@@ -1,0 +1,82 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseRunArgs, parseServerSource } from '../../src/cli/run-args.js';
+import { catchError } from '../support/catch-error.js';
+
+const source = suite('parseServerSource');
+
+for (const image of ['alpine', 'mcp-lok/sandbox:abc', 'ghcr.io/org/server:1.2.3', 'localhost:5000/a/b', 'registry.example.com/x@sha256:' + 'a'.repeat(64), 'my_org/my-image:v1.0-rc.1']) {
+  source(`reads ${image} as an image`, () => {
+    assert.equal(parseServerSource(image), { kind: 'image', image });
+  });
+}
+
+source('reads npx:// as an npm package', () => {
+  const s = parseServerSource('npx://@modelcontextprotocol/server-memory@1.2.3');
+  assert.is(s.kind, 'npx');
+  if (s.kind === 'npx') {
+    assert.is(s.packages[0]?.name, '@modelcontextprotocol/server-memory');
+    assert.is(s.packages[0]?.selector, '1.2.3');
+  }
+});
+
+for (const bad of ['Bad Image', 'UPPER/case', '-rf', 'a//b', 'image:tag:tag', 'x@sha256:short', '']) {
+  source(`refuses ${JSON.stringify(bad)} with exit 2`, () => {
+    assert.is(catchError(() => parseServerSource(bad)).exitCode, 2);
+  });
+}
+
+source('refuses an npx:// spec npm could not run', () => {
+  assert.is(catchError(() => parseServerSource('npx://./local')).code, 'PACKAGE_SPEC_UNSUPPORTED');
+});
+
+source.run();
+
+const run = suite('parseRunArgs');
+
+run('stops reading options at the server, like docker run', () => {
+  const r = parseRunArgs(['--name', 'x', '-e', 'A=1', 'alpine', '--name', 'y'], {});
+  assert.is(r.kind, 'run');
+  if (r.kind === 'run') {
+    assert.is(r.lok.name, 'x');
+    assert.equal(r.lok.env, [{ name: 'A', value: '1' }]);
+    assert.equal(r.args, ['--name', 'y']);
+  }
+});
+
+run('drops one -- between the server and its arguments', () => {
+  const r = parseRunArgs(['npx://cowsay', '--', '-f', 'tux'], {});
+  if (r.kind === 'run') assert.equal(r.args, ['-f', 'tux']);
+});
+
+run('takes the shim\'s options and their environment variables', () => {
+  const r = parseRunArgs(['--memory=2g', '--profile', 'network', 'alpine'], { MCP_LOK_CPUS: '1.5' });
+  if (r.kind === 'run') {
+    assert.is(r.lok.memoryBytes, 2 * 1024 ** 3);
+    assert.is(r.lok.profile, 'network');
+    assert.is(r.lok.cpus, 1.5);
+  }
+});
+
+run('answers --help before anything else', () => {
+  assert.equal(parseRunArgs(['--help', '--bogus'], {}), { kind: 'help' });
+});
+
+for (const [args, message] of [
+  [[], /Missing the server/],
+  [['--bogus', 'alpine'], /Unknown option `--bogus`/],
+  [['-y', 'alpine'], /Unknown option `-y`/],
+  [['--transport', 'carrier-pigeon', 'alpine'], /stdio, sse or streamable-http/],
+  [['--transport', 'sse', 'alpine'], /not available in this version/],
+  [['--port', '8080', 'alpine'], /HTTP transports/],
+  [['--memory', 'lots', 'alpine'], /--memory/],
+  [['--name'], /Missing the value of `--name`/],
+] as const) {
+  run(`rejects ${args.join(' ') || 'nothing'} with exit 2`, () => {
+    const error = catchError(() => parseRunArgs([...args], {}));
+    assert.is(error.exitCode, 2);
+    assert.match(error.message, message);
+  });
+}
+
+run.run();
