@@ -7,13 +7,7 @@ set -euo pipefail
 sock="${DOCKER_HOST:-unix:///var/run/docker.sock}"
 sock="${sock#unix://}"
 
-ping() {
-  node -e '
-    const http = require("node:http");
-    const req = http.get({ socketPath: process.argv[1], path: "/_ping", timeout: 2000 }, (res) => process.exit(res.statusCode === 200 ? 0 : 1));
-    req.on("error", () => process.exit(1)); req.on("timeout", () => process.exit(1));
-  ' "$sock"
-}
+ping() { node "$(dirname "$0")/engine-ping.mjs" "$sock"; }
 
 need_busybox() { ! [ -x /bin/busybox ] && ! [ -x /usr/bin/busybox ]; }
 

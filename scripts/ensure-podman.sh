@@ -6,12 +6,7 @@
 set -euo pipefail
 sock=/run/mcp-lok-test-podman.sock
 
-ping() {
-  node -e '
-    const req = require("node:http").get({ socketPath: process.argv[1], path: "/_ping", timeout: 2000 }, (res) => process.exit(res.statusCode === 200 ? 0 : 1));
-    req.on("error", () => process.exit(1)); req.on("timeout", () => process.exit(1));
-  ' "$sock"
-}
+ping() { node "$(dirname "$0")/engine-ping.mjs" "$sock"; }
 
 if ping; then echo "unix://$sock"; exit 0; fi
 if ! command -v podman >/dev/null 2>&1 || ! command -v catatonit >/dev/null 2>&1; then
