@@ -31,10 +31,23 @@ export async function createFifos(parent: string, name: string): Promise<FifoSet
   return { dir, paths };
 }
 
-/** Returns the container command that wires the server's stdio to the mounted pipes. */
-export function wrapWithFifos(cmd: string[]): string[] {
+/** The egress proxy's socket, beside the pipes. */
+export const EGRESS_SOCKET = 'egress.sock';
+/** Where the in-sandbox forwarder listens (HTTP_PROXY points here). */
+export const EGRESS_FORWARD_PORT = 3128;
+
+/**
+ * Returns the container command that wires the server's stdio to the mounted pipes, first
+ * starting the egress forwarder when the profile allows outbound hosts.
+ */
+export function wrapWithFifos(cmd: string[], options: { egress?: boolean } = {}): string[] {
+  const ready = '/tmp/.mcp-lok-egress-ready';
+  const forwarder = options.egress
+    ? `node /opt/mcp-lok/egress-forward.mjs ${FIFO_MOUNT}/${EGRESS_SOCKET} ${EGRESS_FORWARD_PORT} ${ready} </dev/null >/dev/null 2>&1 & `
+      + `i=0; while [ ! -e ${ready} ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i+1)); done; `
+    : '';
   // The shell's own variables (PWD, SHLVL) are dropped: the server sees only the documented set.
-  return ['/bin/sh', '-c', `unset PWD OLDPWD SHLVL; exec "$@" <${FIFO_MOUNT}/in >${FIFO_MOUNT}/out 2>${FIFO_MOUNT}/err`, 'mcp-lok', ...cmd];
+  return ['/bin/sh', '-c', `unset PWD OLDPWD SHLVL; ${forwarder}exec "$@" <${FIFO_MOUNT}/in >${FIFO_MOUNT}/out 2>${FIFO_MOUNT}/err`, 'mcp-lok', ...cmd];
 }
 
 // Raw descriptors (not FileHandles, which close themselves when collected).

@@ -4,6 +4,7 @@ import type { Context } from '../context.js';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createFifos, FIFO_MOUNT, removeFifos, wrapWithFifos } from '../bridge/fifo.js';
+import { EGRESS_PROXY_ENV, startSandboxEgress } from './egress.js';
 import { runContainer } from '../bridge/run-container.js';
 import { chooseBridgeKind } from '../bridge/select.js';
 import { discoverEngine } from '../engine/discover.js';
@@ -134,7 +135,6 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
   const { lok } = req;
   // Bad input fails before anything is created: the profile first, its grants once the engine is known.
   const loaded = loadProfile(lok.profile, { configDir: ctx.paths.config, cwd: process.cwd() });
-  const net = decideNetwork(loaded.profile, loaded.name);
   const user = chooseSandboxUser(process.getuid?.(), process.getgid?.());
   const npm = readNpmSettings(ctx.env, ctx.home, process.execPath);
   // npm's own cafile replaces npm's trusted roots, as on the host; the others add to them.
@@ -142,6 +142,10 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
   const caFile = lok.caCert ? readableCaFile(lok.caCert, '--ca-cert') : npmCa ?? readableCaFile(ctx.env.NODE_EXTRA_CA_CERTS, 'NODE_EXTRA_CA_CERTS');
   const endpoint: EngineEndpoint = await discoverEngine({ env: ctx.env, home: ctx.home, platform: process.platform, explicit: lok.engine });
   ctx.debug(`engine: ${endpoint.kind === 'unix' ? endpoint.socketPath : `${endpoint.host}:${endpoint.port}`} (${endpoint.source})`);
+  const source = req.source;
+  // Named pipes need a shell in the image: ours has one; an arbitrary image may not.
+  const bridgeKind = source.kind === 'npx' ? chooseBridgeKind(endpoint, ctx.env, ctx.home, process.platform) : 'attach';
+  const net = decideNetwork(loaded.profile, loaded.name, bridgeKind === 'fifo');
   const grants = resolveGrantMounts(loaded.profile, {
     home: ctx.home,
     engineSocket: endpoint.kind === 'unix' ? endpoint.socketPath : undefined,
@@ -153,7 +157,6 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
     (names) => { for (const n of names) ctx.debug(`removed leftover ${n}`); },
     (error: unknown) => ctx.debug(`orphan sweep failed: ${String(error)}`),
   );
-  const source = req.source;
   const prepared = source.kind === 'npx'
     ? await prepareNpx(ctx, endpoint, req, source, { npm, file: caFile, isNpmCafile: npmCa !== undefined })
     : await prepareImage(ctx, endpoint, req, source);
@@ -166,16 +169,18 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
     mounts.push({ type: 'bind', source: caFile, target: CA_BUNDLE_PATH, readOnly: true });
     env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
   }
-  Object.assign(env, resolveUserEnv(lok.env, ctx.env));
-  // Named pipes need a shell in the image: ours has one; an arbitrary image may not.
-  const bridgeKind = source.kind === 'npx' ? chooseBridgeKind(endpoint, ctx.env, ctx.home, process.platform) : 'attach';
   const fifos = bridgeKind === 'fifo' ? await createFifos(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`) : undefined;
   if (fifos) mounts.push({ type: 'bind', source: fifos.dir, target: FIFO_MOUNT, readOnly: true });
+  const egress = net.egress && fifos
+    ? await startSandboxEgress(ctx, { dir: fifos.dir, rules: net.egress, server: name, profile: loaded.name })
+    : undefined;
+  if (egress) Object.assign(env, EGRESS_PROXY_ENV);
+  Object.assign(env, resolveUserEnv(lok.env, ctx.env));
   const body = buildContainerSpec({
     name,
     user,
     image: prepared.image,
-    cmd: fifos && prepared.cmd ? wrapWithFifos(prepared.cmd) : prepared.cmd,
+    cmd: fifos && prepared.cmd ? wrapWithFifos(prepared.cmd, { egress: egress !== undefined }) : prepared.cmd,
     useImageCommand: source.kind === 'image',
     env,
     mounts,
@@ -204,6 +209,7 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
       onStderr: (chunk) => { ctx.stderr.write(chunk); },
     }, { bridge: fifos ? { kind: 'fifo', fifos } : { kind: 'attach' }, reaper: true, handleSignals: true, cleanupDir: fifos?.dir });
   } finally {
+    egress?.close();
     if (fifos) await removeFifos(fifos).catch(() => {});
     await sweep;
   }

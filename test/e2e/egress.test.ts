@@ -1,0 +1,68 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { engineRequest } from '../../src/engine/http.js';
+import { ENGINE, SHIM, requireEngine, runBin, tempDir } from './harness.js';
+import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
+
+interface FetchResult { target: string; ok: boolean; status?: number; body?: string; error?: string }
+
+let registry: FixtureRegistry;
+let web: Server;
+let gateway = '';
+let port = 0;
+const egress = suite('mcp-lok-npx outbound allowlist (egress proxy)');
+
+egress.before(async () => {
+  await requireEngine();
+  registry = await startFixtureRegistry();
+  const network = await engineRequest<{ IPAM: { Config: Array<{ Gateway?: string }> } }>(ENGINE, 'GET', '/networks/bridge');
+  gateway = network.body.IPAM.Config.find((c) => c.Gateway)?.Gateway ?? '172.17.0.1';
+  web = createServer((_req, res) => res.end('hello egress'));
+  await new Promise<void>((resolve) => web.listen(0, gateway, resolve));
+  port = (web.address() as AddressInfo).port;
+});
+
+egress.after(async () => {
+  await registry?.close();
+  await new Promise((resolve) => web?.close(resolve));
+  const filters = encodeURIComponent(JSON.stringify({ label: ['mcp-lok=true', 'mcp-lok-kind=packages'] }));
+  const volumes = (await engineRequest<{ Volumes: Array<{ Name: string; Labels: Record<string, string> }> | null }>(ENGINE, 'GET', `/volumes?filters=${filters}`)).body.Volumes ?? [];
+  for (const v of volumes) if ((v.Labels['mcp-lok-package'] ?? '').startsWith('lok-fixture-fetch')) await engineRequest(ENGINE, 'DELETE', `/volumes/${v.Name}`);
+});
+
+egress('reaches exactly the allowed host and port, and nothing else, logging each attempt', async () => {
+  const home = tempDir('mcp-lok-egress-');
+  const profile = join(home, 'egress.json');
+  // The gateway is a private address: allowed only because the profile names that IP.
+  writeFileSync(profile, JSON.stringify({ network: { outbound: { allow_host: [gateway, 'localhost'], allow_port: [port] } } }));
+  const name = `e2e-egress-${Date.now()}`;
+  const result = await runBin(SHIM, [
+    '--registry', registry.url, '--profile', profile, '--name', name, '-y', 'lok-fixture-fetch',
+    `get:http://${gateway}:${port}/`,
+    `connect:${gateway}:${port + 1}`,
+    `connect:example.com:443`,
+    `connect:localhost:${port}`,
+    `direct:${gateway}:${port}`,
+  ], { env: { MCP_LOK_HOME: home } });
+  assert.is(result.code, 0, result.stderr);
+  const { results } = JSON.parse(result.stdout.toString().trim()) as { results: FetchResult[] };
+  const [allowed, otherPort, otherHost, privateByName, direct] = results;
+  assert.ok(allowed?.ok, `allowed request failed: ${JSON.stringify(allowed)}\n${result.stderr}`);
+  assert.is(allowed?.body, 'hello egress');
+  assert.is(otherPort?.status, 403, JSON.stringify(otherPort));
+  assert.is(otherHost?.status, 403, JSON.stringify(otherHost));
+  assert.is(privateByName?.status, 403, JSON.stringify(privateByName));
+  assert.not.ok(direct?.ok, 'a direct connection got out');
+  assert.match(result.stderr, /egress denied: .*add \d+ to network\.outbound\.allow_port/);
+  assert.match(result.stderr, /egress denied: .*example\.com/);
+  assert.match(result.stderr, /egress denied: .*localhost resolved to 127\.0\.0\.1/);
+  const log = readFileSync(join(home, 'data', 'state', 'egress', `${name}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { host: string; allowed: boolean; bytesIn: number; address: string | null });
+  assert.ok(log.some((e) => e.allowed && e.host === gateway && e.bytesIn > 0 && e.address === gateway));
+  assert.is(log.filter((e) => !e.allowed).length, 3);
+});
+
+egress.run();
