@@ -74,6 +74,16 @@ export const COMMANDS: CommandSpec[] = [
     run: async (ctx, args) => (await import('./commands/stop-rm.js')).runRm(ctx, args),
   },
   {
+    name: 'logs',
+    summary: 'Show a server\'s egress log: every outbound attempt, allowed or denied',
+    usage: 'mcp-lok logs NAME --egress [--json]',
+    positionals: { min: 1, max: 1, names: ['NAME'] },
+    options: { egress: { type: 'boolean', description: 'Show the outbound log (time, host, port, address, verdict, bytes).' }, json },
+    examples: ['mcp-lok logs my-server --egress'],
+    needsEngine: false,
+    run: async (ctx, args) => (await import('./commands/logs.js')).runLogs(ctx, args),
+  },
+  {
     name: 'image',
     summary: 'Show, build (ahead of a client\'s first start) or remove the sandbox image and package cache',
     usage: 'mcp-lok image [show|build|rm] [--json]',

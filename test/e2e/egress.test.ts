@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
-import { ENGINE, SHIM, requireEngine, runBin, tempDir } from './harness.js';
+import { ENGINE, MANAGER, SHIM, requireEngine, runBin, tempDir } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 
 interface FetchResult { target: string; ok: boolean; status?: number; body?: string; error?: string }
@@ -63,6 +63,10 @@ egress('reaches exactly the allowed host and port, and nothing else, logging eac
   const log = readFileSync(join(home, 'data', 'state', 'egress', `${name}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { host: string; allowed: boolean; bytesIn: number; address: string | null });
   assert.ok(log.some((e) => e.allowed && e.host === gateway && e.bytesIn > 0 && e.address === gateway));
   assert.is(log.filter((e) => !e.allowed).length, 3);
+  const shown = await runBin(MANAGER, ['logs', name, '--egress'], { env: { MCP_LOK_HOME: home } });
+  assert.is(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout.toString(), /^TIME\s+HOST/m);
+  assert.match(shown.stdout.toString(), /denied: port \d+ is not in allow_port/);
 });
 
 egress.run();
