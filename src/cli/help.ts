@@ -16,7 +16,7 @@ Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Run \`mcp-lok <command> --help\` for a command's options, \`mcp-lok-npx --help\` for the shim's.
-Coming next: start (servers over SSE and streamable HTTP), logs, and \`mcp-lok\` with no
+Coming next: start (servers over SSE and streamable HTTP), server logs, and \`mcp-lok\` with no
 command as an MCP server that manages the sandboxes.
 
 Every command takes --debug. Environment: MCP_LOK_ENGINE (engine socket), NO_COLOR.

@@ -53,7 +53,7 @@ export const SHIM_OPTIONS: LokDefs & Record<NpxKey, FlagDef> = {
   profile: {
     group: 'mcp-lok', flags: ['--profile', '--permission-profile'], value: 'NAME|PATH', env: 'MCP_LOK_PROFILE', default: 'stdio',
     expects: 'a profile name such as `stdio` or a path to a profile file', parse: parseText,
-    description: 'Permission profile: stdio (alias none; no network, no host files) or network (any host).',
+    description: 'Permission profile: stdio (alias none: no network, no files), network, a file or a name.',
   },
   env: {
     group: 'mcp-lok', flags: ['-e', '--env'], value: 'NAME[=VALUE]', env: 'MCP_LOK_ENV', repeatable: true,
