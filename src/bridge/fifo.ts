@@ -20,11 +20,7 @@ export interface FifoSet {
  * The parent is 0700 so no other host user can reach the pipes.
  */
 export async function createFifos(parent: string, name: string): Promise<FifoSet> {
-  await mkdir(parent, { recursive: true, mode: 0o700 });
-  await chmod(parent, 0o700);
-  const dir = join(parent, name);
-  await mkdir(dir, { mode: 0o711 });
-  await chmod(dir, 0o711);
+  const dir = await createSandboxDir(parent, name);
   const paths = { in: join(dir, 'in'), out: join(dir, 'out'), err: join(dir, 'err') };
   // The container's user is not ours: the pipes must be open to it; the 0700 parent guards them.
   await promisify(execFile)('mkfifo', ['-m', '0666', paths.in, paths.out, paths.err]);
@@ -37,15 +33,31 @@ export const EGRESS_SOCKET = 'egress.sock';
 export const EGRESS_FORWARD_PORT = 3128;
 
 /**
+ * Creates a directory to bind-mount into one sandbox (pipes, the egress socket): 0711 inside a
+ * 0700 parent, so the sandbox user can reach what is in it and no other host user can.
+ */
+export async function createSandboxDir(parent: string, name: string): Promise<string> {
+  await mkdir(parent, { recursive: true, mode: 0o700 });
+  await chmod(parent, 0o700);
+  const dir = join(parent, name);
+  await mkdir(dir, { mode: 0o711 });
+  await chmod(dir, 0o711);
+  return dir;
+}
+
+/** Returns the shell prefix that starts the egress forwarder and waits until it listens. */
+export function egressForwarderPrefix(): string {
+  const ready = '/tmp/.mcp-lok-egress-ready';
+  return `node /opt/mcp-lok/egress-forward.mjs ${FIFO_MOUNT}/${EGRESS_SOCKET} ${EGRESS_FORWARD_PORT} ${ready} </dev/null >/dev/null 2>&1 & `
+    + `i=0; while [ ! -e ${ready} ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i+1)); done; `;
+}
+
+/**
  * Returns the container command that wires the server's stdio to the mounted pipes, first
  * starting the egress forwarder when the profile allows outbound hosts.
  */
 export function wrapWithFifos(cmd: string[], options: { egress?: boolean } = {}): string[] {
-  const ready = '/tmp/.mcp-lok-egress-ready';
-  const forwarder = options.egress
-    ? `node /opt/mcp-lok/egress-forward.mjs ${FIFO_MOUNT}/${EGRESS_SOCKET} ${EGRESS_FORWARD_PORT} ${ready} </dev/null >/dev/null 2>&1 & `
-      + `i=0; while [ ! -e ${ready} ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i+1)); done; `
-    : '';
+  const forwarder = options.egress ? egressForwarderPrefix() : '';
   // The shell's own variables (PWD, SHLVL) are dropped: the server sees only the documented set.
   return ['/bin/sh', '-c', `unset PWD OLDPWD SHLVL; ${forwarder}exec "$@" <${FIFO_MOUNT}/in >${FIFO_MOUNT}/out 2>${FIFO_MOUNT}/err`, 'mcp-lok', ...cmd];
 }

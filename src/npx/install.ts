@@ -1,4 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { rmSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
@@ -8,7 +11,10 @@ import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
 import { CA_BUNDLE_PATH, DEFAULT_NOFILE, NPM_CACHE_DIR, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { LABEL, buildLabels } from '../sandbox/labels.js';
+import { createSandboxDir, egressForwarderPrefix, FIFO_MOUNT } from '../bridge/fifo.js';
 import { runContainer } from '../bridge/run-container.js';
+import { EGRESS_PROXY_ENV, startSandboxEgress } from '../services/egress.js';
+import type { OutboundRules } from '../sandbox/profile-validate.js';
 import { currentOwner } from '../state/owner.js';
 import { withLock } from '../state/lock.js';
 import type { PackageSpec } from './package-spec.js';
@@ -28,6 +34,11 @@ export interface InstallRecord {
 }
 
 export interface InstallRequest {
+  /**
+   * Reach only the registry, through the egress proxy (an engine that can mount its socket,
+   * and no npm proxy of the user's own to go through); otherwise the engine's network.
+   */
+  registryOnly: boolean;
   packages: PackageSpec[];
   registry: string;
   caFile: string | undefined;
@@ -77,6 +88,21 @@ interface InstallResult {
   packages?: InstallRecord['packages'];
 }
 
+/**
+ * Starts an egress proxy that lets an install container reach the registry's host and port
+ * (and the addresses that name has now, private ones included: the user chose that registry).
+ */
+async function startRegistryEgress(ctx: Context, name: string, registry: string): Promise<{ dir: string; close: () => void }> {
+  const url = new URL(registry);
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const addresses = isIP(host) ? [] : await lookup(host, { all: true }).then((list) => list.map((a) => a.address), () => []);
+  const dir = await createSandboxDir(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`);
+  const rules: OutboundRules = { insecureAllowAll: false, transports: ['tcp'], hosts: [host, ...addresses], ports: [port] };
+  const server = await startSandboxEgress(ctx, { dir, rules, server: name, profile: 'install', announce: false });
+  return { dir, close: () => { server.close(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
 async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], volume: string, refreshing: boolean): Promise<InstallResult> {
   await Promise.all([
     createVolume(endpoint, volume, { [LABEL.managed]: 'true', [LABEL.kind]: 'packages', [LABEL.package]: specs.join(' ') }),
@@ -96,10 +122,16 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
     if (req.caIsNpmCafile) env.npm_config_cafile = CA_BUNDLE_PATH;
   }
   const name = `mcp-lok-install-${createHash('sha256').update(`${volume}${process.pid}${ctx.now()}`).digest('hex').slice(0, 10)}`;
+  const install = ['node', '/opt/mcp-lok/install.mjs', JSON.stringify({ specs })];
+  const egress = req.registryOnly ? await startRegistryEgress(ctx, name, req.registry) : undefined;
+  if (egress) {
+    mounts.push({ type: 'bind', source: egress.dir, target: FIFO_MOUNT, readOnly: true });
+    Object.assign(env, EGRESS_PROXY_ENV);
+  }
   const body = buildContainerSpec({
     name,
     image: req.image,
-    cmd: ['node', '/opt/mcp-lok/install.mjs', JSON.stringify({ specs })],
+    cmd: egress ? ['/bin/sh', '-c', `${egressForwarderPrefix()}exec "$@"`, 'mcp-lok', ...install] : install,
     env,
     mounts,
     memoryBytes: INSTALL_MEMORY_BYTES,
@@ -107,8 +139,8 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
     pids: 512,
     nofile: DEFAULT_NOFILE,
     podman: endpoint.podman,
-    // Installing needs the registry; the server itself never gets this network.
-    network: 'bridge',
+    // Installing needs the registry, and only it; the server itself never gets this network.
+    network: egress ? 'none' : 'bridge',
     labels: buildLabels({ name, role: 'install', launcher: 'npx', transport: 'stdio', profile: 'install', packages: specs, image: req.image, owner: currentOwner() }),
     interactive: false,
     autoRemove: true,
@@ -117,7 +149,7 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
   const code = await runContainer(endpoint, name, body, {
     onStdout: (c) => out.push(c),
     onStderr: (c) => ctx.debug(c.toString('utf8').trimEnd()),
-  }, { bridge: { kind: 'attach' }, reaper: false, handleSignals: false });
+  }, { bridge: { kind: 'attach' }, reaper: false, handleSignals: false }).finally(() => egress?.close());
   const text = Buffer.concat(out).toString('utf8').trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(text) as InstallResult;

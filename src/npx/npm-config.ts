@@ -5,6 +5,8 @@ import { dirname, join } from 'node:path';
 export interface NpmSettings {
   registry: string;
   cafile: string | undefined;
+  /** An outbound proxy npm is configured to use (a corporate network's, say). */
+  proxy: string | undefined;
 }
 
 export const DEFAULT_REGISTRY = 'https://registry.npmjs.org/';
@@ -41,5 +43,6 @@ export function readNpmSettings(env: Readonly<Record<string, string | undefined>
   const fromEnv = (key: string): string | undefined => env[`npm_config_${key}`] ?? env[`NPM_CONFIG_${key.toUpperCase()}`];
   const registry = fromEnv('registry') ?? merged.registry ?? DEFAULT_REGISTRY;
   const cafile = fromEnv('cafile') ?? merged.cafile;
-  return { registry: registry.endsWith('/') ? registry : `${registry}/`, cafile: cafile || undefined };
+  const proxy = fromEnv('https_proxy') ?? fromEnv('proxy') ?? merged['https-proxy'] ?? merged.proxy;
+  return { registry: registry.endsWith('/') ? registry : `${registry}/`, cafile: cafile || undefined, proxy: proxy || undefined };
 }

@@ -11,15 +11,20 @@ export interface NetworkDecision {
 }
 
 /**
- * Returns the network a profile gets: none; none plus the egress proxy for an allowlist; or
- * (insecure_allow_all) the engine's bridge. An allowlist needs the proxy's socket mounted,
- * which only an engine on this machine's kernel allows: elsewhere it is refused rather than
- * widened to "anything" or narrowed to "nothing" without a word.
+ * Returns the network a profile gets. The sandbox itself never has a network when mcp-lok's
+ * egress proxy can be mounted (an engine on this machine's kernel): an allowlist, and even
+ * insecure_allow_all, go through the proxy, which never reaches this machine, private
+ * networks or cloud metadata unless named by IP. Where the proxy cannot be mounted, an
+ * allowlist is refused (not widened or dropped without a word) and insecure_allow_all uses
+ * the engine's network, saying what that reaches.
  */
 export function decideNetwork(profile: Profile, name: string, canMountSockets: boolean): NetworkDecision {
   const { outbound } = profile;
   if (outbound.insecureAllowAll) {
-    return { network: 'bridge', egress: undefined, relaxation: `profile ${name}: the server can reach any host on any port (insecure_allow_all; not for production).` };
+    if (canMountSockets) {
+      return { network: 'none', egress: outbound, relaxation: `profile ${name}: the server can reach any public host on any port through mcp-lok's egress proxy (insecure_allow_all; not for production).` };
+    }
+    return { network: 'bridge', egress: undefined, relaxation: `profile ${name}: the server can reach any host on any port over the engine's network, including this machine and cloud metadata (insecure_allow_all; this engine cannot mount mcp-lok's egress proxy).` };
   }
   if (outbound.hosts.length > 0) {
     if (!canMountSockets) {

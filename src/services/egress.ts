@@ -39,13 +39,13 @@ export function egressLogPath(stateDir: string, server: string): string {
  */
 export async function startSandboxEgress(
   ctx: Context,
-  options: { dir: string; rules: OutboundRules; server: string; profile: string },
+  options: { dir: string; rules: OutboundRules; server: string; profile: string; announce?: boolean },
 ): Promise<Server> {
   const logPath = egressLogPath(ctx.paths.state, options.server);
   mkdirSync(join(ctx.paths.state, 'egress'), { recursive: true, mode: 0o700 });
   const record = (entry: EgressEntry): void => {
     try { appendFileSync(logPath, `${JSON.stringify(entry)}\n`); } catch { /* the log must not break the server */ }
-    if (!entry.allowed) ctx.log(`mcp-lok: egress denied: ${entry.reason ?? `${entry.host}:${entry.port}`}; to allow it, ${entry.fix ?? 'change the profile'} in profile ${options.profile}.`);
+    if (!entry.allowed) (options.announce === false ? ctx.debug : ctx.log)(`mcp-lok: egress denied: ${entry.reason ?? `${entry.host}:${entry.port}`}; to allow it, ${entry.fix ?? 'change the profile'} in profile ${options.profile}.`);
   };
   const socketPath = join(options.dir, EGRESS_SOCKET);
   const server = await startEgressProxy({ socketPath, rules: options.rules, hostAddresses: listHostAddresses(), record });

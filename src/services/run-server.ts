@@ -87,6 +87,7 @@ async function prepareNpx(ctx: Context, endpoint: EngineEndpoint, req: ServerReq
     registry: lok.registry ?? ca.npm.registry,
     caFile: ca.file,
     caIsNpmCafile: ca.isNpmCafile,
+    registryOnly: ca.registryOnly,
     allowInstall: source.allowInstall,
     refreshAfterMs: lok.refreshAfterMs,
     image,
@@ -124,6 +125,7 @@ interface CaChoice {
   npm: ReturnType<typeof readNpmSettings>;
   file: string | undefined;
   isNpmCafile: boolean;
+  registryOnly: boolean;
 }
 
 /**
@@ -158,14 +160,18 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
     (error: unknown) => ctx.debug(`orphan sweep failed: ${String(error)}`),
   );
   const prepared = source.kind === 'npx'
-    ? await prepareNpx(ctx, endpoint, req, source, { npm, file: caFile, isNpmCafile: npmCa !== undefined })
+    ? await prepareNpx(ctx, endpoint, req, source, {
+      npm, file: caFile, isNpmCafile: npmCa !== undefined,
+      // A proxy of the user's own (a corporate one) is the way out; ours cannot chain to it yet.
+      registryOnly: chooseBridgeKind(endpoint, ctx.env, ctx.home, process.platform) === 'fifo' && !npm.proxy,
+    })
     : await prepareImage(ctx, endpoint, req, source);
   const name = lok.name ?? defaultContainerName(prepared.nameHint, randomBytes(3).toString('hex'));
   if (net.relaxation) ctx.log(`mcp-lok: ${net.relaxation}`);
   for (const m of grants) ctx.log(`mcp-lok: profile ${loaded.name}: ${m.readOnly ? 'read-only' : 'read-write'} ${m.source}${m.target === m.source ? '' : ` at ${m.target}`}`);
   const env: Record<string, string> = { ...prepared.env };
   const mounts: MountPlan[] = [...prepared.mounts, ...grants];
-  if (caFile && net.network !== 'none') {
+  if (caFile && (net.network !== 'none' || net.egress)) {
     mounts.push({ type: 'bind', source: caFile, target: CA_BUNDLE_PATH, readOnly: true });
     env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
   }

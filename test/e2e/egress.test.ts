@@ -69,4 +69,25 @@ egress('reaches exactly the allowed host and port, and nothing else, logging eac
   assert.match(shown.stdout.toString(), /denied: port \d+ is not in allow_port/);
 });
 
+egress('keeps insecure_allow_all (the built-in network profile) off this machine, private networks and metadata', async () => {
+  const home = tempDir('mcp-lok-egress-any-');
+  const result = await runBin(SHIM, [
+    '--registry', registry.url, '--profile', 'network', '-y', 'lok-fixture-fetch',
+    `get:http://${gateway}:${port}/`,
+    'connect:169.254.169.254:80',
+    `connect:localhost:${port}`,
+    `direct:${gateway}:${port}`,
+    'direct:169.254.169.254:80',
+  ], { env: { MCP_LOK_HOME: home } });
+  assert.is(result.code, 0, result.stderr);
+  const { results } = JSON.parse(result.stdout.toString().trim()) as { results: FetchResult[] };
+  const [hostByIp, metadata, hostByName, direct, directMetadata] = results;
+  assert.is(hostByIp?.status, 403, JSON.stringify(hostByIp));
+  assert.is(metadata?.status, 403, JSON.stringify(metadata));
+  assert.is(hostByName?.status, 403, JSON.stringify(hostByName));
+  assert.not.ok(direct?.ok, 'a direct connection to the host got out');
+  assert.not.ok(directMetadata?.ok, 'a direct connection to metadata got out');
+  assert.match(result.stderr, /any public host on any port through mcp-lok's egress proxy/);
+});
+
 egress.run();

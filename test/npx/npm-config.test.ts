@@ -22,12 +22,12 @@ read('lets the user npmrc win over the global one and the environment win over b
   writeFileSync(join(dir, 'etc', 'npmrc'), 'cafile=/global/ca.pem\nregistry=https://global.example\n');
   writeFileSync(join(dir, '.npmrc'), 'registry=https://user.example/\n');
   const nodePath = join(dir, 'bin', 'node');
-  assert.equal(readNpmSettings({}, dir, nodePath), { registry: 'https://user.example/', cafile: '/global/ca.pem' });
+  assert.equal(readNpmSettings({}, dir, nodePath), { registry: 'https://user.example/', cafile: '/global/ca.pem', proxy: undefined });
   assert.equal(readNpmSettings({ npm_config_registry: 'https://env.example' }, dir, nodePath).registry, 'https://env.example/');
 });
 
 read('falls back to the public registry and no CA file', () => {
-  assert.equal(readNpmSettings({}, '/nonexistent', '/nonexistent/bin/node'), { registry: 'https://registry.npmjs.org/', cafile: undefined });
+  assert.equal(readNpmSettings({}, '/nonexistent', '/nonexistent/bin/node'), { registry: 'https://registry.npmjs.org/', cafile: undefined, proxy: undefined });
 });
 
 read.run();
