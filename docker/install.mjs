@@ -21,7 +21,7 @@ function finish(result) {
 function classify(text) {
   if (/E404|404 Not Found|is not in this registry/.test(text)) return 'not-found';
   if (/ETARGET|No matching version/.test(text)) return 'no-version';
-  if (/EAI_AGAIN|ENOTFOUND|ECONNREFUSED|ETIMEDOUT|ECONNRESET|network/i.test(text)) return 'network';
+  if (/EAI_AGAIN|ENOTFOUND|ECONNREFUSED|ETIMEDOUT|ECONNRESET|E502|E503|E504|Bad Gateway|network/i.test(text)) return 'network';
   if (/SELF_SIGNED_CERT|UNABLE_TO_GET_ISSUER|CERT_/.test(text)) return 'certificate';
   return 'failed';
 }

@@ -12,6 +12,8 @@ export interface EgressEntry {
   allowed: boolean;
   reason?: string;
   fix?: string;
+  /** Allowed, but the connection could not be made (the far end or its name failed). */
+  failed?: string;
   bytesOut: number;
   bytesIn: number;
 }
@@ -90,10 +92,16 @@ export function startEgressProxy(options: EgressProxyOptions): Promise<Server> {
       options.record(entry);
       client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nmcp-lok egress: ${reason}; ${fix}\n`);
     };
+    // Allowed by the profile but unreachable: a gateway error, which clients treat as a network failure.
+    const fail = (why: string): void => {
+      Object.assign(entry, { allowed: true, failed: why });
+      options.record(entry);
+      client.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nmcp-lok egress: ${why}\n`);
+    };
     const first = decideEgress({ host, port }, options.rules, options.hostAddresses);
     if (!first.allowed) { deny(first.reason, first.fix); return; }
     let addresses: string[];
-    try { addresses = await resolve(host); } catch { deny(`${host} does not resolve`, 'check the name'); return; }
+    try { addresses = await resolve(host); } catch { fail(`${host} does not resolve`); return; }
     let refusal: { reason: string; fix: string } | undefined;
     const address = addresses.find((a) => {
       const check = checkResolvedAddress({ host }, a, options.rules, options.hostAddresses);
@@ -105,11 +113,13 @@ export function startEgressProxy(options: EgressProxyOptions): Promise<Server> {
     entry.address = address;
     const upstream = connect({ host: address, port, timeout: CONNECT_TIMEOUT_MS });
     upstream.on('timeout', () => upstream.destroy(new Error('timeout')));
-    upstream.once('error', () => {
-      if (!entry.allowed) deny(`${host}:${port} (${address}) did not answer`, 'check that the server is up');
-      client.destroy();
+    let connected = false;
+    upstream.once('error', (error: NodeJS.ErrnoException) => {
+      if (!connected) fail(`${host}:${port} (${address}) did not answer: ${error.code ?? error.message}`);
+      else client.destroy();
     });
     upstream.once('connect', () => {
+      connected = true;
       upstream.setTimeout(0);
       entry.allowed = true;
       if (parsed.connect) client.write('HTTP/1.1 200 Connection Established\r\n\r\n');

@@ -5,7 +5,7 @@ import type { ParsedCommand } from '../commands.js';
 import type { ManagerContext } from '../manager-context.js';
 import { renderTable } from '../output.js';
 
-interface Entry { time: string; host: string; port: number; address: string | null; allowed: boolean; reason?: string; bytesOut: number; bytesIn: number }
+interface Entry { time: string; host: string; port: number; address: string | null; allowed: boolean; reason?: string; failed?: string; bytesOut: number; bytesIn: number }
 
 /** `mcp-lok logs NAME --egress`: every outbound attempt of a server, allowed or denied. */
 export async function runLogs(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
@@ -27,7 +27,7 @@ export async function runLogs(ctx: ManagerContext, args: ParsedCommand): Promise
   }
   ctx.stdout.write(renderTable(
     ['TIME', 'HOST', 'PORT', 'ADDRESS', 'VERDICT', 'OUT', 'IN'],
-    entries.map((e) => [e.time, e.host, String(e.port), e.address ?? '-', e.allowed ? 'allowed' : `denied: ${e.reason ?? ''}`, String(e.bytesOut), String(e.bytesIn)]),
+    entries.map((e) => [e.time, e.host, String(e.port), e.address ?? '-', e.allowed ? (e.failed ? `allowed, failed: ${e.failed}` : 'allowed') : `denied: ${e.reason ?? ''}`, String(e.bytesOut), String(e.bytesIn)]),
     ctx.color,
   ));
   return 0;
