@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { rmSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
@@ -135,7 +136,7 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
     env,
     mounts,
     memoryBytes: INSTALL_MEMORY_BYTES,
-    cpus: 2,
+    cpus: Math.min(2, availableParallelism()),
     pids: 512,
     nofile: DEFAULT_NOFILE,
     podman: endpoint.podman,
