@@ -9,6 +9,7 @@ export function renderHelp(): string {
   return `mcp-lok ${readVersion()}: run MCP servers in locked-down containers
 
 Usage:
+  mcp-lok                            an MCP server (stdio) whose tools manage the sandboxes
   mcp-lok <command> [options]        manage sandboxed servers
   mcp-lok-npx [options] <package>    run a server from npm in a sandbox (a drop-in for npx)
 
@@ -16,8 +17,7 @@ Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Run \`mcp-lok <command> --help\` for a command's options, \`mcp-lok-npx --help\` for the shim's.
-Coming next: start (servers over SSE and streamable HTTP), server logs, and \`mcp-lok\` with no
-command as an MCP server that manages the sandboxes.
+Coming next: start (servers over SSE and streamable HTTP) and server logs.
 
 Every command takes --debug. Environment: MCP_LOK_ENGINE (engine socket), NO_COLOR.
 `;

@@ -11,7 +11,9 @@ const PROG = 'mcp-lok';
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
-    throw usageError('No command given: the management MCP server is not available in this version.', 'Run `mcp-lok help` to see the commands.');
+    const { serveManagement } = await import('../manager/server.js');
+    await serveManagement(createManagerContext(false));
+    return EXIT.ok;
   }
   if (first === '--help' || first === '-h') { process.stdout.write(renderHelp()); return EXIT.ok; }
   if (first === '--version' || first === '-v') { process.stdout.write(`mcp-lok ${readVersion()}\n`); return EXIT.ok; }
@@ -29,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const debug = process.argv.includes('--debug');
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error: unknown) => {
+main(process.argv.slice(2)).then((code) => { process.exitCode ??= code; }, (error: unknown) => {
   const { text, exitCode } = formatError(error, PROG, debug);
   process.stderr.write(`${text}\n`);
   process.exitCode = exitCode;

@@ -1,4 +1,5 @@
-import { appendFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { LokError, EXIT } from '../errors.js';
 import type { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,17 @@ export function listHostAddresses(): string[] {
 /** Returns where a server's egress log is kept (JSON lines). */
 export function egressLogPath(stateDir: string, server: string): string {
   return join(stateDir, 'egress', `${server}.jsonl`);
+}
+
+/** Returns a server's egress log entries, oldest first; NOT_FOUND when it has none. */
+export function readEgressLog(stateDir: string, server: string): EgressEntry[] {
+  let text: string;
+  try {
+    text = readFileSync(egressLogPath(stateDir, server), 'utf8');
+  } catch {
+    throw new LokError('NOT_FOUND', `No egress log for "${server}": it never had an outbound allowlist, or made no attempt.`, { exitCode: EXIT.failure });
+  }
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as EgressEntry);
 }
 
 /**

@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { MANAGER, MEMORY, SHIM, eventually, lokContainers, requireEngine, shimEnv, spawnBin } from './harness.js';
+
+type Result = { content: Array<{ text: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
+const INIT = `${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })}\n`;
+
+let client: Client;
+let stderr = '';
+const management = suite('mcp-lok with no command: the management MCP server');
+
+management.before(async () => {
+  await requireEngine();
+  const transport = new StdioClientTransport({ command: process.execPath, args: [MANAGER], env: shimEnv(), stderr: 'pipe' });
+  transport.stderr?.on('data', (c: Buffer) => { stderr += c.toString(); });
+  client = new Client({ name: 'mcp-lok-e2e', version: '1.0.0' });
+  await client.connect(transport);
+});
+
+management.after(async () => { await client?.close(); });
+
+management('offers its tools with input schemas, titles and annotations', async () => {
+  const { tools } = await client.listTools();
+  const byName = new Map(tools.map((t) => [t.name, t]));
+  for (const name of ['list_servers', 'stop_server', 'remove_server', 'get_egress_log', 'list_profiles', 'show_profile']) {
+    const tool = byName.get(name);
+    assert.ok(tool, `missing ${name}`);
+    assert.is(tool.inputSchema.type, 'object');
+    assert.ok(tool.title);
+    assert.ok(tool.annotations);
+  }
+  assert.is(byName.get('list_servers')?.annotations?.readOnlyHint, true);
+  assert.is(byName.get('remove_server')?.annotations?.destructiveHint, true);
+  assert.is(client.getServerVersion()?.name, 'mcp-lok');
+});
+
+management('lists, stops and removes a real sandboxed server', async () => {
+  const name = `e2e-mgmt-${randomBytes(3).toString('hex')}`;
+  const child = spawnBin(SHIM, ['--name', name, '-y', MEMORY]);
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stdin?.write(INIT);
+  await eventually(async () => out.includes('"id":0'), 60_000, `${name} to answer`);
+  try {
+    const listed = await client.callTool({ name: 'list_servers', arguments: {} }) as Result;
+    const servers = (listed.structuredContent?.servers ?? []) as Array<{ name: string; state: string }>;
+    assert.is(servers.find((s) => s.name === name)?.state, 'running');
+    const stopped = await client.callTool({ name: 'stop_server', arguments: { name } }) as Result;
+    assert.not.ok(stopped.isError, stopped.content[0]?.text);
+    assert.is(stopped.structuredContent?.wasRunning, true);
+    await eventually(async () => (await lokContainers(`mcp-lok-name=${name}`)).length === 0, 10_000, `${name} to be removed`);
+    const again = await client.callTool({ name: 'remove_server', arguments: { name } }) as Result;
+    assert.ok(again.isError);
+    assert.match(again.content[0]?.text ?? '', /No mcp-lok server is named/);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+management('turns bad input into a tool error that says what to fix, and touches nothing else', async () => {
+  const bad = await client.callTool({ name: 'stop_server', arguments: { name: '../../etc' } }) as Result;
+  assert.ok(bad.isError);
+  assert.match(bad.content[0]?.text ?? '', /server name/);
+  const missing = await client.callTool({ name: 'get_egress_log', arguments: { name: 'no-such-server' } }) as Result;
+  assert.ok(missing.isError);
+  assert.match(missing.content[0]?.text ?? '', /No egress log/);
+  const profile = await client.callTool({ name: 'show_profile', arguments: { profile: '/nonexistent/profile.json' } }) as Result;
+  assert.ok(profile.isError);
+  assert.match(profile.content[0]?.text ?? '', /Cannot read the profile/);
+});
+
+management('lists and explains permission profiles', async () => {
+  const list = await client.callTool({ name: 'list_profiles', arguments: {} }) as Result;
+  const names = (list.structuredContent?.profiles as Array<{ name: string }>).map((p) => p.name);
+  assert.ok(names.includes('stdio') && names.includes('network'));
+  const shown = await client.callTool({ name: 'show_profile', arguments: { profile: 'network' } }) as Result;
+  assert.match(JSON.stringify(shown.structuredContent?.allows), /ANY host/);
+});
+
+management('keeps stdout to MCP: nothing else was printed there, and stderr had no errors', async () => {
+  assert.not.match(stderr, /error/i);
+});
+
+management.run();
