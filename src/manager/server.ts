@@ -33,7 +33,7 @@ const NAME = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'a server nam
 
 const serverShape = z.object({
   name: z.string(), id: z.string(), state: z.string(), status: z.string(), launcher: z.string(), transport: z.string(),
-  url: z.string().nullable(), profile: z.string(), package: z.string().nullable(), image: z.string(), createdAt: z.string(),
+  url: z.string().nullable(), profile: z.string(), allows: z.array(z.string()), package: z.string().nullable(), image: z.string(), createdAt: z.string(),
 });
 
 /** Returns the management server with its tools registered. */

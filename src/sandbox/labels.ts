@@ -6,6 +6,8 @@ export const LABEL = {
   launcher: 'mcp-lok-launcher',
   transport: 'mcp-lok-transport',
   profile: 'mcp-lok-profile',
+  /** What the profile lets the server do beyond the default sandbox, in words. */
+  allows: 'mcp-lok-allows',
   package: 'mcp-lok-package',
   image: 'mcp-lok-image',
   ownerPid: 'mcp-lok-owner-pid',
@@ -28,6 +30,8 @@ export interface LabelInput {
   launcher: 'npx' | 'run' | 'start';
   transport: 'stdio' | 'sse' | 'streamable-http';
   profile: string;
+  /** The profile's relaxations in words; empty for the default sandbox. */
+  allows?: string[];
   packages: string[];
   image: string;
   owner: Owner | undefined;
@@ -45,6 +49,7 @@ export function buildLabels(input: LabelInput): Record<string, string> {
     [LABEL.image]: input.image,
   };
   if (input.packages.length > 0) labels[LABEL.package] = input.packages.join(' ');
+  if (input.allows && input.allows.length > 0) labels[LABEL.allows] = input.allows.join('; ').slice(0, 2000);
   if (input.owner) {
     labels[LABEL.ownerPid] = String(input.owner.pid);
     labels[LABEL.ownerStart] = input.owner.startTicks;

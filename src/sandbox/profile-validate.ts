@@ -325,7 +325,7 @@ export function describeProfile(profile: Profile): string[] {
   ];
   if (lines.length === 0) lines.push('files: none');
   const { insecureAllowAll, transports, hosts, ports } = profile.outbound;
-  if (insecureAllowAll) lines.push('network: ANY host and port (insecure_allow_all)');
+  if (insecureAllowAll) lines.push('network: ANY public host and port (insecure_allow_all)');
   else if (hosts.length === 0 || ports.length === 0 || transports.length === 0) lines.push('network: none');
   else lines.push(`network: ${transports.join(', ')} to ${hosts.join(', ')} on ports ${ports.join(', ')}`);
   return lines;

@@ -16,6 +16,7 @@ import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
 import { CA_BUNDLE_PATH, chooseSandboxUser, DEFAULT_NOFILE, FIXED_ENV, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { buildLabels } from '../sandbox/labels.js';
 import { decideNetwork } from '../sandbox/profile.js';
+import { describeProfile } from '../sandbox/profile-validate.js';
 import { loadProfile, resolveGrantMounts } from './profiles.js';
 import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from '../npx/choose-bin.js';
@@ -199,6 +200,7 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
     network: net.network,
     labels: buildLabels({
       name, role: 'run', launcher: req.launcher, transport: 'stdio', profile: loaded.name,
+      allows: describeProfile(loaded.profile).filter((line) => line !== 'files: none' && line !== 'network: none'),
       packages: prepared.packages, image: prepared.image, owner: currentOwner(),
     }),
     // With named pipes the engine has no stdin to hold open.

@@ -13,6 +13,8 @@ export interface ServerInfo {
   transport: string;
   url: string | null;
   profile: string;
+  /** What the profile allows beyond the default sandbox (files, network), in words. */
+  allows: string[];
   package: string | null;
   image: string;
   createdAt: string;
@@ -35,6 +37,7 @@ export function describeServer(c: SummaryWithTimes): ServerInfo {
     transport: labels[LABEL.transport] ?? 'stdio',
     url: null,
     profile: labels[LABEL.profile] ?? 'unknown',
+    allows: labels[LABEL.allows]?.split('; ') ?? [],
     package: labels[LABEL.package] ?? null,
     image: labels[LABEL.image] ?? '',
     createdAt: new Date((c.Created ?? 0) * 1000).toISOString(),

@@ -77,7 +77,7 @@ management('lists and explains permission profiles', async () => {
   const names = (list.structuredContent?.profiles as Array<{ name: string }>).map((p) => p.name);
   assert.ok(names.includes('stdio') && names.includes('network'));
   const shown = await client.callTool({ name: 'show_profile', arguments: { profile: 'network' } }) as Result;
-  assert.match(JSON.stringify(shown.structuredContent?.allows), /ANY host/);
+  assert.match(JSON.stringify(shown.structuredContent?.allows), /ANY public host/);
 });
 
 management('keeps stdout to MCP: nothing else was printed there, and stderr had no errors', async () => {

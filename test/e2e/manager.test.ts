@@ -33,6 +33,7 @@ manager('lists a running shim server in the table and as JSON', async () => {
     assert.is(mine.launcher, 'npx');
     assert.is(mine.profile, 'stdio');
     assert.match(mine.package, /server-memory@\d/);
+    assert.equal((mine as unknown as { allows: string[] }).allows, []);
   } finally {
     child.kill('SIGTERM');
   }

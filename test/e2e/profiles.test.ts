@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileS
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LOK_HOME, SHIM, connectShim, lokContainers, requireEngine, runBin, tempDir } from './harness.js';
+import { LOK_HOME, MANAGER, SHIM, connectShim, lokContainers, requireEngine, runBin, tempDir } from './harness.js';
 
 const FILESYSTEM = '@modelcontextprotocol/server-filesystem';
 type ToolResult = { content: Array<{ text: string }>; isError?: boolean };
@@ -32,6 +32,9 @@ grants('reads a read-only grant and cannot write to it', async () => {
     assert.match(write.content[0]?.text ?? '', /EROFS|read-only/);
     assert.not.ok(existsSync(join(dir, 'new.txt')));
     assert.match(stderr(), /read-only .*mcp-lok-grant-read/);
+    const listed = JSON.parse((await runBin(MANAGER, ['list', '--json'])).stdout.toString()) as Array<{ profile: string; allows: string[] }>;
+    const mine = listed.find((s) => s.profile === profile);
+    assert.ok(mine?.allows.some((a) => a.startsWith('read-only: ') && a.includes(dir)), JSON.stringify(mine));
   } finally {
     await client.close();
   }

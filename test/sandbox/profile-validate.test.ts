@@ -288,7 +288,7 @@ const describe = suite('describeProfile');
 
 const descriptions: Array<[string, Profile, string[]]> = [
   ['says none for the most restrictive profile', BUILT_IN_PROFILES.stdio, ['files: none', 'network: none']],
-  ['warns in capitals for any host and port', BUILT_IN_PROFILES.network, ['files: none', 'network: ANY host and port (insecure_allow_all)']],
+  ['warns in capitals for any host and port', BUILT_IN_PROFILES.network, ['files: none', 'network: ANY public host and port (insecure_allow_all)']],
   [
     'lists read-only and read-write grants, with the container path when it differs',
     { read: [{ host: '/home/me/project', container: '/home/me/project' }, { host: '~/docs', container: '~/docs' }], write: [{ host: '/data', container: '/work' }], outbound: NO_NETWORK },

@@ -16,7 +16,8 @@ export async function runList(ctx: ManagerContext, args: ParsedCommand): Promise
   }
   const rows = servers.map((s) => [
     s.name, s.state, s.launcher, s.transport, s.url ?? '-', s.profile, s.package ?? s.image, formatAge(s.createdAt, ctx.now()),
+    s.allows.length > 0 ? s.allows.join('; ') : 'nothing beyond the sandbox',
   ]);
-  ctx.stdout.write(renderTable(['NAME', 'STATE', 'STARTED BY', 'TRANSPORT', 'URL', 'PROFILE', 'PACKAGE / IMAGE', 'AGE'], rows, ctx.color));
+  ctx.stdout.write(renderTable(['NAME', 'STATE', 'STARTED BY', 'TRANSPORT', 'URL', 'PROFILE', 'PACKAGE / IMAGE', 'AGE', 'ALLOWS'], rows, ctx.color));
   return 0;
 }
