@@ -17,9 +17,8 @@ async function podmanContainers(name: string): Promise<unknown[]> {
 }
 
 if (!address) {
-  podman('is skipped: no Podman service (MCP_LOK_TEST_PODMAN unset)', () => {
-    console.warn('podman e2e skipped: run scripts/ensure-podman.sh and set MCP_LOK_TEST_PODMAN');
-  });
+  // No test is registered: a skipped suite must not count as a pass.
+  console.warn('Podman suite not run: no Podman service (scripts/ensure-podman.sh starts one; MCP_LOK_TEST_PODMAN names it).');
 } else {
   const env = { MCP_LOK_ENGINE: address };
 
