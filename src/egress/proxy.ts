@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, isIP, type Server, type Socket } from 'node:net';
 import type { OutboundRules } from '../sandbox/profile-validate.js';
 import { checkResolvedAddress, decideEgress } from './match.js';
 
@@ -101,15 +101,21 @@ export function startEgressProxy(options: EgressProxyOptions): Promise<Server> {
     const first = decideEgress({ host, port }, options.rules, options.hostAddresses);
     if (!first.allowed) { deny(first.reason, first.fix); return; }
     let addresses: string[];
-    try { addresses = await resolve(host); } catch { fail(`${host} does not resolve`); return; }
-    let refusal: { reason: string; fix: string } | undefined;
-    const address = addresses.find((a) => {
-      const check = checkResolvedAddress({ host }, a, options.rules, options.hostAddresses);
-      if (!check.allowed) refusal ??= check;
-      return check.allowed;
-    });
-    // Every resolved address must pass: a name that also points inside is refused outright.
-    if (!address || refusal) { deny(refusal?.reason ?? `${host} has no usable address`, refusal?.fix ?? 'check the name'); return; }
+    try {
+      // An IP literal is its own address; a name is resolved here, never inside the sandbox.
+      addresses = isIP(host) ? [host] : await resolve(host);
+    } catch {
+      fail(`${host} does not resolve`);
+      return;
+    }
+    // Every address must pass: a name that also points inside is refused outright, so a
+    // mixed answer cannot smuggle a private address in behind a public one.
+    for (const candidate of addresses) {
+      const check = checkResolvedAddress({ host }, candidate, options.rules, options.hostAddresses);
+      if (!check.allowed) { deny(check.reason, check.fix); return; }
+    }
+    const address = addresses[0];
+    if (!address) { fail(`${host} has no address`); return; }
     entry.address = address;
     const upstream = connect({ host: address, port, timeout: CONNECT_TIMEOUT_MS });
     upstream.on('timeout', () => upstream.destroy(new Error('timeout')));
