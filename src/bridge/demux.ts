@@ -1,13 +1,11 @@
-import { Writable } from 'node:stream';
-
 const HEADER_BYTES = 8;
 
 /**
- * A writable that splits the engine's multiplexed attach stream (8-byte frame headers:
+ * Splits the engine's multiplexed attach stream (8-byte frame headers:
  * stream id, 3 zero bytes, big-endian length) into stdout and stderr, byte for byte.
  * Payload bytes are passed on as they arrive; only headers are ever buffered.
  */
-export class Demuxer extends Writable {
+export class Demuxer {
   #header = Buffer.alloc(HEADER_BYTES);
   #headerFill = 0;
   #remaining = 0;
@@ -16,14 +14,8 @@ export class Demuxer extends Writable {
   readonly #err: (chunk: Buffer) => void;
 
   constructor(out: (chunk: Buffer) => void, err: (chunk: Buffer) => void) {
-    super();
     this.#out = out;
     this.#err = err;
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.feed(chunk);
-    callback();
   }
 
   /** Feeds raw attach bytes in. */

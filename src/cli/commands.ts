@@ -17,10 +17,9 @@ export interface CommandSpec {
   positionals: { min: number; max: number; names: string[] };
   options: Record<string, OptionSpec>;
   examples: string[];
-  needsEngine: boolean;
-  run: (ctx: ManagerContext, args: ParsedCommand) => Promise<number>;
-  /** Parses its own arguments (docker-like: options stop at the first positional). */
-  runRaw?: (ctx: ManagerContext, argv: string[]) => Promise<number>;
+  /** Runs with arguments parsed from the table, or `raw`: it parses its own (docker-like). */
+  run: { parsed: (ctx: ManagerContext, args: ParsedCommand) => Promise<number> }
+    | { raw: (ctx: ManagerContext, argv: string[]) => Promise<number> };
 }
 
 export interface ParsedCommand {
@@ -39,9 +38,7 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 1, max: Infinity, names: ['SOURCE'] },
     options: {},
     examples: ['mcp-lok run npx://@modelcontextprotocol/server-memory', 'mcp-lok run --name fs --profile ./fs.json npx://@modelcontextprotocol/server-filesystem -- /data'],
-    needsEngine: true,
-    run: async () => 2,
-    runRaw: async (ctx, argv) => (await import('./commands/run.js')).runRun(ctx, argv),
+    run: { raw: async (ctx, argv) => (await import('./commands/run.js')).runRun(ctx, argv) },
   },
   {
     name: 'list',
@@ -50,8 +47,7 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 0, max: 0, names: [] },
     options: { all: { type: 'boolean', short: 'a', description: 'Include stopped servers and install containers.' }, json },
     examples: ['mcp-lok list', 'mcp-lok list --all --json'],
-    needsEngine: true,
-    run: async (ctx, args) => (await import('./commands/list.js')).runList(ctx, args),
+    run: { parsed: async (ctx, args) => (await import('./commands/list.js')).runList(ctx, args) },
   },
   {
     name: 'stop',
@@ -60,8 +56,7 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 1, max: 1, names: ['NAME'] },
     options: { time: { type: 'string', short: 't', value: 'SECONDS', description: 'Seconds to wait after SIGTERM before SIGKILL (default 3).' } },
     examples: ['mcp-lok stop memory'],
-    needsEngine: true,
-    run: async (ctx, args) => (await import('./commands/stop-rm.js')).runStop(ctx, args),
+    run: { parsed: async (ctx, args) => (await import('./commands/stop-rm.js')).runStop(ctx, args) },
   },
   {
     name: 'rm',
@@ -70,8 +65,7 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 1, max: 1, names: ['NAME'] },
     options: { force: { type: 'boolean', short: 'f', description: 'Stop the server first if it is running.' } },
     examples: ['mcp-lok rm memory', 'mcp-lok rm -f memory'],
-    needsEngine: true,
-    run: async (ctx, args) => (await import('./commands/stop-rm.js')).runRm(ctx, args),
+    run: { parsed: async (ctx, args) => (await import('./commands/stop-rm.js')).runRm(ctx, args) },
   },
   {
     name: 'logs',
@@ -80,8 +74,7 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 1, max: 1, names: ['NAME'] },
     options: { egress: { type: 'boolean', description: 'Show the outbound log (time, host, port, address, verdict, bytes).' }, json },
     examples: ['mcp-lok logs my-server --egress'],
-    needsEngine: false,
-    run: async (ctx, args) => (await import('./commands/logs.js')).runLogs(ctx, args),
+    run: { parsed: async (ctx, args) => (await import('./commands/logs.js')).runLogs(ctx, args) },
   },
   {
     name: 'image',
@@ -90,8 +83,7 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 0, max: 1, names: ['ACTION'] },
     options: { json },
     examples: ['mcp-lok image', 'mcp-lok image build', 'mcp-lok image rm'],
-    needsEngine: true,
-    run: async (ctx, args) => (await import('./commands/image.js')).runImage(ctx, args),
+    run: { parsed: async (ctx, args) => (await import('./commands/image.js')).runImage(ctx, args) },
   },
   {
     name: 'profile',
@@ -100,8 +92,7 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 0, max: 2, names: ['ACTION', 'PROFILE'] },
     options: { json },
     examples: ['mcp-lok profile list', 'mcp-lok profile show network', 'mcp-lok profile check ./my-profile.json'],
-    needsEngine: false,
-    run: async (ctx, args) => (await import('./commands/profile.js')).runProfile(ctx, args),
+    run: { parsed: async (ctx, args) => (await import('./commands/profile.js')).runProfile(ctx, args) },
   },
   {
     name: 'version',
@@ -110,8 +101,7 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 0, max: 0, names: [] },
     options: { json },
     examples: ['mcp-lok version --json'],
-    needsEngine: false,
-    run: async (ctx, args) => (await import('./commands/version.js')).runVersion(ctx, args),
+    run: { parsed: async (ctx, args) => (await import('./commands/version.js')).runVersion(ctx, args) },
   },
   {
     name: 'help',
@@ -120,8 +110,7 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 0, max: 1, names: ['COMMAND'] },
     options: {},
     examples: ['mcp-lok help list'],
-    needsEngine: false,
-    run: async (ctx, args) => (await import('./help.js')).runHelp(ctx, args),
+    run: { parsed: async (ctx, args) => (await import('./help.js')).runHelp(ctx, args) },
   },
 ];
 

@@ -2,6 +2,11 @@ import { homedir } from 'node:os';
 import type { Context } from '../context.js';
 import { getPaths } from '../state/paths.js';
 
+/** Returns the `--debug` line writer (to stderr, with time since start), or a no-op. */
+export function createDebug(on: boolean): (line: string) => void {
+  return on ? (line) => { process.stderr.write(`mcp-lok[debug] +${performance.now().toFixed(0)}ms: ${line}\n`); } : () => {};
+}
+
 /** Returns the context of the running process: its streams, environment and paths. */
 export function createProcessContext(debug: boolean): Context {
   const env = process.env;
@@ -17,6 +22,6 @@ export function createProcessContext(debug: boolean): Context {
     paths: getPaths(env),
     now: Date.now,
     log: write,
-    debug: debug ? (line) => write(`mcp-lok[debug] +${performance.now().toFixed(0)}ms: ${line}`) : () => {},
+    debug: createDebug(debug),
   };
 }

@@ -19,15 +19,15 @@ async function main(argv: string[]): Promise<number> {
   if (first === '--version' || first === '-v') { process.stdout.write(`mcp-lok ${readVersion()}\n`); return EXIT.ok; }
   const spec = findCommand(first);
   if (!spec) throw usageError(`Unknown command "${first}".`, 'Run `mcp-lok help` to see the commands.');
-  if (spec.runRaw) {
-    const code = await spec.runRaw(createManagerContext(rest.includes('--debug')), rest);
+  if ('raw' in spec.run) {
+    const code = await spec.run.raw(createManagerContext(rest.includes('--debug')), rest);
     // A foreground server's stdin may stay open (the client holds it): leave once stdout is flushed.
     process.stdout.write('', () => process.exit(code));
     return code;
   }
   const args = parseCommandArgs(spec, rest);
   if (args.help) { process.stdout.write(renderCommandHelp(spec)); return EXIT.ok; }
-  return spec.run(createManagerContext(args.debug), args);
+  return spec.run.parsed(createManagerContext(args.debug), args);
 }
 
 const debug = process.argv.includes('--debug');

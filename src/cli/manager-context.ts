@@ -5,6 +5,7 @@ import { discoverEngine } from '../engine/discover.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { sweepOrphans } from '../engine/sweep.js';
 import { getPaths, type LokPaths } from '../state/paths.js';
+import { createDebug } from './context.js';
 
 /** What a manager command may touch. Tests build their own. */
 export interface ManagerContext {
@@ -25,7 +26,7 @@ export function createManagerContext(debugOn: boolean): ManagerContext {
   const env = process.env;
   const paths = getPaths(env);
   let found: Promise<EngineEndpoint> | undefined;
-  const debug = debugOn ? (line: string): void => { process.stderr.write(`mcp-lok[debug]: ${line}\n`); } : () => {};
+  const debug = createDebug(debugOn);
   return {
     env,
     stdout: process.stdout,

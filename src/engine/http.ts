@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { LokError, EXIT } from '../errors.js';
-import { formatEndpoint, type EngineEndpoint } from './endpoint.js';
+import type { EngineEndpoint } from './endpoint.js';
 
 /**
  * A thin Docker Engine API client over node:http. The hot start path of mcp-lok-npx uses it
@@ -108,9 +108,4 @@ export function engineUpgrade(endpoint: EngineEndpoint, path: string): Promise<D
     req.on('error', reject);
     req.end();
   });
-}
-
-/** Returns a one-line description of where the engine is, for messages. */
-export function describeEndpoint(endpoint: EngineEndpoint): string {
-  return `${formatEndpoint(endpoint)} (${endpoint.source})`;
 }

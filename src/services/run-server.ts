@@ -164,7 +164,7 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
     ? await prepareNpx(ctx, endpoint, req, source, {
       npm, file: caFile, isNpmCafile: npmCa !== undefined,
       // A proxy of the user's own (a corporate one) is the way out; ours cannot chain to it yet.
-      registryOnly: chooseBridgeKind(endpoint, ctx.env, ctx.home, process.platform) === 'fifo' && !npm.proxy,
+      registryOnly: bridgeKind === 'fifo' && !npm.proxy,
     })
     : await prepareImage(ctx, endpoint, req, source);
   const name = lok.name ?? defaultContainerName(prepared.nameHint, randomBytes(3).toString('hex'));
