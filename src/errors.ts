@@ -25,6 +25,9 @@ export type ErrorCode =
   | 'PROFILE_INVALID'
   | 'INVALID_INPUT'
   | 'NOT_FOUND'
+  | 'PORT_IN_USE'
+  | 'SERVER_EXITED'
+  | 'SERVER_TIMEOUT'
   | 'INTERNAL';
 
 /**

@@ -41,6 +41,10 @@ export interface RunOptions {
   handleSignals: boolean;
   /** A host directory the reaper removes too if this process dies. */
   cleanupDir?: string | undefined;
+  /** Aborting stops the container (SIGTERM, then SIGKILL after the grace period). */
+  signal?: AbortSignal | undefined;
+  /** Called with the container's id once it has started. */
+  onStarted?: ((id: string) => void) | undefined;
 }
 
 function spawnReaper(endpoint: EngineEndpoint, name: string, dir: string | undefined): ChildProcess {
@@ -148,7 +152,10 @@ export async function runContainer(
         if (!io.stdin) input.end();
       }
     }
+    options.onStarted?.(cid);
     if (options.handleSignals) for (const s of signals) process.on(s, stop);
+    if (options.signal?.aborted) stop();
+    options.signal?.addEventListener('abort', stop);
     if (io.stdin && connected.input) pipeInput(io.stdin, connected.input, stopLater);
     const exitCode = await exited;
     await Promise.race([connected.drained, new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
@@ -160,6 +167,7 @@ export async function runContainer(
     for (const t of timers) clearTimeout(t);
     for (const r of relays) if (r.exitCode === null) r.kill();
     if (options.handleSignals) for (const s of signals) process.off(s, stop);
+    options.signal?.removeEventListener('abort', stop);
     if (reaper?.stdin) { reaper.stdin.write('done\n'); reaper.stdin.end(); }
   }
 }

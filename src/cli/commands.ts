@@ -33,12 +33,21 @@ const json: OptionSpec = { type: 'boolean', description: 'Print JSON for scripts
 export const COMMANDS: CommandSpec[] = [
   {
     name: 'run',
-    summary: 'Run a server in the foreground on this terminal\'s stdio (Ctrl-C stops and removes it)',
+    summary: 'Run a server in the foreground, over stdio or HTTP (Ctrl-C stops and removes it)',
     usage: 'mcp-lok run [options] IMAGE|npx://PACKAGE[@VERSION] [--] [ARGS...]',
     positionals: { min: 1, max: Infinity, names: ['SOURCE'] },
     options: {},
     examples: ['mcp-lok run npx://@modelcontextprotocol/server-memory', 'mcp-lok run --name fs --profile ./fs.json npx://@modelcontextprotocol/server-filesystem -- /data'],
     run: { raw: async (ctx, argv) => (await import('./commands/run.js')).runRun(ctx, argv) },
+  },
+  {
+    name: 'start',
+    summary: 'Start a server in the background over HTTP and print its URL (or start a stopped one again)',
+    usage: 'mcp-lok start [options] IMAGE|npx://PACKAGE[@VERSION] [--] [ARGS...] | mcp-lok start NAME',
+    positionals: { min: 1, max: Infinity, names: ['SOURCE'] },
+    options: {},
+    examples: ['mcp-lok start --name memory --port 8082 npx://@modelcontextprotocol/server-memory'],
+    run: { raw: async (ctx, argv) => (await import('./commands/start.js')).runStart(ctx, argv) },
   },
   {
     name: 'list',
@@ -69,11 +78,15 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'logs',
-    summary: 'Show a server\'s egress log: every outbound attempt, allowed or denied',
-    usage: 'mcp-lok logs NAME --egress [--json]',
+    summary: 'Show a background server\'s output and its supervisor\'s log, or any server\'s egress log',
+    usage: 'mcp-lok logs [-f] NAME | mcp-lok logs NAME --egress [--json]',
     positionals: { min: 1, max: 1, names: ['NAME'] },
-    options: { egress: { type: 'boolean', description: 'Show the outbound log (time, host, port, address, verdict, bytes).' }, json },
-    examples: ['mcp-lok logs my-server --egress'],
+    options: {
+      follow: { type: 'boolean', short: 'f', description: 'Keep printing new lines as they come (Ctrl-C ends).' },
+      egress: { type: 'boolean', description: 'Show the outbound log (time, host, port, address, verdict, bytes).' },
+      json,
+    },
+    examples: ['mcp-lok logs everything -f', 'mcp-lok logs my-server --egress'],
     run: { parsed: async (ctx, args) => (await import('./commands/logs.js')).runLogs(ctx, args) },
   },
   {

@@ -50,27 +50,42 @@ export async function runHelp(ctx: ManagerContext, args: ParsedCommand): Promise
   if (!name) { ctx.stdout.write(renderHelp()); return 0; }
   const spec = findCommand(name);
   if (!spec) throw usageError(`Unknown command "${name}".`, 'Run `mcp-lok help` to see the commands.');
-  ctx.stdout.write(spec.name === 'run' ? renderRunHelp() : renderCommandHelp(spec));
+  ctx.stdout.write(spec.name === 'run' || spec.name === 'start' ? renderRunHelp(spec.name) : renderCommandHelp(spec));
   return 0;
 }
 
-/** Returns `mcp-lok run --help`: the run-only flags, then the options it shares with the shim. */
-export function renderRunHelp(): string {
-  return `Run a server in the foreground on this terminal's stdio (Ctrl-C stops and removes it).
+/** Returns `mcp-lok run --help` or `start --help`: their flags, then the options they share with the shim. */
+export function renderRunHelp(command: 'run' | 'start' = 'run'): string {
+  const start = command === 'start';
+  const intro = start
+    ? `Start a server in the background under a supervisor, served over HTTP, and print its name
+and the URL clients should use. The supervisor restarts a crashed server with backoff; after
+a reboot \`mcp-lok list\` shows the server stopped, and \`mcp-lok start NAME\` starts it again.`
+    : `Run a server in the foreground (Ctrl-C stops and removes it): on this terminal's stdio, or
+over HTTP with --transport sse or streamable-http.`;
+  return `${intro}
 
 Usage:
-  mcp-lok run [options] IMAGE|npx://PACKAGE[@VERSION] [--] [ARGS...]
+  mcp-lok ${command} [options] IMAGE|npx://PACKAGE[@VERSION] [--] [ARGS...]${start ? '\n  mcp-lok start NAME             Start a stopped background server again.' : ''}
 
 The server is an image reference (run with its own entrypoint, as a non-root user, with the
 same hardening as every mcp-lok sandbox) or an npm package (npx://, installed and run as by
 mcp-lok-npx). Options go before the server; everything after it goes to the server.
 
+Over HTTP, a server that listens itself (on PORT/MCP_PORT, or --target-port) is put behind
+mcp-lok's reverse proxy; its sandbox still has no network and publishes no port. A stdio
+server is bridged to the transport, one sandbox per client session.
+
 Options:
-  --transport stdio               How clients talk to the server (stdio; HTTP transports come with start).
+  --transport stdio|sse|streamable-http
+                                  How clients reach the server (default ${start ? 'streamable-http' : 'stdio'}).
+  --port PORT                     Host port for HTTP transports (default: a free one).
+  --host ADDRESS                  Address to listen on (default 127.0.0.1; 0.0.0.0 exposes it to the network).
+  --target-port PORT              Port the server listens on in its sandbox (default 8080, given as PORT and MCP_PORT).
   --profile, --permission-profile NAME|FILE
                                   Permission profile (default stdio: no network, no host files).
   -e, --env NAME[=VALUE]          Give the server a variable (repeatable).
-  --name NAME                     Container name.
+  --name NAME                     Server name${start ? ' (default: from the package or image)' : ''}.
   --memory SIZE, --cpus N, --pids N
                                   Limits (defaults 1g, 2, 256).
   --ca-cert PATH, --registry URL  For npx:// installs, as in mcp-lok-npx.
@@ -78,8 +93,10 @@ Options:
   -h, --help                      Show this help.
 
 Examples:
-  mcp-lok run npx://@modelcontextprotocol/server-memory
-  mcp-lok run --name fs --profile ./fs.json npx://@modelcontextprotocol/server-filesystem -- /data
-  mcp-lok run ghcr.io/example/mcp-server:1.2 -- --verbose
+${start ? `  mcp-lok start --name memory --port 8082 npx://@modelcontextprotocol/server-memory
+  mcp-lok start --transport streamable-http --name everything --port 8081 npx://@modelcontextprotocol/server-everything -- streamableHttp
+  mcp-lok start memory` : `  mcp-lok run npx://@modelcontextprotocol/server-memory
+  mcp-lok run --transport sse --name my-mcp-server --port 8080 my-mcp-server-image:latest -- my-mcp-server-args
+  mcp-lok run --name fs --profile ./fs.json npx://@modelcontextprotocol/server-filesystem -- /data`}
 `;
 }

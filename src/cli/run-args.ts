@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { EXIT, LokError, usageError } from '../errors.js';
 import { showInput } from '../npx/input-errors.js';
 import { findOption, resolveLokOptions, type LokOptions, type RawLokValues } from '../npx/options.js';
@@ -6,12 +7,31 @@ import type { ServerSource } from '../services/run-server.js';
 
 export type Transport = 'stdio' | 'sse' | 'streamable-http';
 
-/** What `mcp-lok run` was asked to do. */
+/** Where an HTTP transport listens on the host, and where the server listens in its sandbox. */
+export interface HttpListen {
+  host: string;
+  /** Undefined: pick a free port. */
+  port: number | undefined;
+  targetPort: number | undefined;
+}
+
+/** What `mcp-lok run` or `start` was asked to do. */
 export type RunInvocation =
   | { kind: 'help' }
-  | { kind: 'run'; transport: Transport; source: ServerSource; args: string[]; lok: LokOptions };
+  | {
+    kind: 'run';
+    transport: Transport;
+    /** `start` of a stdio server without --transport: served over streamable HTTP (said on stderr). */
+    transportDefaulted: boolean;
+    source: ServerSource;
+    /** The server source as typed (for `list` and for starting it again). */
+    sourceText: string;
+    args: string[];
+    lok: LokOptions;
+    http: HttpListen;
+  };
 
-const HINT = 'Run `mcp-lok run --help`.';
+export const DEFAULT_BIND_HOST = '127.0.0.1';
 const TRANSPORTS: readonly Transport[] = ['stdio', 'sse', 'streamable-http'];
 const NPX_PREFIX = 'npx://';
 // docker's reference grammar: [registry[:port]/]path[:tag][@digest], lower-case path components.
@@ -26,16 +46,30 @@ export function parseServerSource(text: string): ServerSource {
     return { kind: 'npx', packages: [parsePackageSpec(text.slice(NPX_PREFIX.length))], command: undefined, allowInstall: true };
   }
   if (text.length <= 255 && IMAGE_REF.test(text)) return { kind: 'image', image: text };
-  throw new LokError('INVALID_INPUT', `Expected an image reference such as \`ghcr.io/org/server:1.0\` or \`npx://package@1.2.3\`, got ${showInput(text)}.`, { exitCode: EXIT.usage, hint: HINT });
+  throw new LokError('INVALID_INPUT', `Expected an image reference such as \`ghcr.io/org/server:1.0\` or \`npx://package@1.2.3\`, got ${showInput(text)}.`, { exitCode: EXIT.usage, hint: 'Run `mcp-lok run --help`.' });
+}
+
+function parsePortValue(flag: string, text: string, hint: string): number {
+  const port = Number(text);
+  if (!/^\d{1,5}$/.test(text) || port < 1 || port > 65535) throw usageError(`Expected \`${flag}\` to be a port from 1 to 65535, got ${showInput(text)}.`, hint);
+  return port;
+}
+
+function parseBindHost(text: string, hint: string): string {
+  if (text === 'localhost' || isIP(text) !== 0) return text;
+  throw usageError(`Expected \`--host\` to be an IP address of this machine such as 127.0.0.1 (or 0.0.0.0 for every interface), got ${showInput(text)}.`, hint);
 }
 
 /**
- * Returns `mcp-lok run`'s invocation. Like `docker run`, options come before the server
- * source; everything after it (an optional `--` aside) goes to the server.
+ * Returns the invocation of `mcp-lok run` or `start`. Like `docker run`, options come before
+ * the server source; everything after it (an optional `--` aside) goes to the server.
  */
-export function parseRunArgs(argv: string[], env: Readonly<Record<string, string | undefined>>): RunInvocation {
+export function parseRunArgs(argv: string[], env: Readonly<Record<string, string | undefined>>, command: 'run' | 'start' = 'run'): RunInvocation {
+  const HINT = `Run \`mcp-lok ${command} --help\`.`;
   const raw: RawLokValues = {};
-  let transport: Transport = 'stdio';
+  let transport: Transport | undefined;
+  const http: HttpListen = { host: DEFAULT_BIND_HOST, port: undefined, targetPort: undefined };
+  const httpFlags: string[] = [];
   let i = 0;
   const value = (flag: string, inline: string | undefined): string => {
     if (inline !== undefined) return inline;
@@ -57,9 +91,9 @@ export function parseRunArgs(argv: string[], env: Readonly<Record<string, string
       transport = t as Transport;
       continue;
     }
-    if (flag === '--port' || flag === '--target-port' || flag === '--host') {
-      throw usageError(`\`${flag}\` belongs to the HTTP transports, which \`mcp-lok run\` does not serve yet.`, 'Run stdio servers with `--transport stdio` (the default).');
-    }
+    if (flag === '--port') { http.port = parsePortValue('--port', value(flag, inline), HINT); httpFlags.push('--port'); continue; }
+    if (flag === '--target-port') { http.targetPort = parsePortValue(flag, value(flag, inline), HINT); httpFlags.push(flag); continue; }
+    if (flag === '--host') { http.host = parseBindHost(value(flag, inline), HINT); httpFlags.push(flag); continue; }
     const found = findOption(flag);
     if (!found || found.def.group !== 'mcp-lok') throw usageError(`Unknown option ${showInput(flag)}; options go before the image or npx:// package.`, HINT);
     const key = found.key as keyof LokOptions;
@@ -68,9 +102,17 @@ export function parseRunArgs(argv: string[], env: Readonly<Record<string, string
   const lok = resolveLokOptions(raw, env);
   const [first, ...rest] = argv.slice(i);
   if (first === undefined) throw usageError('Missing the server to run: an image reference or npx://package.', HINT);
-  if (transport !== 'stdio') {
-    throw usageError(`The ${transport} transport is not available in this version of \`mcp-lok run\`.`, 'Run stdio servers (the default); HTTP transports come with `mcp-lok start`.');
+  // A background server is reached over HTTP: stdio would have no client to talk to.
+  const chosen: Transport = transport ?? (command === 'start' ? 'streamable-http' : 'stdio');
+  if (chosen === 'stdio' && command === 'start') {
+    throw usageError('A background server needs an HTTP transport for clients to reach it.', 'Use `--transport streamable-http` (the default for start) or `sse`, or `mcp-lok run` for stdio.');
+  }
+  if (chosen === 'stdio' && httpFlags.length > 0) {
+    throw usageError(`\`${httpFlags[0]}\` belongs to the HTTP transports; this server runs over stdio.`, 'Add `--transport streamable-http` or `--transport sse`.');
   }
   const args = rest[0] === '--' ? rest.slice(1) : rest;
-  return { kind: 'run', transport, source: parseServerSource(first), args, lok };
+  return {
+    kind: 'run', transport: chosen, transportDefaulted: transport === undefined && chosen !== 'stdio',
+    source: parseServerSource(first), sourceText: first, args, lok, http,
+  };
 }

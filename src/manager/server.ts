@@ -46,7 +46,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
     inputSchema: { all: z.boolean().optional().describe('Include stopped servers and install containers.') },
     outputSchema: { servers: z.array(serverShape) },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  }, async ({ all }) => guard(async () => ok({ servers: await listServers(await ctx.engine(), { all: all ?? false }) })));
+  }, async ({ all }) => guard(async () => ok({ servers: await listServers(await ctx.engine(), ctx.paths.state, { all: all ?? false }) })));
 
   server.registerTool('stop_server', {
     title: 'Stop a sandboxed server',
@@ -54,7 +54,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
     inputSchema: { name: NAME, graceSeconds: z.number().int().min(0).max(3600).optional().describe('Seconds between SIGTERM and SIGKILL (default 3).') },
     outputSchema: { name: z.string(), wasRunning: z.boolean() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  }, async ({ name, graceSeconds }) => guard(async () => ok({ name, wasRunning: await stopServer(await ctx.engine(), name, graceSeconds ?? 3) })));
+  }, async ({ name, graceSeconds }) => guard(async () => ok({ name, wasRunning: await stopServer(await ctx.engine(), ctx.paths.state, name, graceSeconds ?? 3) })));
 
   server.registerTool('remove_server', {
     title: 'Remove a sandboxed server',
@@ -63,7 +63,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
     outputSchema: { name: z.string(), removed: z.boolean() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   }, async ({ name, force }) => guard(async () => {
-    await removeServer(await ctx.engine(), name, force ?? false);
+    await removeServer(await ctx.engine(), ctx.paths.state, name, force ?? false);
     return ok({ name, removed: true });
   }));
 

@@ -31,8 +31,11 @@ export interface SandboxPlan {
   nofile: number;
   /** The engine is Podman, whose options differ in two places (see below). */
   podman?: boolean | undefined;
-  /** `none` unless a profile grants outbound access (install uses the registry). */
-  network: 'none' | 'bridge';
+  /**
+   * `none` unless a profile grants outbound access (install uses the registry);
+   * `container:ID` joins a sandbox's own namespace (the ingress sidecar: loopback only).
+   */
+  network: 'none' | 'bridge' | `container:${string}`;
   labels: Readonly<Record<string, string>>;
   /** Keep stdin open for an attached client. */
   interactive: boolean;

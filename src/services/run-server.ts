@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createFifos, FIFO_MOUNT, removeFifos, wrapWithFifos } from '../bridge/fifo.js';
 import { EGRESS_PROXY_ENV, startSandboxEgress } from './egress.js';
-import { runContainer } from '../bridge/run-container.js';
+import { runContainer, type RunIo } from '../bridge/run-container.js';
 import { chooseBridgeKind } from '../bridge/select.js';
 import { discoverEngine } from '../engine/discover.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
@@ -36,7 +36,7 @@ export interface ServerRequest {
   args: string[];
   lok: LokOptions;
   quiet: boolean;
-  launcher: 'npx' | 'run';
+  launcher: 'npx' | 'run' | 'start';
 }
 
 /** Returns the variables the user named: `-e NAME` copies from our environment, unset ones are skipped. */
@@ -118,7 +118,7 @@ async function prepareImage(ctx: Context, endpoint: EngineEndpoint, req: ServerR
     mounts: [],
     packages: [],
     what: `image ${source.image}`,
-    nameHint: source.image.replace(/[:@].*$/, '').split('/').pop() ?? 'server',
+    nameHint: (source.image.replace(/@.*$/, '').split('/').pop() ?? '').replace(/:.*$/, '') || 'server',
   };
 }
 
@@ -129,14 +129,35 @@ interface CaChoice {
   registryOnly: boolean;
 }
 
+/** Everything decided once per server: validated input, the engine, the installed tree. */
+export interface ServerPlan {
+  endpoint: EngineEndpoint;
+  name: string;
+  profileName: string;
+  allows: string[];
+  user: ReturnType<typeof chooseSandboxUser>;
+  net: ReturnType<typeof decideNetwork>;
+  /** Sockets can be mounted: the engine shares this machine's kernel. */
+  local: boolean;
+  /** The server's stdio goes through named pipes (our image has the shell that wires them). */
+  fifo: boolean;
+  prepared: Prepared;
+  /** The read-only mounts every container of this server gets (package tree, grants, CA). */
+  mounts: MountPlan[];
+  env: Record<string, string>;
+  source: ServerSource;
+  lok: LokOptions;
+  launcher: 'npx' | 'run' | 'start';
+  /** The orphan sweep started with the plan; await it before exiting. */
+  sweep: Promise<void>;
+}
+
 /**
- * Runs one server in a sandbox with the client's stdio, returning its exit code. The shim and
- * `mcp-lok run` both come here, and every container goes through the one pure builder.
- * Nothing but the server's bytes reaches ctx.stdout.
+ * Validates a request, finds the engine and installs or pulls what the server needs, saying
+ * on stderr how the profile relaxes the sandbox. Bad input fails here, before anything exists.
  */
-export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<number> {
+export async function planServer(ctx: Context, req: ServerRequest): Promise<ServerPlan> {
   const { lok } = req;
-  // Bad input fails before anything is created: the profile first, its grants once the engine is known.
   const loaded = loadProfile(lok.profile, { configDir: ctx.paths.config, cwd: process.cwd() });
   const user = chooseSandboxUser(process.getuid?.(), process.getgid?.());
   const npm = readNpmSettings(ctx.env, ctx.home, process.execPath);
@@ -146,9 +167,10 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
   const endpoint: EngineEndpoint = await discoverEngine({ env: ctx.env, home: ctx.home, platform: process.platform, explicit: lok.engine });
   ctx.debug(`engine: ${endpoint.kind === 'unix' ? endpoint.socketPath : `${endpoint.host}:${endpoint.port}`} (${endpoint.source})`);
   const source = req.source;
+  const local = chooseBridgeKind(endpoint, ctx.env, ctx.home, process.platform) === 'fifo';
   // Named pipes need a shell in the image: ours has one; an arbitrary image may not.
-  const bridgeKind = source.kind === 'npx' ? chooseBridgeKind(endpoint, ctx.env, ctx.home, process.platform) : 'attach';
-  const net = decideNetwork(loaded.profile, loaded.name, bridgeKind === 'fifo');
+  const fifo = local && source.kind === 'npx';
+  const net = decideNetwork(loaded.profile, loaded.name, fifo);
   const grants = resolveGrantMounts(loaded.profile, {
     home: ctx.home,
     engineSocket: endpoint.kind === 'unix' ? endpoint.socketPath : undefined,
@@ -164,7 +186,7 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
     ? await prepareNpx(ctx, endpoint, req, source, {
       npm, file: caFile, isNpmCafile: npmCa !== undefined,
       // A proxy of the user's own (a corporate one) is the way out; ours cannot chain to it yet.
-      registryOnly: bridgeKind === 'fifo' && !npm.proxy,
+      registryOnly: fifo && !npm.proxy,
     })
     : await prepareImage(ctx, endpoint, req, source);
   const name = lok.name ?? defaultContainerName(prepared.nameHint, randomBytes(3).toString('hex'));
@@ -176,19 +198,52 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
     mounts.push({ type: 'bind', source: caFile, target: CA_BUNDLE_PATH, readOnly: true });
     env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
   }
-  const fifos = bridgeKind === 'fifo' ? await createFifos(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`) : undefined;
+  Object.assign(env, resolveUserEnv(lok.env, ctx.env));
+  return {
+    endpoint, name, profileName: loaded.name,
+    allows: describeProfile(loaded.profile).filter((line) => line !== 'files: none' && line !== 'network: none'),
+    user, net, local, fifo, prepared, mounts, env, source, lok, launcher: req.launcher, sweep,
+  };
+}
+
+/** How one container of a plan is wired. */
+export interface LaunchOptions {
+  /** The engine's container name (a session's container differs from the server's name). */
+  containerName: string;
+  role: 'run' | 'session' | 'ingress';
+  transport: 'stdio' | 'sse' | 'streamable-http';
+  io: RunIo;
+  /** Extra variables (PORT for a server that listens itself). */
+  env?: Record<string, string>;
+  handleSignals: boolean;
+  /** Aborting stops the container (SIGTERM, then SIGKILL). */
+  signal?: AbortSignal;
+  onStarted?: (id: string) => void;
+  /** Announce egress refusals on stderr (the shim) or only log them (background servers). */
+  announceEgress?: boolean;
+}
+
+/**
+ * Creates, starts and bridges one container of a plan through the one pure builder, and
+ * resolves with its exit code once it is gone, with its pipes and egress proxy.
+ */
+export async function launchSandbox(ctx: Context, plan: ServerPlan, options: LaunchOptions): Promise<number> {
+  const { lok, prepared } = plan;
+  const name = options.containerName;
+  const mounts = [...plan.mounts];
+  const env: Record<string, string> = { ...plan.env, ...options.env };
+  const fifos = plan.fifo ? await createFifos(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`) : undefined;
   if (fifos) mounts.push({ type: 'bind', source: fifos.dir, target: FIFO_MOUNT, readOnly: true });
-  const egress = net.egress && fifos
-    ? await startSandboxEgress(ctx, { dir: fifos.dir, rules: net.egress, server: name, profile: loaded.name })
+  const egress = plan.net.egress && fifos
+    ? await startSandboxEgress(ctx, { dir: fifos.dir, rules: plan.net.egress, server: plan.name, profile: plan.profileName, announce: options.announceEgress ?? true })
     : undefined;
   if (egress) Object.assign(env, EGRESS_PROXY_ENV);
-  Object.assign(env, resolveUserEnv(lok.env, ctx.env));
   const body = buildContainerSpec({
     name,
-    user,
+    user: plan.user,
     image: prepared.image,
     cmd: fifos && prepared.cmd ? wrapWithFifos(prepared.cmd, { egress: egress !== undefined }) : prepared.cmd,
-    useImageCommand: source.kind === 'image',
+    useImageCommand: plan.source.kind === 'image',
     env,
     mounts,
     memoryBytes: lok.memoryBytes,
@@ -196,29 +251,51 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
     cpus: Math.min(lok.cpus, availableParallelism()),
     pids: lok.pids,
     nofile: DEFAULT_NOFILE,
-    podman: endpoint.podman,
-    network: net.network,
+    podman: plan.endpoint.podman,
+    network: plan.net.network,
     labels: buildLabels({
-      name, role: 'run', launcher: req.launcher, transport: 'stdio', profile: loaded.name,
-      allows: describeProfile(loaded.profile).filter((line) => line !== 'files: none' && line !== 'network: none'),
-      packages: prepared.packages, image: prepared.image, owner: currentOwner(),
+      name: plan.name, role: options.role, launcher: plan.launcher, transport: options.transport, profile: plan.profileName,
+      allows: plan.allows, packages: prepared.packages, image: prepared.image, owner: currentOwner(),
     }),
     // With named pipes the engine has no stdin to hold open.
-    interactive: !fifos,
+    interactive: !fifos && options.io.stdin !== undefined,
     autoRemove: true,
   });
-  ctx.debug(`starting ${name}: ${prepared.what}, ${bridgeKind} bridge`);
-  const stdout = ctx.stdout;
+  ctx.debug(`starting ${name}: ${prepared.what}, ${fifos ? 'fifo' : 'attach'} bridge`);
   try {
-    const direct = fifos && ctx.stdioFds;
-    return await runContainer(endpoint, name, body, {
-      ...(direct ? { fds: direct } : { stdin: ctx.stdin }),
-      onStdout: (chunk) => { stdout.write(chunk); },
-      onStderr: (chunk) => { ctx.stderr.write(chunk); },
-    }, { bridge: fifos ? { kind: 'fifo', fifos } : { kind: 'attach' }, reaper: true, handleSignals: true, cleanupDir: fifos?.dir });
+    return await runContainer(plan.endpoint, name, body, options.io, {
+      bridge: fifos ? { kind: 'fifo', fifos } : { kind: 'attach' },
+      reaper: true, handleSignals: options.handleSignals, cleanupDir: fifos?.dir,
+      signal: options.signal, onStarted: options.onStarted,
+    });
   } finally {
     egress?.close();
     if (fifos) await removeFifos(fifos).catch(() => {});
-    await sweep;
+  }
+}
+
+/**
+ * Runs one server in a sandbox with the client's stdio, returning its exit code. The shim and
+ * `mcp-lok run` both come here, and every container goes through the one pure builder.
+ * Nothing but the server's bytes reaches ctx.stdout.
+ */
+export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<number> {
+  const plan = await planServer(ctx, req);
+  const stdout = ctx.stdout;
+  const direct = plan.fifo && ctx.stdioFds;
+  try {
+    return await launchSandbox(ctx, plan, {
+      containerName: plan.name,
+      role: 'run',
+      transport: 'stdio',
+      io: {
+        ...(direct ? { fds: direct } : { stdin: ctx.stdin }),
+        onStdout: (chunk) => { stdout.write(chunk); },
+        onStderr: (chunk) => { ctx.stderr.write(chunk); },
+      },
+      handleSignals: true,
+    });
+  } finally {
+    await plan.sweep;
   }
 }

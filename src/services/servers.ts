@@ -2,6 +2,7 @@ import { listContainers, removeContainer, stopContainer, type ContainerSummary }
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { LokError, EXIT } from '../errors.js';
 import { LABEL } from '../sandbox/labels.js';
+import { effectiveRecord, isSupervised, readRecord, readRecords, removeRecord, type ServerRecord } from '../state/records.js';
 
 /** One sandboxed server as `list` shows it (and `--json` prints it). */
 export interface ServerInfo {
@@ -18,6 +19,12 @@ export interface ServerInfo {
   package: string | null;
   image: string;
   createdAt: string;
+  /** For servers started with `mcp-lok start`: how it is served, and its supervisor's counts. */
+  mode?: 'proxy' | 'bridge' | null;
+  sessions?: number;
+  restarts?: number;
+  /** What to do next, for a stopped background server. */
+  hint?: string;
 }
 
 interface SummaryWithTimes extends ContainerSummary {
@@ -44,39 +51,103 @@ export function describeServer(c: SummaryWithTimes): ServerInfo {
   };
 }
 
+/** Returns the row of a background server, from its record: honest about a dead supervisor. */
+export function describeRecord(raw: ServerRecord): ServerInfo {
+  const r = effectiveRecord(raw);
+  const stopped = r.state === 'stopped';
+  const detail = stopped
+    ? `stopped${r.lastExit ? ` (${r.lastExit})` : ''}`
+    : `${r.state}${r.mode === 'bridge' ? `, ${r.sessions ?? 0} session${r.sessions === 1 ? '' : 's'}` : ''}${r.restarts > 0 ? `, ${r.restarts} restart${r.restarts === 1 ? '' : 's'}` : ''}`;
+  const isImage = !r.source.startsWith('npx://');
+  return {
+    name: r.name,
+    id: '-',
+    state: stopped ? 'stopped' : r.state,
+    status: detail,
+    launcher: 'start',
+    transport: r.transport,
+    url: stopped ? null : r.url,
+    profile: r.profile,
+    allows: r.allows,
+    package: isImage ? null : r.source.slice('npx://'.length),
+    image: isImage ? r.source : '',
+    createdAt: r.startedAt,
+    mode: r.mode ?? null,
+    sessions: r.sessions ?? 0,
+    restarts: r.restarts,
+    ...(stopped ? { hint: `mcp-lok start ${r.name}` } : {}),
+  };
+}
+
 /**
- * Returns mcp-lok's servers: running ones, or all with `all`. Install containers are
- * mcp-lok's own plumbing and shown only with `all`.
+ * Returns mcp-lok's servers: background servers from their supervisors' records (running or
+ * stopped: after a reboot they are shown stopped, with how to start them), then containers
+ * started otherwise, running ones or all with `all`. A background server's own containers
+ * (its server, its sidecar, one per client session) are shown as the one server.
  */
-export async function listServers(endpoint: EngineEndpoint, options: { all: boolean }): Promise<ServerInfo[]> {
+export async function listServers(endpoint: EngineEndpoint, stateDir: string, options: { all: boolean }): Promise<ServerInfo[]> {
+  const records = readRecords(stateDir);
+  const owned = new Set(records.filter(isSupervised).map((r) => r.name));
   const containers = await listContainers(endpoint, [`${LABEL.managed}=true`], options.all) as SummaryWithTimes[];
-  return containers
+  const rows = containers
     .filter((c) => options.all || c.Labels[LABEL.role] !== 'install')
-    .map(describeServer)
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .filter((c) => !(c.Labels[LABEL.launcher] === 'start' && owned.has(c.Labels[LABEL.name] ?? '')))
+    .map(describeServer);
+  return [...records.map(describeRecord), ...rows].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function notFound(name: string): LokError {
+  return new LokError('NOT_FOUND', `No mcp-lok server is named "${name}".`, { exitCode: EXIT.failure, hint: 'Run `mcp-lok list --all` to see them.' });
 }
 
 /** Returns the one container whose mcp-lok name is exactly `name` (the engine's filter is a regex). */
-export async function findServer(endpoint: EngineEndpoint, name: string): Promise<SummaryWithTimes> {
+export async function findServer(endpoint: EngineEndpoint, name: string): Promise<SummaryWithTimes | undefined> {
   const found = (await listContainers(endpoint, [`${LABEL.managed}=true`, `${LABEL.name}=${name}`], true))
     .filter((c) => c.Labels[LABEL.name] === name);
-  if (found[0]) return found[0];
-  throw new LokError('NOT_FOUND', `No mcp-lok server is named "${name}".`, { exitCode: EXIT.failure, hint: 'Run `mcp-lok list --all` to see them.' });
+  return found[0];
+}
+
+const STOP_POLL_MS = 100;
+
+/** Asks a supervisor to stop (it stops its containers and listener), killing it if it hangs. */
+async function stopSupervisor(record: ServerRecord, graceSeconds: number): Promise<void> {
+  const pid = record.supervisor?.pid;
+  if (!pid) return;
+  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  const deadline = Date.now() + (graceSeconds + 10) * 1000;
+  while (isSupervised(record) && Date.now() < deadline) await new Promise((r) => setTimeout(r, STOP_POLL_MS));
+  // Its reapers remove its containers when it dies.
+  if (isSupervised(record)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
 }
 
 /** Stops a server (SIGTERM, then SIGKILL after `graceSeconds`); returns whether it was running. */
-export async function stopServer(endpoint: EngineEndpoint, name: string, graceSeconds: number): Promise<boolean> {
+export async function stopServer(endpoint: EngineEndpoint, stateDir: string, name: string, graceSeconds: number): Promise<boolean> {
+  const record = readRecord(stateDir, name);
+  if (record) {
+    if (!isSupervised(record)) return false;
+    await stopSupervisor(record, graceSeconds);
+    return true;
+  }
   const c = await findServer(endpoint, name);
+  if (!c) throw notFound(name);
   if (c.State !== 'running') return false;
   await stopContainer(endpoint, c.Id, graceSeconds);
   return true;
 }
 
-/** Removes a server's container; a running one only with `force`. */
-export async function removeServer(endpoint: EngineEndpoint, name: string, force: boolean): Promise<void> {
-  const c = await findServer(endpoint, name);
-  if (c.State === 'running' && !force) {
+/** Removes a server (its record and log, or its container); a running one only with `force`. */
+export async function removeServer(endpoint: EngineEndpoint, stateDir: string, name: string, force: boolean): Promise<void> {
+  const record = readRecord(stateDir, name);
+  const running = record ? isSupervised(record) : undefined;
+  const c = record ? undefined : await findServer(endpoint, name);
+  if (!record && !c) throw notFound(name);
+  if ((running || c?.State === 'running') && !force) {
     throw new LokError('INVALID_INPUT', `The server "${name}" is running.`, { exitCode: EXIT.failure, hint: `Stop it first (\`mcp-lok stop ${name}\`) or use \`mcp-lok rm -f ${name}\`.` });
   }
-  await removeContainer(endpoint, c.Id);
+  if (record) {
+    if (running) await stopSupervisor(record, 3);
+    removeRecord(stateDir, name);
+    return;
+  }
+  if (c) await removeContainer(endpoint, c.Id);
 }

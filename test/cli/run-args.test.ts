@@ -67,8 +67,11 @@ for (const [args, message] of [
   [['--bogus', 'alpine'], /Unknown option `--bogus`/],
   [['-y', 'alpine'], /Unknown option `-y`/],
   [['--transport', 'carrier-pigeon', 'alpine'], /stdio, sse or streamable-http/],
-  [['--transport', 'sse', 'alpine'], /not available in this version/],
-  [['--port', '8080', 'alpine'], /HTTP transports/],
+  [['--port', '8080', 'alpine'], /belongs to the HTTP transports/],
+  [['--transport', 'sse', '--port', '0', 'alpine'], /port from 1 to 65535/],
+  [['--transport', 'sse', '--port', '70000', 'alpine'], /port from 1 to 65535/],
+  [['--transport', 'sse', '--target-port', 'http', 'alpine'], /--target-port/],
+  [['--transport', 'sse', '--host', 'example.com', 'alpine'], /IP address of this machine/],
   [['--memory', 'lots', 'alpine'], /--memory/],
   [['--name'], /Missing the value of `--name`/],
 ] as const) {
@@ -78,5 +81,30 @@ for (const [args, message] of [
     assert.match(error.message, message);
   });
 }
+
+run('takes the HTTP flags with an HTTP transport', () => {
+  const r = parseRunArgs(['--transport', 'sse', '--port=8080', '--target-port', '3001', '--host', '0.0.0.0', 'img', '--', 'a'], {});
+  assert.is(r.kind, 'run');
+  if (r.kind === 'run') {
+    assert.is(r.transport, 'sse');
+    assert.equal(r.http, { host: '0.0.0.0', port: 8080, targetPort: 3001 });
+    assert.equal(r.args, ['a']);
+    assert.is(r.sourceText, 'img');
+  }
+});
+
+run('serves `start` over streamable HTTP by default, and says it defaulted', () => {
+  const r = parseRunArgs(['npx://pkg'], {}, 'start');
+  if (r.kind !== 'run') throw new Error('expected a run');
+  assert.is(r.transport, 'streamable-http');
+  assert.ok(r.transportDefaulted);
+  assert.equal(r.http, { host: '127.0.0.1', port: undefined, targetPort: undefined });
+});
+
+run('refuses stdio for a background server', () => {
+  const error = catchError(() => parseRunArgs(['--transport', 'stdio', 'img'], {}, 'start'));
+  assert.is(error.exitCode, 2);
+  assert.match(error.message, /needs an HTTP transport/);
+});
 
 run.run();

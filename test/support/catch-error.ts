@@ -10,3 +10,14 @@ export function catchError(fn: () => unknown): LokError {
   }
   throw new Error('expected a LokError');
 }
+
+/** Returns the LokError that `fn` rejects with; fails the test when it resolves or rejects with another error. */
+export async function catchErrorAsync(fn: () => Promise<unknown>): Promise<LokError> {
+  try {
+    await fn();
+  } catch (error) {
+    if (error instanceof LokError) return error;
+    throw error;
+  }
+  throw new Error('expected a LokError');
+}

@@ -5,7 +5,7 @@ import { formatAge, renderTable } from '../output.js';
 
 /** `mcp-lok list`: a table, or JSON with --json. */
 export async function runList(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
-  const servers = await listServers(await ctx.engine(), { all: Boolean(args.values.all) });
+  const servers = await listServers(await ctx.engine(), ctx.paths.state, { all: Boolean(args.values.all) });
   if (args.values.json) {
     ctx.stdout.write(`${JSON.stringify(servers, null, 2)}\n`);
     return 0;
@@ -15,9 +15,9 @@ export async function runList(ctx: ManagerContext, args: ParsedCommand): Promise
     return 0;
   }
   const rows = servers.map((s) => [
-    s.name, s.state, s.launcher, s.transport, s.url ?? '-', s.profile, s.package ?? s.image, formatAge(s.createdAt, ctx.now()),
+    s.name, s.hint ? `${s.status}; to start it: ${s.hint}` : s.launcher === 'start' ? s.status : s.state, s.launcher, s.transport, s.url ?? '-', s.profile, s.package ?? s.image, s.state === 'stopped' ? '-' : formatAge(s.createdAt, ctx.now()),
     s.allows.length > 0 ? s.allows.join('; ') : 'nothing beyond the sandbox',
   ]);
-  ctx.stdout.write(renderTable(['NAME', 'STATE', 'STARTED BY', 'TRANSPORT', 'URL', 'PROFILE', 'PACKAGE / IMAGE', 'AGE', 'ALLOWS'], rows, ctx.color));
+  ctx.stdout.write(renderTable(['NAME', 'STATE', 'STARTED BY', 'TRANSPORT', 'URL', 'PROFILE', 'PACKAGE / IMAGE', 'UP', 'ALLOWS'], rows, ctx.color));
   return 0;
 }

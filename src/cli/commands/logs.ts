@@ -1,25 +1,78 @@
-import { usageError } from '../../errors.js';
+import { createReadStream, statSync, watch } from 'node:fs';
+import { EXIT, LokError, usageError } from '../../errors.js';
 import { readEgressLog } from '../../services/egress.js';
+import { findServer } from '../../services/servers.js';
+import { isSupervised, readRecord, serverLogPath } from '../../state/records.js';
 import type { ParsedCommand } from '../commands.js';
 import type { ManagerContext } from '../manager-context.js';
 import { renderTable } from '../output.js';
 
-/** `mcp-lok logs NAME --egress`: every outbound attempt of a server, allowed or denied. */
+const FOLLOW_POLL_MS = 250;
+
+function copyRange(ctx: ManagerContext, path: string, start: number, end: number): Promise<void> {
+  if (end <= start) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const stream = createReadStream(path, { start, end: end - 1 });
+    stream.on('data', (chunk) => ctx.stdout.write(chunk));
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+}
+
+/** Prints a log file, then with `follow` what is added to it until Ctrl-C or the server stops. */
+async function printLog(ctx: ManagerContext, path: string, follow: boolean, stillRunning: () => boolean): Promise<void> {
+  let offset = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+  await copyRange(ctx, path, 0, offset);
+  if (!follow) return;
+  await new Promise<void>((resolve) => {
+    let busy = false;
+    const check = async (): Promise<void> => {
+      if (busy) return;
+      busy = true;
+      const size = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+      if (size < offset) offset = 0;
+      await copyRange(ctx, path, offset, size).catch(() => {});
+      offset = Math.max(offset, size);
+      busy = false;
+      if (!stillRunning()) finish();
+    };
+    const watcher = watch(path, () => { void check(); });
+    const timer = setInterval(() => { void check(); }, FOLLOW_POLL_MS);
+    const finish = (): void => { watcher.close(); clearInterval(timer); process.off('SIGINT', finish); resolve(); };
+    process.on('SIGINT', finish);
+  });
+}
+
+/**
+ * `mcp-lok logs NAME [-f]`: a background server's output with its supervisor's and proxy's
+ * lines; `--egress`: every outbound attempt of any server, allowed or denied.
+ */
 export async function runLogs(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
   const [name = ''] = args.positionals;
-  if (!args.values.egress) {
-    throw usageError('Only `mcp-lok logs NAME --egress` is available in this version: mcp-lok-npx and `run` servers send their output to their client, and the engine keeps no copy.', 'Add --egress for the outbound log.');
-  }
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(name)) throw usageError(`Expected a server name, got "${name}".`);
+  if (!args.values.egress) {
+    if (args.values.json) throw usageError('`--json` goes with `--egress`; the server log is plain text.');
+    const record = readRecord(ctx.paths.state, name);
+    if (record) {
+      await printLog(ctx, serverLogPath(ctx.paths.state, name), Boolean(args.values.follow), () => isSupervised(readRecord(ctx.paths.state, name) ?? record));
+      return EXIT.ok;
+    }
+    if (await findServer(await ctx.engine(), name)) {
+      throw new LokError('NOT_FOUND', `"${name}" talks to its client over stdio: its output went to that client, and no copy is kept.`, {
+        exitCode: EXIT.failure, hint: `\`mcp-lok logs ${name} --egress\` shows its outbound log; servers from \`mcp-lok start\` keep a log.`,
+      });
+    }
+    throw new LokError('NOT_FOUND', `No mcp-lok server is named "${name}".`, { exitCode: EXIT.failure, hint: 'Run `mcp-lok list --all` to see them.' });
+  }
   const entries = readEgressLog(ctx.paths.state, name);
   if (args.values.json) {
     for (const e of entries) ctx.stdout.write(`${JSON.stringify(e)}\n`);
-    return 0;
+    return EXIT.ok;
   }
   ctx.stdout.write(renderTable(
     ['TIME', 'HOST', 'PORT', 'ADDRESS', 'VERDICT', 'OUT', 'IN'],
     entries.map((e) => [e.time, e.host, String(e.port), e.address ?? '-', e.allowed ? (e.failed ? `allowed, failed: ${e.failed}` : 'allowed') : `denied: ${e.reason ?? ''}`, String(e.bytesOut), String(e.bytesIn)]),
     ctx.color,
   ));
-  return 0;
+  return EXIT.ok;
 }

@@ -2,7 +2,10 @@ import { createProcessContext } from '../context.js';
 import type { ManagerContext } from '../manager-context.js';
 import { parseRunArgs } from '../run-args.js';
 
-/** `mcp-lok run`: a server in the foreground, on this process's stdio; Ctrl-C stops and removes it. */
+/**
+ * `mcp-lok run`: a server in the foreground, on this process's stdio or over HTTP;
+ * Ctrl-C stops and removes what it started.
+ */
 export async function runRun(_ctx: ManagerContext, argv: string[]): Promise<number> {
   const invocation = parseRunArgs(argv, process.env);
   if (invocation.kind === 'help') {
@@ -10,6 +13,27 @@ export async function runRun(_ctx: ManagerContext, argv: string[]): Promise<numb
     return 0;
   }
   const ctx = createProcessContext(invocation.lok.debug);
-  const { runServerStdio } = await import('../../services/run-server.js');
-  return runServerStdio(ctx, { source: invocation.source, args: invocation.args, lok: invocation.lok, quiet: false, launcher: 'run' });
+  const request = { source: invocation.source, args: invocation.args, lok: invocation.lok, quiet: false, launcher: 'run' as const };
+  if (invocation.transport === 'stdio') {
+    const { runServerStdio } = await import('../../services/run-server.js');
+    return runServerStdio(ctx, request);
+  }
+  const [{ serveHttp }, { reservePort }, { machineNames }] = await Promise.all([
+    import('../../services/serve-http.js'), import('./start.js'), import('../../supervisor/names.js'),
+  ]);
+  const { host } = invocation.http;
+  const port = await reservePort(host, invocation.http.port);
+  const serving = await serveHttp(ctx, {
+    ...request, transport: invocation.transport, listen: { host, port }, targetPort: invocation.http.targetPort, extraNames: machineNames(host),
+  });
+  const how = serving.mode === 'bridge' ? 'a stdio server bridged to HTTP, one sandbox per client session' : 'behind mcp-lok\'s reverse proxy';
+  ctx.log(`mcp-lok: ${serving.name} is ready at ${serving.url} (${how}); Ctrl-C stops it.`);
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, stop);
+      ctx.log(`mcp-lok: stopping ${serving.name}`);
+      void serving.close().then(() => resolve(0), () => resolve(1));
+    };
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, stop);
+  });
 }

@@ -18,7 +18,7 @@ function readSeconds(raw: string | boolean | undefined): number {
 export async function runStop(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
   const [name = ''] = args.positionals;
   const seconds = readSeconds(args.values.time);
-  const wasRunning = await stopServer(await ctx.engine(), name, seconds);
+  const wasRunning = await stopServer(await ctx.engine(), ctx.paths.state, name, seconds);
   ctx.stderr.write(wasRunning ? `Stopped ${name}.\n` : `${name} was not running.\n`);
   return 0;
 }
@@ -26,7 +26,7 @@ export async function runStop(ctx: ManagerContext, args: ParsedCommand): Promise
 /** `mcp-lok rm [-f] NAME`. */
 export async function runRm(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
   const [name = ''] = args.positionals;
-  await removeServer(await ctx.engine(), name, Boolean(args.values.force));
+  await removeServer(await ctx.engine(), ctx.paths.state, name, Boolean(args.values.force));
   ctx.stderr.write(`Removed ${name}.\n`);
   return 0;
 }

@@ -1,0 +1,121 @@
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EXIT, LokError, type ErrorCode } from '../../errors.js';
+import { listenError } from '../../services/listen-error.js';
+import { findServer } from '../../services/servers.js';
+import { isSupervised, readRecord, serverLogPath } from '../../state/records.js';
+import type { SupervisorMessage, SupervisorRequest } from '../../supervisor/protocol.js';
+import type { ManagerContext } from '../manager-context.js';
+import { parseRunArgs } from '../run-args.js';
+
+const SUPERVISOR = fileURLToPath(new URL('../../supervisor/main.js', import.meta.url));
+
+/** Returns a readable default name from the server source: `server-memory`, `my-image`. */
+export function defaultServerName(sourceText: string): string {
+  const base = sourceText.startsWith('npx://')
+    ? sourceText.slice('npx://'.length).replace(/^@[^/]+\//, '').replace(/@.*$/, '')
+    : (sourceText.replace(/@.*$/, '').split('/').pop() ?? '').replace(/:.*$/, '');
+  const slug = base.replace(/[^a-zA-Z0-9_.-]+/g, '-').replace(/^[-_.]+/, '').slice(0, 50);
+  return slug || 'server';
+}
+
+/** Resolves with a free port on `host`, or with `port` once it is known to be free. */
+export function reservePort(host: string, port: number | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error) => reject(listenError(error, { host, port: port ?? 0 })));
+    server.listen({ host, port: port ?? 0, exclusive: true }, () => {
+      const bound = (server.address() as { port: number }).port;
+      server.close(() => resolve(bound));
+    });
+  });
+}
+
+async function chooseName(ctx: ManagerContext, wanted: string | undefined, sourceText: string): Promise<string> {
+  const endpoint = await ctx.engine();
+  const taken = async (name: string): Promise<boolean> => readRecord(ctx.paths.state, name) !== undefined || (await findServer(endpoint, name)) !== undefined;
+  if (wanted) {
+    const record = readRecord(ctx.paths.state, wanted);
+    if (record) {
+      throw new LokError('NAME_IN_USE', `A server named "${wanted}" already exists (${isSupervised(record) ? 'running' : 'stopped'}).`, {
+        exitCode: EXIT.failure, hint: isSupervised(record) ? 'Choose another --name.' : `Start it again with \`mcp-lok start ${wanted}\`, or remove it with \`mcp-lok rm ${wanted}\`.`,
+      });
+    }
+    if (await findServer(endpoint, wanted)) {
+      throw new LokError('NAME_IN_USE', `The name "${wanted}" is used by another mcp-lok server.`, { exitCode: EXIT.failure, hint: 'Choose another --name.' });
+    }
+    return wanted;
+  }
+  const base = defaultServerName(sourceText);
+  for (let n = 1; n < 100; n++) {
+    const name = n === 1 ? base : `${base}-${n}`;
+    if (!(await taken(name))) return name;
+  }
+  throw new LokError('NAME_IN_USE', `Every name from "${base}" to "${base}-99" is taken.`, { exitCode: EXIT.failure, hint: 'Choose one with --name.' });
+}
+
+/** Spawns the supervisor in its own session and relays its progress until the server is ready. */
+function spawnSupervisor(ctx: ManagerContext, name: string, request: SupervisorRequest): Promise<Extract<SupervisorMessage, { type: 'ready' }>> {
+  const logPath = serverLogPath(ctx.paths.state, name);
+  mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
+  const log = openSync(logPath, 'a', 0o600);
+  const child = spawn(process.execPath, [SUPERVISOR], { detached: true, stdio: ['pipe', log, log, 'pipe'], env: process.env });
+  closeSync(log);
+  child.stdin?.end(JSON.stringify(request));
+  return new Promise((resolve, reject) => {
+    let pending = '';
+    let outcome: SupervisorMessage | undefined;
+    const report = child.stdio[3] as NodeJS.ReadableStream;
+    report.setEncoding('utf8');
+    report.on('data', (text: string) => {
+      pending += text;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const message = JSON.parse(pending.slice(0, nl)) as SupervisorMessage;
+        pending = pending.slice(nl + 1);
+        if (message.type === 'log') ctx.stderr.write(`${message.line}\n`);
+        else outcome = message;
+      }
+    });
+    report.on('close', () => {
+      child.unref();
+      if (outcome?.type === 'ready') resolve(outcome);
+      else if (outcome?.type === 'error') reject(new LokError(outcome.code as ErrorCode, outcome.message, { exitCode: outcome.exitCode, hint: outcome.hint }));
+      else reject(new LokError('INTERNAL', `The supervisor of "${name}" stopped before the server was ready.`, { exitCode: EXIT.failure, hint: `See ${logPath}.` }));
+    });
+  });
+}
+
+/**
+ * `mcp-lok start`: the same as `run` over HTTP, sent to the background under a supervisor;
+ * prints the name and the URL clients should use. `mcp-lok start NAME` starts a stopped one again.
+ */
+export async function runStart(ctx: ManagerContext, argv: string[]): Promise<number> {
+  const again = argv.length === 1 && argv[0] !== undefined && !argv[0].startsWith('-') ? readRecord(ctx.paths.state, argv[0]) : undefined;
+  if (again && isSupervised(again)) {
+    ctx.stderr.write(`${again.name} is already running at ${again.url}.\n`);
+    return EXIT.ok;
+  }
+  const userArgv = again ? again.argv : argv;
+  const invocation = parseRunArgs(userArgv, ctx.env, 'start');
+  if (invocation.kind === 'help') {
+    ctx.stdout.write((await import('../help.js')).renderRunHelp('start'));
+    return EXIT.ok;
+  }
+  const name = again ? again.name : await chooseName(ctx, invocation.lok.name, invocation.sourceText);
+  const port = await reservePort(invocation.http.host, invocation.http.port ?? again?.port);
+  if (invocation.transportDefaulted) ctx.stderr.write(`mcp-lok: serving ${name} over streamable HTTP (use --transport sse for the older SSE transport).\n`);
+  if (invocation.http.host !== '127.0.0.1' && invocation.http.host !== 'localhost' && invocation.http.host !== '::1') {
+    ctx.stderr.write(`mcp-lok: listening on ${invocation.http.host}: other machines that can reach this address can use ${name}.\n`);
+  }
+  const ready = await spawnSupervisor(ctx, name, {
+    argv: ['--name', name, '--port', String(port), ...userArgv], userArgv, mode: again?.mode, restart: again !== undefined,
+  });
+  const how = ready.mode === 'bridge' ? 'a stdio server bridged to HTTP, one sandbox per client session' : 'it serves HTTP itself, behind mcp-lok\'s proxy';
+  ctx.stderr.write(`mcp-lok: ${name}: ${how}; \`mcp-lok logs ${name}\` shows its output, \`mcp-lok stop ${name}\` stops it.\n`);
+  ctx.stdout.write(`${name} ${ready.url}\n`);
+  return EXIT.ok;
+}

@@ -1,0 +1,309 @@
+import { randomBytes } from 'node:crypto';
+import { chown, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { createSandboxDir } from '../bridge/fifo.js';
+import { runContainer } from '../bridge/run-container.js';
+import type { Context } from '../context.js';
+import { ensureSandboxImage } from '../engine/image.js';
+import { LokError, EXIT } from '../errors.js';
+import { listenError } from './listen-error.js';
+import { startReverseProxy, type ReverseProxy } from '../proxy/reverse-proxy.js';
+import { startStdioBridge, type SessionBackend, type StdioBridge } from '../proxy/stdio-bridge.js';
+import { buildContainerSpec } from '../sandbox/build-spec.js';
+import { DEFAULT_NOFILE } from '../sandbox/hardening.js';
+import { buildLabels } from '../sandbox/labels.js';
+import { currentOwner } from '../state/owner.js';
+import { launchSandbox, planServer, type ServerPlan, type ServerRequest } from './run-server.js';
+
+/** The port a server that listens itself is told to use (its network namespace is its own). */
+export const DEFAULT_TARGET_PORT = 8080;
+/** How long a server may take from start to answering (an install can precede it). */
+const READY_TIMEOUT_MS = 60_000;
+const PROBE_INTERVAL_MS = 100;
+const BACKOFF_START_MS = 1000;
+const BACKOFF_MAX_MS = 30_000;
+/** A server that ran this long before crashing restarts without waiting. */
+const HEALTHY_RUN_MS = 60_000;
+const INGRESS_MOUNT = '/run/mcp-lok-in';
+const INGRESS_SOCKET = 'http.sock';
+const INGRESS_MEMORY_BYTES = 64 * 1024 ** 2;
+const INGRESS_PIDS = 32;
+
+export type HttpTransport = 'sse' | 'streamable-http';
+/** `proxy`: the server listens itself, behind the reverse proxy; `bridge`: a stdio server, one sandbox per client session. */
+export type ServeMode = 'proxy' | 'bridge';
+
+/** One server to serve over HTTP, from `mcp-lok run` (foreground) or a `start` supervisor. */
+export interface HttpServeRequest extends ServerRequest {
+  transport: HttpTransport;
+  listen: { host: string; port: number };
+  /** The port the server listens on in its sandbox; set means it speaks HTTP itself. */
+  targetPort: number | undefined;
+  /** Known from an earlier start: skips finding out. */
+  mode?: ServeMode | undefined;
+  /** Names besides loopback that clients may use in Host (when bound beyond loopback). */
+  extraNames?: string[];
+}
+
+/** What a supervisor reports about its server. */
+export interface ServeStatus {
+  state: 'starting' | 'running' | 'restarting' | 'waiting for the engine';
+  restarts: number;
+  sessions?: number;
+  lastExit?: string;
+}
+
+/** A server being served: where clients go, and how to stop it. */
+export interface HttpServing {
+  name: string;
+  url: string;
+  mode: ServeMode;
+  plan: ServerPlan;
+  /** Stops the server, its containers and the listener. */
+  close(): Promise<void>;
+}
+
+function urlFor(listen: { host: string; port: number }, transport: HttpTransport): string {
+  const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return `http://${host}:${listen.port}${transport === 'sse' ? '/sse' : '/mcp'}`;
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}
+
+/** Resolves true once something answers HTTP on the socket. */
+function probeHttp(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/', method: 'GET', headers: { host: 'localhost' }, timeout: 2000 }, (res) => { res.resume(); resolve(true); });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => { req.destroy(); resolve(false); });
+    req.end();
+  });
+}
+
+/** Splits a byte stream into lines (without their newlines) for a session's client. */
+function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
+  let pending = '';
+  return (chunk) => {
+    const text = pending + chunk.toString('utf8');
+    const lines = text.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line;
+      if (trimmed.trim() !== '') onLine(trimmed);
+    }
+  };
+}
+
+interface Running {
+  exited: Promise<number>;
+  stop: AbortController;
+  ingress: { socketPath: string; exited: Promise<number>; stop: AbortController; dir: string };
+}
+
+/** Starts the ingress sidecar in a server container's network namespace; resolves once it runs. */
+async function startIngress(ctx: Context, plan: ServerPlan, serverId: string, containerName: string, targetPort: number, image: string): Promise<Running['ingress']> {
+  const dir = await createSandboxDir(join(ctx.paths.state, 'run'), `${containerName}-in.${randomBytes(4).toString('hex')}`);
+  if (process.getuid?.() === 0) await chown(dir, plan.user.uid, plan.user.gid);
+  const stop = new AbortController();
+  const name = `${containerName}-in`;
+  const body = buildContainerSpec({
+    name, user: plan.user, image,
+    cmd: ['node', '/opt/mcp-lok/ingress-forward.mjs', `${INGRESS_MOUNT}/${INGRESS_SOCKET}`, String(targetPort)],
+    env: {}, mounts: [{ type: 'bind', source: dir, target: INGRESS_MOUNT, readOnly: false }],
+    memoryBytes: INGRESS_MEMORY_BYTES, cpus: 1, pids: INGRESS_PIDS, nofile: DEFAULT_NOFILE, podman: plan.endpoint.podman,
+    network: `container:${serverId}`,
+    labels: buildLabels({ name: plan.name, role: 'ingress', launcher: plan.launcher, transport: 'stdio', profile: plan.profileName, packages: [], image, owner: currentOwner() }),
+    interactive: false, autoRemove: true,
+  });
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => { started = resolve; });
+  const exited = runContainer(plan.endpoint, name, body, {
+    onStdout: () => {}, onStderr: (chunk) => ctx.stderr.write(chunk),
+  }, { bridge: { kind: 'attach' }, reaper: true, handleSignals: false, cleanupDir: dir, signal: stop.signal, onStarted: () => started() });
+  await Promise.race([running, exited.then((code) => { throw new LokError('ENGINE_ERROR', `The ingress sidecar exited (code ${code}).`, { exitCode: EXIT.engine }); })]);
+  return { socketPath: join(dir, INGRESS_SOCKET), exited, stop, dir };
+}
+
+/**
+ * Starts the server container with PORT/MCP_PORT set, its stdin held open, and its sidecar;
+ * when `detect`, also sends `initialize` on stdin. Resolves with how the server answered:
+ * HTTP on the port (it listens itself) or a JSON-RPC line on stdout (a stdio server).
+ */
+async function startServerContainer(ctx: Context, plan: ServerPlan, transport: HttpTransport, targetPort: number, detect: boolean): Promise<{ running: Running; answered: ServeMode }> {
+  const image = await ensureSandboxImage(plan.endpoint, { log: ctx.log });
+  const containerName = `${plan.name}-${randomBytes(3).toString('hex')}`;
+  const stdin = new PassThrough();
+  const stop = new AbortController();
+  let onId!: (id: string) => void;
+  const idKnown = new Promise<string>((resolve) => { onId = resolve; });
+  let stdioAnswer!: () => void;
+  const sawStdio = new Promise<ServeMode>((resolve) => { stdioAnswer = () => resolve('bridge'); });
+  const detectLine = lineSplitter((line) => { if (line.includes('"jsonrpc"')) stdioAnswer(); });
+  const onStdout = (chunk: Buffer): void => { ctx.stderr.write(chunk); if (detect) detectLine(chunk); };
+  const exited = launchSandbox(ctx, plan, {
+    containerName, role: 'run', transport,
+    io: { stdin, onStdout, onStderr: (chunk) => { ctx.stderr.write(chunk); } },
+    env: { PORT: String(targetPort), MCP_PORT: String(targetPort) },
+    handleSignals: false, signal: stop.signal, onStarted: onId, announceEgress: false,
+  });
+  const died = exited.then((code) => { throw new LokError('SERVER_EXITED', `The server exited (code ${code}) before answering.`, { exitCode: EXIT.failure, hint: `Its output is above${plan.launcher === 'start' ? ` and in \`mcp-lok logs ${plan.name}\`` : ''}.` }); });
+  died.catch(() => {});
+  try {
+    const id = await Promise.race([idKnown, died]);
+    const ingress = await startIngress(ctx, plan, id, containerName, targetPort, image);
+    if (detect) {
+      stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 'mcp-lok-probe', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-lok', version: '0' } } })}\n`);
+    }
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    let http: Promise<ServeMode> = new Promise(() => {});
+    const poll = async (): Promise<ServeMode> => {
+      while (Date.now() < deadline && !stop.signal.aborted) {
+        if (await probeHttp(ingress.socketPath)) return 'proxy';
+        await delay(PROBE_INTERVAL_MS);
+      }
+      throw new LokError('SERVER_TIMEOUT', `The server did not answer on port ${targetPort}${detect ? ' or on stdio' : ''} within ${READY_TIMEOUT_MS / 1000}s.`, {
+        exitCode: EXIT.failure, hint: 'If it listens on another port, pass it with --target-port.',
+      });
+    };
+    http = poll();
+    const answered = await Promise.race([http, ...(detect ? [sawStdio] : []), died]);
+    return { running: { exited, stop, ingress }, answered };
+  } catch (error) {
+    stop.abort();
+    await exited.catch(() => {});
+    throw error;
+  }
+}
+
+async function stopRunning(running: Running): Promise<void> {
+  running.stop.abort();
+  running.ingress.stop.abort();
+  await Promise.allSettled([running.exited, running.ingress.exited]);
+  await rm(running.ingress.dir, { recursive: true, force: true }).catch(() => {});
+}
+
+/**
+ * Serves a server over HTTP on `listen`: behind the reverse proxy when it listens itself
+ * (restarted with backoff when it crashes or the engine restarts), or, for a stdio server,
+ * through the bridge with one sandbox per client session. Resolves once clients can connect.
+ */
+export async function serveHttp(ctx: Context, req: HttpServeRequest, onStatus: (status: ServeStatus) => void = () => {}): Promise<HttpServing> {
+  const plan = await planServer(ctx, req);
+  const targetPort = req.targetPort ?? DEFAULT_TARGET_PORT;
+  let mode = req.mode ?? (req.targetPort !== undefined ? 'proxy' : undefined);
+  const status: ServeStatus = { state: 'starting', restarts: 0 };
+  const report = (change: Partial<ServeStatus>): void => { Object.assign(status, change); onStatus({ ...status }); };
+  let first: { running: Running; answered: ServeMode } | undefined;
+  if (mode !== 'bridge') {
+    first = await startServerContainer(ctx, plan, req.transport, targetPort, mode === undefined);
+    mode = first.answered;
+    if (mode === 'bridge') await stopRunning(first.running);
+  }
+  if (mode === 'bridge') {
+    const bridge = await serveBridge(ctx, plan, req, report);
+    return { name: plan.name, url: bridge.url, mode, plan, close: async () => { await bridge.close(); await plan.sweep; } };
+  }
+  const firstRunning = first?.running;
+  if (!firstRunning) throw new Error('unreachable: proxy mode without a server');
+  return serveProxy(ctx, plan, req, targetPort, firstRunning, report);
+}
+
+async function serveProxy(
+  ctx: Context, plan: ServerPlan, req: HttpServeRequest, targetPort: number, firstRunning: Running, report: (change: Partial<ServeStatus>) => void,
+): Promise<HttpServing> {
+  let proxy: ReverseProxy;
+  try {
+    proxy = await startReverseProxy({
+      listen: req.listen, upstream: { socketPath: firstRunning.ingress.socketPath }, upstreamHost: `localhost:${targetPort}`,
+      extraNames: req.extraNames ?? [], log: (line) => ctx.debug(`proxy: ${line}`),
+    });
+  } catch (error) {
+    await stopRunning(firstRunning);
+    throw listenError(error, req.listen);
+  }
+  report({ state: 'running' });
+  const closing = new AbortController();
+  let current: Running | undefined = firstRunning;
+  const supervise = async (): Promise<void> => {
+    let backoff = BACKOFF_START_MS;
+    let restarts = 0;
+    while (!closing.signal.aborted) {
+      const startedAt = Date.now();
+      if (current) {
+        const code = await current.exited.catch((error: unknown) => `engine: ${(error as Error).message}`);
+        await stopRunning(current);
+        current = undefined;
+        proxy.setUpstream(undefined);
+        if (closing.signal.aborted) return;
+        if (Date.now() - startedAt >= HEALTHY_RUN_MS) backoff = BACKOFF_START_MS;
+        ctx.log(`mcp-lok: ${plan.name} exited (${typeof code === 'number' ? `code ${code}` : code}); restarting in ${backoff / 1000}s.`);
+        report({ state: 'restarting', lastExit: typeof code === 'number' ? `code ${code}` : code });
+      }
+      await delay(backoff, closing.signal);
+      backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+      if (closing.signal.aborted) return;
+      try {
+        current = (await startServerContainer(ctx, plan, req.transport, targetPort, false)).running;
+        restarts += 1;
+        proxy.setUpstream({ socketPath: current.ingress.socketPath });
+        ctx.log(`mcp-lok: ${plan.name} is running again (restart ${restarts}).`);
+        report({ state: 'running', restarts });
+      } catch (error) {
+        const engineDown = /engine|ECONNREFUSED|ENOENT|socket/i.test((error as Error).message);
+        ctx.log(`mcp-lok: restarting ${plan.name} failed: ${(error as Error).message}`);
+        report({ state: engineDown ? 'waiting for the engine' : 'restarting', lastExit: (error as Error).message });
+      }
+    }
+  };
+  const supervised = supervise();
+  return {
+    name: plan.name, url: urlFor({ ...req.listen, port: proxy.port }, req.transport), mode: 'proxy', plan,
+    close: async () => {
+      closing.abort();
+      const running = current;
+      await Promise.allSettled([proxy.close(), running ? stopRunning(running) : undefined]);
+      await supervised;
+      await plan.sweep;
+    },
+  };
+}
+
+async function serveBridge(ctx: Context, plan: ServerPlan, req: HttpServeRequest, report: (change: Partial<ServeStatus>) => void): Promise<StdioBridge> {
+  let bridge: StdioBridge | undefined;
+  const openBackend = async (handlers: { onMessage(line: string): void; onExit(reason: string): void }, info: { sessionId: string }): Promise<SessionBackend> => {
+    const stdin = new PassThrough();
+    const stop = new AbortController();
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => { started = resolve; });
+    const exited = launchSandbox(ctx, plan, {
+      containerName: `${plan.name}-${info.sessionId.replace(/-/g, '').slice(0, 12)}`, role: 'session', transport: req.transport,
+      io: { stdin, onStdout: lineSplitter(handlers.onMessage), onStderr: (chunk) => { ctx.stderr.write(chunk); } },
+      handleSignals: false, signal: stop.signal, onStarted: () => started(), announceEgress: false,
+    });
+    const ended = exited.then((code) => `code ${code}`, (error: unknown) => (error as Error).message);
+    void ended.then((reason) => { handlers.onExit(reason); report({ sessions: bridge?.sessionCount() ?? 0 }); });
+    await Promise.race([running, ended.then((reason) => { throw new LokError('SERVER_EXITED', `The server exited (${reason}) before starting.`, { exitCode: EXIT.failure }); })]);
+    report({ sessions: (bridge?.sessionCount() ?? 0) + 1 });
+    return {
+      send: (line) => { stdin.write(`${line}\n`); },
+      close: async () => { stdin.end(); stop.abort(); await exited.catch(() => {}); },
+    };
+  };
+  try {
+    bridge = await startStdioBridge({
+      transport: req.transport, listen: req.listen, extraNames: req.extraNames ?? [], openBackend,
+      log: (line) => ctx.debug(`bridge: ${line}`),
+    });
+  } catch (error) {
+    throw listenError(error, req.listen);
+  }
+  report({ state: 'running', sessions: 0 });
+  return bridge;
+}

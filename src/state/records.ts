@@ -1,0 +1,87 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Owner } from '../sandbox/labels.js';
+import { isOwnerAlive } from './owner.js';
+
+/**
+ * A server sent to the background by `mcp-lok start`. Its containers come and go (restarts,
+ * one per client session), so this record, kept by its supervisor, is what `list`, `stop`,
+ * `logs` and a later `start NAME` read. It holds the start arguments (with any `-e NAME=value`
+ * given), so it is private to the user (0600).
+ */
+export interface ServerRecord {
+  name: string;
+  /** The arguments of `mcp-lok start`, to start it again after a reboot. */
+  argv: string[];
+  transport: 'sse' | 'streamable-http';
+  host: string;
+  port: number;
+  url: string;
+  mode: 'proxy' | 'bridge' | undefined;
+  source: string;
+  profile: string;
+  allows: string[];
+  supervisor: Owner | undefined;
+  state: 'starting' | 'running' | 'restarting' | 'waiting for the engine' | 'stopped';
+  restarts: number;
+  sessions?: number;
+  lastExit?: string;
+  startedAt: string;
+  updatedAt: string;
+}
+
+/** Returns the directory of server records. */
+export function recordsDir(stateDir: string): string {
+  return join(stateDir, 'servers');
+}
+
+/** Returns where a started server's log (its output, the supervisor's and the proxy's lines) is kept. */
+export function serverLogPath(stateDir: string, name: string): string {
+  return join(stateDir, 'logs', `${name}.log`);
+}
+
+/** Writes a record atomically (a reader never sees half of one). */
+export function writeRecord(stateDir: string, record: ServerRecord): void {
+  const dir = recordsDir(stateDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, `${record.name}.json`);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** Returns a server's record, or undefined. */
+export function readRecord(stateDir: string, name: string): ServerRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(join(recordsDir(stateDir), `${name}.json`), 'utf8')) as ServerRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Returns every record, sorted by name. */
+export function readRecords(stateDir: string): ServerRecord[] {
+  let entries: string[];
+  try { entries = readdirSync(recordsDir(stateDir)); } catch { return []; }
+  return entries
+    .filter((e) => e.endsWith('.json'))
+    .map((e) => readRecord(stateDir, e.slice(0, -'.json'.length)))
+    .filter((r): r is ServerRecord => r !== undefined)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Removes a record and its log. */
+export function removeRecord(stateDir: string, name: string): void {
+  rmSync(join(recordsDir(stateDir), `${name}.json`), { force: true });
+  rmSync(serverLogPath(stateDir, name), { force: true });
+}
+
+/** Returns true while the record's supervisor runs (after a reboot or `kill -9`, false). */
+export function isSupervised(record: ServerRecord): boolean {
+  return record.supervisor !== undefined && isOwnerAlive(record.supervisor);
+}
+
+/** Returns the record as it truly is: a dead supervisor means a stopped server, whatever the file says. */
+export function effectiveRecord(record: ServerRecord): ServerRecord {
+  return isSupervised(record) ? record : { ...record, state: 'stopped', sessions: 0 };
+}

@@ -1,0 +1,109 @@
+// The supervisor of one background server (`mcp-lok start`): in its own session, writing to
+// the server's log file, it owns the listener (reverse proxy or stdio bridge), restarts a
+// crashed server with backoff, and on SIGTERM (`mcp-lok stop`) stops everything and exits.
+// Its record in the state directory is what `list` reads; its containers carry its pid, so
+// if it is killed outright their reapers and the next sweep remove them.
+import { Socket } from 'node:net';
+import { createProcessContext } from '../cli/context.js';
+import { parseRunArgs } from '../cli/run-args.js';
+import { LokError } from '../errors.js';
+import { machineNames } from './names.js';
+import { serveHttp, type HttpServing, type ServeStatus } from '../services/serve-http.js';
+import { currentOwner } from '../state/owner.js';
+import { readRecord, removeRecord, writeRecord, type ServerRecord } from '../state/records.js';
+import { REPORT_FD, type SupervisorMessage, type SupervisorRequest } from './protocol.js';
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => { text += chunk; });
+    process.stdin.on('end', () => resolve(text));
+    process.stdin.on('error', reject);
+  });
+}
+
+function timestamp(): string {
+  return new Date().toISOString();
+}
+
+async function main(): Promise<void> {
+  const report = new Socket({ fd: REPORT_FD, readable: false, writable: true });
+  let reporting = true;
+  report.on('error', () => { reporting = false; });
+  const send = (message: SupervisorMessage): void => { if (reporting) report.write(`${JSON.stringify(message)}\n`); };
+  const request = JSON.parse(await readStdin()) as SupervisorRequest;
+  const invocation = parseRunArgs(request.argv, process.env, 'start');
+  if (invocation.kind !== 'run' || invocation.transport === 'stdio') throw new Error('the supervisor needs an HTTP server to run');
+  const ctx = createProcessContext(invocation.lok.debug);
+  ctx.log = (line) => {
+    process.stderr.write(`${timestamp()} ${line}\n`);
+    send({ type: 'log', line });
+  };
+  const { state } = ctx.paths;
+  const name = invocation.lok.name ?? '';
+  const port = invocation.http.port ?? 0;
+  const record: ServerRecord = {
+    name, argv: request.userArgv, transport: invocation.transport, host: invocation.http.host, port,
+    url: '', mode: request.mode, source: invocation.sourceText, profile: invocation.lok.profile, allows: [],
+    supervisor: currentOwner(), state: 'starting', restarts: readRecord(state, name)?.restarts ?? 0,
+    startedAt: timestamp(), updatedAt: timestamp(),
+  };
+  const save = (): void => { record.updatedAt = timestamp(); writeRecord(state, record); };
+  save();
+  ctx.log(`mcp-lok: starting ${name} (supervisor ${process.pid})`);
+  let serving: HttpServing;
+  try {
+    serving = await serveHttp(ctx, {
+      source: invocation.source, args: invocation.args, lok: invocation.lok, quiet: false, launcher: 'start',
+      transport: invocation.transport, listen: { host: invocation.http.host, port }, targetPort: invocation.http.targetPort,
+      mode: request.mode, extraNames: machineNames(invocation.http.host),
+    }, (status: ServeStatus) => {
+      record.state = status.state;
+      if (status.sessions !== undefined) record.sessions = status.sessions;
+      if (status.lastExit !== undefined) record.lastExit = status.lastExit;
+      record.restarts = status.restarts;
+      save();
+    });
+  } catch (error) {
+    const e = error instanceof LokError ? error : undefined;
+    ctx.log(`mcp-lok: ${name} did not start: ${(error as Error).message}`);
+    send({ type: 'error', message: (error as Error).message, hint: e?.hint, code: e?.code ?? 'INTERNAL', exitCode: e?.exitCode ?? 1 });
+    if (request.restart) {
+      Object.assign(record, { state: 'stopped', supervisor: undefined, lastExit: (error as Error).message });
+      save();
+    } else {
+      removeRecord(state, name);
+    }
+    report.end();
+    process.exitCode = 1;
+    return;
+  }
+  Object.assign(record, { url: serving.url, mode: serving.mode, allows: serving.plan.allows, profile: serving.plan.profileName });
+  save();
+  ctx.log(`mcp-lok: ${name} is ready at ${serving.url}`);
+  send({ type: 'ready', name, url: serving.url, mode: serving.mode });
+  report.end();
+  reporting = false;
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    ctx.log(`mcp-lok: stopping ${name} (${signal})`);
+    void serving.close().finally(() => {
+      Object.assign(record, { state: 'stopped', supervisor: undefined, sessions: 0, lastExit: 'stopped by mcp-lok stop' });
+      save();
+      ctx.log(`mcp-lok: ${name} stopped`);
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // No terminal owns this session; a stray hangup must not stop a background server.
+  process.on('SIGHUP', () => {});
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${timestamp()} mcp-lok supervisor failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exitCode = 1;
+});

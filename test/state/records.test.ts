@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { currentOwner } from '../../src/state/owner.js';
+import {
+  effectiveRecord, isSupervised, readRecord, readRecords, removeRecord, serverLogPath, writeRecord, type ServerRecord,
+} from '../../src/state/records.js';
+
+const records = suite('server records');
+let dir = '';
+records.before.each(() => { dir = mkdtempSync(join(tmpdir(), 'lok-records-')); });
+records.after.each(() => { rmSync(dir, { recursive: true, force: true }); });
+
+function record(name: string, supervisor = currentOwner()): ServerRecord {
+  return {
+    name, argv: ['npx://pkg'], transport: 'streamable-http', host: '127.0.0.1', port: 8080, url: 'http://127.0.0.1:8080/mcp',
+    mode: 'bridge', source: 'npx://pkg', profile: 'stdio', allows: [], supervisor, state: 'running', restarts: 0,
+    startedAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString(),
+  };
+}
+
+records('writes private files and reads them back, sorted', () => {
+  writeRecord(dir, record('b'));
+  writeRecord(dir, record('a'));
+  assert.equal(readRecords(dir).map((r) => r.name), ['a', 'b']);
+  assert.is(readRecord(dir, 'a')?.url, 'http://127.0.0.1:8080/mcp');
+  assert.is(statSync(join(dir, 'servers', 'a.json')).mode & 0o777, 0o600);
+});
+
+records('says a record whose supervisor is gone is stopped (a reboot, kill -9)', () => {
+  const live = record('live');
+  const dead = record('dead', { pid: 2 ** 22 + 1, startTicks: 'x:1', host: currentOwner().host });
+  assert.ok(isSupervised(live));
+  assert.not.ok(isSupervised(dead));
+  assert.is(effectiveRecord(live).state, 'running');
+  assert.is(effectiveRecord(dead).state, 'stopped');
+  assert.is(effectiveRecord({ ...live, supervisor: undefined }).state, 'stopped');
+});
+
+records('removes a record with its log; a missing one is no error', () => {
+  writeRecord(dir, record('x'));
+  mkdirSync(join(dir, 'logs'));
+  writeFileSync(serverLogPath(dir, 'x'), 'line\n');
+  removeRecord(dir, 'x');
+  removeRecord(dir, 'x');
+  assert.is(readRecord(dir, 'x'), undefined);
+  assert.not.ok(statSync(serverLogPath(dir, 'x'), { throwIfNoEntry: false }));
+});
+
+records('skips unreadable files', () => {
+  mkdirSync(join(dir, 'servers'), { recursive: true });
+  writeFileSync(join(dir, 'servers', 'bad.json'), '{');
+  assert.equal(readRecords(dir), []);
+});
+
+records.run();
