@@ -30,6 +30,9 @@ export function allowedHostNames(policy: ListenPolicy): Set<string> {
   return names;
 }
 
+// Listeners keep one policy object: its names are worked out once, not per request.
+const namesByPolicy = new WeakMap<ListenPolicy, Set<string>>();
+
 /** Splits `name:port` (with `[v6]:port`), lower-casing the name; undefined when malformed. */
 function splitHostPort(value: string): { name: string; port: number | undefined } | undefined {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(value.trim());
@@ -44,7 +47,8 @@ function splitHostPort(value: string): { name: string; port: number | undefined 
  * Returns undefined when allowed, else the reason.
  */
 export function checkRequestOrigin(policy: ListenPolicy, hostHeader: string | undefined, originHeader: string | undefined): string | undefined {
-  const names = allowedHostNames(policy);
+  let names = namesByPolicy.get(policy);
+  if (!names) namesByPolicy.set(policy, names = allowedHostNames(policy));
   if (!hostHeader) return 'missing Host header';
   const host = splitHostPort(hostHeader);
   if (!host || !names.has(host.name) || (host.port ?? 80) !== policy.port) return `Host ${JSON.stringify(hostHeader)} is not this server`;

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MANAGER, MEMORY, SHIM, eventually, lokContainers, requireEngine, shimEnv, spawnBin } from './harness.js';
@@ -25,7 +27,7 @@ management.after(async () => { await client?.close(); });
 management('offers its tools with input schemas, titles and annotations', async () => {
   const { tools } = await client.listTools();
   const byName = new Map(tools.map((t) => [t.name, t]));
-  for (const name of ['list_servers', 'stop_server', 'remove_server', 'get_egress_log', 'list_profiles', 'show_profile']) {
+  for (const name of ['list_servers', 'start_server', 'stop_server', 'remove_server', 'get_server_log', 'get_egress_log', 'list_profiles', 'show_profile']) {
     const tool = byName.get(name);
     assert.ok(tool, `missing ${name}`);
     assert.is(tool.inputSchema.type, 'object');
@@ -78,6 +80,82 @@ management('lists and explains permission profiles', async () => {
   assert.ok(names.includes('stdio') && names.includes('network'));
   const shown = await client.callTool({ name: 'show_profile', arguments: { profile: 'network' } }) as Result;
   assert.match(JSON.stringify(shown.structuredContent?.allows), /ANY public host/);
+});
+
+management('starts, lists, reads the log of, stops and removes a real background server from npm', async () => {
+  const name = `e2e-mgmt-bg-${randomBytes(3).toString('hex')}`;
+  try {
+    const started = await client.callTool({ name: 'start_server', arguments: { source: `npx://${MEMORY}`, name } }, undefined, { timeout: 120_000 }) as Result;
+    assert.not.ok(started.isError, started.content[0]?.text);
+    const url = String(started.structuredContent?.url);
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+    assert.is(started.structuredContent?.mode, 'bridge');
+    const http = new Client({ name: 'e2e-http', version: '1' });
+    await http.connect(new StreamableHTTPClientTransport(new URL(url)));
+    const { tools } = await http.listTools();
+    assert.ok(tools.some((t) => t.name === 'read_graph'));
+    await http.close();
+    const listed = await client.callTool({ name: 'list_servers', arguments: {} }) as Result;
+    const mine = (listed.structuredContent?.servers as Array<{ name: string; state: string; url: string | null; launcher: string }>).find((s) => s.name === name);
+    assert.is(mine?.state, 'running');
+    assert.is(mine?.url, url);
+    assert.is(mine?.launcher, 'start');
+    const log = await client.callTool({ name: 'get_server_log', arguments: { name } }) as Result;
+    assert.match((log.structuredContent?.lines as string[]).join('\n'), new RegExp(`${name} is ready at`));
+    const stopped = await client.callTool({ name: 'stop_server', arguments: { name } }) as Result;
+    assert.is(stopped.structuredContent?.wasRunning, true);
+    assert.is((await lokContainers(`mcp-lok-name=${name}`)).length, 0);
+    const after = await client.callTool({ name: 'list_servers', arguments: {} }) as Result;
+    const stoppedRow = (after.structuredContent?.servers as Array<{ name: string; state: string; hint?: string }>).find((s) => s.name === name);
+    assert.is(stoppedRow?.state, 'stopped');
+    assert.is(stoppedRow?.hint, `mcp-lok start ${name}`);
+    const removed = await client.callTool({ name: 'remove_server', arguments: { name } }) as Result;
+    assert.not.ok(removed.isError, removed.content[0]?.text);
+    const gone = await client.callTool({ name: 'list_servers', arguments: { all: true } }) as Result;
+    assert.not.ok((gone.structuredContent?.servers as Array<{ name: string }>).some((s) => s.name === name));
+  } finally {
+    await client.callTool({ name: 'remove_server', arguments: { name, force: true } }).catch(() => {});
+  }
+});
+
+management('refuses to widen a sandbox without the explicit flag, and creates nothing', async () => {
+  const name = `e2e-mgmt-wide-${randomBytes(3).toString('hex')}`;
+  for (const [args, flag] of [
+    [{ profile: 'network' }, 'allowNetwork'],
+    [{ host: '0.0.0.0' }, 'allowRemoteClients'],
+  ] as const) {
+    const refused = await client.callTool({ name: 'start_server', arguments: { source: `npx://${MEMORY}`, name, ...args } }) as Result;
+    assert.ok(refused.isError);
+    assert.match(refused.content[0]?.text ?? '', new RegExp(`^Refused: .*Set \`${flag}: true\``));
+  }
+  const bad = await client.callTool({ name: 'start_server', arguments: { source: 'Not An Image!', name } }) as Result;
+  assert.ok(bad.isError);
+  assert.match(bad.content[0]?.text ?? '', /Expected an image reference/);
+  const listed = await client.callTool({ name: 'list_servers', arguments: { all: true } }) as Result;
+  assert.not.ok((listed.structuredContent?.servers as Array<{ name: string }>).some((s) => s.name === name));
+  assert.is((await lokContainers(`mcp-lok-name=${name}`)).length, 0);
+});
+
+management('asks the user, where the client can, before widening a sandbox; a decline refuses', async () => {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [MANAGER], env: shimEnv(), stderr: 'pipe' });
+  const asking = new Client({ name: 'mcp-lok-e2e-elicit', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+  const asked: string[] = [];
+  asking.setRequestHandler(ElicitRequestSchema, async (request) => {
+    asked.push(String(request.params.message));
+    return { action: 'decline' };
+  });
+  await asking.connect(transport);
+  const name = `e2e-mgmt-ask-${randomBytes(3).toString('hex')}`;
+  try {
+    const refused = await asking.callTool({ name: 'start_server', arguments: { source: `npx://${MEMORY}`, name, profile: 'network', allowNetwork: true } }) as Result;
+    assert.ok(refused.isError);
+    assert.match(refused.content[0]?.text ?? '', /the user did not allow/);
+    assert.is(asked.length, 1);
+    assert.match(asked[0] ?? '', /reach any host/);
+    assert.is((await lokContainers(`mcp-lok-name=${name}`)).length, 0);
+  } finally {
+    await asking.close();
+  }
 });
 
 management('keeps stdout to MCP: nothing else was printed there, and stderr had no errors', async () => {

@@ -9,6 +9,7 @@ import { findServer } from '../../services/servers.js';
 import { isSupervised, readRecord, serverLogPath } from '../../state/records.js';
 import type { SupervisorMessage, SupervisorRequest } from '../../supervisor/protocol.js';
 import type { ManagerContext } from '../manager-context.js';
+import { isLoopbackHost } from '../../proxy/host-check.js';
 import { parseRunArgs } from '../run-args.js';
 
 const SUPERVISOR = fileURLToPath(new URL('../../supervisor/main.js', import.meta.url));
@@ -89,33 +90,54 @@ function spawnSupervisor(ctx: ManagerContext, name: string, request: SupervisorR
   });
 }
 
+/** A background server that is ready, as `start` reports it. */
+export interface Started {
+  name: string;
+  url: string;
+  mode: 'proxy' | 'bridge';
+  /** The server was already running (`start NAME` of a running one): nothing was started. */
+  already: boolean;
+}
+
 /**
- * `mcp-lok start`: the same as `run` over HTTP, sent to the background under a supervisor;
- * prints the name and the URL clients should use. `mcp-lok start NAME` starts a stopped one again.
+ * Starts a server in the background from `start`'s arguments (or a stopped one again, from
+ * `[NAME]`), relaying progress to ctx.stderr, and resolves once clients can connect. The CLI
+ * and the management server's `start_server` tool both come here.
  */
-export async function runStart(ctx: ManagerContext, argv: string[]): Promise<number> {
+export async function startBackground(ctx: ManagerContext, argv: string[]): Promise<Started | 'help'> {
   const again = argv.length === 1 && argv[0] !== undefined && !argv[0].startsWith('-') ? readRecord(ctx.paths.state, argv[0]) : undefined;
-  if (again && isSupervised(again)) {
-    ctx.stderr.write(`${again.name} is already running at ${again.url}.\n`);
-    return EXIT.ok;
-  }
+  if (again && isSupervised(again)) return { name: again.name, url: again.url, mode: again.mode ?? 'proxy', already: true };
   const userArgv = again ? again.argv : argv;
   const invocation = parseRunArgs(userArgv, ctx.env, 'start');
-  if (invocation.kind === 'help') {
-    ctx.stdout.write((await import('../help.js')).renderRunHelp('start'));
-    return EXIT.ok;
-  }
+  if (invocation.kind === 'help') return 'help';
   const name = again ? again.name : await chooseName(ctx, invocation.lok.name, invocation.sourceText);
   const port = await reservePort(invocation.http.host, invocation.http.port ?? again?.port);
   if (invocation.transportDefaulted) ctx.stderr.write(`mcp-lok: serving ${name} over streamable HTTP (use --transport sse for the older SSE transport).\n`);
-  if (invocation.http.host !== '127.0.0.1' && invocation.http.host !== 'localhost' && invocation.http.host !== '::1') {
+  if (!isLoopbackHost(invocation.http.host)) {
     ctx.stderr.write(`mcp-lok: listening on ${invocation.http.host}: other machines that can reach this address can use ${name}.\n`);
   }
   const ready = await spawnSupervisor(ctx, name, {
     argv: ['--name', name, '--port', String(port), ...userArgv], userArgv, mode: again?.mode, restart: again !== undefined,
   });
-  const how = ready.mode === 'bridge' ? 'a stdio server bridged to HTTP, one sandbox per client session' : 'it serves HTTP itself, behind mcp-lok\'s proxy';
-  ctx.stderr.write(`mcp-lok: ${name}: ${how}; \`mcp-lok logs ${name}\` shows its output, \`mcp-lok stop ${name}\` stops it.\n`);
-  ctx.stdout.write(`${name} ${ready.url}\n`);
+  return { name, url: ready.url, mode: ready.mode, already: false };
+}
+
+/**
+ * `mcp-lok start`: the same as `run` over HTTP, sent to the background under a supervisor;
+ * prints the name and the URL clients should use. `mcp-lok start NAME` starts a stopped one again.
+ */
+export async function runStart(ctx: ManagerContext, argv: string[]): Promise<number> {
+  const started = await startBackground(ctx, argv);
+  if (started === 'help') {
+    ctx.stdout.write((await import('../help.js')).renderRunHelp('start'));
+    return EXIT.ok;
+  }
+  if (started.already) {
+    ctx.stderr.write(`${started.name} is already running.\n`);
+  } else {
+    const how = started.mode === 'bridge' ? 'a stdio server bridged to HTTP, one sandbox per client session' : 'it serves HTTP itself, behind mcp-lok\'s proxy';
+    ctx.stderr.write(`mcp-lok: ${started.name}: ${how}; \`mcp-lok logs ${started.name}\` shows its output, \`mcp-lok stop ${started.name}\` stops it.\n`);
+  }
+  ctx.stdout.write(`${started.name} ${started.url}\n`);
   return EXIT.ok;
 }
