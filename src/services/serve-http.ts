@@ -104,7 +104,8 @@ function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
 interface Running {
   exited: Promise<number>;
   stop: AbortController;
-  ingress: { socketPath: string; exited: Promise<number>; stop: AbortController; dir: string };
+  /** The sidecar that lets the proxy reach a server that listens itself (absent for stdio ones on a VM engine). */
+  ingress: { socketPath: string; exited: Promise<number>; stop: AbortController; dir: string } | undefined;
 }
 
 /** Starts the ingress sidecar in a server container's network namespace; resolves once it runs. */
@@ -157,23 +158,25 @@ async function startServerContainer(ctx: Context, plan: ServerPlan, transport: H
   died.catch(() => {});
   try {
     const id = await Promise.race([idKnown, died]);
-    const ingress = await startIngress(ctx, plan, id, containerName, targetPort, image);
+    // The sidecar's socket is mounted from this machine: an engine in a VM cannot offer it.
+    const ingress = plan.local ? await startIngress(ctx, plan, id, containerName, targetPort, image) : undefined;
     if (detect) {
       stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 'mcp-lok-probe', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-lok', version: '0' } } })}\n`);
     }
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    let http: Promise<ServeMode> = new Promise(() => {});
     const poll = async (): Promise<ServeMode> => {
       while (Date.now() < deadline && !stop.signal.aborted) {
-        if (await probeHttp(ingress.socketPath)) return 'proxy';
-        await delay(PROBE_INTERVAL_MS);
+        if (ingress && await probeHttp(ingress.socketPath)) return 'proxy';
+        await delay(PROBE_INTERVAL_MS, stop.signal);
       }
-      throw new LokError('SERVER_TIMEOUT', `The server did not answer on port ${targetPort}${detect ? ' or on stdio' : ''} within ${READY_TIMEOUT_MS / 1000}s.`, {
-        exitCode: EXIT.failure, hint: 'If it listens on another port, pass it with --target-port.',
+      throw new LokError('SERVER_TIMEOUT', ingress
+        ? `The server did not answer on port ${targetPort}${detect ? ' or on stdio' : ''} within ${READY_TIMEOUT_MS / 1000}s.`
+        : `The server did not answer on stdio within ${READY_TIMEOUT_MS / 1000}s.`, {
+        exitCode: EXIT.failure,
+        hint: ingress ? 'If it listens on another port, pass it with --target-port.' : 'A server that listens itself needs an engine on this machine\'s kernel (Docker Engine or Podman on Linux) in this version.',
       });
     };
-    http = poll();
-    const answered = await Promise.race([http, ...(detect ? [sawStdio] : []), died]);
+    const answered = await Promise.race([poll(), ...(detect ? [sawStdio] : []), died]);
     return { running: { exited, stop, ingress }, answered };
   } catch (error) {
     stop.abort();
@@ -184,9 +187,9 @@ async function startServerContainer(ctx: Context, plan: ServerPlan, transport: H
 
 async function stopRunning(running: Running): Promise<void> {
   running.stop.abort();
-  running.ingress.stop.abort();
-  await Promise.allSettled([running.exited, running.ingress.exited]);
-  await rm(running.ingress.dir, { recursive: true, force: true }).catch(() => {});
+  running.ingress?.stop.abort();
+  await Promise.allSettled([running.exited, running.ingress?.exited]);
+  if (running.ingress) await rm(running.ingress.dir, { recursive: true, force: true }).catch(() => {});
 }
 
 /**
@@ -196,6 +199,11 @@ async function stopRunning(running: Running): Promise<void> {
  */
 export async function serveHttp(ctx: Context, req: HttpServeRequest, onStatus: (status: ServeStatus) => void = () => {}): Promise<HttpServing> {
   const plan = await planServer(ctx, req);
+  if (!plan.local && req.targetPort !== undefined) {
+    throw new LokError('INVALID_INPUT', 'A server that listens itself (--target-port) needs an engine on this machine\'s kernel (Docker Engine or Podman on Linux) in this version.', {
+      exitCode: EXIT.usage, hint: 'Run it where Docker or Podman runs natively, or use a stdio server (bridged to HTTP).',
+    });
+  }
   const targetPort = req.targetPort ?? DEFAULT_TARGET_PORT;
   let mode = req.mode ?? (req.targetPort !== undefined ? 'proxy' : undefined);
   const status: ServeStatus = { state: 'starting', restarts: 0 };
@@ -221,7 +229,7 @@ async function serveProxy(
   let proxy: ReverseProxy;
   try {
     proxy = await startReverseProxy({
-      listen: req.listen, upstream: { socketPath: firstRunning.ingress.socketPath }, upstreamHost: `localhost:${targetPort}`,
+      listen: req.listen, upstream: firstRunning.ingress ? { socketPath: firstRunning.ingress.socketPath } : undefined, upstreamHost: `localhost:${targetPort}`,
       extraNames: req.extraNames ?? [], log: (line) => ctx.debug(`proxy: ${line}`),
     });
   } catch (error) {
@@ -252,7 +260,7 @@ async function serveProxy(
       try {
         current = (await startServerContainer(ctx, plan, req.transport, targetPort, false)).running;
         restarts += 1;
-        proxy.setUpstream({ socketPath: current.ingress.socketPath });
+        proxy.setUpstream(current.ingress ? { socketPath: current.ingress.socketPath } : undefined);
         ctx.log(`mcp-lok: ${plan.name} is running again (restart ${restarts}).`);
         report({ state: 'running', restarts });
       } catch (error) {
