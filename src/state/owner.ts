@@ -6,16 +6,20 @@ function readBootId(): string {
   try { return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8); } catch { return ''; }
 }
 
-/** Returns a process's start time in clock ticks since boot, or '' where /proc is absent. */
-export function readStartTicks(pid: number): string {
+/** Returns the fields of /proc/PID/stat after the command name (state first), or undefined. */
+function readStatFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22; the command name (field 2) may hold spaces, so count from its closing paren.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? '';
+    // The command name (field 2) may hold spaces, so count from its closing paren.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return '';
+    return undefined;
   }
+}
+
+/** Returns a process's start time in clock ticks since boot, or '' where /proc is absent. */
+export function readStartTicks(pid: number): string {
+  return readStatFields(pid)?.[19] ?? '';
 }
 
 /** Returns the owner record of the current process. */
@@ -31,5 +35,8 @@ export function isOwnerAlive(owner: Owner): boolean {
   try { process.kill(owner.pid, 0); } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
   }
-  return !ticks || readStartTicks(owner.pid) === ticks;
+  const fields = readStatFields(owner.pid);
+  // A killed process that nobody has reaped yet (a zombie) still has its pid and start time.
+  if (fields?.[0] === 'Z') return false;
+  return !ticks || (fields?.[19] ?? '') === ticks;
 }

@@ -29,12 +29,14 @@ async function printLog(ctx: ManagerContext, path: string, follow: boolean, stil
     const check = async (): Promise<void> => {
       if (busy) return;
       busy = true;
+      // Asked before reading, so every line written before the server stopped is printed.
+      const running = stillRunning();
       const size = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
       if (size < offset) offset = 0;
       await copyRange(ctx, path, offset, size).catch(() => {});
       offset = Math.max(offset, size);
       busy = false;
-      if (!stillRunning()) finish();
+      if (!running) finish();
     };
     const watcher = watch(path, () => { void check(); });
     const timer = setInterval(() => { void check(); }, FOLLOW_POLL_MS);
