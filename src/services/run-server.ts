@@ -3,8 +3,8 @@ import { accessSync, constants, realpathSync } from 'node:fs';
 import type { Context } from '../context.js';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { createFifos, FIFO_MOUNT, removeFifos, wrapWithFifos } from '../bridge/fifo.js';
-import { EGRESS_PROXY_ENV, startSandboxEgress } from './egress.js';
+import { createFifos, FIFO_MOUNT, removeFifos, wrapWithEgressForwarder, wrapWithFifos } from '../bridge/fifo.js';
+import { EGRESS_PROXY_ENV, startEgressSidecar, startSandboxEgress, type EgressSidecar } from './egress.js';
 import { runContainer, type RunIo } from '../bridge/run-container.js';
 import { chooseBridgeKind } from '../bridge/select.js';
 import { discoverEngine } from '../engine/discover.js';
@@ -89,6 +89,7 @@ async function prepareNpx(ctx: Context, endpoint: EngineEndpoint, req: ServerReq
     caFile: ca.file,
     caIsNpmCafile: ca.isNpmCafile,
     registryOnly: ca.registryOnly,
+    proxyInSidecar: ca.proxyInSidecar,
     allowInstall: source.allowInstall,
     refreshAfterMs: lok.refreshAfterMs,
     image,
@@ -127,6 +128,7 @@ interface CaChoice {
   file: string | undefined;
   isNpmCafile: boolean;
   registryOnly: boolean;
+  proxyInSidecar: boolean;
 }
 
 /** Everything decided once per server: validated input, the engine, the installed tree. */
@@ -137,7 +139,7 @@ export interface ServerPlan {
   allows: string[];
   user: ReturnType<typeof chooseSandboxUser>;
   net: ReturnType<typeof decideNetwork>;
-  /** Sockets can be mounted: the engine shares this machine's kernel. */
+  /** Sockets can be mounted: the engine shares this machine's kernel (else the egress proxy runs in a sidecar). */
   local: boolean;
   /** The server's stdio goes through named pipes (our image has the shell that wires them). */
   fifo: boolean;
@@ -170,7 +172,9 @@ export async function planServer(ctx: Context, req: ServerRequest): Promise<Serv
   const local = chooseBridgeKind(endpoint, ctx.env, ctx.home, process.platform) === 'fifo';
   // Named pipes need a shell in the image: ours has one; an arbitrary image may not.
   const fifo = local && source.kind === 'npx';
-  const net = decideNetwork(loaded.profile, loaded.name, fifo);
+  // The egress forwarder needs our image's shell and node; the proxy's socket is mounted from
+  // here (local) or shared from a sidecar (a VM or TCP engine).
+  const net = decideNetwork(loaded.profile, loaded.name, source.kind === 'npx');
   const grants = resolveGrantMounts(loaded.profile, {
     home: ctx.home,
     engineSocket: endpoint.kind === 'unix' ? endpoint.socketPath : undefined,
@@ -186,7 +190,8 @@ export async function planServer(ctx: Context, req: ServerRequest): Promise<Serv
     ? await prepareNpx(ctx, endpoint, req, source, {
       npm, file: caFile, isNpmCafile: npmCa !== undefined,
       // A proxy of the user's own (a corporate one) is the way out; ours cannot chain to it yet.
-      registryOnly: fifo && !npm.proxy,
+      registryOnly: !npm.proxy,
+      proxyInSidecar: !local,
     })
     : await prepareImage(ctx, endpoint, req, source);
   const name = lok.name ?? defaultContainerName(prepared.nameHint, randomBytes(3).toString('hex'));
@@ -221,6 +226,8 @@ export interface LaunchOptions {
   onStarted?: (id: string) => void;
   /** Announce egress refusals on stderr (the shim) or only log them (background servers). */
   announceEgress?: boolean;
+  /** Join another sandbox's network namespace (the ingress sidecar's: loopback only) instead of the plan's. */
+  joinNetworkOf?: string;
 }
 
 /**
@@ -234,35 +241,46 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
   const env: Record<string, string> = { ...plan.env, ...options.env };
   const fifos = plan.fifo ? await createFifos(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`) : undefined;
   if (fifos) mounts.push({ type: 'bind', source: fifos.dir, target: FIFO_MOUNT, readOnly: true });
-  const egress = plan.net.egress && fifos
-    ? await startSandboxEgress(ctx, { dir: fifos.dir, rules: plan.net.egress, server: plan.name, profile: plan.profileName, announce: options.announceEgress ?? true })
-    : undefined;
-  if (egress) Object.assign(env, EGRESS_PROXY_ENV);
-  const body = buildContainerSpec({
-    name,
-    user: plan.user,
-    image: prepared.image,
-    cmd: fifos && prepared.cmd ? wrapWithFifos(prepared.cmd, { egress: egress !== undefined }) : prepared.cmd,
-    useImageCommand: plan.source.kind === 'image',
-    env,
-    mounts,
-    memoryBytes: lok.memoryBytes,
-    // The engine refuses more CPUs than the machine has (a 1-CPU laptop VM, say).
-    cpus: Math.min(lok.cpus, availableParallelism()),
-    pids: lok.pids,
-    nofile: DEFAULT_NOFILE,
-    podman: plan.endpoint.podman,
-    network: plan.net.network,
-    labels: buildLabels({
-      name: plan.name, role: options.role, launcher: plan.launcher, transport: options.transport, profile: plan.profileName,
-      allows: plan.allows, packages: prepared.packages, image: prepared.image, owner: currentOwner(),
-    }),
-    // With named pipes the engine has no stdin to hold open.
-    interactive: !fifos && options.io.stdin !== undefined,
-    autoRemove: true,
-  });
-  ctx.debug(`starting ${name}: ${prepared.what}, ${fifos ? 'fifo' : 'attach'} bridge`);
+  const record = { server: plan.name, profile: plan.profileName, announce: options.announceEgress ?? true };
+  let egress: Awaited<ReturnType<typeof startSandboxEgress>> | undefined;
+  let sidecar: EgressSidecar | undefined;
   try {
+    if (plan.net.egress && fifos) egress = await startSandboxEgress(ctx, { ...record, dir: fifos.dir, rules: plan.net.egress });
+    // An engine in a VM or across TCP cannot mount a socket from here: the proxy runs in a
+    // sidecar (the only container with a network) whose volume the server mounts read-only.
+    if (plan.net.egress && !fifos) {
+      sidecar = await startEgressSidecar(ctx, {
+        ...record, endpoint: plan.endpoint, containerName: `${name}-egress`, image: prepared.image, rules: plan.net.egress, launcher: plan.launcher,
+      });
+    }
+    if (egress || sidecar) Object.assign(env, EGRESS_PROXY_ENV);
+    const cmd = fifos && prepared.cmd ? wrapWithFifos(prepared.cmd, { egress: egress !== undefined })
+      : sidecar && prepared.cmd ? wrapWithEgressForwarder(prepared.cmd) : prepared.cmd;
+    const body = buildContainerSpec({
+      name,
+      user: plan.user,
+      image: prepared.image,
+      cmd,
+      useImageCommand: plan.source.kind === 'image',
+      env,
+      mounts,
+      volumesFrom: sidecar ? [`${sidecar.id}:ro`] : undefined,
+      memoryBytes: lok.memoryBytes,
+      // The engine refuses more CPUs than the machine has (a 1-CPU laptop VM, say).
+      cpus: Math.min(lok.cpus, availableParallelism()),
+      pids: lok.pids,
+      nofile: DEFAULT_NOFILE,
+      podman: plan.endpoint.podman,
+      network: options.joinNetworkOf ? `container:${options.joinNetworkOf}` : plan.net.network,
+      labels: buildLabels({
+        name: plan.name, role: options.role, launcher: plan.launcher, transport: options.transport, profile: plan.profileName,
+        allows: plan.allows, packages: prepared.packages, image: prepared.image, owner: currentOwner(),
+      }),
+      // With named pipes the engine has no stdin to hold open.
+      interactive: !fifos && options.io.stdin !== undefined,
+      autoRemove: true,
+    });
+    ctx.debug(`starting ${name}: ${prepared.what}, ${fifos ? 'fifo' : 'attach'} bridge${sidecar ? ', egress sidecar' : ''}`);
     return await runContainer(plan.endpoint, name, body, options.io, {
       bridge: fifos ? { kind: 'fifo', fifos } : { kind: 'attach' },
       reaper: true, handleSignals: options.handleSignals, cleanupDir: fifos?.dir,
@@ -270,6 +288,8 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
     });
   } finally {
     egress?.close();
+    // The server is gone (auto-removed): its sidecar goes too, and its volume with it.
+    await sidecar?.stop();
     if (fifos) await removeFifos(fifos).catch(() => {});
   }
 }

@@ -101,65 +101,85 @@ function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
   };
 }
 
+/** The sidecar that lets the proxy reach a server that listens itself: it owns the network namespace the server joins. */
+interface Ingress {
+  id: string;
+  socketPath: string;
+  exited: Promise<number>;
+  gone: boolean;
+  stop: AbortController;
+  dir: string;
+}
+
 interface Running {
   exited: Promise<number>;
   stop: AbortController;
-  /** The sidecar that lets the proxy reach a server that listens itself (absent for stdio ones on a VM engine). */
-  ingress: { socketPath: string; exited: Promise<number>; stop: AbortController; dir: string } | undefined;
 }
 
-/** Starts the ingress sidecar in a server container's network namespace; resolves once it runs. */
-async function startIngress(ctx: Context, plan: ServerPlan, serverId: string, containerName: string, targetPort: number, image: string): Promise<Running['ingress']> {
-  const dir = await createSandboxDir(join(ctx.paths.state, 'run'), `${containerName}-in.${randomBytes(4).toString('hex')}`);
+/**
+ * Starts the ingress sidecar: a sandbox with no network (loopback only) whose namespace the
+ * server joins, forwarding a Unix socket mounted from the host to the server's port. The
+ * server depends on it, never the reverse, so the server can be restarted (or removed, on
+ * Podman) while the sidecar and the proxy's socket stay.
+ */
+async function startIngress(ctx: Context, plan: ServerPlan, targetPort: number): Promise<Ingress> {
+  const image = await ensureSandboxImage(plan.endpoint, { log: ctx.log });
+  const name = `${plan.name}-in-${randomBytes(3).toString('hex')}`;
+  const dir = await createSandboxDir(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`);
   if (process.getuid?.() === 0) await chown(dir, plan.user.uid, plan.user.gid);
   const stop = new AbortController();
-  const name = `${containerName}-in`;
   const body = buildContainerSpec({
     name, user: plan.user, image,
     cmd: ['node', '/opt/mcp-lok/ingress-forward.mjs', `${INGRESS_MOUNT}/${INGRESS_SOCKET}`, String(targetPort)],
     env: {}, mounts: [{ type: 'bind', source: dir, target: INGRESS_MOUNT, readOnly: false }],
     memoryBytes: INGRESS_MEMORY_BYTES, cpus: 1, pids: INGRESS_PIDS, nofile: DEFAULT_NOFILE, podman: plan.endpoint.podman,
-    network: `container:${serverId}`,
+    network: 'none',
     labels: buildLabels({ name: plan.name, role: 'ingress', launcher: plan.launcher, transport: 'stdio', profile: plan.profileName, packages: [], image, owner: currentOwner() }),
     interactive: false, autoRemove: true,
   });
-  let started!: () => void;
-  const running = new Promise<void>((resolve) => { started = resolve; });
+  let started!: (id: string) => void;
+  const running = new Promise<string>((resolve) => { started = resolve; });
   const exited = runContainer(plan.endpoint, name, body, {
     onStdout: () => {}, onStderr: (chunk) => ctx.stderr.write(chunk),
-  }, { bridge: { kind: 'attach' }, reaper: true, handleSignals: false, cleanupDir: dir, signal: stop.signal, onStarted: () => started() });
-  await Promise.race([running, exited.then((code) => { throw new LokError('ENGINE_ERROR', `The ingress sidecar exited (code ${code}).`, { exitCode: EXIT.engine }); })]);
-  return { socketPath: join(dir, INGRESS_SOCKET), exited, stop, dir };
+  }, { bridge: { kind: 'attach' }, reaper: true, handleSignals: false, cleanupDir: dir, signal: stop.signal, onStarted: (id) => started(id) });
+  const ingress: Ingress = { id: '', socketPath: join(dir, INGRESS_SOCKET), exited, gone: false, stop, dir };
+  void exited.catch(() => {}).finally(() => { ingress.gone = true; });
+  ingress.id = await Promise.race([running, exited.then((code) => { throw new LokError('ENGINE_ERROR', `The ingress sidecar exited (code ${code}).`, { exitCode: EXIT.engine }); })]);
+  return ingress;
+}
+
+async function stopIngress(ingress: Ingress | undefined): Promise<void> {
+  if (!ingress) return;
+  ingress.stop.abort();
+  await ingress.exited.catch(() => {});
+  await rm(ingress.dir, { recursive: true, force: true }).catch(() => {});
 }
 
 /**
- * Starts the server container with PORT/MCP_PORT set, its stdin held open, and its sidecar;
- * when `detect`, also sends `initialize` on stdin. Resolves with how the server answered:
- * HTTP on the port (it listens itself) or a JSON-RPC line on stdout (a stdio server).
+ * Starts the server container with PORT/MCP_PORT set and its stdin held open, in the ingress
+ * sidecar's network namespace when there is one; when `detect`, also sends `initialize` on
+ * stdin. Resolves with how the server answered: HTTP on the port (it listens itself) or a
+ * JSON-RPC line on stdout (a stdio server).
  */
-async function startServerContainer(ctx: Context, plan: ServerPlan, transport: HttpTransport, targetPort: number, detect: boolean): Promise<{ running: Running; answered: ServeMode }> {
-  const image = await ensureSandboxImage(plan.endpoint, { log: ctx.log });
-  const containerName = `${plan.name}-${randomBytes(3).toString('hex')}`;
+async function startServerContainer(
+  ctx: Context, plan: ServerPlan, transport: HttpTransport, targetPort: number, detect: boolean, ingress: Ingress | undefined,
+): Promise<{ running: Running; answered: ServeMode }> {
   const stdin = new PassThrough();
   const stop = new AbortController();
-  let onId!: (id: string) => void;
-  const idKnown = new Promise<string>((resolve) => { onId = resolve; });
   let stdioAnswer!: () => void;
   const sawStdio = new Promise<ServeMode>((resolve) => { stdioAnswer = () => resolve('bridge'); });
   const detectLine = lineSplitter((line) => { if (line.includes('"jsonrpc"')) stdioAnswer(); });
   const onStdout = (chunk: Buffer): void => { ctx.stderr.write(chunk); if (detect) detectLine(chunk); };
   const exited = launchSandbox(ctx, plan, {
-    containerName, role: 'run', transport,
+    containerName: `${plan.name}-${randomBytes(3).toString('hex')}`, role: 'run', transport,
     io: { stdin, onStdout, onStderr: (chunk) => { ctx.stderr.write(chunk); } },
     env: { PORT: String(targetPort), MCP_PORT: String(targetPort) },
-    handleSignals: false, signal: stop.signal, onStarted: onId, announceEgress: false,
+    handleSignals: false, signal: stop.signal, announceEgress: false,
+    ...(ingress ? { joinNetworkOf: ingress.id } : {}),
   });
   const died = exited.then((code) => { throw new LokError('SERVER_EXITED', `The server exited (code ${code}) before answering.`, { exitCode: EXIT.failure, hint: `Its output is above${plan.launcher === 'start' ? ` and in \`mcp-lok logs ${plan.name}\`` : ''}.` }); });
   died.catch(() => {});
   try {
-    const id = await Promise.race([idKnown, died]);
-    // The sidecar's socket is mounted from this machine: an engine in a VM cannot offer it.
-    const ingress = plan.local ? await startIngress(ctx, plan, id, containerName, targetPort, image) : undefined;
     if (detect) {
       stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 'mcp-lok-probe', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-lok', version: '0' } } })}\n`);
     }
@@ -177,7 +197,7 @@ async function startServerContainer(ctx: Context, plan: ServerPlan, transport: H
       });
     };
     const answered = await Promise.race([poll(), ...(detect ? [sawStdio] : []), died]);
-    return { running: { exited, stop, ingress }, answered };
+    return { running: { exited, stop }, answered };
   } catch (error) {
     stop.abort();
     await exited.catch(() => {});
@@ -185,11 +205,10 @@ async function startServerContainer(ctx: Context, plan: ServerPlan, transport: H
   }
 }
 
-async function stopRunning(running: Running): Promise<void> {
+async function stopRunning(running: Running | undefined): Promise<void> {
+  if (!running) return;
   running.stop.abort();
-  running.ingress?.stop.abort();
-  await Promise.allSettled([running.exited, running.ingress?.exited]);
-  if (running.ingress) await rm(running.ingress.dir, { recursive: true, force: true }).catch(() => {});
+  await running.exited.catch(() => {});
 }
 
 /**
@@ -208,32 +227,39 @@ export async function serveHttp(ctx: Context, req: HttpServeRequest, onStatus: (
   let mode = req.mode ?? (req.targetPort !== undefined ? 'proxy' : undefined);
   const status: ServeStatus = { state: 'starting', restarts: 0 };
   const report = (change: Partial<ServeStatus>): void => { Object.assign(status, change); onStatus({ ...status }); };
-  let first: { running: Running; answered: ServeMode } | undefined;
   if (mode !== 'bridge') {
-    first = await startServerContainer(ctx, plan, req.transport, targetPort, mode === undefined);
+    // The sidecar's socket is mounted from this machine: an engine in a VM cannot offer it.
+    const ingress = plan.local ? await startIngress(ctx, plan, targetPort) : undefined;
+    let first: Awaited<ReturnType<typeof startServerContainer>>;
+    try {
+      first = await startServerContainer(ctx, plan, req.transport, targetPort, mode === undefined, ingress);
+    } catch (error) {
+      await stopIngress(ingress);
+      throw error;
+    }
     mode = first.answered;
-    if (mode === 'bridge') await stopRunning(first.running);
+    if (mode === 'proxy' && ingress) return serveProxy(ctx, plan, req, targetPort, ingress, first.running, report);
+    await stopRunning(first.running);
+    await stopIngress(ingress);
   }
-  if (mode === 'bridge') {
-    const bridge = await serveBridge(ctx, plan, req, report);
-    return { name: plan.name, url: bridge.url, mode, plan, close: async () => { await bridge.close(); await plan.sweep; } };
-  }
-  const firstRunning = first?.running;
-  if (!firstRunning) throw new Error('unreachable: proxy mode without a server');
-  return serveProxy(ctx, plan, req, targetPort, firstRunning, report);
+  const bridge = await serveBridge(ctx, plan, req, report);
+  return { name: plan.name, url: bridge.url, mode: 'bridge', plan, close: async () => { await bridge.close(); await plan.sweep; } };
 }
 
 async function serveProxy(
-  ctx: Context, plan: ServerPlan, req: HttpServeRequest, targetPort: number, firstRunning: Running, report: (change: Partial<ServeStatus>) => void,
+  ctx: Context, plan: ServerPlan, req: HttpServeRequest, targetPort: number, firstIngress: Ingress, firstRunning: Running,
+  report: (change: Partial<ServeStatus>) => void,
 ): Promise<HttpServing> {
   let proxy: ReverseProxy;
+  let ingress: Ingress | undefined = firstIngress;
   try {
     proxy = await startReverseProxy({
-      listen: req.listen, upstream: firstRunning.ingress ? { socketPath: firstRunning.ingress.socketPath } : undefined, upstreamHost: `localhost:${targetPort}`,
+      listen: req.listen, upstream: { socketPath: firstIngress.socketPath }, upstreamHost: `localhost:${targetPort}`,
       extraNames: req.extraNames ?? [], log: (line) => ctx.debug(`proxy: ${line}`),
     });
   } catch (error) {
     await stopRunning(firstRunning);
+    await stopIngress(firstIngress);
     throw listenError(error, req.listen);
   }
   report({ state: 'running' });
@@ -246,9 +272,7 @@ async function serveProxy(
       const startedAt = Date.now();
       if (current) {
         const code = await current.exited.catch((error: unknown) => `engine: ${(error as Error).message}`);
-        await stopRunning(current);
         current = undefined;
-        proxy.setUpstream(undefined);
         if (closing.signal.aborted) return;
         if (Date.now() - startedAt >= HEALTHY_RUN_MS) backoff = BACKOFF_START_MS;
         ctx.log(`mcp-lok: ${plan.name} exited (${typeof code === 'number' ? `code ${code}` : code}); restarting in ${backoff / 1000}s.`);
@@ -258,9 +282,17 @@ async function serveProxy(
       backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
       if (closing.signal.aborted) return;
       try {
-        current = (await startServerContainer(ctx, plan, req.transport, targetPort, false)).running;
+        // An engine restart takes the sidecar too: start a new one (a new socket for the proxy).
+        if (!ingress || ingress.gone) {
+          proxy.setUpstream(undefined);
+          await stopIngress(ingress);
+          ingress = undefined;
+          ingress = await startIngress(ctx, plan, targetPort);
+          proxy.setUpstream({ socketPath: ingress.socketPath });
+        }
+        current = (await startServerContainer(ctx, plan, req.transport, targetPort, false, ingress)).running;
+        if (closing.signal.aborted) { await stopRunning(current); return; }
         restarts += 1;
-        proxy.setUpstream(current.ingress ? { socketPath: current.ingress.socketPath } : undefined);
         ctx.log(`mcp-lok: ${plan.name} is running again (restart ${restarts}).`);
         report({ state: 'running', restarts });
       } catch (error) {
@@ -275,9 +307,10 @@ async function serveProxy(
     name: plan.name, url: urlFor({ ...req.listen, port: proxy.port }, req.transport), mode: 'proxy', plan,
     close: async () => {
       closing.abort();
-      const running = current;
-      await Promise.allSettled([proxy.close(), running ? stopRunning(running) : undefined]);
+      await Promise.allSettled([proxy.close(), stopRunning(current)]);
       await supervised;
+      // The server leaves first: it lives in the sidecar's namespace.
+      await stopIngress(ingress);
       await plan.sweep;
     },
   };

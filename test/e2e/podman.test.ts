@@ -5,7 +5,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
 import { parseEngineUrl } from '../../src/engine/discover.js';
-import { MEMORY, SHIM, connectShim, eventually, runBin, spawnBin } from './harness.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { EVERYTHING, MANAGER, MEMORY, SHIM, connectShim, eventually, runBin, spawnBin } from './harness.js';
 
 const address = process.env.MCP_LOK_TEST_PODMAN;
 const podman = suite('mcp-lok-npx on Podman');
@@ -54,6 +56,41 @@ if (!address) {
     child.kill('SIGKILL');
     await eventually(async () => (await podmanContainers(name)).length === 0, 10_000, `${name} to be removed`);
     child.stdin?.destroy();
+  });
+
+  podman('serves a server that listens itself behind the proxy, restarts it when killed, and stop leaves nothing', async () => {
+    const name = `e2e-podman-http-${randomBytes(3).toString('hex')}`;
+    const engine = parseEngineUrl(address, 'MCP_LOK_TEST_PODMAN');
+    try {
+      const started = await runBin(MANAGER, ['start', '--name', name, `npx://${EVERYTHING}`, '--', 'streamableHttp'], { env, timeoutMs: 120_000 });
+      assert.is(started.code, 0, started.stderr);
+      const url = started.stdout.toString().trim().split(' ')[1] ?? '';
+      const call = async (): Promise<string> => {
+        const client = new Client({ name: 'e2e-podman', version: '1' });
+        await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+        try {
+          const result = await client.callTool({ name: 'echo', arguments: { message: 'on podman' } }) as { content: Array<{ text: string }> };
+          return result.content[0]?.text ?? '';
+        } finally {
+          await client.close();
+        }
+      };
+      assert.match(await call(), /on podman/);
+      const server = (await podmanContainers(name) as Array<{ Id: string; Labels: Record<string, string> }>).find((c) => c.Labels['mcp-lok-role'] === 'run');
+      assert.ok(server, 'no server container');
+      await engineRequest(engine, 'POST', `/containers/${server.Id}/kill`);
+      await eventually(async () => {
+        const list = JSON.parse((await runBin(MANAGER, ['list', '--json'], { env })).stdout.toString()) as Array<{ name: string; state: string; restarts?: number }>;
+        const mine = list.find((s) => s.name === name);
+        return mine?.state === 'running' && (mine.restarts ?? 0) >= 1;
+      }, 60_000, `${name} to be restarted`);
+      assert.match(await call(), /on podman/);
+      const stopped = await runBin(MANAGER, ['stop', name], { env });
+      assert.is(stopped.code, 0, stopped.stderr);
+      await eventually(async () => (await podmanContainers(name)).length === 0, 10_000, `${name}'s containers to be removed`);
+    } finally {
+      await runBin(MANAGER, ['rm', '-f', name], { env });
+    }
   });
 }
 
