@@ -61,8 +61,8 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'stop',
     summary: 'Stop a server (it is removed if it was started by mcp-lok-npx)',
-    usage: 'mcp-lok stop [--time SECONDS] NAME',
-    positionals: { min: 1, max: 1, names: ['NAME'] },
+    usage: 'mcp-lok stop [--time SECONDS] NAME [NAME...]',
+    positionals: { min: 1, max: Infinity, names: ['NAME'] },
     options: { time: { type: 'string', short: 't', value: 'SECONDS', description: 'Seconds to wait after SIGTERM before SIGKILL (default 3).' } },
     examples: ['mcp-lok stop memory'],
     run: { parsed: async (ctx, args) => (await import('./commands/stop-rm.js')).runStop(ctx, args) },
@@ -70,8 +70,8 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'rm',
     summary: 'Remove a stopped server (-f: stop it first)',
-    usage: 'mcp-lok rm [-f] NAME',
-    positionals: { min: 1, max: 1, names: ['NAME'] },
+    usage: 'mcp-lok rm [-f] NAME [NAME...]',
+    positionals: { min: 1, max: Infinity, names: ['NAME'] },
     options: { force: { type: 'boolean', short: 'f', description: 'Stop the server first if it is running.' } },
     examples: ['mcp-lok rm memory', 'mcp-lok rm -f memory'],
     run: { parsed: async (ctx, args) => (await import('./commands/stop-rm.js')).runRm(ctx, args) },

@@ -1,6 +1,7 @@
-import { usageError } from '../../errors.js';
+import { EXIT, usageError } from '../../errors.js';
 import { removeServer, stopServer } from '../../services/servers.js';
 import type { ParsedCommand } from '../commands.js';
+import { formatError } from '../format-error.js';
 import type { ManagerContext } from '../manager-context.js';
 
 const DEFAULT_STOP_SECONDS = 3;
@@ -14,19 +15,34 @@ function readSeconds(raw: string | boolean | undefined): number {
   return value;
 }
 
-/** `mcp-lok stop NAME`. */
-export async function runStop(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
-  const [name = ''] = args.positionals;
-  const seconds = readSeconds(args.values.time);
-  const wasRunning = await stopServer(await ctx.engine(), ctx.paths.state, name, seconds);
-  ctx.stderr.write(wasRunning ? `Stopped ${name}.\n` : `${name} was not running.\n`);
-  return 0;
+/** Runs `action` for each name, like docker: one line per failure, the others still done, exit 1 if any failed. */
+async function forEachName(ctx: ManagerContext, names: string[], action: (name: string) => Promise<string>): Promise<number> {
+  let code: number = EXIT.ok;
+  for (const name of names) {
+    try {
+      ctx.stderr.write(`${await action(name)}\n`);
+    } catch (error) {
+      const { text, exitCode } = formatError(error, 'mcp-lok', false);
+      if (names.length === 1) throw error;
+      ctx.stderr.write(`${text}\n`);
+      code = Math.max(code, exitCode === EXIT.usage ? EXIT.failure : exitCode);
+    }
+  }
+  return code;
 }
 
-/** `mcp-lok rm [-f] NAME`. */
+/** `mcp-lok stop NAME...`. */
+export async function runStop(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
+  const seconds = readSeconds(args.values.time);
+  const endpoint = await ctx.engine();
+  return forEachName(ctx, args.positionals, async (name) => (await stopServer(endpoint, ctx.paths.state, name, seconds) ? `Stopped ${name}.` : `${name} was not running.`));
+}
+
+/** `mcp-lok rm [-f] NAME...`. */
 export async function runRm(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
-  const [name = ''] = args.positionals;
-  await removeServer(await ctx.engine(), ctx.paths.state, name, Boolean(args.values.force));
-  ctx.stderr.write(`Removed ${name}.\n`);
-  return 0;
+  const endpoint = await ctx.engine();
+  return forEachName(ctx, args.positionals, async (name) => {
+    await removeServer(endpoint, ctx.paths.state, name, Boolean(args.values.force));
+    return `Removed ${name}.`;
+  });
 }
