@@ -1,6 +1,7 @@
 // `npm run bench`: measures, side by side in one run, what MCP clients feel:
 //  1. warm start to `initialize` answered: mcp-lok-npx vs bare npx vs a plain `docker run`;
-//  2. JSON-RPC round trip p50/p99 and pipelined throughput: through the shim vs a direct pipe.
+//  2. JSON-RPC round trip p50/p99 and pipelined throughput: through the shim vs a direct pipe;
+//  3. HTTP `tools/call` latency and throughput: mcp-lok's proxy vs direct, its bridge vs supergateway (./http.ts).
 // Prints a table and a JSON line. Targets are reported, never asserted (not a test).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import type { EngineEndpoint } from '../src/engine/endpoint.js';
 import { installRecordPath, type InstallRecord } from '../src/npx/install.js';
 import { readNpmSettings } from '../src/npx/npm-config.js';
 import { getPaths } from '../src/state/paths.js';
+import { formatHttpRows, measureHttp } from './http.js';
 
 const PKG = '@modelcontextprotocol/server-memory';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -21,6 +23,11 @@ const STARTS = Number(process.env.BENCH_STARTS ?? 7);
 const PINGS = Number(process.env.BENCH_PINGS ?? 2000);
 const PIPELINED = Number(process.env.BENCH_PIPELINED ?? 40000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+const HTTP_CALLS = Number(process.env.BENCH_HTTP_CALLS ?? 2000);
+const HTTP_BURST = Number(process.env.BENCH_HTTP_BURST ?? 4000);
+const HTTP_ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 8);
+const HTTP_IN_FLIGHT = Number(process.env.BENCH_HTTP_IN_FLIGHT ?? 8);
+const HTTP_SESSIONS = Number(process.env.BENCH_HTTP_SESSIONS ?? 4);
 const LIFTED_MEMORY = '8g';
 const INIT = `${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } })}\n`;
 
@@ -139,6 +146,10 @@ async function main(): Promise<void> {
   const lifted = `--cpus ${cores} --memory ${LIFTED_MEMORY}`;
   const [directStats, shimStats, bridgeStats, dockerStats] = (await measureInterleaved(servers)) as [BridgeStats, BridgeStats, BridgeStats, BridgeStats];
   for (const s of servers) await s.close();
+  const http = await measureHttp({
+    root: ROOT, engine, calls: HTTP_CALLS, burst: HTTP_BURST, rounds: HTTP_ROUNDS, inFlight: HTTP_IN_FLIGHT, sessions: HTTP_SESSIONS,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
 
   const startMs = Object.fromEntries(Object.entries(starts).map(([k, v]) => [k, median(v)]));
   const ratio = startMs['mcp-lok-npx']! / startMs['bare npx']!;
@@ -156,11 +167,12 @@ async function main(): Promise<void> {
     [`pipelined pings/s, mcp-lok-npx ${lifted}`, bridgeStats.perSecond.toFixed(0), `${(bridgeStats.perSecond / directStats.perSecond).toFixed(2)}x direct (target >= 0.9x)`],
     ['ping p50, plain docker run -i (us)', dockerStats.p50us.toFixed(0), `+${(dockerStats.p50us - directStats.p50us).toFixed(0)} us`],
     ['pipelined pings/s, plain docker run -i', dockerStats.perSecond.toFixed(0), `${(dockerStats.perSecond / directStats.perSecond).toFixed(2)}x direct (same server in a container, no limits)`],
+    ...formatHttpRows(http),
   ];
   const width = Math.max(...rows.map((r) => r[0].length));
-  console.log(`\nmcp-lok-npx benchmark (${PKG}; ${STARTS} starts each, ${PINGS} sequential pings and ${PIPELINED} pipelined over ${ROUNDS} interleaved rounds)\n`);
+  console.log(`\nmcp-lok-npx benchmark (${PKG}; ${STARTS} starts each, ${PINGS} sequential pings and ${PIPELINED} pipelined over ${ROUNDS} interleaved rounds;\nHTTP: @modelcontextprotocol/server-everything echo, ${HTTP_CALLS} sequential calls and ${HTTP_BURST} per throughput figure over ${HTTP_ROUNDS} interleaved rounds)\n`);
   for (const [what, value, note] of rows) console.log(`${what.padEnd(width)}  ${value.padStart(8)}  ${note}`);
-  console.log(`\n${JSON.stringify({ startMs, startRatio: ratio, direct: directStats, shim: shimStats, shimAllCpus: bridgeStats, dockerRun: dockerStats })}`);
+  console.log(`\n${JSON.stringify({ startMs, startRatio: ratio, direct: directStats, shim: shimStats, shimAllCpus: bridgeStats, dockerRun: dockerStats, http })}`);
 }
 
 await main();
