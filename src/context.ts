@@ -13,6 +13,8 @@ export interface Context {
   stdioFds?: { stdin: number; stdout: number };
   stdout: Writable;
   stderr: Writable;
+  /** stderr's descriptor when it is the process's own, for relays that bypass Node. */
+  stderrFd?: number;
   paths: LokPaths;
   now: () => number;
   /** One line of progress or notice for people, on stderr. */

@@ -28,6 +28,12 @@ export interface RunIo {
   fds?: { stdin: number; stdout: number };
   onStdout: (chunk: Buffer) => void;
   onStderr: (chunk: Buffer) => void;
+  /**
+   * With the named-pipe bridge, relay the server's stderr to this descriptor with `cat`
+   * instead of `onStderr`: a background server's chatter then costs the supervisor (and the
+   * proxy sharing its event loop) nothing.
+   */
+  stderrFd?: number;
 }
 
 /** How the server's stdio reaches us: the engine's attach stream, or mounted named pipes. */
@@ -133,22 +139,31 @@ export async function runContainer(
         io.onStderr(Buffer.from(`mcp-lok: the sandbox exited (code ${code}) before connecting its stdio; MCP_LOK_BRIDGE=attach shows its own output.\n`));
         return code;
       }
-      const errors = socketFor(fds.err, 'read');
-      errors.on('data', io.onStderr);
-      errors.on('error', () => {});
+      let errorsDone: Promise<void>;
+      if (io.stderrFd !== undefined) {
+        const relayErr = startRelay(fds.err, io.stderrFd, fds.err);
+        reaper?.stdin?.write(`pid ${relayErr.pid}\n`);
+        relays.push(relayErr);
+        errorsDone = relayDone(relayErr);
+      } else {
+        const errors = socketFor(fds.err, 'read');
+        errors.on('data', io.onStderr);
+        errors.on('error', () => {});
+        errorsDone = ended(errors);
+      }
       if (io.fds) {
         const relayIn = startRelay(io.fds.stdin, fds.in, fds.in);
         const relayOut = startRelay(fds.out, io.fds.stdout, fds.out);
         reaper?.stdin?.write(`pid ${relayIn.pid}\npid ${relayOut.pid}\n`);
         void relayDone(relayIn).then(stopLater);
         relays.push(relayIn, relayOut);
-        connected = { input: undefined, drained: Promise.all([relayDone(relayOut), ended(errors)]).then(() => {}) };
+        connected = { input: undefined, drained: Promise.all([relayDone(relayOut), errorsDone]).then(() => {}) };
       } else {
         const input = socketFor(fds.in, 'write');
         const output = socketFor(fds.out, 'read');
         output.on('data', io.onStdout);
         for (const s of [input, output]) s.on('error', () => {});
-        connected = { input, drained: Promise.all([ended(output), ended(errors)]).then(() => {}) };
+        connected = { input, drained: Promise.all([ended(output), errorsDone]).then(() => {}) };
         if (!io.stdin) input.end();
       }
     }

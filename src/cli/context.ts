@@ -19,6 +19,7 @@ export function createProcessContext(debug: boolean): Context {
     stdioFds: { stdin: 0, stdout: 1 },
     stdout: process.stdout,
     stderr: process.stderr,
+    stderrFd: 2,
     paths: getPaths(env),
     now: Date.now,
     log: write,

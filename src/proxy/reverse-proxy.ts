@@ -69,16 +69,19 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
       upstreamRes = upRes;
       const headers = copyEndToEndHeaders(upRes.headers);
       const sse = /^\s*text\/event-stream/i.test(upRes.headers['content-type'] ?? '');
-      if (sse) delete headers['content-length'];
+      // Only a GET stream can carry the legacy transport's endpoint event; its client waits for
+      // the headers before anything else. A POST's events go out with their headers.
+      const stream = sse && req.method === 'GET';
+      if (stream) delete headers['content-length'];
       res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers);
-      if (sse) res.flushHeaders();
+      if (stream) res.flushHeaders();
       else flushHeadersUnlessBodyFollows(upRes, res);
       upRes.once('error', (error) => {
         if (!clientGone) log?.(`upstream ${describeUpstream(target)} broke off ${req.method} ${stripQuery(req.url)}: ${describeError(error)}`);
         res.destroy();
       });
-      if (sse) upRes.pipe(createEndpointRewriteStream(`http://${req.headers.host}`)).pipe(res);
-      else upRes.pipe(res);
+      if (stream) upRes.pipe(createEndpointRewriteStream(`http://${req.headers.host}`)).pipe(res);
+      else pumpCoalesced(upRes, res);
     });
     upstreamReq.on('error', (error) => {
       if (clientGone) return;
@@ -247,6 +250,20 @@ function buildUpstreamHeaders(req: IncomingMessage, upstreamHost: string): Outgo
   headers['x-forwarded-host'] = req.headers.host;
   headers['x-forwarded-proto'] = 'http';
   return headers;
+}
+
+/**
+ * Copies a response body, holding each tick's writes (headers, chunks, the end) into one
+ * socket write: on small replies the system calls, not the bytes, are the proxy's cost.
+ */
+function pumpCoalesced(upRes: IncomingMessage, res: ServerResponse): void {
+  let corked = false;
+  const uncork = (): void => { corked = false; if (!res.writableEnded) res.uncork(); };
+  upRes.on('data', (chunk: Buffer) => {
+    if (!corked) { corked = true; res.cork(); process.nextTick(uncork); }
+    if (!res.write(chunk)) { upRes.pause(); res.once('drain', () => upRes.resume()); }
+  });
+  upRes.once('end', () => { res.end(); });
 }
 
 /** Sends the headers on the next turn when no body byte came with them, so a slow response is not held back. */

@@ -172,7 +172,7 @@ async function startServerContainer(
   const onStdout = (chunk: Buffer): void => { ctx.stderr.write(chunk); if (detect) detectLine(chunk); };
   const exited = launchSandbox(ctx, plan, {
     containerName: `${plan.name}-${randomBytes(3).toString('hex')}`, role: 'run', transport,
-    io: { stdin, onStdout, onStderr: (chunk) => { ctx.stderr.write(chunk); } },
+    io: { stdin, onStdout, onStderr: (chunk) => { ctx.stderr.write(chunk); }, ...(ctx.stderrFd !== undefined ? { stderrFd: ctx.stderrFd } : {}) },
     env: { PORT: String(targetPort), MCP_PORT: String(targetPort) },
     handleSignals: false, signal: stop.signal, announceEgress: false,
     ...(ingress ? { joinNetworkOf: ingress.id } : {}),
