@@ -98,3 +98,31 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<string
     req.once('error', reject);
   });
 }
+
+/** A POST body read and parsed: the raw text (forwarded byte for byte) and its messages. */
+export interface PostedMessages {
+  body: string;
+  batch: boolean;
+  messages: readonly unknown[];
+}
+
+/**
+ * Reads a POST's JSON body (capped), answering 413 or 400 itself and returning undefined when
+ * it is too large or not JSON; the caller checks the messages' shapes.
+ */
+export async function readPostedMessages(req: IncomingMessage, res: ServerResponse): Promise<PostedMessages | undefined> {
+  const body = await readBody(req, MAX_BODY_BYTES);
+  if (body === undefined) {
+    sendJsonRpcError(res, 413, -32000, `Payload Too Large: Request body must not exceed ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    sendJsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON');
+    return undefined;
+  }
+  const batch = Array.isArray(parsed);
+  return { body, batch, messages: batch ? parsed as unknown[] : [parsed] };
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BackendHandlers, BridgeCore, BridgeSession, SessionBackend, TransportHandler } from './stdio-bridge.js';
-import { isJsonContentType, MAX_BATCH_MESSAGES, MAX_BODY_BYTES, messageKind, readBody, sendJsonRpcError, splitJsonArray, toSingleLine } from './json-lines.js';
+import { isJsonContentType, MAX_BATCH_MESSAGES, messageKind, readPostedMessages, sendJsonRpcError, splitJsonArray, toSingleLine } from './json-lines.js';
 
 const SSE_HEAD = ['content-type', 'text/event-stream', 'cache-control', 'no-cache, no-transform', 'x-accel-buffering', 'no'];
 
@@ -68,16 +68,9 @@ async function postMessage(core: BridgeCore, req: IncomingMessage, res: ServerRe
   const session = core.sessions.get(id);
   if (!(session instanceof SseSession) || session.ended !== undefined) return sendJsonRpcError(res, 404, -32001, 'Session not found');
   if (!isJsonContentType(req.headers['content-type'])) return sendJsonRpcError(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
-  const body = await readBody(req, MAX_BODY_BYTES);
-  if (body === undefined) return sendJsonRpcError(res, 413, -32000, `Payload Too Large: Request body must not exceed ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return sendJsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON');
-  }
-  const batch = Array.isArray(parsed);
-  const messages: readonly unknown[] = Array.isArray(parsed) ? parsed : [parsed];
+  const posted = await readPostedMessages(req, res);
+  if (!posted) return;
+  const { body, batch, messages } = posted;
   if (messages.length === 0 || messages.length > MAX_BATCH_MESSAGES || !messages.every((m) => messageKind(m) !== undefined)) {
     return sendJsonRpcError(res, 400, -32600, 'Invalid Request: not a JSON-RPC 2.0 message');
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BackendHandlers, BridgeCore, BridgeSession, SessionBackend, TransportHandler } from './stdio-bridge.js';
-import { errorLine, isJsonContentType, MAX_BATCH_MESSAGES, MAX_BODY_BYTES, messageKind, readBody, sendJsonRpcError, splitJsonArray, toSingleLine } from './json-lines.js';
+import { errorLine, isJsonContentType, MAX_BATCH_MESSAGES, messageKind, readPostedMessages, sendJsonRpcError, splitJsonArray, toSingleLine } from './json-lines.js';
 
 /** Server messages kept for a standalone stream not yet open; older ones are dropped first. */
 const MAX_QUEUED_MESSAGES = 1000;
@@ -294,16 +294,9 @@ async function handlePost(core: BridgeCore, req: IncomingMessage, res: ServerRes
   if (!isJsonContentType(req.headers['content-type'])) return sendJsonRpcError(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
   let session: StreamableSession | undefined;
   if (req.headers['mcp-session-id'] !== undefined && !(session = findSession(core, req, res))) return;
-  const body = await readBody(req, MAX_BODY_BYTES);
-  if (body === undefined) return sendJsonRpcError(res, 413, -32000, `Payload Too Large: Request body must not exceed ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return sendJsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON');
-  }
-  const batch = Array.isArray(parsed);
-  const messages: readonly unknown[] = Array.isArray(parsed) ? parsed : [parsed];
+  const posted = await readPostedMessages(req, res);
+  if (!posted) return;
+  const { body, batch, messages } = posted;
   if (messages.length === 0 || messages.length > MAX_BATCH_MESSAGES) return sendJsonRpcError(res, 400, -32600, `Invalid Request: a batch holds 1 to ${MAX_BATCH_MESSAGES} messages`);
   let requests = 0;
   let initialize = false;
