@@ -5,7 +5,7 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-/** Where the FIFO directory is mounted inside the container (read-only). */
+/** Where the FIFO directory (or the egress sidecar's volume) is mounted inside the container (read-only). */
 export const FIFO_MOUNT = '/run/mcp-lok';
 
 export interface FifoSet {
@@ -60,6 +60,15 @@ export function wrapWithFifos(cmd: string[], options: { egress?: boolean } = {})
   const forwarder = options.egress ? egressForwarderPrefix() : '';
   // The shell's own variables (PWD, SHLVL) are dropped: the server sees only the documented set.
   return ['/bin/sh', '-c', `unset PWD OLDPWD SHLVL; ${forwarder}exec "$@" <${FIFO_MOUNT}/in >${FIFO_MOUNT}/out 2>${FIFO_MOUNT}/err`, 'mcp-lok', ...cmd];
+}
+
+/**
+ * Returns the container command that starts the egress forwarder, then the server on the
+ * engine's own stdio (the attach bridge): the egress proxy is in a sidecar whose socket is in
+ * a volume mounted at the same place as the pipes' directory would be.
+ */
+export function wrapWithEgressForwarder(cmd: string[]): string[] {
+  return ['/bin/sh', '-c', `unset PWD OLDPWD SHLVL; ${egressForwarderPrefix()}exec "$@"`, 'mcp-lok', ...cmd];
 }
 
 // Raw descriptors (not FileHandles, which close themselves when collected).

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { LokError, EXIT } from '../errors.js';
@@ -12,6 +14,12 @@ export const DEFAULT_BASE_IMAGE = 'node:24-alpine';
 export const DOCKERFILE = 'Dockerfile.node-alpine';
 /** `docker/` at the package root, seen from dist/src/engine/image.js. */
 export const DOCKER_DIR = fileURLToPath(new URL('../../../docker/', import.meta.url));
+/** mcp-lok's compiled egress proxy (dist/src/egress/), which the egress sidecar runs in the image. */
+export const EGRESS_CODE_DIR = fileURLToPath(new URL('../egress/', import.meta.url));
+/** The modules the sidecar needs: they import only `node:` modules and each other. */
+const EGRESS_MODULES = ['proxy.js', 'match.js'];
+/** Where they go in the build context (and, by the Dockerfile, under /opt/mcp-lok/). */
+export const EGRESS_CONTEXT_DIR = 'egress';
 const TAG_HEX_CHARS = 16;
 const MAX_REASON_CHARS = 120;
 
@@ -26,6 +34,8 @@ export interface EnsureImageOptions {
   log: (line: string) => void;
   /** The build context; defaults to the package's own `docker/`. */
   dockerDir?: string;
+  /** Where the compiled egress proxy is; defaults to mcp-lok's own. */
+  egressDir?: string;
   /** The base image the tag is named after; defaults to node:24-alpine. */
   base?: string;
 }
@@ -46,8 +56,12 @@ export function computeImageTag(files: Array<{ name: string; content: Buffer }>,
   return `${SANDBOX_REPO}:${hash.digest('hex').slice(0, TAG_HEX_CHARS)}`;
 }
 
-/** Returns every file under `dir` (recursively) with its context-relative name. */
-export function readContextFiles(dir: string): ContextFile[] {
+/**
+ * Returns the sandbox image's build context: every file under `dir` (recursively) with its
+ * context-relative name, plus mcp-lok's compiled egress proxy under `egress/` (with a
+ * package.json making it ES modules), so the tag changes when either does.
+ */
+export function readContextFiles(dir: string, egressDir: string = EGRESS_CODE_DIR): ContextFile[] {
   const files: ContextFile[] = [];
   const walk = (sub: string): void => {
     for (const entry of readdirSync(join(dir, sub), { withFileTypes: true })) {
@@ -58,11 +72,15 @@ export function readContextFiles(dir: string): ContextFile[] {
   };
   try {
     walk('');
+    for (const module of EGRESS_MODULES) {
+      files.push({ name: `${EGRESS_CONTEXT_DIR}/${module}`, content: readFileSync(join(egressDir, module)) });
+    }
   } catch (error) {
-    throw new LokError('IMAGE_BUILD_FAILED', `Cannot read the sandbox image's files in ${dir}: ${(error as Error).message}.`, {
+    throw new LokError('IMAGE_BUILD_FAILED', `Cannot read the sandbox image's files: ${(error as Error).message}.`, {
       exitCode: EXIT.engine, hint: 'Reinstall mcp-lok.', cause: error,
     });
   }
+  files.push({ name: `${EGRESS_CONTEXT_DIR}/package.json`, content: Buffer.from('{"type":"module"}\n') });
   if (!files.some((f) => f.name === DOCKERFILE)) {
     throw new LokError('IMAGE_BUILD_FAILED', `${DOCKERFILE} is missing from ${dir}.`, { exitCode: EXIT.engine, hint: 'Reinstall mcp-lok.' });
   }
@@ -84,7 +102,7 @@ export async function imageExists(endpoint: EngineEndpoint, ref: string): Promis
 export async function ensureSandboxImage(endpoint: EngineEndpoint, options: EnsureImageOptions): Promise<string> {
   const dir = options.dockerDir ?? DOCKER_DIR;
   const base = options.base ?? DEFAULT_BASE_IMAGE;
-  const files = readContextFiles(dir);
+  const files = readContextFiles(dir, options.egressDir);
   const tag = computeImageTag(files, base);
   if (await imageExists(endpoint, tag)) return tag;
 
@@ -95,7 +113,7 @@ export async function ensureSandboxImage(endpoint: EngineEndpoint, options: Ensu
   const usedBase = await ensureBaseImage(endpoint, docker, base, log);
   // Another process may have finished the same build meanwhile.
   if (await imageExists(endpoint, tag)) return tag;
-  await buildImage(docker, { dir, names: files.map((f) => f.name), tag, base: usedBase, log });
+  await buildImage(docker, { files, tag, base: usedBase, log });
   if (!(await imageExists(endpoint, tag))) {
     throw new LokError('IMAGE_BUILD_FAILED', `The engine finished building ${tag} but does not list it.`, { exitCode: EXIT.engine });
   }
@@ -133,9 +151,31 @@ async function ensureBaseImage(endpoint: EngineEndpoint, docker: Docker, base: s
   return ensureLocalBase(endpoint, log, host);
 }
 
+/** Writes the context files to a fresh directory, so what is built is exactly what was hashed. */
+async function stageContext(files: ContextFile[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'mcp-lok-context-'));
+  for (const file of files) {
+    await mkdir(dirname(join(dir, file.name)), { recursive: true });
+    await writeFile(join(dir, file.name), file.content);
+  }
+  return dir;
+}
+
 async function buildImage(
   docker: Docker,
-  build: { dir: string; names: string[]; tag: string; base: string; log: (line: string) => void },
+  build: { files: ContextFile[]; tag: string; base: string; log: (line: string) => void },
+): Promise<void> {
+  const dir = await stageContext(build.files);
+  try {
+    await buildStaged(docker, { ...build, dir });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function buildStaged(
+  docker: Docker,
+  build: { dir: string; files: ContextFile[]; tag: string; base: string; log: (line: string) => void },
 ): Promise<void> {
   const fail = (message: string, cause?: unknown): LokError =>
     new LokError('IMAGE_BUILD_FAILED', `Building the sandbox image ${build.tag} on ${build.base} failed: ${message}`, {
@@ -143,7 +183,7 @@ async function buildImage(
     });
   let stream: NodeJS.ReadableStream;
   try {
-    stream = await docker.buildImage({ context: build.dir, src: build.names }, {
+    stream = await docker.buildImage({ context: build.dir, src: build.files.map((f) => f.name) }, {
       t: build.tag,
       dockerfile: DOCKERFILE,
       buildargs: { BASE: build.base },

@@ -12,9 +12,9 @@ import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
 import { CA_BUNDLE_PATH, DEFAULT_NOFILE, NPM_CACHE_DIR, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { LABEL, buildLabels } from '../sandbox/labels.js';
-import { createSandboxDir, egressForwarderPrefix, FIFO_MOUNT } from '../bridge/fifo.js';
+import { createSandboxDir, FIFO_MOUNT, wrapWithEgressForwarder } from '../bridge/fifo.js';
 import { runContainer } from '../bridge/run-container.js';
-import { EGRESS_PROXY_ENV, startSandboxEgress } from '../services/egress.js';
+import { EGRESS_PROXY_ENV, startEgressSidecar, startSandboxEgress } from '../services/egress.js';
 import type { OutboundRules } from '../sandbox/profile-validate.js';
 import { currentOwner } from '../state/owner.js';
 import { withLock } from '../state/lock.js';
@@ -36,10 +36,12 @@ export interface InstallRecord {
 
 export interface InstallRequest {
   /**
-   * Reach only the registry, through the egress proxy (an engine that can mount its socket,
-   * and no npm proxy of the user's own to go through); otherwise the engine's network.
+   * Reach only the registry, through the egress proxy (no npm proxy of the user's own to go
+   * through); otherwise the engine's network.
    */
   registryOnly: boolean;
+  /** The engine cannot mount a socket from this machine (a VM, TCP): the proxy runs in a sidecar. */
+  proxyInSidecar: boolean;
   packages: PackageSpec[];
   registry: string;
   caFile: string | undefined;
@@ -89,19 +91,36 @@ interface InstallResult {
   packages?: InstallRecord['packages'];
 }
 
+/** How an install container reaches the egress proxy, and how to stop it. */
+interface RegistryEgress {
+  mounts: MountPlan[];
+  volumesFrom: string[] | undefined;
+  close: () => Promise<void>;
+}
+
 /**
  * Starts an egress proxy that lets an install container reach the registry's host and port
- * (and the addresses that name has now, private ones included: the user chose that registry).
+ * (and the addresses that name has now, private ones included: the user chose that registry):
+ * on a socket mounted from here, or in a sidecar when the engine cannot mount one.
  */
-async function startRegistryEgress(ctx: Context, name: string, registry: string): Promise<{ dir: string; close: () => void }> {
-  const url = new URL(registry);
+async function startRegistryEgress(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, name: string): Promise<RegistryEgress> {
+  const url = new URL(req.registry);
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   const addresses = isIP(host) ? [] : await lookup(host, { all: true }).then((list) => list.map((a) => a.address), () => []);
-  const dir = await createSandboxDir(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`);
   const rules: OutboundRules = { insecureAllowAll: false, transports: ['tcp'], hosts: [host, ...addresses], ports: [port] };
-  const server = await startSandboxEgress(ctx, { dir, rules, server: name, profile: 'install', announce: false });
-  return { dir, close: () => { server.close(); rmSync(dir, { recursive: true, force: true }); } };
+  const record = { server: name, profile: 'install', announce: false };
+  if (req.proxyInSidecar) {
+    const sidecar = await startEgressSidecar(ctx, { ...record, endpoint, containerName: `${name}-egress`, image: req.image, rules, launcher: 'npx' });
+    return { mounts: [], volumesFrom: [`${sidecar.id}:ro`], close: sidecar.stop };
+  }
+  const dir = await createSandboxDir(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`);
+  const server = await startSandboxEgress(ctx, { ...record, dir, rules });
+  return {
+    mounts: [{ type: 'bind', source: dir, target: FIFO_MOUNT, readOnly: true }],
+    volumesFrom: undefined,
+    close: async () => { server.close(); rmSync(dir, { recursive: true, force: true }); },
+  };
 }
 
 async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], volume: string, refreshing: boolean): Promise<InstallResult> {
@@ -124,17 +143,18 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
   }
   const name = `mcp-lok-install-${createHash('sha256').update(`${volume}${process.pid}${ctx.now()}`).digest('hex').slice(0, 10)}`;
   const install = ['node', '/opt/mcp-lok/install.mjs', JSON.stringify({ specs })];
-  const egress = req.registryOnly ? await startRegistryEgress(ctx, name, req.registry) : undefined;
+  const egress = req.registryOnly ? await startRegistryEgress(ctx, endpoint, req, name) : undefined;
   if (egress) {
-    mounts.push({ type: 'bind', source: egress.dir, target: FIFO_MOUNT, readOnly: true });
+    mounts.push(...egress.mounts);
     Object.assign(env, EGRESS_PROXY_ENV);
   }
   const body = buildContainerSpec({
     name,
     image: req.image,
-    cmd: egress ? ['/bin/sh', '-c', `${egressForwarderPrefix()}exec "$@"`, 'mcp-lok', ...install] : install,
+    cmd: egress ? wrapWithEgressForwarder(install) : install,
     env,
     mounts,
+    volumesFrom: egress?.volumesFrom,
     memoryBytes: INSTALL_MEMORY_BYTES,
     cpus: Math.min(2, availableParallelism()),
     pids: 512,

@@ -4,6 +4,7 @@ import {
 
 export interface MountPlan {
   type: 'volume' | 'bind';
+  /** A volume's name, or a host path; an empty name is an anonymous volume, gone with its container. */
   source: string;
   target: string;
   readOnly: boolean;
@@ -25,6 +26,11 @@ export interface SandboxPlan {
   /** Variables the user named, already resolved to values. */
   env: Readonly<Record<string, string>>;
   mounts: MountPlan[];
+  /**
+   * Containers whose volumes this one also mounts (`ID:ro` for read-only): the server reaches
+   * the egress sidecar's socket through the sidecar's anonymous volume.
+   */
+  volumesFrom?: string[] | undefined;
   memoryBytes: number;
   cpus: number;
   pids: number;
@@ -75,6 +81,7 @@ export interface ContainerCreateBody {
     Ulimits: Array<{ Name: string; Soft: number; Hard: number }>;
     Tmpfs: Record<string, string>;
     Mounts: Array<{ Type: 'volume' | 'bind'; Source: string; Target: string; ReadOnly: boolean; BindOptions?: { NonRecursive: boolean } }>;
+    VolumesFrom?: string[];
     NetworkMode: string;
     PortBindings: Record<string, never>;
     PublishAllPorts: false;
@@ -153,6 +160,7 @@ export function buildContainerSpec(plan: SandboxPlan): ContainerCreateBody {
         Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly,
         ...(m.type === 'bind' ? { BindOptions: { NonRecursive: true } } : {}),
       })),
+      ...(plan.volumesFrom && plan.volumesFrom.length > 0 ? { VolumesFrom: [...plan.volumesFrom] } : {}),
       NetworkMode: plan.network,
       PortBindings: {},
       PublishAllPorts: false,

@@ -3,10 +3,16 @@ import { LokError, EXIT } from '../errors.js';
 import type { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { EGRESS_FORWARD_PORT, EGRESS_SOCKET } from '../bridge/fifo.js';
+import { EGRESS_FORWARD_PORT, EGRESS_SOCKET, FIFO_MOUNT } from '../bridge/fifo.js';
+import { runContainer } from '../bridge/run-container.js';
 import type { Context } from '../context.js';
+import type { EngineEndpoint } from '../engine/endpoint.js';
 import { startEgressProxy, type EgressEntry } from '../egress/proxy.js';
+import { buildContainerSpec } from '../sandbox/build-spec.js';
+import { DEFAULT_NOFILE } from '../sandbox/hardening.js';
+import { buildLabels, type LabelInput } from '../sandbox/labels.js';
 import type { OutboundRules } from '../sandbox/profile-validate.js';
+import { currentOwner } from '../state/owner.js';
 
 const PROXY_URL = `http://127.0.0.1:${EGRESS_FORWARD_PORT}`;
 
@@ -45,24 +51,155 @@ export function readEgressLog(stateDir: string, server: string): EgressEntry[] {
   return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as EgressEntry);
 }
 
+/** Whose egress log the attempts go to, and how refusals are told. */
+export interface EgressRecordOptions {
+  server: string;
+  profile: string;
+  /** Announce refusals on stderr (the shim) or only log them (background servers, installs). */
+  announce?: boolean | undefined;
+}
+
 /**
- * Starts the egress proxy for one sandbox on a socket beside its pipes, logging every attempt,
- * and telling the user on stderr, for each refusal, the profile change that would allow it.
+ * Returns what is done with each outbound attempt: it is appended to the server's egress log,
+ * and a refusal tells the user, on stderr, the profile change that would allow it.
  */
-export async function startSandboxEgress(
-  ctx: Context,
-  options: { dir: string; rules: OutboundRules; server: string; profile: string; announce?: boolean },
-): Promise<Server> {
+export function createEgressRecorder(ctx: Context, options: EgressRecordOptions): (entry: EgressEntry) => void {
   const logPath = egressLogPath(ctx.paths.state, options.server);
   mkdirSync(join(ctx.paths.state, 'egress'), { recursive: true, mode: 0o700 });
-  const record = (entry: EgressEntry): void => {
+  return (entry) => {
     try { appendFileSync(logPath, `${JSON.stringify(entry)}\n`); } catch { /* the log must not break the server */ }
     if (!entry.allowed) (options.announce === false ? ctx.debug : ctx.log)(`mcp-lok: egress denied: ${entry.reason ?? `${entry.host}:${entry.port}`}; to allow it, ${entry.fix ?? 'change the profile'} in profile ${options.profile}.`);
   };
+}
+
+/**
+ * Starts the egress proxy for one sandbox on a socket beside its pipes (an engine on this
+ * machine's kernel), recording every attempt (see createEgressRecorder).
+ */
+export async function startSandboxEgress(
+  ctx: Context,
+  options: EgressRecordOptions & { dir: string; rules: OutboundRules },
+): Promise<Server> {
+  const record = createEgressRecorder(ctx, options);
   const socketPath = join(options.dir, EGRESS_SOCKET);
   const server = await startEgressProxy({ socketPath, rules: options.rules, hostAddresses: listHostAddresses(), record });
   // The sandbox user is not ours; the pipes' 0700 parent keeps other host users out.
   chmodSync(socketPath, 0o666);
   server.unref();
   return server;
+}
+
+const SIDECAR_MEMORY_BYTES = 64 * 1024 ** 2;
+const SIDECAR_PIDS = 32;
+const SIDECAR_READY_TIMEOUT_MS = 30_000;
+/** Longest line the sidecar may print (one log entry); stops it from filling our memory. */
+const MAX_SIDECAR_LINE_BYTES = 64 * 1024;
+
+/** The egress proxy running in a sidecar container, for an engine in a VM or across TCP. */
+export interface EgressSidecar {
+  /** The sidecar's id: a sandbox mounts its socket's volume with `volumesFrom: [`${id}:ro`]`. */
+  id: string;
+  /** Stops the sidecar; resolves once it is gone, with its volume. */
+  stop: () => Promise<void>;
+}
+
+export interface EgressSidecarOptions extends EgressRecordOptions {
+  endpoint: EngineEndpoint;
+  /** The sidecar's own container name. */
+  containerName: string;
+  /** The sandbox image (it holds the sidecar script and the compiled proxy). */
+  image: string;
+  rules: OutboundRules;
+  launcher: LabelInput['launcher'];
+}
+
+function isEgressEntry(value: unknown): value is EgressEntry {
+  const e = value as Partial<EgressEntry> | null;
+  return typeof e === 'object' && e !== null && typeof e.host === 'string' && typeof e.port === 'number' && typeof e.allowed === 'boolean';
+}
+
+/** Returns a chunk handler that calls `onLine` with each complete line, dropping overlong ones. */
+function splitLines(onLine: (line: string) => void): (chunk: Buffer) => void {
+  let pending = '';
+  return (chunk) => {
+    const lines = (pending + chunk.toString('utf8')).split('\n');
+    pending = lines.pop() ?? '';
+    if (pending.length > MAX_SIDECAR_LINE_BYTES) pending = '';
+    for (const line of lines) if (line.trim() !== '') onLine(line);
+  };
+}
+
+/**
+ * Starts mcp-lok's egress proxy in a sidecar container, for an engine that cannot mount a
+ * socket from this machine (a VM, TCP). The sidecar is the only container with a network; its
+ * socket is in an anonymous volume that the sandbox mounts read-only, and each attempt it
+ * reports is recorded as startSandboxEgress records it. Resolves once the proxy listens.
+ */
+export async function startEgressSidecar(ctx: Context, options: EgressSidecarOptions): Promise<EgressSidecar> {
+  const record = createEgressRecorder(ctx, options);
+  const stop = new AbortController();
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => { markReady = resolve; });
+  let isReady = false;
+  const errors: string[] = [];
+  const onLine = (line: string): void => {
+    let message: unknown;
+    try { message = JSON.parse(line); } catch { ctx.debug(`egress sidecar: ${line}`); return; }
+    if ((message as { ready?: unknown } | null)?.ready === true) { isReady = true; markReady(); return; }
+    if (isEgressEntry(message)) record(message);
+  };
+  const body = buildContainerSpec({
+    name: options.containerName,
+    image: options.image,
+    cmd: ['node', '/opt/mcp-lok/egress-sidecar.mjs', `${FIFO_MOUNT}/${EGRESS_SOCKET}`],
+    // It refuses this machine's addresses; it adds its own and its gateway's (the VM) itself.
+    env: { MCP_LOK_EGRESS: JSON.stringify({ rules: options.rules, refuse: listHostAddresses() }) },
+    // Anonymous: the engine removes it with the auto-removed sidecar.
+    mounts: [{ type: 'volume', source: '', target: FIFO_MOUNT, readOnly: false }],
+    memoryBytes: SIDECAR_MEMORY_BYTES,
+    cpus: 1,
+    pids: SIDECAR_PIDS,
+    nofile: DEFAULT_NOFILE,
+    podman: options.endpoint.podman,
+    // The only container with a network: the proxy in it decides what the sandbox reaches.
+    network: 'bridge',
+    labels: buildLabels({
+      name: options.server, role: 'egress', launcher: options.launcher, transport: 'stdio', profile: options.profile,
+      packages: [], image: options.image, owner: currentOwner(),
+    }),
+    interactive: false,
+    autoRemove: true,
+  });
+  let markStarted!: (id: string) => void;
+  const started = new Promise<string>((resolve) => { markStarted = resolve; });
+  const exited = runContainer(options.endpoint, options.containerName, body, {
+    onStdout: splitLines(onLine),
+    onStderr: splitLines((line) => {
+      if (isReady) ctx.debug(`egress sidecar: ${line}`);
+      else if (errors.push(line) > 3) errors.shift();
+    }),
+  }, { bridge: { kind: 'attach' }, reaper: true, handleSignals: false, signal: stop.signal, onStarted: markStarted });
+  const stopSidecar = async (): Promise<void> => { stop.abort(); await exited.catch(() => {}); };
+  let timer: NodeJS.Timeout | undefined;
+  let id: string;
+  try {
+    [id] = await Promise.race([
+      Promise.all([started, ready]),
+      exited.then((code) => {
+        throw new LokError('ENGINE_ERROR', `The egress sidecar exited (code ${code}) before its proxy listened${errors.length > 0 ? `: ${errors.join(' ')}` : ''}.`, { exitCode: EXIT.engine });
+      }),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new LokError('ENGINE_ERROR', `The egress sidecar did not start within ${SIDECAR_READY_TIMEOUT_MS / 1000}s.`, { exitCode: EXIT.engine })), SIDECAR_READY_TIMEOUT_MS);
+      }) as Promise<never>,
+    ]);
+  } catch (error) {
+    await stopSidecar();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  void exited.then((code) => {
+    if (!stop.signal.aborted) ctx.log(`mcp-lok: the egress sidecar exited (code ${code}); ${options.server} can no longer reach the network.`);
+  }, () => {});
+  return { id, stop: stopSidecar };
 }

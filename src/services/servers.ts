@@ -90,7 +90,8 @@ export async function listServers(endpoint: EngineEndpoint, stateDir: string, op
   const owned = new Set(records.filter(isSupervised).map((r) => r.name));
   const containers = await listContainers(endpoint, [`${LABEL.managed}=true`], options.all) as SummaryWithTimes[];
   const rows = containers
-    .filter((c) => options.all || c.Labels[LABEL.role] !== 'install')
+    // An egress sidecar is part of the server beside it, not a server of its own.
+    .filter((c) => c.Labels[LABEL.role] !== 'egress' && (options.all || c.Labels[LABEL.role] !== 'install'))
     .filter((c) => !(c.Labels[LABEL.launcher] === 'start' && owned.has(c.Labels[LABEL.name] ?? '')))
     .map(describeServer);
   return [...records.map(describeRecord), ...rows].sort((a, b) => a.name.localeCompare(b.name));
@@ -103,7 +104,7 @@ function notFound(name: string): LokError {
 /** Returns the one container whose mcp-lok name is exactly `name` (the engine's filter is a regex). */
 export async function findServer(endpoint: EngineEndpoint, name: string): Promise<SummaryWithTimes | undefined> {
   const found = (await listContainers(endpoint, [`${LABEL.managed}=true`, `${LABEL.name}=${name}`], true))
-    .filter((c) => c.Labels[LABEL.name] === name);
+    .filter((c) => c.Labels[LABEL.name] === name && c.Labels[LABEL.role] !== 'egress');
   return found[0];
 }
 

@@ -17,12 +17,13 @@ parse('reads flags, short flags and positionals', () => {
 
 parse('lets --help through without the positionals', () => {
   assert.is(parseCommandArgs(stop, ['--help']).help, true);
+  assert.equal(parseCommandArgs(stop, ['a', 'b']).positionals, ['a', 'b']);
 });
 
 for (const [spec, args, message] of [
   [list, ['--bogus'], /Unknown option '--bogus'/],
   [stop, [], /Missing NAME/],
-  [stop, ['a', 'b'], /Unexpected argument "b"/],
+  [findCommand('logs')!, ['a', 'b'], /Unexpected argument "b"/],
   [list, ['extra'], /Unexpected argument "extra"/],
 ] as const) {
   parse(`rejects ${args.join(' ') || 'nothing'} for ${spec.name} with exit 2`, () => {

@@ -77,10 +77,20 @@ test('runs npm with a read-only root, no capabilities and no network', () => {
   assert.match(out, /^\d+\.\d+\.\d+$/);
 });
 
-test('has volume mount points owned by 1000 and the install script owned by root', () => {
+test('has volume mount points owned by 1000 and mcp-lok\'s scripts and egress proxy owned by root', () => {
   const out = docker(['run', '--rm', '--network', 'none', tag, 'sh', '-c',
-    'stat -c %u:%g /opt/mcp-lok/pkgs /opt/mcp-lok/npm-cache /opt/mcp-lok/install.mjs && pwd']);
-  assert.equal(out.split('\n'), ['1000:1000', '1000:1000', '0:0', '/home/node']);
+    'stat -c %u:%g /opt/mcp-lok/pkgs /opt/mcp-lok/npm-cache /run/mcp-lok /opt/mcp-lok/install.mjs /opt/mcp-lok/egress-sidecar.mjs /opt/mcp-lok/egress/proxy.js && pwd']);
+  assert.equal(out.split('\n'), ['1000:1000', '1000:1000', '1000:1000', '0:0', '0:0', '0:0', '/home/node']);
+});
+
+test('runs the egress sidecar: mcp-lok\'s own proxy, loaded as ES modules', () => {
+  const rules = { insecureAllowAll: false, transports: ['tcp'], hosts: ['example.com'], ports: [443] };
+  const out = docker(['run', '--rm', '--network', 'none', '--read-only', '--cap-drop', 'ALL', '--tmpfs', '/run/mcp-lok:uid=1000,gid=1000',
+    '-e', `MCP_LOK_EGRESS=${JSON.stringify({ rules, refuse: [] })}`, tag, 'sh', '-c',
+    'node /opt/mcp-lok/egress-sidecar.mjs /run/mcp-lok/egress.sock & i=0; '
+    + 'while [ "$(stat -c %a /run/mcp-lok/egress.sock 2>/dev/null)" != 666 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; '
+    + 'stat -c %a /run/mcp-lok/egress.sock; kill %1']);
+  assert.equal(out.split('\n'), ['{"ready":true}', '666']);
 });
 
 test('returns the same tag on a second call without building', async () => {

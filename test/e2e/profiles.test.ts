@@ -108,8 +108,17 @@ refused('names the JSON path of a mistake', async () => {
   await assertRefused({ nework: {} }, /\$\.nework: unknown key/);
 });
 
-refused('refuses a host allowlist where the egress proxy cannot be mounted, rather than opening or closing the network silently', async () => {
-  await assertRefused({ network: { outbound: { allow_host: ['api.github.com'], allow_port: [443] } } }, /allowlists need an engine on this machine's kernel/, { MCP_LOK_BRIDGE: 'attach' });
+refused('refuses a host allowlist for an image, where the egress forwarder cannot run, rather than opening or closing the network silently', async () => {
+  const path = join(tempDir('mcp-lok-image-allowlist-'), 'profile.json');
+  writeFileSync(path, JSON.stringify({ network: { outbound: { allow_host: ['api.github.com'], allow_port: [443] } } }));
+  for (const bridge of ['attach', 'fifo']) {
+    const before = (await lokContainers()).length;
+    const result = await runBin(MANAGER, ['run', '--profile', path, 'mcp-lok-e2e/never-pulled:1'], { env: { MCP_LOK_HOME: LOK_HOME, MCP_LOK_BRIDGE: bridge } });
+    assert.is(result.code, 2, result.stderr);
+    assert.is(result.stdout.length, 0);
+    assert.match(result.stderr, /allowlists need a server from an npm package/);
+    assert.is((await lokContainers()).length, before);
+  }
 });
 
 refused.run();

@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { computeImageTag, shortReason } from '../../src/engine/image.js';
+import { DOCKER_DIR, EGRESS_CODE_DIR, computeImageTag, readContextFiles, shortReason } from '../../src/engine/image.js';
 
 const file = (name: string, content: string) => ({ name, content: Buffer.from(content) });
 const FILES = [file('Dockerfile.node-alpine', 'FROM ${BASE}\n'), file('install.mjs', '// install\n')];
@@ -55,3 +58,49 @@ reason('caps long messages to one short line', () => {
 });
 
 reason.run();
+
+const context = suite('readContextFiles');
+const temps: string[] = [];
+const temp = (files: Record<string, string>): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-lok-context-test-'));
+  temps.push(dir);
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return dir;
+};
+context.after(() => { for (const dir of temps) rmSync(dir, { recursive: true, force: true }); });
+
+context('holds docker/ and the compiled egress proxy as ES modules under egress/', () => {
+  const docker = temp({ 'Dockerfile.node-alpine': 'FROM ${BASE}\n', 'egress-sidecar.mjs': '// sidecar\n' });
+  const egress = temp({ 'proxy.js': '// proxy\n', 'match.js': '// match\n', 'unused.js': '// not needed\n' });
+  const files = readContextFiles(docker, egress);
+  assert.equal(files.map((f) => f.name).sort(), ['Dockerfile.node-alpine', 'egress-sidecar.mjs', 'egress/match.js', 'egress/package.json', 'egress/proxy.js']);
+  assert.equal(JSON.parse(files.find((f) => f.name === 'egress/package.json')?.content.toString() ?? ''), { type: 'module' });
+  assert.is(files.find((f) => f.name === 'egress/proxy.js')?.content.toString(), '// proxy\n');
+});
+
+context('gives a new tag when the egress proxy changes', () => {
+  const docker = temp({ 'Dockerfile.node-alpine': 'FROM ${BASE}\n' });
+  const before = computeImageTag(readContextFiles(docker, temp({ 'proxy.js': '// v1\n', 'match.js': '// m\n' })), BASE);
+  assert.is.not(computeImageTag(readContextFiles(docker, temp({ 'proxy.js': '// v2\n', 'match.js': '// m\n' })), BASE), before);
+  assert.is.not(computeImageTag(readContextFiles(docker, temp({ 'proxy.js': '// v1\n', 'match.js': '// m2\n' })), BASE), before);
+  assert.is(computeImageTag(readContextFiles(docker, temp({ 'proxy.js': '// v1\n', 'match.js': '// m\n' })), BASE), before);
+});
+
+context('fails with IMAGE_BUILD_FAILED when the compiled proxy is missing', () => {
+  try {
+    readContextFiles(temp({ 'Dockerfile.node-alpine': 'FROM ${BASE}\n' }), temp({}));
+    assert.unreachable('read a context without the proxy');
+  } catch (error) {
+    assert.is((error as { code?: string }).code, 'IMAGE_BUILD_FAILED');
+  }
+});
+
+context('reads the package\'s own docker/ and dist/src/egress/ by default, with the sidecar script', () => {
+  const names = readContextFiles(DOCKER_DIR).map((f) => f.name);
+  for (const name of ['Dockerfile.node-alpine', 'egress-sidecar.mjs', 'egress-forward.mjs', 'egress/proxy.js', 'egress/match.js', 'egress/package.json']) {
+    assert.ok(names.includes(name), `${name} is missing from ${names.join(', ')}`);
+  }
+  assert.ok(EGRESS_CODE_DIR.endsWith('/dist/src/egress/'), EGRESS_CODE_DIR);
+});
+
+context.run();

@@ -93,6 +93,21 @@ spec('mounts exactly the planned mounts with their read-only flags', () => {
   assert.equal(body.HostConfig.Mounts, [{ Type: 'volume', Source: 'mcp-lok-pkg-1', Target: '/opt/mcp-lok/pkgs', ReadOnly: true }]);
 });
 
+spec('mounts another container\'s volumes only when the plan names it (the egress sidecar\'s socket, read-only)', () => {
+  assert.is('VolumesFrom' in buildContainerSpec(plan()).HostConfig, false);
+  assert.is('VolumesFrom' in buildContainerSpec(plan({ volumesFrom: [] })).HostConfig, false);
+  const body = buildContainerSpec(plan({ volumesFrom: ['abc123:ro'] }));
+  assert.equal(body.HostConfig.VolumesFrom, ['abc123:ro']);
+  // The server still has no network and no other mounts: the socket is its only way out.
+  assert.is(body.HostConfig.NetworkMode, 'none');
+  assert.equal(body.HostConfig.Mounts, [{ Type: 'volume', Source: 'mcp-lok-pkg-1', Target: '/opt/mcp-lok/pkgs', ReadOnly: true }]);
+});
+
+spec('gives an anonymous volume (no name) to a mount without a source', () => {
+  const body = buildContainerSpec(plan({ mounts: [{ type: 'volume', source: '', target: '/run/mcp-lok', readOnly: false }] }));
+  assert.equal(body.HostConfig.Mounts, [{ Type: 'volume', Source: '', Target: '/run/mcp-lok', ReadOnly: false }]);
+});
+
 spec('does not let the engine keep a copy of the traffic in its logs', () => {
   assert.is(buildContainerSpec(plan()).HostConfig.LogConfig.Type, 'none');
 });
