@@ -81,7 +81,7 @@ manager('names a server that does not exist and exits 1, matching names exactly'
 });
 
 manager('rejects bad commands, flags and arguments with exit 2 and one line', async () => {
-  for (const args of [['frobnicate'], ['list', '--bogus'], ['stop'], ['rm', 'a', 'b'], ['stop', '--time', 'soon', 'x'], ['image', 'polish']]) {
+  for (const args of [['frobnicate'], ['list', '--bogus'], ['stop'], ['logs', 'a', 'b'], ['stop', '--time', 'soon', 'x'], ['image', 'polish']]) {
     const result = await runBin(MANAGER, args);
     assert.is(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
     assert.is(result.stdout.length, 0);
