@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type RequestListener } from 'node:http';
+import { Agent, request, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type RequestListener } from 'node:http';
+import { createConnection, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -31,9 +32,9 @@ function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => voi
 
 interface Reply { status: number; headers: IncomingHttpHeaders; body: string }
 
-function send(port: number, options: { method?: string; path?: string; headers?: OutgoingHttpHeaders; body?: string } = {}): Promise<Reply> {
+function send(port: number, options: { method?: string; path?: string; headers?: OutgoingHttpHeaders; body?: string; agent?: Agent } = {}): Promise<Reply> {
   return within(new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, agent: false, method: options.method ?? 'GET', path: options.path ?? '/', headers: options.headers }, (res) => {
+    const req = request({ host: '127.0.0.1', port, agent: options.agent ?? false, method: options.method ?? 'GET', path: options.path ?? '/', headers: options.headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -79,6 +80,79 @@ async function proxyTo(upstream: Upstream | undefined, extra: Partial<ReversePro
   const proxy = await startReverseProxy({ listen: { host: '127.0.0.1', port: 0 }, upstream, upstreamHost: UPSTREAM_HOST, ...extra });
   toClose.push(proxy.close);
   return proxy;
+}
+
+/** A raw connection to the proxy: writes bytes as given and collects everything it gets back. */
+interface RawClient {
+  write(data: string | Buffer): Promise<void>;
+  /** Writes one byte at a time, letting the proxy read between bytes. */
+  writeBytewise(data: string): Promise<void>;
+  /** Resolves with all received so far once it contains `text`. */
+  waitFor(text: string): Promise<string>;
+  /** Resolves with all received once the proxy closes the connection. */
+  closed(): Promise<string>;
+  received(): string;
+  destroy(): void;
+}
+
+async function connectRaw(port: number): Promise<RawClient> {
+  const socket = createConnection({ host: '127.0.0.1', port, noDelay: true });
+  await within(new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject)), 'a connection');
+  let received = '';
+  const waiters = new Set<() => void>();
+  socket.on('data', (c: Buffer) => { received += c.toString('latin1'); for (const w of waiters) w(); });
+  socket.on('error', () => {});
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const turn = () => new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+  const write = (data: string | Buffer) => new Promise<void>((resolve, reject) => { socket.write(data, (error) => (error ? reject(error) : resolve())); });
+  toClose.push(async () => { socket.destroy(); });
+  return {
+    write,
+    async writeBytewise(data) {
+      for (const byte of Buffer.from(data, 'latin1')) { await write(Buffer.from([byte])); await turn(); }
+    },
+    waitFor(text) {
+      return within(new Promise<string>((resolve) => {
+        const check = () => { if (received.includes(text)) { waiters.delete(check); resolve(received); } };
+        waiters.add(check);
+        check();
+      }), JSON.stringify(text));
+    },
+    closed: () => within(ended.then(() => received), 'the proxy to close the connection'),
+    received: () => received,
+    destroy: () => socket.destroy(),
+  };
+}
+
+/** A TCP upstream that records every byte it receives and answers with `respond`, if given. */
+async function rawUpstream(respond?: (socket: Socket, received: string) => void): Promise<{ upstream: Upstream; received(): string; connections(): number }> {
+  let received = '';
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    let mine = '';
+    socket.on('data', (c: Buffer) => { received += c.toString('latin1'); mine += c.toString('latin1'); respond?.(socket, mine); });
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  toClose.push(() => new Promise<void>((resolve) => { server.close(() => resolve()); for (const s of sockets) s.destroy(); }));
+  return { upstream: { host: '127.0.0.1', port: (server.address() as AddressInfo).port }, received: () => received, connections: () => connections };
+}
+
+function head(port: number, lines: string[], method = 'GET /mcp'): string {
+  return `${method} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`;
+}
+
+function statusLines(text: string): string[] {
+  return [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]!);
+}
+
+function jsonRpcMessage(text: string): string {
+  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+  return (JSON.parse(body) as { error: { message: string } }).error.message;
 }
 
 const echo: RequestListener = (req, res) => {
@@ -155,9 +229,9 @@ proxy('forwards method, path, body, status and headers both ways over TCP and a 
   }
 });
 
-proxy('passes MCP headers both ways, names the upstream in Host, and drops hop-by-hop headers', async () => {
+proxy('passes MCP and connection-level headers through unchanged, names the upstream in Host, and drops proxy headers', async () => {
   const p = await proxyTo(await upstreamOn((req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'sess-2', 'mcp-protocol-version': '2025-06-18', connection: 'x-hop-res', 'x-hop-res': 'drop' });
+    res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'sess-2', 'mcp-protocol-version': '2025-06-18', connection: 'x-hop-res', 'x-hop-res': 'kept' });
     res.end(JSON.stringify(req.headers));
   }));
   const reply = await send(p.port, {
@@ -166,7 +240,7 @@ proxy('passes MCP headers both ways, names the upstream in Host, and drops hop-b
     headers: {
       'mcp-session-id': 'sess-1', 'mcp-protocol-version': '2025-06-18', 'last-event-id': 'ev-7', authorization: 'Bearer t',
       accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'x-custom': 'keep',
-      connection: 'keep-alive, x-hop', 'x-hop': 'drop', te: 'trailers', 'proxy-authorization': 'Basic eDp4', 'x-forwarded-for': '10.0.0.9',
+      connection: 'keep-alive, x-hop', 'x-hop': 'kept', te: 'trailers', 'proxy-authorization': 'Basic eDp4', proxy: 'http://evil.example', 'x-forwarded-for': '10.0.0.9',
     },
     body: '{}',
   });
@@ -178,11 +252,12 @@ proxy('passes MCP headers both ways, names the upstream in Host, and drops hop-b
   assert.is(seen.host, UPSTREAM_HOST);
   assert.is(seen.origin, undefined);
   assert.equal([seen['x-forwarded-for'], seen['x-forwarded-host'], seen['x-forwarded-proto']], ['10.0.0.9, 127.0.0.1', `127.0.0.1:${p.port}`, 'http']);
-  for (const dropped of ['x-hop', 'te', 'proxy-authorization']) assert.is(seen[dropped], undefined, dropped);
-  assert.not.match(seen.connection ?? '', 'x-hop');
+  // The client and the server share one connection, so its headers are theirs to see.
+  assert.equal([seen.connection, seen['x-hop'], seen.te, seen['content-length']], ['keep-alive, x-hop', 'kept', 'trailers', '2']);
+  for (const dropped of ['proxy-authorization', 'proxy']) assert.is(seen[dropped], undefined, dropped);
   assert.is(reply.headers['mcp-session-id'], 'sess-2');
   assert.is(reply.headers['mcp-protocol-version'], '2025-06-18');
-  assert.is(reply.headers['x-hop-res'], undefined);
+  assert.is(reply.headers['x-hop-res'], 'kept');
 });
 
 proxy('refuses a Host that does not name the proxy with a 403 JSON-RPC error, never reaching upstream', async () => {
@@ -349,15 +424,21 @@ proxy('close() resolves while an SSE stream is open, closing both sides', async 
   await within(upstreamClosed.promise, 'the upstream to see the close');
 });
 
-proxy('reuses one upstream connection for consecutive requests', async () => {
-  let connections = 0;
-  const upstream = await upstreamOn((req, res) => {
-    if (!(req.socket as { counted?: boolean }).counted) { (req.socket as { counted?: boolean }).counted = true; connections++; }
-    res.end('ok');
-  });
+proxy('gives each client connection one upstream connection of its own, kept for its consecutive requests', async () => {
+  const sockets = new Set<unknown>();
+  const upstream = await upstreamOn((req, res) => { sockets.add(req.socket); res.end('ok'); });
   const p = await proxyTo(upstream);
-  for (let i = 0; i < 3; i++) assert.is((await send(p.port)).body, 'ok');
-  assert.is(connections, 1);
+  const first = new Agent({ keepAlive: true, maxSockets: 1 });
+  const second = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (let i = 0; i < 3; i++) assert.is((await send(p.port, { agent: first })).body, 'ok');
+    assert.is(sockets.size, 1);
+    for (let i = 0; i < 3; i++) assert.is((await send(p.port, { agent: second })).body, 'ok');
+    assert.is(sockets.size, 2);
+  } finally {
+    first.destroy();
+    second.destroy();
+  }
 });
 
 proxy('logs one line per request with method, path without query, status and time', async () => {
@@ -372,6 +453,384 @@ proxy('logs one line per request with method, path without query, status and tim
 });
 
 proxy.run();
+
+const splice = suite('startReverseProxy splicing');
+splice.after.each(closeAll);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+splice('answers pipelined requests on one connection in order, even when an earlier one is slower', async () => {
+  const p = await proxyTo(await upstreamOn((req, res) => {
+    if (req.url === '/slow') setTimeout(() => echo(req, res), 50);
+    else echo(req, res);
+  }));
+  const client = await connectRaw(p.port);
+  await client.write(head(p.port, [], 'GET /slow') + head(p.port, ['Content-Length: 4'], 'POST /body') + 'abcd' + head(p.port, ['Connection: close'], 'GET /last'));
+  const text = await client.closed();
+  assert.equal(statusLines(text), ['201', '201', '201']);
+  assert.equal([...text.matchAll(/"url":"([^"]+)"/g)].map((m) => m[1]), ['/slow', '/body', '/last']);
+  assert.match(text, '"body":"abcd"');
+});
+
+splice('forwards a chunked request body, extensions and trailers included, whole or a byte at a time, and finds its end', async () => {
+  const p = await proxyTo(await upstreamOn((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => res.end(JSON.stringify({ url: req.url, body: Buffer.concat(chunks).toString('latin1'), trailers: req.trailers })));
+  }));
+  // The third chunk's data looks like a last chunk: only its size says it is not.
+  const body = '5;name="v a l"\r\nhello\r\n6\r\n world\r\nA\r\n0\r\n\r\n12345\r\n0\r\nX-Check: yes\r\n\r\n';
+  for (const bytewise of [false, true]) {
+    const client = await connectRaw(p.port);
+    const request = head(p.port, ['Transfer-Encoding: chunked'], 'POST /chunked') + body;
+    await (bytewise ? client.writeBytewise(request) : client.write(request));
+    await client.write(head(p.port, ['Connection: close'], 'GET /after'));
+    const text = await client.closed();
+    assert.equal(statusLines(text), ['200', '200'], text);
+    assert.match(text, JSON.stringify({ url: '/chunked', body: 'hello world0\r\n\r\n12345', trailers: { 'x-check': 'yes' } }));
+    assert.match(text, '"url":"/after"');
+  }
+});
+
+splice('reads a request head sent a byte at a time, after a stray blank line', async () => {
+  const p = await proxyTo(await upstreamOn(echo));
+  const client = await connectRaw(p.port);
+  await client.writeBytewise(`\r\n${head(p.port, ['X-Custom: one', 'Content-Length: 3'], 'POST /mcp')}abc`);
+  const text = await client.waitFor('}');
+  assert.equal(statusLines(text), ['201']);
+  assert.match(text, '"body":"abc"');
+  assert.match(text, '"x-custom":"one"');
+});
+
+splice('refuses ambiguous or malformed request framing with a 400 and closes, sending nothing upstream', async () => {
+  const up = await rawUpstream();
+  const p = await proxyTo(up.upstream);
+  const host = `Host: 127.0.0.1:${p.port}`;
+  const cases: Array<[string, string]> = [
+    ['Content-Length with Transfer-Encoding', head(p.port, ['Content-Length: 5', 'Transfer-Encoding: chunked'], 'POST /mcp') + '0\r\n\r\n'],
+    ['a negative Content-Length', head(p.port, ['Content-Length: -1'], 'POST /mcp')],
+    ['a Content-Length list', head(p.port, ['Content-Length: 5, 5'], 'POST /mcp') + 'hello'],
+    ['two Content-Lengths', head(p.port, ['Content-Length: 5', 'Content-Length: 6'], 'POST /mcp') + 'hello!'],
+    ['a coding other than chunked', head(p.port, ['Transfer-Encoding: gzip'], 'POST /mcp')],
+    ['chunked twice', head(p.port, ['Transfer-Encoding: chunked', 'Transfer-Encoding: chunked'], 'POST /mcp') + '0\r\n\r\n'],
+    ['Transfer-Encoding in HTTP/1.0', `POST /mcp HTTP/1.0\r\n${host}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
+    ['whitespace before a colon', head(p.port, ['Content-Length : 5'], 'POST /mcp') + 'hello'],
+    ['a folded header', head(p.port, ['X-A: 1', ' folded'])],
+    ['a bare LF', `GET /mcp HTTP/1.1\n${host}\r\n\r\n`],
+    ['a bare CR', `GET /mcp HTTP/1.1\r${host}\r\n\r\n`],
+    ['an absolute-form target', `GET http://evil.example/mcp HTTP/1.1\r\n${host}\r\n\r\n`],
+    ['two Host headers', head(p.port, [`Host: 127.0.0.1:${p.port}`])],
+    ['HTTP/2 on the request line', `GET /mcp HTTP/2.0\r\n${host}\r\n\r\n`],
+  ];
+  for (const [what, request] of cases) {
+    const client = await connectRaw(p.port);
+    await client.write(request);
+    const text = await client.closed();
+    assert.equal(statusLines(text), ['400'], what);
+    assert.match(jsonRpcMessage(text), /^Bad request: /, what);
+  }
+  assert.is(up.received(), '');
+  assert.is(up.connections(), 0);
+});
+
+splice('answers a malformed chunk with a 400 and cuts the server off before the request completes', async () => {
+  const upstreamReq = deferred<IncomingMessage>();
+  let ended = false;
+  const p = await proxyTo(await upstreamOn((req) => { req.on('end', () => { ended = true; }); req.resume(); upstreamReq.resolve(req); }));
+  const client = await connectRaw(p.port);
+  await client.write(head(p.port, ['Transfer-Encoding: chunked'], 'POST /mcp') + '5\r\nhello\r\n');
+  const req = await within(upstreamReq.promise, 'the request upstream');
+  const closed = new Promise((resolve) => req.socket.once('close', resolve));
+  await client.write('5 \r\nworld\r\n0\r\n\r\n');
+  const text = await client.closed();
+  assert.equal(statusLines(text), ['400']);
+  assert.match(jsonRpcMessage(text), 'malformed chunk size');
+  await within(closed, 'the upstream connection to close');
+  assert.is(ended, false);
+});
+
+splice(`answers 431 to a head over 64 KiB, whole or in pieces, sending nothing upstream`, async () => {
+  const up = await rawUpstream((socket, received) => {
+    if (received.includes('\r\n\r\n')) socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+  });
+  const p = await proxyTo(up.upstream);
+  for (const pieces of [1, 16]) {
+    const client = await connectRaw(p.port);
+    // In pieces, the head never ends: the proxy must not wait for it.
+    const request = head(p.port, [`X-Big: ${'a'.repeat(64 * 1024)}`]).slice(0, pieces === 1 ? undefined : -2);
+    const size = Math.ceil(request.length / pieces);
+    for (let k = 0; k < request.length; k += size) await client.write(request.slice(k, k + size)).catch(() => {});
+    const text = await client.closed();
+    assert.equal(statusLines(text), ['431'], `${pieces} pieces`);
+    assert.match(jsonRpcMessage(text), /^Request header fields too large/);
+  }
+  assert.is(up.received(), '');
+  const client = await connectRaw(p.port);
+  await client.write(head(p.port, [`X-Big: ${'a'.repeat(60 * 1024)}`]));
+  assert.equal(statusLines(await client.closed()), ['200']);
+});
+
+splice('refuses a WebSocket upgrade with a 501 JSON-RPC error, sending nothing upstream', async () => {
+  const up = await rawUpstream();
+  const p = await proxyTo(up.upstream);
+  const client = await connectRaw(p.port);
+  await client.write(head(p.port, ['Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==']));
+  const text = await client.closed();
+  assert.equal(statusLines(text), ['501']);
+  assert.match(jsonRpcMessage(text), 'WebSocket');
+  assert.is(up.received(), '');
+});
+
+splice('passes Expect: 100-continue through, so the server itself asks for the body', async () => {
+  const lines: string[] = [];
+  const p = await proxyTo(await upstreamOn(echo), { log: (line) => lines.push(line) });
+  const client = await connectRaw(p.port);
+  await client.write(head(p.port, ['Expect: 100-continue', 'Content-Length: 5'], 'POST /mcp'));
+  assert.is(await client.waitFor('\r\n\r\n'), 'HTTP/1.1 100 Continue\r\n\r\n');
+  await client.write('hello');
+  await client.waitFor('}');
+  // The interim response did not end the exchange: the final one did, so the next request is answered.
+  await client.write(`GET /mcp HTTP/1.1\r\nHost: evil.example:${p.port}\r\n\r\n`);
+  const text = await client.closed();
+  assert.equal(statusLines(text), ['100', '201', '403']);
+  assert.match(text, '"body":"hello"');
+  assert.match(text, '"expect":"100-continue"');
+  assert.match(lines[0] ?? '', /^POST \/mcp 201 /);
+});
+
+splice('copies responses framed by length, by chunks, 204, 304 and to HEAD byte for byte, finding where each ends', async () => {
+  const handler: RequestListener = (req, res) => {
+    if (req.url === '/length') { res.writeHead(200, { 'content-length': '7' }); res.end(req.method === 'HEAD' ? undefined : 'abcdefg'); }
+    else if (req.url === '/chunks') { res.writeHead(200, { 'content-type': 'text/plain' }); res.write('0\r\n\r\n'); setTimeout(() => res.end('tail'), 5); }
+    else if (req.url === '/none') { res.writeHead(204); res.end(); }
+    else if (req.url === '/cached') { res.writeHead(304, { 'content-length': '10', etag: '"x"' }); res.end(); }
+    else res.end('last');
+  };
+  const upstream = await upstreamOn(handler);
+  const p = await proxyTo(upstream);
+  const requests = ['GET /length', 'GET /chunks', 'GET /none', 'GET /cached', 'HEAD /length', 'GET /chunks'].map((line) => head(p.port, [], line)).join('');
+  async function exchange(port: number, last: string): Promise<string> {
+    const client = await connectRaw(port);
+    await client.write(requests + last);
+    return (await client.closed()).replace(/^Date: .*\r\n/gim, '');
+  }
+  const direct = await exchange((upstream as { port: number }).port, head(p.port, ['Connection: close'], 'GET /last'));
+  assert.equal(statusLines(direct), ['200', '200', '204', '304', '200', '200', '200']);
+  // The proxy answers a foreign Host only once every response before it has ended.
+  const proxied = await exchange(p.port, `GET /mcp HTTP/1.1\r\nHost: evil.example\r\n\r\n`);
+  assert.equal(statusLines(proxied), ['200', '200', '204', '304', '200', '200', '403']);
+  assert.is(proxied.slice(0, proxied.indexOf('HTTP/1.1 403')), direct.slice(0, direct.lastIndexOf('HTTP/1.1 200')));
+});
+
+splice('relays a response whose head and chunks arrive a byte at a time, keeping the connection for the next', async () => {
+  const first = 'HTTP/1.1 200 OK\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n';
+  const up = await rawUpstream(async (socket, received) => {
+    if (!received.endsWith('\r\n\r\n')) return;
+    if (received.split('\r\n\r\n').length > 2) { socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext'); return; }
+    for (const byte of first) {
+      socket.write(byte);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  });
+  const p = await proxyTo(up.upstream);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const reply = await send(p.port, { path: '/one', agent });
+    assert.equal([reply.status, reply.headers['x-a'], reply.body], [200, '1', 'abcdefg']);
+    assert.is((await send(p.port, { path: '/two', agent })).body, 'next');
+    assert.is(up.connections(), 1);
+  } finally {
+    agent.destroy();
+  }
+});
+
+splice('answers 502 and logs when the server sends a response head it cannot frame', async () => {
+  const lines: string[] = [];
+  const up = await rawUpstream((socket, received) => {
+    if (received.endsWith('\r\n\r\n')) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 12abc\r\n\r\nhello');
+  });
+  const p = await proxyTo(up.upstream, { log: (line) => lines.push(line) });
+  const reply = await send(p.port, { path: '/mcp?x=1' });
+  assert.is(reply.status, 502);
+  assert.match(reply.body, 'not answering');
+  await waitUntil(() => lines.length >= 2, 'two log lines');
+  assert.match(lines[0]!, /^upstream 127\.0\.0\.1:\d+ sent a malformed response to GET \/mcp: malformed Content-Length$/);
+  assert.match(lines[1]!, /^GET \/mcp 502 /);
+});
+
+splice('copies a response delimited by the server closing, then closes the client connection', async () => {
+  const up = await rawUpstream((socket, received) => {
+    if (!received.endsWith('\r\n\r\n')) return;
+    socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart1');
+    setTimeout(() => socket.end('part2'), 20);
+  });
+  const p = await proxyTo(up.upstream);
+  const reply = await send(p.port, { method: 'POST', body: '' });
+  assert.is(reply.status, 200);
+  assert.is(reply.body, 'part1part2');
+});
+
+splice('rewrites the endpoint event of a chunked SSE GET split across chunks, then copies the stream on', async () => {
+  const sockets = new Set<unknown>();
+  const p = await proxyTo(await upstreamOn(async (req, res) => {
+    sockets.add(req.socket);
+    if (req.url !== '/sse') { res.end('next'); return; }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (const piece of [': hi\n\nevent: endp', 'oint\ndata: http://localhost:3000/mes', 'sage?sessionId=1\n', '\ndata: after\n\n']) {
+      res.write(piece);
+      await sleep(10);
+    }
+    res.end('data: last\n\n');
+  }));
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const stream = await send(p.port, { path: '/sse', agent });
+    assert.is(stream.body, `: hi\n\nevent: endpoint\ndata: http://127.0.0.1:${p.port}/message?sessionId=1\n\ndata: after\n\ndata: last\n\n`);
+    assert.is(stream.headers['transfer-encoding'], 'chunked');
+    assert.is((await send(p.port, { path: '/next', agent })).body, 'next');
+    assert.is(sockets.size, 1);
+  } finally {
+    agent.destroy();
+  }
+});
+
+splice('rewrites the endpoint event of SSE GET streams framed by length or by the server closing', async () => {
+  const event = 'event: endpoint\ndata: http://localhost:3000/m?s=1\n\n';
+  const rewritten = (port: number) => `event: endpoint\ndata: http://127.0.0.1:${port}/m?s=1\n\n`;
+  const p = await proxyTo(await upstreamOn((req, res) => {
+    if (req.url === '/sse') res.writeHead(200, { 'content-type': 'text/event-stream', 'content-length': Buffer.byteLength(event) }).end(event);
+    else res.end('next');
+  }));
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const stream = await send(p.port, { path: '/sse', agent });
+    assert.is(stream.body, rewritten(p.port));
+    assert.is(stream.headers['content-length'], undefined);
+    assert.is((await send(p.port, { path: '/next', agent })).body, 'next');
+  } finally {
+    agent.destroy();
+  }
+
+  const up = await rawUpstream((socket, received) => {
+    if (received.endsWith('\r\n\r\n')) socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n${event}`);
+  });
+  const q = await proxyTo(up.upstream);
+  assert.is((await send(q.port, { path: '/sse' })).body, rewritten(q.port));
+});
+
+splice('refuses a later request with a foreign Host on a connection whose first request was fine', async () => {
+  let reached = 0;
+  const p = await proxyTo(await upstreamOn((req, res) => { reached++; setTimeout(() => echo(req, res), 20); }));
+  const foreign = `GET /mcp HTTP/1.1\r\nHost: evil.example:${p.port}\r\n\r\n`;
+  const client = await connectRaw(p.port);
+  await client.write(head(p.port, []));
+  await client.waitFor('}');
+  await client.write(foreign);
+  assert.equal(statusLines(await client.closed()), ['201', '403']);
+  // Pipelined behind a slow one, the refusal waits its turn.
+  const pipelined = await connectRaw(p.port);
+  await pipelined.write(head(p.port, []) + foreign);
+  const text = await pipelined.closed();
+  assert.equal(statusLines(text), ['201', '403']);
+  assert.match(jsonRpcMessage(text.slice(text.indexOf('HTTP/1.1 403'))), 'Forbidden: Host');
+  // The same Host with a foreign Origin, and no Host at all, are refused too.
+  const origin = await connectRaw(p.port);
+  await origin.write(head(p.port, []) + head(p.port, ['Origin: http://evil.example']));
+  assert.equal(statusLines(await origin.closed()), ['201', '403']);
+  const hostless = await connectRaw(p.port);
+  await hostless.write('GET /mcp HTTP/1.1\r\n\r\n');
+  assert.match(jsonRpcMessage(await hostless.closed()), 'Forbidden: missing Host header');
+  assert.is(reached, 3);
+});
+
+splice('closes the upstream connection when the client drops an SSE stream it opened after another request', async () => {
+  const upstreamClosed = deferred();
+  const p = await proxyTo(await upstreamOn((req, res) => {
+    if (req.url !== '/sse') { echo(req, res); return; }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('event: endpoint\ndata: /messages\n\n');
+    res.on('close', () => upstreamClosed.resolve());
+  }));
+  const client = await connectRaw(p.port);
+  await client.write(head(p.port, []));
+  await client.waitFor('}');
+  await client.write(head(p.port, [], 'GET /sse'));
+  await client.waitFor('data: /messages');
+  client.destroy();
+  await within(upstreamClosed.promise, 'the upstream to see the close');
+});
+
+splice('keeps a connection on its upstream after setUpstream, moving it once that upstream closes it', async () => {
+  let n = 0;
+  const a = await listenHttp((_req, res) => res.end(`from-a-${++n}`), { host: '127.0.0.1', port: 0 });
+  const b = await upstreamOn((_req, res) => res.end('from-b'));
+  const p = await proxyTo({ host: '127.0.0.1', port: a.port! });
+  const client = await connectRaw(p.port);
+  await client.write(head(p.port, []));
+  await client.waitFor('from-a-1');
+  p.setUpstream(b);
+  await client.write(head(p.port, []));
+  await client.waitFor('from-a-2');
+  await a.close();
+  await sleep(20);
+  await client.write(head(p.port, []));
+  await client.waitFor('from-b');
+  const other = await connectRaw(p.port);
+  await other.write(head(p.port, ['Connection: close']));
+  assert.match(await other.closed(), 'from-b');
+});
+
+splice('stops reading from the server while the client does not read', async () => {
+  let written = 0;
+  const p = await proxyTo(await upstreamOn((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    const chunk = Buffer.alloc(1 << 20);
+    const pump = (): void => {
+      while (written < 512 << 20) {
+        written += chunk.length;
+        if (!res.write(chunk)) { res.once('drain', pump); return; }
+      }
+      res.end();
+    };
+    pump();
+  }));
+  const socket = createConnection({ host: '127.0.0.1', port: p.port });
+  toClose.push(async () => { socket.destroy(); });
+  socket.pause();
+  socket.write(head(p.port, []));
+  await sleep(400);
+  const stalled = written;
+  assert.ok(stalled < 96 << 20, `the server wrote ${stalled >> 20} MiB to a client that reads nothing`);
+  socket.resume();
+  await waitUntil(() => written > stalled + (32 << 20), 'the server to write on once the client reads');
+});
+
+splice('stops reading from the client while the server does not read', async () => {
+  const upstreamReq = deferred<IncomingMessage>();
+  const p = await proxyTo(await upstreamOn((req) => { req.pause(); upstreamReq.resolve(req); }));
+  const socket = createConnection({ host: '127.0.0.1', port: p.port });
+  toClose.push(async () => { socket.destroy(); });
+  socket.on('error', () => {});
+  const total = 512 << 20;
+  let written = 0;
+  const chunk = Buffer.alloc(1 << 20);
+  const pump = (): void => {
+    while (written < total) {
+      written += chunk.length;
+      if (!socket.write(chunk)) { socket.once('drain', pump); return; }
+    }
+  };
+  socket.write(head(p.port, [`Content-Length: ${total}`], 'POST /mcp'));
+  pump();
+  const req = await within(upstreamReq.promise, 'the request upstream');
+  await sleep(400);
+  const stalled = written;
+  assert.ok(stalled < 96 << 20, `the client wrote ${stalled >> 20} MiB to a server that reads nothing`);
+  req.resume();
+  await waitUntil(() => written > stalled + (32 << 20), 'the client to write on once the server reads');
+});
+
+splice.run();
 
 const sdk = suite('startReverseProxy with MCP SDK servers');
 sdk.after.each(closeAll);

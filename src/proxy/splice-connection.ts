@@ -1,0 +1,474 @@
+// One client connection of the reverse proxy, spliced to a connection of its own to the MCP
+// server: request heads are checked and rewritten, everything else is copied as bytes.
+import { connect, type Socket } from 'node:net';
+import { createEndpointRewriter, type EndpointRewriter } from './endpoint-rewriter.js';
+import { checkRequestOrigin, type ListenPolicy } from './host-check.js';
+import {
+  ChunkedDecoder, formatErrorResponse, formatHeadWithoutLength, formatUpstreamHead, HeadScanner, HttpFramingError,
+  inspectRequest, parseRequestHead, parseResponseHead, responseBodyFraming, stripQuery, type RequestHead,
+} from './http-framing.js';
+
+/** Where the MCP server answers: the forwarder's Unix socket, or a TCP address. */
+export type Upstream = { socketPath: string } | { host: string; port: number };
+
+export interface SpliceOptions {
+  policy: ListenPolicy;
+  upstreamHost: string;
+  /** The upstream a new upstream connection goes to; undefined while the server is not ready. */
+  currentUpstream: () => Upstream | undefined;
+  log: ((line: string) => void) | undefined;
+}
+
+/** How long a connection refused with an error stays open to drain what the client still sends. */
+const LINGER_MS = 1000;
+
+/** One request, from its head until its response is complete. */
+interface Exchange {
+  /** Empty for a request too malformed to name. */
+  method: string;
+  path: string;
+  /** The client's Host header: the origin an SSE `endpoint` event is rewritten to. */
+  publicHost: string;
+  minor: number;
+  started: number;
+  /** The final status, once its head is through. */
+  status: number;
+  /** A byte of the response went to the client. */
+  answered: boolean;
+  /** The response the proxy gives itself; the connection closes after it. */
+  local: Buffer | undefined;
+}
+
+// Where a direction of the connection is in its current message.
+const HEAD = 0;
+const LENGTH = 1;
+const CHUNKED = 2;
+const UNTIL_CLOSE = 3;
+const STOPPED = 4;
+
+/**
+ * Splices `client` to an upstream connection opened at its first accepted request. Requests and
+ * responses stay in order (a FIFO of exchanges), so keep-alive and pipelining pass through.
+ */
+export class SpliceConnection {
+  private upstream: Socket | undefined;
+  private upstreamTarget: Upstream | undefined;
+  private upstreamError: Error | undefined;
+  private readonly pending: Exchange[] = [];
+  private readonly clientAddress: string;
+  private clientPaused = false;
+  private passedHost: string | undefined;
+  private passedOrigin: string | undefined;
+  private upstreamPaused = false;
+
+  private requestPhase = HEAD;
+  private requestLeft = 0;
+  private readonly requestHead = new HeadScanner(true);
+  private readonly requestChunks = new ChunkedDecoder(true);
+
+  private responsePhase = HEAD;
+  private responseLeft = 0;
+  private readonly responseHead = new HeadScanner(false);
+  private readonly responseChunks = new ChunkedDecoder(false);
+  private closeAfterResponse = false;
+  /** Set while an SSE GET's body goes through the endpoint rewriter. */
+  private rewriter: EndpointRewriter | undefined;
+  private rewriteAsChunks = false;
+
+  constructor(private readonly client: Socket, private readonly options: SpliceOptions, onClose: () => void) {
+    client.setNoDelay(true);
+    this.clientAddress = client.remoteAddress ?? '';
+    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    client.on('end', () => this.onClientEnd());
+    client.on('error', () => {});
+    client.once('close', () => {
+      this.onClientClose();
+      onClose();
+    });
+  }
+
+  /** Destroys both sockets. */
+  destroy(): void {
+    this.client.destroy();
+    this.dropUpstream();
+  }
+
+  private onClientData(chunk: Buffer): void {
+    const corked = this.upstream;
+    corked?.cork();
+    try {
+      let i = 0;
+      while (i < chunk.length) {
+        if (this.requestPhase === HEAD) {
+          let found;
+          try { found = this.requestHead.push(chunk, i); } catch (error) { this.refuseMalformed(undefined, error); return; }
+          if (!found) return;
+          i = found.end;
+          this.startRequest(found.head);
+        } else if (this.requestPhase === LENGTH) {
+          const n = Math.min(this.requestLeft, chunk.length - i);
+          this.forward(chunk.subarray(i, i + n));
+          i += n;
+          this.requestLeft -= n;
+          if (this.requestLeft === 0) this.requestPhase = HEAD;
+        } else if (this.requestPhase === CHUNKED) {
+          let end;
+          try { end = this.requestChunks.feed(chunk, i); } catch (error) { this.breakOffRequest(error); return; }
+          this.forward(chunk.subarray(i, end));
+          i = end;
+          if (this.requestChunks.done) this.requestPhase = HEAD;
+        } else {
+          return;
+        }
+      }
+    } finally {
+      corked?.uncork();
+    }
+  }
+
+  private startRequest(raw: Buffer): void {
+    let head: RequestHead;
+    try { head = parseRequestHead(raw); } catch (error) { this.refuseMalformed(undefined, error); return; }
+    const exchange: Exchange = {
+      method: head.method, path: stripQuery(head.target), publicHost: '', minor: head.minor,
+      started: this.options.log ? performance.now() : 0, status: 0, answered: false, local: undefined,
+    };
+    let info;
+    try { info = inspectRequest(head); } catch (error) { this.refuseMalformed(exchange, error); return; }
+    // Requests on one connection mostly repeat Host and Origin: the last pair that passed needs no second look.
+    if (info.host === undefined || info.host !== this.passedHost || info.origin !== this.passedOrigin) {
+      const refusal = checkRequestOrigin(this.options.policy, info.host, info.origin);
+      if (refusal !== undefined) { this.refuse(exchange, 403, `Forbidden: ${refusal}`); return; }
+      this.passedHost = info.host;
+      this.passedOrigin = info.origin;
+    }
+    if (info.upgrade) { this.refuse(exchange, 501, 'Not implemented: protocol upgrades (WebSocket) are not supported'); return; }
+    exchange.publicHost = info.host ?? '';
+    if (!this.upstream && !this.openUpstream()) {
+      this.refuse(exchange, 503, 'Service unavailable: the MCP server is not ready yet', { 'Retry-After': '1' });
+      return;
+    }
+    this.pending.push(exchange);
+    this.forward(formatUpstreamHead(head, info, this.options.upstreamHost, this.clientAddress));
+    if (info.body.kind === 'length') {
+      this.requestPhase = LENGTH;
+      this.requestLeft = info.body.bytes;
+    } else if (info.body.kind === 'chunked') {
+      this.requestPhase = CHUNKED;
+      this.requestChunks.reset();
+    }
+  }
+
+  /** Sends bytes (or latin1 text) upstream, pausing the client while the upstream's buffer is full. */
+  private forward(bytes: Buffer | string): void {
+    const upstream = this.upstream;
+    // Without an upstream the server already answered and left: the rest of the body has nowhere to go.
+    if (!upstream || bytes.length === 0) return;
+    if (!upstream.write(bytes, 'latin1') && !this.clientPaused) {
+      this.clientPaused = true;
+      this.client.pause();
+      upstream.once('drain', () => this.resumeClient());
+    }
+  }
+
+  private resumeClient(): void {
+    if (!this.clientPaused) return;
+    this.clientPaused = false;
+    this.client.resume();
+  }
+
+  /** Sends bytes (or latin1 text) to the client, pausing the upstream while the client's buffer is full. */
+  private reply(bytes: Buffer | string): void {
+    if (bytes.length === 0) return;
+    const upstream = this.upstream;
+    if (!this.client.write(bytes, 'latin1') && upstream && !this.upstreamPaused) {
+      this.upstreamPaused = true;
+      upstream.pause();
+      this.client.once('drain', () => {
+        this.upstreamPaused = false;
+        upstream.resume();
+      });
+    }
+  }
+
+  private openUpstream(): Socket | undefined {
+    const target = this.options.currentUpstream();
+    if (!target) return undefined;
+    const upstream = 'socketPath' in target ? connect({ path: target.socketPath }) : connect({ host: target.host, port: target.port, noDelay: true });
+    this.upstream = upstream;
+    this.upstreamTarget = target;
+    this.upstreamError = undefined;
+    this.upstreamPaused = false;
+    this.responsePhase = HEAD;
+    this.responseHead.reset();
+    upstream.setNoDelay(true);
+    // What is written before the connection is up goes out in one write once it is.
+    upstream.cork();
+    upstream.once('connect', () => upstream.uncork());
+    upstream.on('data', (chunk: Buffer) => { if (upstream === this.upstream) this.onUpstreamData(chunk); });
+    upstream.on('error', (error) => { if (upstream === this.upstream) this.upstreamError = error; });
+    upstream.once('close', () => { if (upstream === this.upstream) this.onUpstreamClose(); });
+    return upstream;
+  }
+
+  private dropUpstream(): void {
+    const upstream = this.upstream;
+    this.upstream = undefined;
+    upstream?.destroy();
+    this.resumeClient();
+  }
+
+  private onUpstreamData(chunk: Buffer): void {
+    this.client.cork();
+    try {
+      this.relayResponses(chunk);
+    } catch (error) {
+      if (!(error instanceof HttpFramingError)) throw error;
+      const exchange = this.pending[0];
+      const what = `upstream ${this.describeUpstream()} sent a malformed response${exchange ? ` to ${exchange.method} ${exchange.path}` : ''}: ${error.message}`;
+      if (exchange && !exchange.answered) this.answerBadGateway(exchange, what);
+      else { this.log(what); this.destroy(); }
+    } finally {
+      this.client.uncork();
+    }
+  }
+
+  /**
+   * Copies response bytes to the client, following their framing to tell where each response
+   * ends. Runs of bytes that need no change go out as one write.
+   */
+  private relayResponses(chunk: Buffer): void {
+    let i = 0;
+    let copied = 0;
+    const copyTo = (end: number): void => {
+      if (end > copied) this.reply(chunk.subarray(copied, end));
+      copied = end;
+    };
+    while (i < chunk.length) {
+      const exchange = this.pending[0];
+      if (!exchange || exchange.local) throw new HttpFramingError(502, 'a response to no request');
+      if (this.responsePhase === HEAD) {
+        const from = i;
+        copyTo(from);
+        const found = this.responseHead.push(chunk, i);
+        if (!found) { copied = chunk.length; return; }
+        i = found.end;
+        const head = parseResponseHead(found.head);
+        exchange.answered = true;
+        if (head.status === 101) throw new HttpFramingError(502, 'switching protocols, which the proxy never asks for');
+        const framing = responseBodyFraming(exchange.method, head);
+        if (exchange.method === 'GET' && framing.kind !== 'none' && /^text\/event-stream/i.test(head.contentType)) {
+          this.rewriter = createEndpointRewriter(`http://${exchange.publicHost}`);
+          this.rewriteAsChunks = framing.kind === 'chunked';
+          let out = found.head;
+          // The rewrite may change the length: such a body goes out chunked, or to HTTP/1.0 until close.
+          if (framing.kind === 'length') {
+            this.rewriteAsChunks = exchange.minor === 1;
+            if (!this.rewriteAsChunks) this.closeAfterResponse = true;
+            out = formatHeadWithoutLength(found.head, this.rewriteAsChunks);
+          }
+          this.reply(out);
+          copied = i;
+        } else if (found.head.length !== i - from) {
+          // Begun in an earlier read, the head was held back until whole.
+          this.reply(found.head);
+          copied = i;
+        }
+        if (head.status < 200) continue;
+        exchange.status = head.status;
+        if (head.close) this.closeAfterResponse = true;
+        if (framing.kind === 'none') {
+          copyTo(i);
+          if (!this.completeResponse()) return;
+        } else if (framing.kind === 'length') {
+          this.responsePhase = LENGTH;
+          this.responseLeft = framing.bytes;
+        } else if (framing.kind === 'chunked') {
+          this.responsePhase = CHUNKED;
+          this.responseChunks.reset();
+        } else {
+          this.responsePhase = UNTIL_CLOSE;
+        }
+      } else if (this.responsePhase === LENGTH) {
+        const n = Math.min(this.responseLeft, chunk.length - i);
+        if (this.rewriter) { copyTo(i); this.rewrite(chunk.subarray(i, i + n)); copied = i + n; }
+        i += n;
+        this.responseLeft -= n;
+        if (this.responseLeft === 0) {
+          copyTo(i);
+          this.finishRewrite();
+          if (!this.completeResponse()) return;
+        }
+      } else if (this.responsePhase === CHUNKED) {
+        // Once the endpoint event is through, the stream is copied again from the next chunk.
+        if (this.rewriter?.done && this.responseChunks.atChunkStart) this.rewriter = undefined;
+        const rewriter = this.rewriter;
+        if (rewriter) {
+          copyTo(i);
+          i = this.responseChunks.feed(chunk, i, (from, to) => this.rewrite(chunk.subarray(from, to)));
+          copied = i;
+        } else {
+          i = this.responseChunks.feed(chunk, i);
+        }
+        if (this.responseChunks.done) {
+          copyTo(i);
+          this.finishRewrite();
+          if (!this.completeResponse()) return;
+        }
+      } else {
+        if (this.rewriter) { copyTo(i); this.rewrite(chunk.subarray(i)); copied = chunk.length; }
+        i = chunk.length;
+      }
+    }
+    copyTo(chunk.length);
+  }
+
+  private rewrite(bytes: Buffer): void {
+    const out = this.rewriter!.push(bytes);
+    if (out.length === 0) return;
+    if (!this.rewriteAsChunks) { this.reply(out); return; }
+    this.reply(`${out.length.toString(16)}\r\n`);
+    this.reply(out);
+    this.reply('\r\n');
+  }
+
+  /** Ends a rewritten body; a chunked one still being re-encoded gets a bare last chunk (SSE streams carry no trailers). */
+  private finishRewrite(): void {
+    const rewriter = this.rewriter;
+    if (!rewriter) return;
+    const rest = rewriter.end();
+    if (rest.length > 0) this.rewrite(rest);
+    this.rewriter = undefined;
+    if (this.rewriteAsChunks) this.reply('0\r\n\r\n');
+  }
+
+  /** Retires the exchange at the head of the FIFO; returns false once the connection is closing. */
+  private completeResponse(): boolean {
+    const exchange = this.pending.shift()!;
+    this.responsePhase = HEAD;
+    this.logExchange(exchange, false);
+    if (this.closeAfterResponse) {
+      this.requestPhase = STOPPED;
+      this.client.end();
+      this.dropUpstream();
+      return false;
+    }
+    if (this.pending[0]?.local) { this.sendLocalResponse(); return false; }
+    return true;
+  }
+
+  /** Answers a request the proxy will not forward, after the responses before it, and closes. */
+  private refuse(exchange: Exchange | undefined, status: number, message: string, extra?: Record<string, string>): void {
+    this.requestPhase = STOPPED;
+    const refused = exchange ?? { method: '', path: '', publicHost: '', minor: 1, started: 0, status: 0, answered: false, local: undefined };
+    refused.status = status;
+    refused.local = formatErrorResponse(status, message, extra);
+    this.pending.push(refused);
+    if (this.pending.length === 1) this.sendLocalResponse();
+  }
+
+  /** Refuses a request whose head or body breaks the framing rules. */
+  private refuseMalformed(exchange: Exchange | undefined, error: unknown): void {
+    if (!(error instanceof HttpFramingError)) throw error;
+    const label = error.status === 431 ? 'Request header fields too large' : 'Bad request';
+    this.refuse(exchange, error.status, `${label}: ${error.message}`);
+  }
+
+  /** A malformed chunked body: answered with a 400 when nothing of its response went out yet. */
+  private breakOffRequest(error: unknown): void {
+    if (!(error instanceof HttpFramingError)) throw error;
+    const exchange = this.pending[0];
+    if (exchange && this.pending.length === 1 && !exchange.answered) {
+      this.dropUpstream();
+      this.pending.length = 0;
+      this.refuseMalformed(exchange, error);
+    } else {
+      this.destroy();
+    }
+  }
+
+  private sendLocalResponse(): void {
+    const exchange = this.pending[0]!;
+    this.pending.length = 0;
+    this.requestPhase = STOPPED;
+    this.dropUpstream();
+    exchange.answered = true;
+    this.client.end(exchange.local!);
+    this.logExchange(exchange, false);
+    // Reading on (and dropping) what the client still sends lets it read the answer instead of a reset.
+    setTimeout(() => this.client.destroy(), LINGER_MS).unref();
+  }
+
+  private onUpstreamClose(): void {
+    this.upstream = undefined;
+    this.resumeClient();
+    if (this.client.destroyed) return;
+    const exchange = this.pending[0];
+    if (!exchange) {
+      // An idle connection the server closed: the next request opens a new one.
+      return;
+    }
+    if (this.responsePhase === UNTIL_CLOSE) {
+      this.client.cork();
+      this.finishRewrite();
+      this.closeAfterResponse = true;
+      this.completeResponse();
+      this.client.uncork();
+      return;
+    }
+    const reason = this.upstreamError ? describeError(this.upstreamError) : 'the connection closed';
+    if (exchange.answered) {
+      this.log(`upstream ${this.describeUpstream()} broke off ${exchange.method} ${exchange.path}: ${reason}`);
+      this.client.destroy();
+      return;
+    }
+    this.answerBadGateway(exchange, `upstream ${this.describeUpstream()} failed for ${exchange.method} ${exchange.path}: ${reason}`);
+  }
+
+  /** Answers a request none of whose response reached the client with a 502, and closes. */
+  private answerBadGateway(exchange: Exchange, logLine: string): void {
+    this.log(logLine);
+    this.pending.length = 1;
+    exchange.status = 502;
+    exchange.local = formatErrorResponse(502, 'Bad gateway: the MCP server is not answering');
+    this.sendLocalResponse();
+  }
+
+  private onClientEnd(): void {
+    if (this.requestPhase === STOPPED) return;
+    // A closed socket shows only as the end of its input, so with responses still owed the
+    // client is taken as gone, as Node's own HTTP server does: an SSE stream's server must
+    // learn at once that nobody listens.
+    if (this.pending.length > 0 || this.requestPhase !== HEAD || !this.requestHead.idle) { this.destroy(); return; }
+    this.client.end();
+    this.dropUpstream();
+  }
+
+  private onClientClose(): void {
+    this.dropUpstream();
+    for (const exchange of this.pending) if (!exchange.local) this.logExchange(exchange, true);
+    this.pending.length = 0;
+  }
+
+  private logExchange(exchange: Exchange, aborted: boolean): void {
+    const log = this.options.log;
+    if (!log || exchange.method === '') return;
+    const ms = (performance.now() - exchange.started).toFixed(1);
+    log(`${exchange.method} ${exchange.path} ${exchange.status || '-'}${aborted ? ' aborted' : ''} ${ms}ms`);
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  private describeUpstream(): string {
+    const target = this.upstreamTarget;
+    if (!target) return '(none)';
+    return 'socketPath' in target ? target.socketPath : `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+  }
+}
+
+function describeError(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code ? `${code} (${error.message})` : error.message;
+}
