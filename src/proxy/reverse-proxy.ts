@@ -16,6 +16,8 @@ export interface ReverseProxyOptions {
   extraNames?: readonly string[];
   /** One line per finished request (method, path, status, ms) and per upstream failure. */
   log?: (line: string) => void;
+  /** Where request lines go instead of `log`, if given (failures stay in `log`). */
+  logRequest?: (line: string) => void;
 }
 
 export interface ReverseProxy {
@@ -39,7 +41,7 @@ export interface ReverseProxy {
 export async function startReverseProxy(options: ReverseProxyOptions): Promise<ReverseProxy> {
   const policy: ListenPolicy = { host: options.listen.host, port: 0, extraNames: options.extraNames };
   let upstream = options.upstream;
-  const spliceOptions = { policy, upstreamHost: options.upstreamHost, currentUpstream: () => upstream, log: options.log };
+  const spliceOptions = { policy, upstreamHost: options.upstreamHost, currentUpstream: () => upstream, log: options.log, logRequest: options.logRequest ?? options.log };
   const connections = new Set<SpliceConnection>();
 
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {

@@ -17,6 +17,7 @@ export interface SpliceOptions {
   /** The upstream a new upstream connection goes to; undefined while the server is not ready. */
   currentUpstream: () => Upstream | undefined;
   log: ((line: string) => void) | undefined;
+  logRequest: ((line: string) => void) | undefined;
 }
 
 /** How long a connection refused with an error stays open to drain what the client still sends. */
@@ -131,7 +132,7 @@ export class SpliceConnection {
     try { head = parseRequestHead(raw); } catch (error) { this.refuseMalformed(undefined, error); return; }
     const exchange: Exchange = {
       method: head.method, path: stripQuery(head.target), publicHost: '', minor: head.minor,
-      started: this.options.log ? performance.now() : 0, status: 0, answered: false, local: undefined,
+      started: this.options.logRequest ? performance.now() : 0, status: 0, answered: false, local: undefined,
     };
     let info;
     try { info = inspectRequest(head); } catch (error) { this.refuseMalformed(exchange, error); return; }
@@ -451,7 +452,7 @@ export class SpliceConnection {
   }
 
   private logExchange(exchange: Exchange, aborted: boolean): void {
-    const log = this.options.log;
+    const log = this.options.logRequest;
     if (!log || exchange.method === '') return;
     const ms = (performance.now() - exchange.started).toFixed(1);
     log(`${exchange.method} ${exchange.path} ${exchange.status || '-'}${aborted ? ' aborted' : ''} ${ms}ms`);

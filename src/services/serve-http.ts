@@ -255,7 +255,9 @@ async function serveProxy(
   try {
     proxy = await startReverseProxy({
       listen: req.listen, upstream: { socketPath: firstIngress.socketPath }, upstreamHost: `localhost:${targetPort}`,
-      extraNames: req.extraNames ?? [], log: (line) => ctx.debug(`proxy: ${line}`),
+      extraNames: req.extraNames ?? [],
+      // Failures go to the log (`mcp-lok logs NAME`); a line per request only with --debug.
+      log: (line) => ctx.log(`mcp-lok: proxy: ${line}`), logRequest: (line) => ctx.debug(`proxy: ${line}`),
     });
   } catch (error) {
     await stopRunning(firstRunning);
@@ -340,7 +342,7 @@ async function serveBridge(ctx: Context, plan: ServerPlan, req: HttpServeRequest
   try {
     bridge = await startStdioBridge({
       transport: req.transport, listen: req.listen, extraNames: req.extraNames ?? [], openBackend,
-      log: (line) => ctx.debug(`bridge: ${line}`),
+      log: (line) => ctx.log(`mcp-lok: bridge: ${line}`),
     });
   } catch (error) {
     throw listenError(error, req.listen);
