@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
-import { ENGINE, MANAGER, SHIM, requireEngine, runBin, tempDir } from './harness.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ENGINE, MANAGER, SHIM, requireEngine, runBin, shimEnv, tempDir } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 
 interface FetchResult { target: string; ok: boolean; status?: number; body?: string; error?: string }
@@ -67,6 +69,17 @@ egress('reaches exactly the allowed host and port, and nothing else, logging eac
   assert.is(shown.code, 0, shown.stderr);
   assert.match(shown.stdout.toString(), /^TIME\s+HOST/m);
   assert.match(shown.stdout.toString(), /denied: port \d+ is not in allow_port/);
+  // The management server's get_egress_log reads the same log.
+  const transport = new StdioClientTransport({ command: process.execPath, args: [MANAGER], env: shimEnv({ MCP_LOK_HOME: home }), stderr: 'pipe' });
+  const client = new Client({ name: 'e2e-egress-log', version: '1' });
+  await client.connect(transport);
+  try {
+    const tool = await client.callTool({ name: 'get_egress_log', arguments: { name } }) as { structuredContent?: { entries: unknown[] }; isError?: boolean };
+    assert.not.ok(tool.isError);
+    assert.equal(tool.structuredContent?.entries, log);
+  } finally {
+    await client.close();
+  }
 });
 
 egress('keeps insecure_allow_all (the built-in network profile) off this machine, private networks and metadata', async () => {
