@@ -427,7 +427,7 @@ lifecycle('stops it completely, starts it again on the same URL, and removes eve
   assert.is(mine?.hint, `mcp-lok start ${l.name}`);
   assert.is(mine?.url, null);
   const table = await runBin(MANAGER, ['list']);
-  assert.match(table.stdout.toString(), new RegExp(`^${l.name}\\s+stopped.*to start it: mcp-lok start ${l.name}`, 'm'));
+  assert.match(table.stdout.toString(), new RegExp(`^${l.name}\\s+stopped.*start: mcp-lok start ${l.name}`, 'm'));
 
   const again = await runBin(MANAGER, ['start', l.name]);
   assert.is(again.code, 0, again.stderr);
@@ -475,7 +475,7 @@ killed('leaves no containers (its reapers remove them) and is listed as stopped,
   assert.is(mine?.hint, `mcp-lok start ${k.name}`);
   const table = await runBin(MANAGER, ['list']);
   const row = table.stdout.toString().split('\n').find((line) => line.startsWith(`${k.name} `)) ?? '';
-  assert.match(row, /stopped/);
+  assert.match(row, /stopped \(its supervisor is gone\); start: mcp-lok start/);
   assert.not.match(row, /running/);
 });
 

@@ -15,7 +15,7 @@ export async function runList(ctx: ManagerContext, args: ParsedCommand): Promise
     return 0;
   }
   const rows = servers.map((s) => [
-    s.name, s.hint ? `${s.status}; to start it: ${s.hint}` : s.launcher === 'start' ? s.status : s.state, s.launcher, s.transport, s.url ?? '-', s.profile, s.package ?? s.image, s.state === 'stopped' ? '-' : formatAge(s.createdAt, ctx.now()),
+    s.name, s.hint ? `${s.status}; start: ${s.hint}` : s.launcher === 'start' ? s.status : s.state, s.launcher, s.transport, s.url ?? '-', s.profile, s.package ?? s.image, s.state === 'stopped' ? '-' : formatAge(s.createdAt, ctx.now()),
     s.allows.length > 0 ? s.allows.join('; ') : 'nothing beyond the sandbox',
   ]);
   ctx.stdout.write(renderTable(['NAME', 'STATE', 'STARTED BY', 'TRANSPORT', 'URL', 'PROFILE', 'PACKAGE / IMAGE', 'UP', 'ALLOWS'], rows, ctx.color));
