@@ -89,7 +89,7 @@ Options:
   --memory SIZE, --cpus N, --pids N
                                   Limits (defaults 1g, 2, 256).
   --ca-cert PATH, --registry URL  For npx:// installs, as in mcp-lok-npx.
-  --debug                         Explain each step on stderr.
+  --debug                         Explain each step on stderr.${start ? '\n  --json                          Print {"name", "url", "mode"} as JSON instead of `NAME URL`.' : ''}
   -h, --help                      Show this help.
 
 Examples:

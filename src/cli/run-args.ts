@@ -29,6 +29,8 @@ export type RunInvocation =
     args: string[];
     lok: LokOptions;
     http: HttpListen;
+    /** `start --json`: print what started as JSON for scripts. */
+    json: boolean;
   };
 
 export const DEFAULT_BIND_HOST = '127.0.0.1';
@@ -70,6 +72,7 @@ export function parseRunArgs(argv: string[], env: Readonly<Record<string, string
   let transport: Transport | undefined;
   const http: HttpListen = { host: DEFAULT_BIND_HOST, port: undefined, targetPort: undefined };
   const httpFlags: string[] = [];
+  let json = false;
   let i = 0;
   const value = (flag: string, inline: string | undefined): string => {
     if (inline !== undefined) return inline;
@@ -91,6 +94,7 @@ export function parseRunArgs(argv: string[], env: Readonly<Record<string, string
       transport = t as Transport;
       continue;
     }
+    if (flag === '--json' && command === 'start' && inline === undefined) { json = true; continue; }
     if (flag === '--port') { http.port = parsePortValue('--port', value(flag, inline), HINT); httpFlags.push('--port'); continue; }
     if (flag === '--target-port') { http.targetPort = parsePortValue(flag, value(flag, inline), HINT); httpFlags.push(flag); continue; }
     if (flag === '--host') { http.host = parseBindHost(value(flag, inline), HINT); httpFlags.push(flag); continue; }
@@ -113,6 +117,6 @@ export function parseRunArgs(argv: string[], env: Readonly<Record<string, string
   const args = rest[0] === '--' ? rest.slice(1) : rest;
   return {
     kind: 'run', transport: chosen, transportDefaulted: transport === undefined && chosen !== 'stdio',
-    source: parseServerSource(first), sourceText: first, args, lok, http,
+    source: parseServerSource(first), sourceText: first, args, lok, http, json,
   };
 }

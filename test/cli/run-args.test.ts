@@ -101,6 +101,13 @@ run('serves `start` over streamable HTTP by default, and says it defaulted', () 
   assert.equal(r.http, { host: '127.0.0.1', port: undefined, targetPort: undefined });
 });
 
+run('takes --json for start only', () => {
+  const r = parseRunArgs(['--json', 'npx://pkg'], {}, 'start');
+  if (r.kind !== 'run') throw new Error('expected a run');
+  assert.ok(r.json);
+  assert.match(catchError(() => parseRunArgs(['--json', 'npx://pkg'], {})).message, /Unknown option `--json`/);
+});
+
 run('refuses stdio for a background server', () => {
   const error = catchError(() => parseRunArgs(['--transport', 'stdio', 'img'], {}, 'start'));
   assert.is(error.exitCode, 2);

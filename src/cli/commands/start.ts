@@ -97,6 +97,8 @@ export interface Started {
   mode: 'proxy' | 'bridge';
   /** The server was already running (`start NAME` of a running one): nothing was started. */
   already: boolean;
+  /** `--json` was given. */
+  json: boolean;
 }
 
 /**
@@ -106,7 +108,7 @@ export interface Started {
  */
 export async function startBackground(ctx: ManagerContext, argv: string[]): Promise<Started | 'help'> {
   const again = argv.length === 1 && argv[0] !== undefined && !argv[0].startsWith('-') ? readRecord(ctx.paths.state, argv[0]) : undefined;
-  if (again && isSupervised(again)) return { name: again.name, url: again.url, mode: again.mode ?? 'proxy', already: true };
+  if (again && isSupervised(again)) return { name: again.name, url: again.url, mode: again.mode ?? 'proxy', already: true, json: false };
   const userArgv = again ? again.argv : argv;
   const invocation = parseRunArgs(userArgv, ctx.env, 'start');
   if (invocation.kind === 'help') return 'help';
@@ -119,7 +121,7 @@ export async function startBackground(ctx: ManagerContext, argv: string[]): Prom
   const ready = await spawnSupervisor(ctx, name, {
     argv: ['--name', name, '--port', String(port), ...userArgv], userArgv, mode: again?.mode, restart: again !== undefined,
   });
-  return { name, url: ready.url, mode: ready.mode, already: false };
+  return { name, url: ready.url, mode: ready.mode, already: false, json: !again && invocation.json };
 }
 
 /**
@@ -138,6 +140,8 @@ export async function runStart(ctx: ManagerContext, argv: string[]): Promise<num
     const how = started.mode === 'bridge' ? 'a stdio server bridged to HTTP, one sandbox per client session' : 'it serves HTTP itself, behind mcp-lok\'s proxy';
     ctx.stderr.write(`mcp-lok: ${started.name}: ${how}; \`mcp-lok logs ${started.name}\` shows its output, \`mcp-lok stop ${started.name}\` stops it.\n`);
   }
-  ctx.stdout.write(`${started.name} ${started.url}\n`);
+  ctx.stdout.write(started.json
+    ? `${JSON.stringify({ name: started.name, url: started.url, mode: started.mode, alreadyRunning: started.already })}\n`
+    : `${started.name} ${started.url}\n`);
   return EXIT.ok;
 }
