@@ -4,15 +4,14 @@ import type { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { EGRESS_FORWARD_PORT, EGRESS_SOCKET, FIFO_MOUNT } from '../bridge/fifo.js';
-import { runContainer } from '../bridge/run-container.js';
+import { splitLines } from '../bridge/lines.js';
 import type { Context } from '../context.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { startEgressProxy, type EgressEntry } from '../egress/proxy.js';
-import { buildContainerSpec } from '../sandbox/build-spec.js';
-import { DEFAULT_NOFILE } from '../sandbox/hardening.js';
 import { buildLabels, type LabelInput } from '../sandbox/labels.js';
 import type { OutboundRules } from '../sandbox/profile-validate.js';
 import { currentOwner } from '../state/owner.js';
+import { startSidecar } from './sidecar.js';
 
 const PROXY_URL = `http://127.0.0.1:${EGRESS_FORWARD_PORT}`;
 
@@ -89,8 +88,6 @@ export async function startSandboxEgress(
   return server;
 }
 
-const SIDECAR_MEMORY_BYTES = 64 * 1024 ** 2;
-const SIDECAR_PIDS = 32;
 const SIDECAR_READY_TIMEOUT_MS = 30_000;
 /** Longest line the sidecar may print (one log entry); stops it from filling our memory. */
 const MAX_SIDECAR_LINE_BYTES = 64 * 1024;
@@ -118,17 +115,6 @@ function isEgressEntry(value: unknown): value is EgressEntry {
   return typeof e === 'object' && e !== null && typeof e.host === 'string' && typeof e.port === 'number' && typeof e.allowed === 'boolean';
 }
 
-/** Returns a chunk handler that calls `onLine` with each complete line, dropping overlong ones. */
-function splitLines(onLine: (line: string) => void): (chunk: Buffer) => void {
-  let pending = '';
-  return (chunk) => {
-    const lines = (pending + chunk.toString('utf8')).split('\n');
-    pending = lines.pop() ?? '';
-    if (pending.length > MAX_SIDECAR_LINE_BYTES) pending = '';
-    for (const line of lines) if (line.trim() !== '') onLine(line);
-  };
-}
-
 /**
  * Starts mcp-lok's egress proxy in a sidecar container, for an engine that cannot mount a
  * socket from this machine (a VM, TCP). The sidecar is the only container with a network; its
@@ -137,69 +123,56 @@ function splitLines(onLine: (line: string) => void): (chunk: Buffer) => void {
  */
 export async function startEgressSidecar(ctx: Context, options: EgressSidecarOptions): Promise<EgressSidecar> {
   const record = createEgressRecorder(ctx, options);
-  const stop = new AbortController();
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => { markReady = resolve; });
   let isReady = false;
   const errors: string[] = [];
+  const lastWords = (): string => (errors.length > 0 ? `: ${errors.join(' ')}` : '');
   const onLine = (line: string): void => {
     let message: unknown;
     try { message = JSON.parse(line); } catch { ctx.debug(`egress sidecar: ${line}`); return; }
     if ((message as { ready?: unknown } | null)?.ready === true) { isReady = true; markReady(); return; }
     if (isEgressEntry(message)) record(message);
   };
-  const body = buildContainerSpec({
-    name: options.containerName,
-    image: options.image,
+  const sidecar = await startSidecar({
+    endpoint: options.endpoint, name: options.containerName, what: 'the egress sidecar', image: options.image,
     cmd: ['node', '/opt/mcp-lok/egress-sidecar.mjs', `${FIFO_MOUNT}/${EGRESS_SOCKET}`],
     // It refuses this machine's addresses; it adds its own and its gateway's (the VM) itself.
     env: { MCP_LOK_EGRESS: JSON.stringify({ rules: options.rules, refuse: listHostAddresses() }) },
     // Anonymous: the engine removes it with the auto-removed sidecar.
     mounts: [{ type: 'volume', source: '', target: FIFO_MOUNT, readOnly: false }],
-    memoryBytes: SIDECAR_MEMORY_BYTES,
-    cpus: 1,
-    pids: SIDECAR_PIDS,
-    nofile: DEFAULT_NOFILE,
-    podman: options.endpoint.podman,
     // The only container with a network: the proxy in it decides what the sandbox reaches.
     network: 'bridge',
     labels: buildLabels({
       name: options.server, role: 'egress', launcher: options.launcher, transport: 'stdio', profile: options.profile,
       packages: [], image: options.image, owner: currentOwner(),
     }),
-    interactive: false,
-    autoRemove: true,
-  });
-  let markStarted!: (id: string) => void;
-  const started = new Promise<string>((resolve) => { markStarted = resolve; });
-  const exited = runContainer(options.endpoint, options.containerName, body, {
-    onStdout: splitLines(onLine),
+    onStdout: splitLines(onLine, MAX_SIDECAR_LINE_BYTES),
     onStderr: splitLines((line) => {
       if (isReady) ctx.debug(`egress sidecar: ${line}`);
       else if (errors.push(line) > 3) errors.shift();
-    }),
-  }, { bridge: { kind: 'attach' }, reaper: true, handleSignals: false, signal: stop.signal, onStarted: markStarted });
-  const stopSidecar = async (): Promise<void> => { stop.abort(); await exited.catch(() => {}); };
+    }, MAX_SIDECAR_LINE_BYTES),
+    exitDetail: () => ` before its proxy listened${lastWords()}`,
+  });
   let timer: NodeJS.Timeout | undefined;
-  let id: string;
   try {
-    [id] = await Promise.race([
-      Promise.all([started, ready]),
-      exited.then((code) => {
-        throw new LokError('ENGINE_ERROR', `The egress sidecar exited (code ${code}) before its proxy listened${errors.length > 0 ? `: ${errors.join(' ')}` : ''}.`, { exitCode: EXIT.engine });
+    await Promise.race([
+      ready,
+      sidecar.exited.then((code) => {
+        throw new LokError('ENGINE_ERROR', `The egress sidecar exited (code ${code}) before its proxy listened${lastWords()}.`, { exitCode: EXIT.engine });
       }),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new LokError('ENGINE_ERROR', `The egress sidecar did not start within ${SIDECAR_READY_TIMEOUT_MS / 1000}s.`, { exitCode: EXIT.engine })), SIDECAR_READY_TIMEOUT_MS);
       }) as Promise<never>,
     ]);
   } catch (error) {
-    await stopSidecar();
+    await sidecar.stop();
     throw error;
   } finally {
     clearTimeout(timer);
   }
-  void exited.then((code) => {
-    if (!stop.signal.aborted) ctx.log(`mcp-lok: the egress sidecar exited (code ${code}); ${options.server} can no longer reach the network.`);
+  void sidecar.exited.then((code) => {
+    if (!sidecar.stopping) ctx.log(`mcp-lok: the egress sidecar exited (code ${code}); ${options.server} can no longer reach the network.`);
   }, () => {});
-  return { id, stop: stopSidecar };
+  return { id: sidecar.id, stop: sidecar.stop };
 }

@@ -4,18 +4,17 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createSandboxDir } from '../bridge/fifo.js';
-import { runContainer } from '../bridge/run-container.js';
+import { splitLines } from '../bridge/lines.js';
 import type { Context } from '../context.js';
 import { ensureSandboxImage } from '../engine/image.js';
 import { LokError, EXIT } from '../errors.js';
 import { listenError } from './listen-error.js';
 import { startReverseProxy, type ReverseProxy } from '../proxy/reverse-proxy.js';
 import { startStdioBridge, type SessionBackend, type StdioBridge } from '../proxy/stdio-bridge.js';
-import { buildContainerSpec } from '../sandbox/build-spec.js';
-import { DEFAULT_NOFILE } from '../sandbox/hardening.js';
 import { buildLabels } from '../sandbox/labels.js';
 import { currentOwner } from '../state/owner.js';
 import { launchSandbox, planServer, type ServerPlan, type ServerRequest } from './run-server.js';
+import { startSidecar, type Sidecar } from './sidecar.js';
 
 /** The port a server that listens itself is told to use (its network namespace is its own). */
 export const DEFAULT_TARGET_PORT = 8080;
@@ -28,8 +27,6 @@ const BACKOFF_MAX_MS = 30_000;
 const HEALTHY_RUN_MS = 60_000;
 const INGRESS_MOUNT = '/run/mcp-lok-in';
 const INGRESS_SOCKET = 'http.sock';
-const INGRESS_MEMORY_BYTES = 64 * 1024 ** 2;
-const INGRESS_PIDS = 32;
 
 export type HttpTransport = 'sse' | 'streamable-http';
 /** `proxy`: the server listens itself, behind the reverse proxy; `bridge`: a stdio server, one sandbox per client session. */
@@ -65,11 +62,6 @@ export interface HttpServing {
   close(): Promise<void>;
 }
 
-function urlFor(listen: { host: string; port: number }, transport: HttpTransport): string {
-  const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-  return `http://${host}:${listen.port}${transport === 'sse' ? '/sse' : '/mcp'}`;
-}
-
 function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -87,28 +79,13 @@ function probeHttp(socketPath: string): Promise<boolean> {
   });
 }
 
-/** Splits a byte stream into lines (without their newlines) for a session's client. */
-function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
-  let pending = '';
-  return (chunk) => {
-    const text = pending + chunk.toString('utf8');
-    const lines = text.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line;
-      if (trimmed.trim() !== '') onLine(trimmed);
-    }
-  };
-}
-
 /** The sidecar that lets the proxy reach a server that listens itself: it owns the network namespace the server joins. */
 interface Ingress {
-  id: string;
+  sidecar: Sidecar;
   socketPath: string;
-  exited: Promise<number>;
-  gone: boolean;
-  stop: AbortController;
   dir: string;
+  /** It is gone (an engine restart takes it too). */
+  gone: boolean;
 }
 
 interface Running {
@@ -127,31 +104,22 @@ async function startIngress(ctx: Context, plan: ServerPlan, targetPort: number):
   const name = `${plan.name}-in-${randomBytes(3).toString('hex')}`;
   const dir = await createSandboxDir(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`);
   if (process.getuid?.() === 0) await chown(dir, plan.user.uid, plan.user.gid);
-  const stop = new AbortController();
-  const body = buildContainerSpec({
-    name, user: plan.user, image,
+  const sidecar = await startSidecar({
+    endpoint: plan.endpoint, name, what: 'the ingress sidecar', image, user: plan.user,
     cmd: ['node', '/opt/mcp-lok/ingress-forward.mjs', `${INGRESS_MOUNT}/${INGRESS_SOCKET}`, String(targetPort)],
-    env: {}, mounts: [{ type: 'bind', source: dir, target: INGRESS_MOUNT, readOnly: false }],
-    memoryBytes: INGRESS_MEMORY_BYTES, cpus: 1, pids: INGRESS_PIDS, nofile: DEFAULT_NOFILE, podman: plan.endpoint.podman,
+    mounts: [{ type: 'bind', source: dir, target: INGRESS_MOUNT, readOnly: false }],
     network: 'none',
     labels: buildLabels({ name: plan.name, role: 'ingress', launcher: plan.launcher, transport: 'stdio', profile: plan.profileName, packages: [], image, owner: currentOwner() }),
-    interactive: false, autoRemove: true,
-  });
-  let started!: (id: string) => void;
-  const running = new Promise<string>((resolve) => { started = resolve; });
-  const exited = runContainer(plan.endpoint, name, body, {
-    onStdout: () => {}, onStderr: (chunk) => ctx.stderr.write(chunk),
-  }, { bridge: { kind: 'attach' }, reaper: true, handleSignals: false, cleanupDir: dir, signal: stop.signal, onStarted: (id) => started(id) });
-  const ingress: Ingress = { id: '', socketPath: join(dir, INGRESS_SOCKET), exited, gone: false, stop, dir };
-  void exited.catch(() => {}).finally(() => { ingress.gone = true; });
-  ingress.id = await Promise.race([running, exited.then((code) => { throw new LokError('ENGINE_ERROR', `The ingress sidecar exited (code ${code}).`, { exitCode: EXIT.engine }); })]);
+    onStderr: (chunk) => { ctx.stderr.write(chunk); }, cleanupDir: dir,
+  }).catch(async (error: unknown) => { await rm(dir, { recursive: true, force: true }).catch(() => {}); throw error; });
+  const ingress: Ingress = { sidecar, socketPath: join(dir, INGRESS_SOCKET), dir, gone: false };
+  void sidecar.exited.catch(() => {}).finally(() => { ingress.gone = true; });
   return ingress;
 }
 
 async function stopIngress(ingress: Ingress | undefined): Promise<void> {
   if (!ingress) return;
-  ingress.stop.abort();
-  await ingress.exited.catch(() => {});
+  await ingress.sidecar.stop();
   await rm(ingress.dir, { recursive: true, force: true }).catch(() => {});
 }
 
@@ -168,14 +136,14 @@ async function startServerContainer(
   const stop = new AbortController();
   let stdioAnswer!: () => void;
   const sawStdio = new Promise<ServeMode>((resolve) => { stdioAnswer = () => resolve('bridge'); });
-  const detectLine = lineSplitter((line) => { if (line.includes('"jsonrpc"')) stdioAnswer(); });
+  const detectLine = splitLines((line) => { if (line.includes('"jsonrpc"')) stdioAnswer(); });
   const onStdout = (chunk: Buffer): void => { ctx.stderr.write(chunk); if (detect) detectLine(chunk); };
   const exited = launchSandbox(ctx, plan, {
     containerName: `${plan.name}-${randomBytes(3).toString('hex')}`, role: 'run', transport,
     io: { stdin, onStdout, onStderr: (chunk) => { ctx.stderr.write(chunk); }, ...(ctx.stderrFd !== undefined ? { stderrFd: ctx.stderrFd } : {}) },
     env: { PORT: String(targetPort), MCP_PORT: String(targetPort) },
     handleSignals: false, signal: stop.signal, announceEgress: false,
-    ...(ingress ? { joinNetworkOf: ingress.id } : {}),
+    ...(ingress ? { joinNetworkOf: ingress.sidecar.id } : {}),
   });
   const died = exited.then((code) => { throw new LokError('SERVER_EXITED', `The server exited (code ${code}) before answering.`, { exitCode: EXIT.failure, hint: `Its output is above${plan.launcher === 'start' ? ` and in \`mcp-lok logs ${plan.name}\`` : ''}.` }); });
   died.catch(() => {});
@@ -306,7 +274,7 @@ async function serveProxy(
   };
   const supervised = supervise();
   return {
-    name: plan.name, url: urlFor({ ...req.listen, port: proxy.port }, req.transport), mode: 'proxy', plan,
+    name: plan.name, url: `${proxy.url}${req.transport === 'sse' ? '/sse' : '/mcp'}`, mode: 'proxy', plan,
     close: async () => {
       closing.abort();
       await Promise.allSettled([proxy.close(), stopRunning(current)]);
@@ -327,7 +295,7 @@ async function serveBridge(ctx: Context, plan: ServerPlan, req: HttpServeRequest
     const running = new Promise<void>((resolve) => { started = resolve; });
     const exited = launchSandbox(ctx, plan, {
       containerName: `${plan.name}-${info.sessionId.replace(/-/g, '').slice(0, 12)}`, role: 'session', transport: req.transport,
-      io: { stdin, onStdout: lineSplitter(handlers.onMessage), onStderr: (chunk) => { ctx.stderr.write(chunk); } },
+      io: { stdin, onStdout: splitLines(handlers.onMessage), onStderr: (chunk) => { ctx.stderr.write(chunk); } },
       handleSignals: false, signal: stop.signal, onStarted: () => started(), announceEgress: false,
     });
     const ended = exited.then((code) => `code ${code}`, (error: unknown) => (error as Error).message);
