@@ -21,6 +21,12 @@ function bracket(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
+/** Returns `http://host:port` for a listener: a wildcard bind is reached (and named in Host) as loopback. */
+export function listenerUrl(host: string, port: number): string {
+  const name = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : bracket(host);
+  return `http://${name}:${port}`;
+}
+
 /** Returns the host names (without port) that Host and Origin may carry. */
 export function allowedHostNames(policy: ListenPolicy): Set<string> {
   const names = new Set(LOOPBACK_NAMES);

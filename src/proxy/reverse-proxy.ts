@@ -1,5 +1,5 @@
-import { createServer, isIP, type AddressInfo } from 'node:net';
-import type { ListenPolicy } from './host-check.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { listenerUrl, type ListenPolicy } from './host-check.js';
 import { SpliceConnection, type Upstream } from './splice-connection.js';
 
 export { createEndpointRewriter, ENDPOINT_SCAN_LIMIT_BYTES, type EndpointRewriter } from './endpoint-rewriter.js';
@@ -61,17 +61,11 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
 
   return {
     port,
-    url: `http://${formatUrlHost(options.listen.host)}:${port}`,
+    url: listenerUrl(options.listen.host, port),
     setUpstream(next) { upstream = next; },
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       for (const connection of connections) connection.destroy();
     }),
   };
-}
-
-function formatUrlHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return isIP(host) === 6 ? `[${host}]` : host;
 }

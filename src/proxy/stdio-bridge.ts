@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
-import { checkRequestOrigin, type ListenPolicy } from './host-check.js';
+import { checkRequestOrigin, listenerUrl, type ListenPolicy } from './host-check.js';
 import { sendJsonRpcError } from './json-lines.js';
 import { createSseHandler } from './stdio-bridge-sse.js';
 import { createStreamableHandler } from './stdio-bridge-streamable.js';
@@ -91,12 +90,6 @@ function normalizeOptions(options: StdioBridgeOptions): Required<Omit<StdioBridg
   return { transport: o.transport, listen: o.listen, extraNames: o.extraNames ?? [], openBackend: o.openBackend, idleTimeoutMs, maxSessions, log: o.log ?? (() => {}) };
 }
 
-function urlHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return isIP(host) === 6 ? `[${host}]` : host;
-}
-
 /** Serves a stdio MCP server over streamable HTTP or SSE, with a backend of its own for each client session. */
 export async function startStdioBridge(options: StdioBridgeOptions): Promise<StdioBridge> {
   const opts = normalizeOptions(options);
@@ -169,7 +162,7 @@ export async function startStdioBridge(options: StdioBridgeOptions): Promise<Std
   let closed: Promise<void> | undefined;
   return {
     port,
-    url: `http://${urlHost(opts.listen.host)}:${port}${opts.transport === 'sse' ? '/sse' : '/mcp'}`,
+    url: `${listenerUrl(opts.listen.host, port)}${opts.transport === 'sse' ? '/sse' : '/mcp'}`,
     sessionCount: () => sessions.size,
     close() {
       closed ??= (async () => {
