@@ -4,14 +4,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
 import { ENGINE, MANAGER, SHIM, eventually, lokContainers, requireEngine, runBin, spawnBin, tempDir } from './harness.js';
-import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
+import { startEgressWorld, type EgressWorld } from './egress-world.js';
+import type { FixtureRegistry } from './registry.js';
 
 interface FetchResult { target: string; ok: boolean; status?: number; body?: string; error?: string }
 interface Inspect {
@@ -25,8 +24,8 @@ interface Inspect {
 }
 
 const ATTACH = { MCP_LOK_BRIDGE: 'attach' };
+let world: EgressWorld;
 let registry: FixtureRegistry;
-let web: Server;
 let gateway = '';
 let port = 0;
 const sidecar = suite('mcp-lok-npx outbound allowlist through the egress sidecar (an engine in a VM or over TCP)');
@@ -64,24 +63,11 @@ function writeProfile(dir: string, outbound: unknown): string {
 
 sidecar.before(async () => {
   await requireEngine();
-  registry = await startFixtureRegistry();
-  const network = await engineRequest<{ IPAM: { Config: Array<{ Gateway?: string }> } }>(ENGINE, 'GET', '/networks/bridge');
-  gateway = network.body.IPAM.Config.find((c) => c.Gateway)?.Gateway ?? '172.17.0.1';
-  web = createServer((_req, res) => res.end('hello egress'));
-  await new Promise<void>((resolve) => web.listen(0, gateway, resolve));
-  port = (web.address() as AddressInfo).port;
+  world = await startEgressWorld(/^lok-fixture-(fetch|stubborn)@/);
+  ({ registry, gateway, port } = world);
 });
 
-sidecar.after(async () => {
-  await registry?.close();
-  await new Promise((resolve) => web?.close(resolve));
-  // Installs from this run's registry (its port is in their key) are of no use to any other run.
-  const filters = encodeURIComponent(JSON.stringify({ label: ['mcp-lok=true', 'mcp-lok-kind=packages'] }));
-  const volumes = (await engineRequest<{ Volumes: Array<{ Name: string; Labels: Record<string, string> }> | null }>(ENGINE, 'GET', `/volumes?filters=${filters}`)).body.Volumes ?? [];
-  for (const v of volumes) {
-    if (/^lok-fixture-(fetch|stubborn)@/.test(v.Labels['mcp-lok-package'] ?? '')) await engineRequest(ENGINE, 'DELETE', `/volumes/${v.Name}`);
-  }
-});
+sidecar.after(async () => { await world?.close(); });
 
 sidecar('reaches exactly the allowed host and port, logs each attempt, and installs through the sidecar too', async () => {
   const home = tempDir('mcp-lok-egress-sidecar-');

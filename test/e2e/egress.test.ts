@@ -1,40 +1,28 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { engineRequest } from '../../src/engine/http.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ENGINE, MANAGER, SHIM, requireEngine, runBin, shimEnv, tempDir } from './harness.js';
-import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
+import { MANAGER, SHIM, requireEngine, runBin, shimEnv, tempDir } from './harness.js';
+import { startEgressWorld, type EgressWorld } from './egress-world.js';
+import type { FixtureRegistry } from './registry.js';
 
 interface FetchResult { target: string; ok: boolean; status?: number; body?: string; error?: string }
 
+let world: EgressWorld;
 let registry: FixtureRegistry;
-let web: Server;
 let gateway = '';
 let port = 0;
 const egress = suite('mcp-lok-npx outbound allowlist (egress proxy)');
 
 egress.before(async () => {
   await requireEngine();
-  registry = await startFixtureRegistry();
-  const network = await engineRequest<{ IPAM: { Config: Array<{ Gateway?: string }> } }>(ENGINE, 'GET', '/networks/bridge');
-  gateway = network.body.IPAM.Config.find((c) => c.Gateway)?.Gateway ?? '172.17.0.1';
-  web = createServer((_req, res) => res.end('hello egress'));
-  await new Promise<void>((resolve) => web.listen(0, gateway, resolve));
-  port = (web.address() as AddressInfo).port;
+  world = await startEgressWorld(/^lok-fixture-fetch/);
+  ({ registry, gateway, port } = world);
 });
 
-egress.after(async () => {
-  await registry?.close();
-  await new Promise((resolve) => web?.close(resolve));
-  const filters = encodeURIComponent(JSON.stringify({ label: ['mcp-lok=true', 'mcp-lok-kind=packages'] }));
-  const volumes = (await engineRequest<{ Volumes: Array<{ Name: string; Labels: Record<string, string> }> | null }>(ENGINE, 'GET', `/volumes?filters=${filters}`)).body.Volumes ?? [];
-  for (const v of volumes) if ((v.Labels['mcp-lok-package'] ?? '').startsWith('lok-fixture-fetch')) await engineRequest(ENGINE, 'DELETE', `/volumes/${v.Name}`);
-});
+egress.after(async () => { await world?.close(); });
 
 egress('reaches exactly the allowed host and port, and nothing else, logging each attempt', async () => {
   const home = tempDir('mcp-lok-egress-');
