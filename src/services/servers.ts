@@ -51,16 +51,13 @@ export function describeServer(c: SummaryWithTimes): ServerInfo {
   };
 }
 
-/** What a supervisor records when `mcp-lok stop` ends it. */
-export const STOPPED_BY_USER = 'stopped by mcp-lok stop';
-
 /** Returns the row of a background server, from its record: honest about a dead supervisor. */
 export function describeRecord(raw: ServerRecord): ServerInfo {
   const r = effectiveRecord(raw);
   const stopped = r.state === 'stopped';
   // A record that says running with no supervisor behind it: a reboot, or a killed supervisor.
   const detail = stopped
-    ? raw.state === 'stopped' ? `stopped${r.lastExit && r.lastExit !== STOPPED_BY_USER ? ` (${r.lastExit})` : ''}` : 'stopped (its supervisor is gone)'
+    ? raw.state === 'stopped' ? `stopped${r.lastExit ? ` (${r.lastExit})` : ''}` : 'stopped (its supervisor is gone)'
     : `${r.state}${r.mode === 'bridge' ? `, ${r.sessions ?? 0} session${r.sessions === 1 ? '' : 's'}` : ''}${r.restarts > 0 ? `, ${r.restarts} restart${r.restarts === 1 ? '' : 's'}` : ''}`;
   const isImage = !r.source.startsWith('npx://');
   return {

@@ -9,7 +9,6 @@ import { parseRunArgs } from '../cli/run-args.js';
 import { LokError } from '../errors.js';
 import { machineNames } from './names.js';
 import { serveHttp, type HttpServing, type ServeStatus } from '../services/serve-http.js';
-import { STOPPED_BY_USER } from '../services/servers.js';
 import { currentOwner } from '../state/owner.js';
 import { readRecord, removeRecord, writeRecord, type ServerRecord } from '../state/records.js';
 import { REPORT_FD, type SupervisorMessage, type SupervisorRequest } from './protocol.js';
@@ -92,7 +91,8 @@ async function main(): Promise<void> {
     stopping = true;
     ctx.log(`mcp-lok: stopping ${name} (${signal})`);
     void serving.close().finally(() => {
-      Object.assign(record, { state: 'stopped', supervisor: undefined, sessions: 0, lastExit: STOPPED_BY_USER });
+      // A clean stop leaves no exit to report.
+      Object.assign(record, { state: 'stopped', supervisor: undefined, sessions: 0, lastExit: undefined });
       save();
       ctx.log(`mcp-lok: ${name} stopped`);
       process.exit(0);
