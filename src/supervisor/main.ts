@@ -36,8 +36,10 @@ async function main(): Promise<void> {
   const invocation = parseRunArgs(request.argv, process.env, 'start');
   if (invocation.kind !== 'run' || invocation.transport === 'stdio') throw new Error('the supervisor needs an HTTP server to run');
   const ctx = createProcessContext(invocation.lok.debug);
+  // Lines for the log file only (the supervisor's own bookkeeping; `start` prints the error itself).
+  const logOnly = (line: string): void => { process.stderr.write(`${timestamp()} ${line}\n`); };
   ctx.log = (line) => {
-    process.stderr.write(`${timestamp()} ${line}\n`);
+    logOnly(line);
     send({ type: 'log', line });
   };
   const { state } = ctx.paths;
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
   };
   const save = (): void => { record.updatedAt = timestamp(); writeRecord(state, record); };
   save();
-  ctx.log(`mcp-lok: starting ${name} (supervisor ${process.pid})`);
+  logOnly(`mcp-lok: starting ${name} (supervisor ${process.pid})`);
   let serving: HttpServing;
   try {
     serving = await serveHttp(ctx, {
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
     });
   } catch (error) {
     const e = error instanceof LokError ? error : undefined;
-    ctx.log(`mcp-lok: ${name} did not start: ${(error as Error).message}`);
+    logOnly(`mcp-lok: ${name} did not start: ${(error as Error).message}`);
     send({ type: 'error', message: (error as Error).message, hint: e?.hint, code: e?.code ?? 'INTERNAL', exitCode: e?.exitCode ?? 1 });
     if (request.restart) {
       Object.assign(record, { state: 'stopped', supervisor: undefined, lastExit: (error as Error).message });

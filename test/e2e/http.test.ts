@@ -536,6 +536,7 @@ refusals('refuses bad flags and values with exit 2 and one line', async () => {
   await assertRefused(['--name', name, '--transport', 'stdio', source], 2, name);
   await assertRefused(['--name', name, '--host', 'example.com', source], 2, name, /--host/);
   await assertRefused(['--name', name, '--frobnicate', source], 2, name, /--frobnicate/);
+  await assertRefused(['--name', name, '--profile', '/no/such/profile.json', source], 2, name, /Cannot read the profile/);
 });
 
 refusals('refuses a name in use and a port in use with exit 1 and one line, leaving the running server alone', async () => {

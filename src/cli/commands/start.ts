@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EXIT, LokError, type ErrorCode } from '../../errors.js';
 import { listenError } from '../../services/listen-error.js';
+import { loadProfile } from '../../services/profiles.js';
 import { findServer } from '../../services/servers.js';
 import { isSupervised, readRecord, serverLogPath } from '../../state/records.js';
 import type { SupervisorMessage, SupervisorRequest } from '../../supervisor/protocol.js';
@@ -112,15 +113,17 @@ export async function startBackground(ctx: ManagerContext, argv: string[]): Prom
   const userArgv = again ? again.argv : argv;
   const invocation = parseRunArgs(userArgv, ctx.env, 'start');
   if (invocation.kind === 'help') return 'help';
+  // A bad profile is bad input: refused here, before a name, a port or a supervisor exists.
+  loadProfile(invocation.lok.profile, { configDir: ctx.paths.config, cwd: process.cwd() });
   const name = again ? again.name : await chooseName(ctx, invocation.lok.name, invocation.sourceText);
   const port = await reservePort(invocation.http.host, invocation.http.port ?? again?.port);
-  if (invocation.transportDefaulted) ctx.stderr.write(`mcp-lok: serving ${name} over streamable HTTP (use --transport sse for the older SSE transport).\n`);
   if (!isLoopbackHost(invocation.http.host)) {
     ctx.stderr.write(`mcp-lok: listening on ${invocation.http.host}: other machines that can reach this address can use ${name}.\n`);
   }
   const ready = await spawnSupervisor(ctx, name, {
     argv: ['--name', name, '--port', String(port), ...userArgv], userArgv, mode: again?.mode, restart: again !== undefined,
   });
+  if (invocation.transportDefaulted) ctx.stderr.write(`mcp-lok: serving ${name} over streamable HTTP (use --transport sse for the older SSE transport).\n`);
   return { name, url: ready.url, mode: ready.mode, already: false, json: !again && invocation.json };
 }
 
