@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Makes sure a Docker engine answers for the demo and the tests: reuses one that answers,
 # otherwise (as root on Debian/Ubuntu) installs docker.io and busybox-static from the
-# distribution and starts dockerd in its own session. Prints progress on stderr only.
+# distribution and starts dockerd in its own session. Prints progress on stderr; when it
+# started dockerd it prints `started` on stdout, so the caller knows to stop it afterwards
+# (scripts/stop-engine.sh).
 set -euo pipefail
+# lok-offline-data: docker.io; a Debian package name, installed by apt-get
 
 sock="${DOCKER_HOST:-unix:///var/run/docker.sock}"
 sock="${sock#unix://}"
@@ -32,6 +35,7 @@ setsid dockerd >/tmp/mcp-lok-dockerd.log 2>&1 < /dev/null &
 for _ in $(seq 1 60); do
   if ping; then
     echo "ensure-engine: dockerd is up." >&2
+    echo started
     exit 0
   fi
   sleep 0.5

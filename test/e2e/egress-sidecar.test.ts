@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
-import { ENGINE, MANAGER, SHIM, eventually, lokContainers, requireEngine, runBin, spawnBin, tempDir } from './harness.js';
+import { ENGINE, MANAGER, SHIM, afterLines, eventually, lokContainers, requireEngine, runBin, spawnBin, tempDir } from './harness.js';
 import { startEgressWorld, type EgressWorld } from './egress-world.js';
 import type { FixtureRegistry } from './registry.js';
 
@@ -78,10 +78,10 @@ sidecar('reaches exactly the allowed host and port, logs each attempt, and insta
     '--registry', registry.url, '--profile', profile, '--name', name, '-y', 'lok-fixture-fetch',
     `get:http://${gateway}:${port}/`,
     `connect:${gateway}:${port + 1}`,
-    'connect:example.com:443',
+    'connect:not-listed.mcp-lok.test:443', // lok-offline: refused by the egress proxy before it resolves anything
     `connect:localhost:${port}`,
     `direct:${gateway}:${port}`,
-  ], { env: { ...ATTACH, MCP_LOK_HOME: home } });
+  ], { env: { ...ATTACH, MCP_LOK_HOME: home }, holdStdinUntil: afterLines(1) });
   assert.is(result.code, 0, result.stderr);
   const { results } = JSON.parse(result.stdout.toString().trim()) as { results: FetchResult[] };
   const [allowed, otherPort, otherHost, privateByName, direct] = results;
@@ -92,7 +92,7 @@ sidecar('reaches exactly the allowed host and port, logs each attempt, and insta
   assert.is(privateByName?.status, 403, JSON.stringify(privateByName));
   assert.not.ok(direct?.ok, 'a direct connection got out');
   assert.match(result.stderr, /egress denied: .*add \d+ to network\.outbound\.allow_port/);
-  assert.match(result.stderr, /egress denied: .*example\.com/);
+  assert.match(result.stderr, /egress denied: .*not-listed\.mcp-lok\.test/);
   assert.match(result.stderr, /egress denied: .*localhost resolved to 127\.0\.0\.1/);
 
   const shown = await runBin(MANAGER, ['logs', name, '--egress', '--json'], { env: { MCP_LOK_HOME: home } });
@@ -117,11 +117,11 @@ sidecar('keeps insecure_allow_all (the built-in network profile) off this machin
   const result = await runBin(SHIM, [
     '--registry', registry.url, '--profile', 'network', '-y', 'lok-fixture-fetch',
     `get:http://${gateway}:${port}/`,
-    'connect:169.254.169.254:80',
+    'connect:169.254.169.254:80', // lok-offline: refused by mcp-lok's egress proxy before any packet
     `connect:localhost:${port}`,
     `direct:${gateway}:${port}`,
-    'direct:169.254.169.254:80',
-  ], { env: { ...ATTACH, MCP_LOK_HOME: home } });
+    'route:169.254.169.254', // lok-offline: a route-table lookup inside the sandbox, no packet
+  ], { env: { ...ATTACH, MCP_LOK_HOME: home }, holdStdinUntil: afterLines(1) });
   assert.is(result.code, 0, result.stderr);
   const { results } = JSON.parse(result.stdout.toString().trim()) as { results: FetchResult[] };
   const [hostByIp, metadata, hostByName, direct, directMetadata] = results;
@@ -129,7 +129,8 @@ sidecar('keeps insecure_allow_all (the built-in network profile) off this machin
   assert.is(metadata?.status, 403, JSON.stringify(metadata));
   assert.is(hostByName?.status, 403, JSON.stringify(hostByName));
   assert.not.ok(direct?.ok, 'a direct connection to the host got out');
-  assert.not.ok(directMetadata?.ok, 'a direct connection to metadata got out');
+  assert.not.ok(directMetadata?.ok, `the server has a route to the metadata address: ${JSON.stringify(directMetadata)}`);
+  assert.is(directMetadata?.error, 'no route', JSON.stringify(directMetadata));
   assert.match(result.stderr, /any public host on any port through mcp-lok's egress proxy/);
   assert.not.match(result.stderr, /engine's network/);
 });

@@ -3,7 +3,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { engineRequest } from '../../src/engine/http.js';
-import { ENGINE } from './harness.js';
+import { ENGINE, bridgeGateway } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 
 export interface EgressWorld {
@@ -17,8 +17,7 @@ export interface EgressWorld {
 /** Starts the registry and the web server; `close` also removes the fixture installs named by `packages`. */
 export async function startEgressWorld(packages: RegExp): Promise<EgressWorld> {
   const registry = await startFixtureRegistry();
-  const network = await engineRequest<{ IPAM: { Config: Array<{ Gateway?: string }> } }>(ENGINE, 'GET', '/networks/bridge');
-  const gateway = network.body.IPAM.Config.find((c) => c.Gateway)?.Gateway ?? '172.17.0.1';
+  const gateway = await bridgeGateway();
   const web = createServer((_req, res) => res.end('hello egress'));
   await new Promise<void>((resolve) => web.listen(0, gateway, resolve));
   const close = async (): Promise<void> => {

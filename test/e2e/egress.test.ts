@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { MANAGER, SHIM, requireEngine, runBin, shimEnv, tempDir } from './harness.js';
+import { MANAGER, SHIM, afterLines, requireEngine, runBin, shimEnv, tempDir } from './harness.js';
 import { startEgressWorld, type EgressWorld } from './egress-world.js';
 import type { FixtureRegistry } from './registry.js';
 
@@ -34,10 +34,10 @@ egress('reaches exactly the allowed host and port, and nothing else, logging eac
     '--registry', registry.url, '--profile', profile, '--name', name, '-y', 'lok-fixture-fetch',
     `get:http://${gateway}:${port}/`,
     `connect:${gateway}:${port + 1}`,
-    `connect:example.com:443`,
+    'connect:not-listed.mcp-lok.test:443', // lok-offline: refused by the egress proxy before it resolves anything
     `connect:localhost:${port}`,
     `direct:${gateway}:${port}`,
-  ], { env: { MCP_LOK_HOME: home } });
+  ], { env: { MCP_LOK_HOME: home }, holdStdinUntil: afterLines(1) });
   assert.is(result.code, 0, result.stderr);
   const { results } = JSON.parse(result.stdout.toString().trim()) as { results: FetchResult[] };
   const [allowed, otherPort, otherHost, privateByName, direct] = results;
@@ -48,7 +48,7 @@ egress('reaches exactly the allowed host and port, and nothing else, logging eac
   assert.is(privateByName?.status, 403, JSON.stringify(privateByName));
   assert.not.ok(direct?.ok, 'a direct connection got out');
   assert.match(result.stderr, /egress denied: .*add \d+ to network\.outbound\.allow_port/);
-  assert.match(result.stderr, /egress denied: .*example\.com/);
+  assert.match(result.stderr, /egress denied: .*not-listed\.mcp-lok\.test/);
   assert.match(result.stderr, /egress denied: .*localhost resolved to 127\.0\.0\.1/);
   const log = readFileSync(join(home, 'data', 'state', 'egress', `${name}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { host: string; allowed: boolean; bytesIn: number; address: string | null });
   assert.ok(log.some((e) => e.allowed && e.host === gateway && e.bytesIn > 0 && e.address === gateway));
@@ -75,11 +75,11 @@ egress('keeps insecure_allow_all (the built-in network profile) off this machine
   const result = await runBin(SHIM, [
     '--registry', registry.url, '--profile', 'network', '-y', 'lok-fixture-fetch',
     `get:http://${gateway}:${port}/`,
-    'connect:169.254.169.254:80',
+    'connect:169.254.169.254:80', // lok-offline: refused by mcp-lok's egress proxy before any packet
     `connect:localhost:${port}`,
     `direct:${gateway}:${port}`,
-    'direct:169.254.169.254:80',
-  ], { env: { MCP_LOK_HOME: home } });
+    'route:169.254.169.254', // lok-offline: a route-table lookup inside the sandbox, no packet
+  ], { env: { MCP_LOK_HOME: home }, holdStdinUntil: afterLines(1) });
   assert.is(result.code, 0, result.stderr);
   const { results } = JSON.parse(result.stdout.toString().trim()) as { results: FetchResult[] };
   const [hostByIp, metadata, hostByName, direct, directMetadata] = results;
@@ -87,7 +87,8 @@ egress('keeps insecure_allow_all (the built-in network profile) off this machine
   assert.is(metadata?.status, 403, JSON.stringify(metadata));
   assert.is(hostByName?.status, 403, JSON.stringify(hostByName));
   assert.not.ok(direct?.ok, 'a direct connection to the host got out');
-  assert.not.ok(directMetadata?.ok, 'a direct connection to metadata got out');
+  assert.not.ok(directMetadata?.ok, `the server has a route to the metadata address: ${JSON.stringify(directMetadata)}`);
+  assert.is(directMetadata?.error, 'no route', JSON.stringify(directMetadata));
   assert.match(result.stderr, /any public host on any port through mcp-lok's egress proxy/);
 });
 

@@ -1,6 +1,7 @@
 // Pieces of the escape test: a host port that counts who connects, the probe's JSON line,
 // and the same probe run in a plain `docker run` container for comparison.
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { engineRequest } from '../../src/engine/http.js';
@@ -27,12 +28,56 @@ export async function startConnectionCounter(host: string): Promise<ConnectionCo
   };
 }
 
-/** Returns the default bridge network's gateway: the host as containers on that bridge see it. */
-export async function bridgeGateway(): Promise<string> {
-  const network = await engineRequest<{ IPAM: { Config: Array<{ Gateway?: string }> | null } }>(ENGINE, 'GET', '/networks/bridge');
-  const gateway = network.body.IPAM.Config?.find((c) => c.Gateway)?.Gateway;
-  if (!gateway) throw new Error('the engine reports no gateway for its bridge network');
-  return gateway;
+export interface DnsResponder { address: string; port: number; queries: () => string[]; close: () => Promise<void> }
+
+/**
+ * Answers every DNS query for `name` with an A record of `answer` (others get NXDOMAIN) on
+ * host:0 over UDP, and records who asked: the probe's "can resolve names" needs a resolver,
+ * and this one is the test's own, so no query leaves the machine.
+ */
+export async function startDnsResponder(host: string, name: string, answer: string): Promise<DnsResponder> {
+  const queries: string[] = [];
+  const socket = createSocket('udp4');
+  socket.on('message', (msg, peer) => {
+    queries.push(`${peer.address}:${peer.port}`);
+    if (msg.length < 12) return;
+    let offset = 12;
+    const labels: string[] = [];
+    while (offset < msg.length && msg[offset] !== 0) {
+      const length = msg[offset] ?? 0;
+      labels.push(msg.subarray(offset + 1, offset + 1 + length).toString('latin1'));
+      offset += length + 1;
+    }
+    const questionEnd = offset + 5;
+    if (questionEnd > msg.length) return;
+    const qtype = msg.readUInt16BE(offset + 1);
+    const known = labels.join('.').toLowerCase() === name.toLowerCase();
+    const header = Buffer.alloc(12);
+    msg.copy(header, 0, 0, 2);
+    header.writeUInt16BE(known ? 0x8180 : 0x8183, 2);
+    header.writeUInt16BE(1, 4);
+    const withAnswer = known && qtype === 1;
+    header.writeUInt16BE(withAnswer ? 1 : 0, 6);
+    const parts = [header, msg.subarray(12, questionEnd)];
+    if (withAnswer) {
+      const record = Buffer.alloc(16);
+      record.writeUInt16BE(0xc00c, 0);
+      record.writeUInt16BE(1, 2);
+      record.writeUInt16BE(1, 4);
+      record.writeUInt32BE(60, 6);
+      record.writeUInt16BE(4, 10);
+      answer.split('.').forEach((octet, i) => record.writeUInt8(Number(octet), 12 + i));
+      parts.push(record);
+    }
+    socket.send(Buffer.concat(parts), peer.port, peer.address);
+  });
+  await new Promise<void>((resolve, reject) => { socket.once('error', reject); socket.bind(0, host, () => resolve()); });
+  return {
+    address: host,
+    port: socket.address().port,
+    queries: () => [...queries],
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
+  };
 }
 
 /** Returns the newest tag of mcp-lok's sandbox image. */

@@ -7,11 +7,11 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ROOT, SHIM, requireEngine, runBin, tempDir } from './harness.js';
+import { ROOT, SHIM, afterLines, bridgeGateway, requireEngine, runBin, tempDir } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 import {
-  bridgeGateway, formatProbes, newestSandboxImage, parseProbes, removeFixtureVolumes, runDocker, startConnectionCounter,
-  type ConnectionCounter, type Probe,
+  formatProbes, newestSandboxImage, parseProbes, removeFixtureVolumes, runDocker, startConnectionCounter, startDnsResponder,
+  type ConnectionCounter, type DnsResponder, type Probe,
 } from './escape-support.js';
 
 const PROBE_PACKAGE = 'lok-fixture-probe';
@@ -38,17 +38,19 @@ const ATTACKS: Record<string, string> = {
   environment: 'a sandboxed server cannot read environment it was not given',
   'memory-limit': 'a sandboxed server cannot allocate memory without limit',
   'fork-limit': 'a sandboxed server cannot start processes without limit',
-  'network-direct': 'a sandboxed server cannot connect to any address directly',
-  'host-gateways': 'a sandboxed server cannot reach the host through any gateway address',
-  metadata: 'a sandboxed server cannot reach the cloud metadata address',
-  dns: 'a sandboxed server cannot resolve names',
-  'private-by-name': 'a sandboxed server cannot reach a private address by name',
+  routes: 'a sandboxed server has no interface but loopback and no route at all',
+  'network-direct': 'a sandboxed server cannot connect to a listener on the engine\'s bridge gateway',
+  'host-gateways': 'a sandboxed server cannot reach the host through any gateway its route table names',
+  metadata: 'a sandboxed server has no route to the cloud metadata address',
+  dns: 'a sandboxed server cannot resolve names, not even through a resolver on the gateway',
+  'private-by-name': 'a sandboxed server cannot reach the host by the name Docker Desktop gives it',
 };
 const GRANT_CHECK = 'grant-works';
 
 interface Setup {
   registry: FixtureRegistry;
   counter: ConnectionCounter;
+  dns: DnsResponder;
   gateway: string;
   base: string;
   granted: string;
@@ -60,14 +62,18 @@ interface Setup {
 }
 
 let setup: Setup | undefined;
-let sandbox: { code: number | null; stderr: string; probes: Probe[] | Error; connections: string[]; grantFile: string | undefined; ms: number } | undefined;
+let sandbox: { code: number | null; stderr: string; probes: Probe[] | Error; connections: string[]; queries: string[]; grantFile: string | undefined; ms: number } | undefined;
 const plainName = `lok-escape-plain-${randomBytes(3).toString('hex')}`;
+
+/** A name under the reserved `.test` domain: only the test's own DNS responder answers it. */
+const DNS_NAME = 'probe.mcp-lok.test'; // lok-offline: looked up only where the test's responder or no route answers
 
 /** The PROBE_* variables both runs get. */
 function probeEnv(s: Setup): Record<string, string> {
   return {
     PROBE_GRANT: s.granted, PROBE_READONLY: s.readonly, PROBE_BESIDE: s.beside, PROBE_MARKER: s.marker,
     PROBE_HOST_IP: s.gateway, PROBE_HOST_PORT: String(s.counter.port),
+    PROBE_DNS_SERVER: `${s.dns.address}:${s.dns.port}`, PROBE_DNS_NAME: DNS_NAME,
   };
 }
 
@@ -99,26 +105,30 @@ escape.before(async () => {
   writeFileSync(profile, JSON.stringify({ write: [granted], read: [readonly] }));
   const registry = await startFixtureRegistry();
   const counter = await startConnectionCounter(gateway);
-  setup = { registry, counter, gateway, base, granted, readonly, beside, marker, secret: `secret-${randomBytes(12).toString('hex')}`, profile };
+  const dns = await startDnsResponder(gateway, DNS_NAME, gateway);
+  setup = { registry, counter, dns, gateway, base, granted, readonly, beside, marker, secret: `secret-${randomBytes(12).toString('hex')}`, profile };
 
   const args = ['--registry', registry.url, '--profile', profile];
   for (const [k, v] of Object.entries(probeEnv(setup))) args.push('-e', `${k}=${v}`);
   const started = Date.now();
   const before = counter.count();
-  const result = await runBin(SHIM, [...args, '-y', PROBE_PACKAGE], { env: { SECRET_NOT_GIVEN: setup.secret }, timeoutMs: RUN_TIMEOUT_MS });
+  const queriesBefore = dns.queries().length;
+  // The probe runs for seconds; its stdin stays open until it has printed its result.
+  const result = await runBin(SHIM, [...args, '-y', PROBE_PACKAGE], { env: { SECRET_NOT_GIVEN: setup.secret }, timeoutMs: RUN_TIMEOUT_MS, holdStdinUntil: afterLines(1) });
   const ms = Date.now() - started;
   const grantPath = join(granted, 'lok-probe-grant.txt');
   const grantFile = existsSync(grantPath) ? readFileSync(grantPath, 'utf8') : undefined;
   rmSync(grantPath, { force: true });
   let probes: Probe[] | Error;
   try { probes = parseProbes(result.stdout.toString(), result.stderr); } catch (e) { probes = e as Error; }
-  sandbox = { code: result.code, stderr: result.stderr, probes, connections: counter.peers().slice(before), grantFile, ms };
+  sandbox = { code: result.code, stderr: result.stderr, probes, connections: counter.peers().slice(before), queries: dns.queries().slice(queriesBefore), grantFile, ms };
   if (!(probes instanceof Error)) console.log(`\n${formatProbes(`mcp-lok sandbox (${ms} ms, including install):`, probes)}`);
 });
 
 escape.after(async () => {
   await runDocker(['rm', '-f', plainName], 10_000).catch(() => undefined);
   await setup?.counter.close();
+  await setup?.dns.close();
   await setup?.registry.close();
   if (setup) rmSync(setup.base, { recursive: true, force: true });
   await removeFixtureVolumes(PROBE_PACKAGE);
@@ -145,9 +155,16 @@ for (const [name, title] of Object.entries(ATTACKS)) {
   });
 }
 
-escape('the host saw no connection from the sandboxed server', () => {
+escape('the host saw no connection and no DNS query from the sandboxed server', () => {
   assert.ok(sandbox);
   assert.equal(sandbox.connections, [], `connections to the host port during the sandbox run: ${sandbox.connections.join(', ')}`);
+  assert.equal(sandbox.queries, [], `DNS queries to the test's resolver during the sandbox run: ${sandbox.queries.join(', ')}`);
+});
+
+escape('a connection to the gateway\'s listener fails at once for want of a route (ENETUNREACH), not by timing out', () => {
+  const probe = sandboxProbe('network-direct');
+  assert.match(probe.detail, /ENETUNREACH/, probe.detail);
+  assert.match(sandboxProbe('routes').detail, /^interfaces: lo; IPv4 routes: none; IPv6 routes: none$/);
 });
 
 escape('the same probes get out of a plain docker run container (so they can fail)', async () => {
@@ -155,11 +172,15 @@ escape('the same probes get out of a plain docker run container (so they can fai
   const s = setup;
   const image = await newestSandboxImage();
   const env = { ...probeEnv(s), SECRET_NOT_GIVEN: s.secret };
+  // On the default bridge, but every name it looks up stays here: the container's resolver is
+  // its own loopback (nothing answers) and Docker Desktop's host name maps to the gateway.
   const args = ['run', '--rm', '--name', plainName, '--pull', 'never', '--user', '0:0', '--network', 'bridge',
+    '--dns', '127.0.0.1', '--add-host', 'host.docker.internal:host-gateway',
     '-v', `${PROBE_DIR}:/probe:ro`, '-v', `${s.base}:${s.base}`,
     ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
     image, 'node', '/probe/probe.js'];
   const before = s.counter.count();
+  const queriesBefore = s.dns.queries().length;
   const started = Date.now();
   const result = await runDocker(args, RUN_TIMEOUT_MS);
   const ms = Date.now() - started;
@@ -171,10 +192,13 @@ escape('the same probes get out of a plain docker run container (so they can fai
   console.log(`plain docker run: ${escaped.length} of ${attacks.length} attacks got out: ${escaped.map((p) => p.name).join(', ')}`);
   assert.is(attacks.length, Object.keys(ATTACKS).length);
   assert.ok(escaped.length >= Math.ceil(PLAIN_ESCAPE_SHARE * attacks.length), `only ${escaped.length} of ${attacks.length} attacks got out of a plain container`);
-  // The counter itself must work, or "no connection from the sandbox" proves nothing.
-  if (probes.find((p) => p.name === 'network-direct')?.detail.includes(`OPEN ${s.gateway}:${s.counter.port}`)) {
-    assert.ok(s.counter.count() > before, 'the plain container connected to the host port but the counter saw nothing');
-  }
+  // The listeners themselves must work, or "nothing reached them from the sandbox" proves nothing.
+  const direct = probes.find((p) => p.name === 'network-direct');
+  assert.ok(direct?.escaped, `the plain container did not reach the gateway's listener: ${direct?.detail}`);
+  assert.ok(s.counter.count() > before, 'the plain container connected to the gateway\'s listener but the counter saw nothing');
+  const dnsProbe = probes.find((p) => p.name === 'dns');
+  assert.ok(dnsProbe?.escaped, `the plain container did not resolve through the test's DNS responder: ${dnsProbe?.detail}`);
+  assert.ok(s.dns.queries().length > queriesBefore, 'the plain container resolved a name but the responder saw no query');
 });
 
 escape.run();

@@ -1,7 +1,7 @@
 // Shared pieces of the end-to-end tests: they drive the real bins against the real engine.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -44,17 +44,33 @@ export async function connectShim(args: string[], env: Record<string, string> = 
 
 export interface RunResult { code: number | null; stdout: Buffer; stderr: string }
 
-/** Runs a bin to completion with the given stdin and returns its exit code and output. */
-export function runBin(bin: string, args: string[], options: { stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+/** Closes stdin once stdout holds `count` complete lines: for servers that must outlive a closed stdin until they have answered. */
+export const afterLines = (count: number) => (stdout: string): boolean => stdout.split('\n').length - 1 >= count;
+
+/**
+ * Runs a bin to completion with the given stdin and returns its exit code and output. Stdin
+ * is closed at once, or with `holdStdinUntil`, only when that says the output is complete
+ * (or the bin exits): mcp-lok stops a server a grace period after its client's stdin closes,
+ * and a test must not depend on the server answering within that grace.
+ */
+export function runBin(bin: string, args: string[], options: { stdin?: string; env?: Record<string, string>; timeoutMs?: number; holdStdinUntil?: (stdout: string) => boolean } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { env: shimEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
-    child.stdout.on('data', (c: Buffer) => out.push(c));
+    let stdinOpen = true;
+    const closeStdin = (): void => { if (stdinOpen) { stdinOpen = false; child.stdin.end(); } };
+    child.stdin.on('error', () => undefined);
+    child.stdout.on('data', (c: Buffer) => {
+      out.push(c);
+      if (stdinOpen && options.holdStdinUntil?.(Buffer.concat(out).toString())) closeStdin();
+    });
     child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out: ${args.join(' ')}\n${err}`)); }, options.timeoutMs ?? 120_000);
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout: Buffer.concat(out), stderr: err }); });
-    child.stdin.end(options.stdin ?? '');
+    child.on('exit', closeStdin);
+    child.stdin.write(options.stdin ?? '');
+    if (!options.holdStdinUntil) closeStdin();
   });
 }
 
@@ -72,17 +88,56 @@ export async function lokContainers(label?: string): Promise<ContainerInfo[]> {
   return res.body;
 }
 
-/** Resolves once `check` returns true, polling; rejects after `timeoutMs`. */
+/**
+ * The least time `eventually` waits. Deadlines in tests only catch hangs: a loaded machine may
+ * take many times the usual, and a suite must not depend on how fast this machine is (speed
+ * belongs to `npm run bench`).
+ */
+const MIN_WAIT_MS = 60_000;
+
+/** Resolves once `check` returns true, polling; rejects after `timeoutMs` (at least a minute). */
 export async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const waitMs = Math.max(timeoutMs, MIN_WAIT_MS);
+  const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  throw new Error(`timed out after ${waitMs} ms waiting for ${what}`);
 }
 
 /** Returns a fresh empty directory. */
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Returns whether an IPv4 address lies in a CIDR subnet. */
+function inSubnet(address: string, cidr: string): boolean {
+  const [base = '', bits = '32'] = cidr.split('/');
+  const toNumber = (ip: string): number => ip.split('.').reduce((acc, part) => ((acc << 8) | Number(part)) >>> 0, 0);
+  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
+  return ((toNumber(address) & mask) >>> 0) === ((toNumber(base) & mask) >>> 0);
+}
+
+/**
+ * Returns this machine's address on the engine's default bridge (its gateway, as containers
+ * there see it): the network's Gateway when the engine reports one, else the local interface
+ * address inside its subnet, else the subnet's first address (the engine's convention; a
+ * listener can only bind there if it is this machine's). Never an outside address.
+ */
+export async function bridgeGateway(): Promise<string> {
+  const network = await engineRequest<{ IPAM: { Config: Array<{ Gateway?: string; Subnet?: string }> | null } }>(ENGINE, 'GET', '/networks/bridge');
+  const configs = network.body.IPAM.Config ?? [];
+  const reported = configs.find((c) => c.Gateway && !c.Gateway.includes(':'))?.Gateway;
+  if (reported) return reported;
+  const subnets = configs.map((c) => c.Subnet ?? '').filter((s) => s !== '' && !s.includes(':'));
+  // A bridge with no container attached is down, and Node lists only running interfaces.
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && subnets.some((s) => inSubnet(a.address, s))) return a.address;
+  }
+  const [subnet] = subnets;
+  if (!subnet) throw new Error('the engine reports neither a gateway nor a subnet for its bridge network');
+  const first = (subnet.split('/')[0] ?? '').split('.').map(Number);
+  first[3] = (first[3] ?? 0) + 1;
+  return first.join('.');
 }

@@ -1,6 +1,7 @@
 // `mcp-lok start` and `run` over HTTP against the real engine: stdio servers bridged (one
 // sandbox per client session), servers that listen themselves behind the reverse proxy,
 // the supervisor's restarts, stop/start/rm, a killed supervisor, logs, and bad input.
+// lok-offline-data: evil.example, example.com; Host/Origin values sent to mcp-lok on loopback, and a --host value it must refuse
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';

@@ -84,6 +84,7 @@ test('has volume mount points owned by 1000 and mcp-lok\'s scripts and egress pr
 });
 
 test('runs the egress sidecar: mcp-lok\'s own proxy, loaded as ES modules', () => {
+  // lok-offline: the container has no network; only the proxy's start-up is checked
   const rules = { insecureAllowAll: false, transports: ['tcp'], hosts: ['example.com'], ports: [443] };
   const out = docker(['run', '--rm', '--network', 'none', '--read-only', '--cap-drop', 'ALL', '--tmpfs', '/run/mcp-lok:uid=1000,gid=1000',
     '-e', `MCP_LOK_EGRESS=${JSON.stringify({ rules, refuse: [] })}`, tag, 'sh', '-c',

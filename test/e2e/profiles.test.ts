@@ -110,6 +110,7 @@ refused('names the JSON path of a mistake', async () => {
 
 refused('refuses a host allowlist for an image, where the egress forwarder cannot run, rather than opening or closing the network silently', async () => {
   const path = join(tempDir('mcp-lok-image-allowlist-'), 'profile.json');
+  // lok-offline: the profile is refused before anything runs
   writeFileSync(path, JSON.stringify({ network: { outbound: { allow_host: ['api.github.com'], allow_port: [443] } } }));
   for (const bridge of ['attach', 'fifo']) {
     const before = (await lokContainers()).length;

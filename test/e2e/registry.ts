@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineRequest } from '../../src/engine/http.js';
-import { ENGINE, ROOT } from './harness.js';
+import { ENGINE, ROOT, bridgeGateway } from './harness.js';
 
 interface Fixture { name: string; version: string; manifest: Record<string, unknown>; tarball: Buffer }
 
@@ -25,8 +25,7 @@ export interface FixtureRegistry { url: string; close: () => Promise<void> }
 
 /** Starts the registry on the default bridge's gateway address and returns its URL. */
 export async function startFixtureRegistry(): Promise<FixtureRegistry> {
-  const network = await engineRequest<{ IPAM: { Config: Array<{ Gateway?: string }> } }>(ENGINE, 'GET', '/networks/bridge');
-  const gateway = network.body.IPAM.Config.find((c) => c.Gateway)?.Gateway ?? '172.17.0.1';
+  const gateway = await bridgeGateway();
   const base = join(ROOT, 'test', 'fixtures', 'packages');
   const fixtures = new Map(readdirSync(base).map((d) => { const f = packFixture(join(base, d)); return [f.name, f]; }));
   let url = '';

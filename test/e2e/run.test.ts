@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
-import { ENGINE, MANAGER, MEMORY, eventually, lokContainers, requireEngine, runBin, spawnBin } from './harness.js';
+import { afterLines, ENGINE, lokContainers, MANAGER, MEMORY, requireEngine, runBin, spawnBin, eventually } from './harness.js';
 
 const INIT = `${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })}\n`;
 
@@ -19,7 +19,7 @@ run.before(requireEngine);
 
 run('runs an npx:// server with the same sandbox as the shim', async () => {
   const name = `e2e-run-${randomBytes(3).toString('hex')}`;
-  const result = await runBin(MANAGER, ['run', '--name', name, `npx://${MEMORY}`], { stdin: INIT });
+  const result = await runBin(MANAGER, ['run', '--name', name, `npx://${MEMORY}`], { stdin: INIT, holdStdinUntil: afterLines(1) });
   assert.is(result.code, 0, result.stderr);
   assert.match(result.stdout.toString(), /"serverInfo"/);
   await eventually(async () => (await lokContainers(`mcp-lok-name=${name}`)).length === 0, 10_000, `${name} to be removed`);
@@ -27,7 +27,7 @@ run('runs an npx:// server with the same sandbox as the shim', async () => {
 
 run('runs an image with its arguments, hardened, and passes bytes and the exit code through', async () => {
   const image = await sandboxImage();
-  const result = await runBin(MANAGER, ['run', image, '--', 'node', '-e', 'process.stdin.pipe(process.stdout); process.stdin.on("end", () => { process.stderr.write("uid " + process.getuid()); process.exitCode = 7; })'], { stdin: 'ping\n' });
+  const result = await runBin(MANAGER, ['run', image, '--', 'node', '-e', 'process.stdin.pipe(process.stdout); process.stdin.on("end", () => { process.stderr.write("uid " + process.getuid()); process.exitCode = 7; })'], { stdin: 'ping\n', holdStdinUntil: afterLines(1) });
   assert.is(result.code, 7, result.stderr);
   assert.is(result.stdout.toString(), 'ping\n');
   assert.match(result.stderr, /uid [1-9]\d*/);

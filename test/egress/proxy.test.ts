@@ -1,3 +1,4 @@
+// lok-offline-data: api.example.com, mixed.example.com, me.example.com, 2001:db8::1, 192.0.2.77, 93.184.216.34, 10.0.0.5, 169.254.169.254; parsed, or refused by the egress proxy under test before it connects (its resolver is the test's own)
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseRequestHead } from '../../src/egress/proxy.js';

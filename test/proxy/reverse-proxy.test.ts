@@ -1,3 +1,4 @@
+// lok-offline-data: evil.example, mybox, 10.0.0.2, 10.0.0.9; Host, Origin, forwarding and SSE values sent to the proxy under test on loopback
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// lok-offline-data: evil.example; Host and Origin values sent to the bridge under test on loopback
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request as httpRequest } from 'node:http';

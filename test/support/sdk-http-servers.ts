@@ -74,7 +74,7 @@ export function createStreamableHandler(options: { allowedHosts?: () => string[]
 export function createSdkSseHandler(): RequestListener {
   const sessions = new Map<string, SSEServerTransport>();
   return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
+    const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'GET' && url.pathname === '/sse') {
       const transport = new SSEServerTransport('/messages', res);
       sessions.set(transport.sessionId, transport);
@@ -122,7 +122,7 @@ export function createAbsoluteEndpointSseHandler(endpoint: () => string): { hand
   const posts: string[] = [];
   let transport: AbsoluteEndpointTransport | undefined;
   const handler: RequestListener = (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
+    const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'GET' && url.pathname === '/sse') {
       transport = new AbsoluteEndpointTransport(res, endpoint());
       void createTestMcpServer().connect(transport);
