@@ -7,11 +7,11 @@ import { z } from 'zod';
 import type { ManagerContext } from '../cli/manager-context.js';
 import { readVersion } from '../cli/version.js';
 import { readFileSync } from 'node:fs';
-import { startBackground, type Started } from '../cli/commands/start.js';
+import { restartBackground, startBackground, type Started } from '../services/background.js';
 import { EXIT, LokError, usageError } from '../errors.js';
-import { isLoopbackHost } from '../proxy/host-check.js';
 import { readRecord, serverLogPath } from '../state/records.js';
 import { describeProfile } from '../sandbox/profile-validate.js';
+import { buildAgentStart, checkAgentProfileName, describeRelaxations, findWidenings, requireFlags, type StartServerInput, type Widening } from './start-request.js';
 import { readEgressLog } from '../services/egress.js';
 import { listProfiles, loadProfile } from '../services/profiles.js';
 import { listServers, removeServer, stopServer } from '../services/servers.js';
@@ -41,8 +41,7 @@ const serverShape = z.object({
   mode: z.enum(['proxy', 'bridge']).nullable().optional(), sessions: z.number().optional(), restarts: z.number().optional(), hint: z.string().optional(),
 });
 
-function startedResult(started: Started | 'help', relaxations: string[]): ToolResult {
-  if (started === 'help') throw usageError('Give the server to start.');
+function startedResult(started: Started, relaxations: string[]): ToolResult {
   return ok({ name: started.name, url: started.url, mode: started.mode, alreadyRunning: started.already, relaxations });
 }
 
@@ -56,42 +55,19 @@ function readServerLog(stateDir: string, name: string, count: number): string[] 
   return text.split('\n').filter((line) => line !== '').slice(-count);
 }
 
-interface RelaxationInput {
-  profile?: string | undefined;
-  host?: string | undefined;
-  allowNetwork?: boolean | undefined;
-  allowWrites?: boolean | undefined;
-  allowRemoteClients?: boolean | undefined;
-}
-
 /**
- * Refuses a start that would widen the sandbox unless the call says so explicitly, and then,
- * where the client can ask its user, asks: an agent cannot quietly give a server the network,
- * write access to host files, or clients from other machines. Returns the relaxations in words.
+ * Where the client can ask its user, asks about every widening at once: an agent cannot
+ * quietly give a server the network, host files, host variables or other machines' clients.
  */
-async function confirmRelaxations(server: McpServer, ctx: ManagerContext, input: RelaxationInput): Promise<string[]> {
-  const loaded = loadProfile(input.profile ?? 'stdio', { configDir: ctx.paths.config, cwd: process.cwd() });
-  const needs: Array<{ flag: keyof RelaxationInput; what: string }> = [];
-  if (loaded.profile.outbound.insecureAllowAll) needs.push({ flag: 'allowNetwork', what: `profile ${loaded.name} lets the server reach any host on any port` });
-  if (loaded.profile.write.length > 0) needs.push({ flag: 'allowWrites', what: `profile ${loaded.name} lets the server write ${loaded.profile.write.map((g) => g.host).join(', ')}` });
-  if (input.host !== undefined && !isLoopbackHost(input.host)) needs.push({ flag: 'allowRemoteClients', what: `listening on ${input.host} lets other machines use the server` });
-  const missing = needs.filter((n) => input[n.flag] !== true);
-  if (missing.length > 0) {
-    throw new LokError('INVALID_INPUT', `Refused: ${missing.map((n) => n.what).join('; ')}.`, {
-      exitCode: EXIT.usage, hint: `Set ${missing.map((n) => `\`${n.flag}: true\``).join(' and ')} if the user wants that, or use the default profile (stdio).`,
-    });
+async function confirmWidenings(server: McpServer, widenings: readonly Widening[]): Promise<void> {
+  if (widenings.length === 0 || !server.server.getClientCapabilities()?.elicitation) return;
+  const answer = await server.server.elicitInput({
+    message: `An agent asks mcp-lok to start a server with a wider sandbox: ${widenings.map((w) => w.what).join('; ')}. Allow it?`,
+    requestedSchema: { type: 'object', properties: { allow: { type: 'boolean', title: 'Allow', description: 'Start the server with these permissions.' } }, required: ['allow'] },
+  });
+  if (answer.action !== 'accept' || answer.content?.allow !== true) {
+    throw new LokError('INVALID_INPUT', 'Refused: the user did not allow the wider sandbox.', { exitCode: EXIT.usage, hint: 'Start it with the default profile (stdio) instead.' });
   }
-  const relaxations = describeProfile(loaded.profile).filter((line) => line !== 'files: none' && line !== 'network: none');
-  if (needs.length > 0 && server.server.getClientCapabilities()?.elicitation) {
-    const answer = await server.server.elicitInput({
-      message: `An agent asks mcp-lok to start a server with a wider sandbox: ${needs.map((n) => n.what).join('; ')}. Allow it?`,
-      requestedSchema: { type: 'object', properties: { allow: { type: 'boolean', title: 'Allow', description: 'Start the server with these permissions.' } }, required: ['allow'] },
-    });
-    if (answer.action !== 'accept' || answer.content?.allow !== true) {
-      throw new LokError('INVALID_INPUT', 'Refused: the user did not allow the wider sandbox.', { exitCode: EXIT.usage, hint: 'Start it with the default profile (stdio) instead.' });
-    }
-  }
-  return relaxations;
 }
 
 /** Returns the management server with its tools registered. */
@@ -127,40 +103,36 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
 
   server.registerTool('start_server', {
     title: 'Start a sandboxed server in the background',
-    description: 'Starts an MCP server from an image or an npm package (npx://name[@version]) in a locked-down sandbox under a supervisor, served over streamable HTTP or SSE on this machine\'s loopback, and returns its URL. With only `name`, starts a stopped server again. Profiles that widen the sandbox (any host, write access to host files) and listening beyond loopback need the matching allow flag and, where the client can ask, the user\'s confirmation.',
+    description: 'Starts an MCP server from an image or an npm package (npx://name[@version]) in a locked-down sandbox under a supervisor, served over streamable HTTP or SSE on this machine\'s loopback, and returns its URL. With only `name`, starts a stopped server again as it was first started. Anything that widens the sandbox (network, reading or writing host files, variables from mcp-lok\'s environment, listening beyond loopback) needs its allow flag and, where the client can ask, the user\'s confirmation. A CA file, an engine or a registry cannot be chosen here: they come from the user\'s configuration.',
     inputSchema: {
-      source: z.string().min(1).max(512).optional().describe('An image reference (ghcr.io/org/server:1.0) or npx://package[@version]. Omit to start the stopped server `name` again.'),
-      args: z.array(z.string().max(4096)).max(64).optional().describe('Arguments for the server.'),
+      source: z.string().min(1).max(512).optional().describe('An image reference (ghcr.io/org/server:1.0) or npx://package[@version], nothing else. Omit to start the stopped server `name` again.'),
+      args: z.array(z.string().max(4096)).max(64).optional().describe('Arguments for the server (never read by mcp-lok).'),
       transport: z.enum(['streamable-http', 'sse']).optional().describe('How clients reach it (default streamable-http).'),
       name: NAME.optional().describe('The server\'s name (default: from the package or image).'),
       port: z.number().int().min(1).max(65535).optional().describe('Host port (default: a free one).'),
       targetPort: z.number().int().min(1).max(65535).optional().describe('The port the server listens on in its sandbox, if it speaks HTTP itself (default 8080, given to it as PORT).'),
-      profile: z.string().min(1).max(4096).optional().describe('Permission profile: stdio (default: no network, no host files), network, a name or a file.'),
-      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(32_768)).optional().describe('Variables for the server.'),
-      host: z.string().max(64).optional().describe('Address to listen on (default 127.0.0.1).'),
-      allowNetwork: z.boolean().optional().describe('Required for a profile that lets the server reach any host (insecure_allow_all, the `network` profile).'),
-      allowWrites: z.boolean().optional().describe('Required for a profile that grants write access to host files.'),
+      profile: z.string().min(1).max(4096).optional().describe('Permission profile: stdio (default: no network, no host files), network, a name from list_profiles, or a .json file.'),
+      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(32_768)).optional().describe('Variables for the server, with their values.'),
+      envFromHost: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).max(64).optional().describe('Names of variables to copy from mcp-lok\'s own environment (secrets the agent need not see); needs allowHostEnv.'),
+      host: z.string().regex(/^[0-9a-fA-F.:]{2,45}$|^localhost$/, 'an IP address of this machine, or localhost').optional().describe('Address to listen on (default 127.0.0.1).'),
+      allowNetwork: z.boolean().optional().describe('Required for a profile that lets the server reach any host outside (an allowlist, insecure_allow_all, the `network` profile).'),
+      allowReads: z.boolean().optional().describe('Required for a profile that lets the server read host files.'),
+      allowWrites: z.boolean().optional().describe('Required for a profile that lets the server write host files.'),
       allowRemoteClients: z.boolean().optional().describe('Required to listen on an address other machines can reach.'),
+      allowHostEnv: z.boolean().optional().describe('Required for envFromHost.'),
     },
     outputSchema: { name: z.string(), url: z.string(), mode: z.enum(['proxy', 'bridge']), alreadyRunning: z.boolean(), relaxations: z.array(z.string()) },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   }, async (input) => guard(async () => {
     if (!input.source) {
       if (!input.name) throw usageError('Give `source` (an image or npx://package) to start a server, or `name` to start a stopped one again.');
-      return startedResult(await startBackground(ctx, [input.name]), []);
+      return startedResult(await restartBackground(ctx, input.name), []);
     }
-    const relaxations = await confirmRelaxations(server, ctx, input);
-    const argv = [
-      '--transport', input.transport ?? 'streamable-http',
-      ...(input.name ? ['--name', input.name] : []),
-      ...(input.port ? ['--port', String(input.port)] : []),
-      ...(input.targetPort ? ['--target-port', String(input.targetPort)] : []),
-      ...(input.host ? ['--host', input.host] : []),
-      ...(input.profile ? ['--profile', input.profile] : []),
-      ...Object.entries(input.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-      input.source, '--', ...(input.args ?? []),
-    ];
-    return startedResult(await startBackground(ctx, argv), relaxations);
+    const start = buildAgentStart(input as StartServerInput & { source: string }, { configDir: ctx.paths.config, cwd: process.cwd(), env: ctx.env });
+    const widenings = findWidenings(start, input.envFromHost ?? []);
+    requireFlags(widenings, input);
+    await confirmWidenings(server, widenings);
+    return startedResult(await startBackground(ctx, start), describeRelaxations(start));
   }));
 
   server.registerTool('get_server_log', {
@@ -194,6 +166,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
     outputSchema: { name: z.string(), source: z.string(), allows: z.array(z.string()) },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   }, async ({ profile }) => guard(async () => {
+    checkAgentProfileName(profile);
     const loaded = loadProfile(profile, { configDir: ctx.paths.config, cwd: process.cwd() });
     return ok({ name: loaded.name, source: loaded.source, allows: describeProfile(loaded.profile) });
   }));

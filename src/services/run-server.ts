@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, realpathSync } from 'node:fs';
 import type { Context } from '../context.js';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { createFifos, FIFO_MOUNT, removeFifos, wrapWithEgressForwarder, wrapWithFifos } from '../bridge/fifo.js';
 import { EGRESS_PROXY_ENV, startEgressSidecar, startSandboxEgress, type EgressSidecar } from './egress.js';
 import { runContainer, type RunIo } from '../bridge/run-container.js';
@@ -17,7 +17,7 @@ import { CA_BUNDLE_PATH, chooseSandboxUser, DEFAULT_NOFILE, FIXED_ENV, PACKAGES_
 import { buildLabels } from '../sandbox/labels.js';
 import { decideNetwork } from '../sandbox/profile.js';
 import { describeProfile } from '../sandbox/profile-validate.js';
-import { loadProfile, resolveGrantMounts } from './profiles.js';
+import { loadProfile, resolveGrantMounts, type LoadedProfile } from './profiles.js';
 import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from '../npx/choose-bin.js';
 import { ensureInstalled } from '../npx/install.js';
@@ -30,13 +30,36 @@ export type ServerSource =
   | { kind: 'npx'; packages: PackageSpec[]; command: string | undefined; allowInstall: boolean }
   | { kind: 'image'; image: string };
 
-/** One server to run in the foreground over stdio, from the shim or `mcp-lok run`. */
+/**
+ * One server to run, as every front end hands it over: typed and validated, never argv to
+ * parse again. The profile is content, read and validated once by the front end, and the
+ * variables are values: what was checked (and, through the management server, approved) is
+ * exactly what runs, including at every restart of a background server.
+ */
 export interface ServerRequest {
   source: ServerSource;
+  /** Arguments for the server; never read as mcp-lok's options. */
   args: string[];
+  /** Limits, name, CA file (absolute), registry, refresh, engine and debug; `lok.profile` and `lok.env` are what `profile` and `env` were made from. */
   lok: LokOptions;
+  profile: LoadedProfile;
+  /** The variables the server gets, besides the fixed set. */
+  env: Record<string, string>;
   quiet: boolean;
   launcher: 'npx' | 'run' | 'start';
+}
+
+/** What a front end parsed, before the profile is read and the variables resolved. */
+export type ParsedServer = Omit<ServerRequest, 'profile' | 'env'>;
+
+/**
+ * Returns the complete request for parsed options: the profile read and validated once,
+ * `-e NAME` copied from `env` now, and relative paths (profile, CA file) made absolute.
+ */
+export function completeRequest(parsed: ParsedServer, options: { configDir: string; cwd: string; env: Readonly<Record<string, string | undefined>> }): ServerRequest {
+  const profile = loadProfile(parsed.lok.profile, { configDir: options.configDir, cwd: options.cwd });
+  const caCert = parsed.lok.caCert === undefined ? undefined : resolvePath(options.cwd, parsed.lok.caCert);
+  return { ...parsed, lok: { ...parsed.lok, caCert }, profile, env: resolveUserEnv(parsed.lok.env, options.env) };
 }
 
 /** Returns the variables the user named: `-e NAME` copies from our environment, unset ones are skipped. */
@@ -160,7 +183,7 @@ export interface ServerPlan {
  */
 export async function planServer(ctx: Context, req: ServerRequest): Promise<ServerPlan> {
   const { lok } = req;
-  const loaded = loadProfile(lok.profile, { configDir: ctx.paths.config, cwd: process.cwd() });
+  const loaded = req.profile;
   const user = chooseSandboxUser(process.getuid?.(), process.getgid?.());
   const npm = readNpmSettings(ctx.env, ctx.home, process.execPath);
   // npm's own cafile replaces npm's trusted roots, as on the host; the others add to them.
@@ -203,7 +226,7 @@ export async function planServer(ctx: Context, req: ServerRequest): Promise<Serv
     mounts.push({ type: 'bind', source: caFile, target: CA_BUNDLE_PATH, readOnly: true });
     env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
   }
-  Object.assign(env, resolveUserEnv(lok.env, ctx.env));
+  Object.assign(env, req.env);
   return {
     endpoint, name, profileName: loaded.name,
     allows: describeProfile(loaded.profile).filter((line) => line !== 'files: none' && line !== 'network: none'),

@@ -1,18 +1,19 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Owner } from '../sandbox/labels.js';
+import type { BackgroundSpec } from '../supervisor/protocol.js';
 import { isOwnerAlive } from './owner.js';
 
 /**
  * A server sent to the background by `mcp-lok start`. Its containers come and go (restarts,
  * one per client session), so this record, kept by its supervisor, is what `list`, `stop`,
- * `logs` and a later `start NAME` read. It holds the start arguments (with any `-e NAME=value`
- * given), so it is private to the user (0600).
+ * `logs` and a later `start NAME` read. It holds the server's whole request (variables' values,
+ * the profile's content), so it is private to the user (0600).
  */
 export interface ServerRecord {
   name: string;
-  /** The arguments of `mcp-lok start`, to start it again after a reboot. */
-  argv: string[];
+  /** The request it was started with (what was approved), to start it again after a reboot; absent in records of older versions. */
+  spec?: BackgroundSpec;
   transport: 'sse' | 'streamable-http';
   host: string;
   port: number;

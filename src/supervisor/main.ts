@@ -5,7 +5,6 @@
 // if it is killed outright their reapers and the next sweep remove them.
 import { Socket } from 'node:net';
 import { createProcessContext } from '../cli/context.js';
-import { parseRunArgs } from '../cli/run-args.js';
 import { LokError } from '../errors.js';
 import { machineNames } from './names.js';
 import { serveHttp, type HttpServing, type ServeStatus } from '../services/serve-http.js';
@@ -32,10 +31,10 @@ async function main(): Promise<void> {
   let reporting = true;
   report.on('error', () => { reporting = false; });
   const send = (message: SupervisorMessage): void => { if (reporting) report.write(`${JSON.stringify(message)}\n`); };
+  // The typed request its front end built and checked; nothing in it is parsed as options.
   const request = JSON.parse(await readStdin()) as SupervisorRequest;
-  const invocation = parseRunArgs(request.argv, process.env, 'start');
-  if (invocation.kind !== 'run' || invocation.transport === 'stdio') throw new Error('the supervisor needs an HTTP server to run');
-  const ctx = createProcessContext(invocation.lok.debug);
+  const { spec } = request;
+  const ctx = createProcessContext(spec.server.lok.debug);
   // Lines for the log file only (the supervisor's own bookkeeping; `start` prints the error itself).
   const logOnly = (line: string): void => { process.stderr.write(`${timestamp()} ${line}\n`); };
   ctx.log = (line) => {
@@ -43,11 +42,10 @@ async function main(): Promise<void> {
     send({ type: 'log', line });
   };
   const { state } = ctx.paths;
-  const name = invocation.lok.name ?? '';
-  const port = invocation.http.port ?? 0;
+  const { name, port } = spec;
   const record: ServerRecord = {
-    name, argv: request.userArgv, transport: invocation.transport, host: invocation.http.host, port,
-    url: '', mode: request.mode, source: invocation.sourceText, profile: invocation.lok.profile, allows: [],
+    name, spec, transport: spec.transport, host: spec.host, port,
+    url: '', mode: request.mode, source: spec.sourceText, profile: spec.server.profile.name, allows: [],
     supervisor: currentOwner(), state: 'starting', restarts: readRecord(state, name)?.restarts ?? 0,
     startedAt: timestamp(), updatedAt: timestamp(),
   };
@@ -57,9 +55,9 @@ async function main(): Promise<void> {
   let serving: HttpServing;
   try {
     serving = await serveHttp(ctx, {
-      source: invocation.source, args: invocation.args, lok: invocation.lok, quiet: false, launcher: 'start',
-      transport: invocation.transport, listen: { host: invocation.http.host, port }, targetPort: invocation.http.targetPort,
-      mode: request.mode, extraNames: machineNames(invocation.http.host),
+      ...spec.server, quiet: false, launcher: 'start',
+      transport: spec.transport, listen: { host: spec.host, port }, targetPort: spec.targetPort,
+      mode: request.mode, extraNames: machineNames(spec.host),
     }, (status: ServeStatus) => {
       record.state = status.state;
       if (status.sessions !== undefined) record.sessions = status.sessions;

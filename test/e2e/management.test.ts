@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MANAGER, MEMORY, SHIM, eventually, lokContainers, requireEngine, shimEnv, spawnBin } from './harness.js';
+import { MANAGER, MEMORY, ROOT, SHIM, eventually, lokContainers, requireEngine, shimEnv, spawnBin, tempDir } from './harness.js';
 
 type Result = { content: Array<{ text: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
 const INIT = `${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })}\n`;
@@ -120,9 +122,16 @@ management('starts, lists, reads the log of, stops and removes a real background
 
 management('refuses to widen a sandbox without the explicit flag, and creates nothing', async () => {
   const name = `e2e-mgmt-wide-${randomBytes(3).toString('hex')}`;
+  // An agent writes a profile that reads a folder and allows one outside host, then starts a server with it.
+  const readsAndReaches = join(tempDir('mcp-lok-mgmt-profile-'), 'quiet.json');
+  // lok-offline: nothing starts; the request is refused
+  writeFileSync(readsAndReaches, JSON.stringify({ read: [ROOT], network: { outbound: { allow_host: ['api.example.com'], allow_port: [443] } } }));
   for (const [args, flag] of [
     [{ profile: 'network' }, 'allowNetwork'],
+    [{ profile: readsAndReaches }, 'allowNetwork'],
+    [{ profile: readsAndReaches, allowNetwork: true }, 'allowReads'],
     [{ host: '0.0.0.0' }, 'allowRemoteClients'],
+    [{ envFromHost: ['PATH'] }, 'allowHostEnv'],
   ] as const) {
     const refused = await client.callTool({ name: 'start_server', arguments: { source: `npx://${MEMORY}`, name, ...args } }) as Result;
     assert.ok(refused.isError);
@@ -131,6 +140,13 @@ management('refuses to widen a sandbox without the explicit flag, and creates no
   const bad = await client.callTool({ name: 'start_server', arguments: { source: 'Not An Image!', name } }) as Result;
   assert.ok(bad.isError);
   assert.match(bad.content[0]?.text ?? '', /Expected an image reference/);
+  // mcp-lok's options never come from a string: not from source, not from args.
+  const smuggled = await client.callTool({ name: 'start_server', arguments: { source: '--profile=network', args: [`npx://${MEMORY}`], name } }) as Result;
+  assert.ok(smuggled.isError);
+  assert.match(smuggled.content[0]?.text ?? '', /Expected `source` to be an image reference or npx:\/\/package, got an option/);
+  const path = await client.callTool({ name: 'show_profile', arguments: { profile: '/etc/passwd' } }) as Result;
+  assert.ok(path.isError);
+  assert.match(path.content[0]?.text ?? '', /profile name or a \.json file/);
   const listed = await client.callTool({ name: 'list_servers', arguments: { all: true } }) as Result;
   assert.not.ok((listed.structuredContent?.servers as Array<{ name: string }>).some((s) => s.name === name));
   assert.is((await lokContainers(`mcp-lok-name=${name}`)).length, 0);
@@ -151,7 +167,7 @@ management('asks the user, where the client can, before widening a sandbox; a de
     assert.ok(refused.isError);
     assert.match(refused.content[0]?.text ?? '', /the user did not allow/);
     assert.is(asked.length, 1);
-    assert.match(asked[0] ?? '', /reach any host/);
+    assert.match(asked[0] ?? '', /reach any public host/);
     assert.is((await lokContainers(`mcp-lok-name=${name}`)).length, 0);
   } finally {
     await asking.close();

@@ -26,6 +26,7 @@ const PURE_TABLES = new Map([
   ['test/npx/install.test.ts', 'computes install keys (pure)'],
   ['test/npx/parse-args.test.ts', 'parses npx arguments (pure)'],
   ['test/sandbox/profile.test.ts', 'decides network plans from profiles (pure)'],
+  ['test/manager/start-request.test.ts', 'builds start requests from tool input (pure; nothing starts)'],
   ['test/repo/offline-targets.test.ts', 'the scanner\'s own examples'],
 ]);
 

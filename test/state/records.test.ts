@@ -15,7 +15,7 @@ records.after.each(() => { rmSync(dir, { recursive: true, force: true }); });
 
 function record(name: string, supervisor = currentOwner()): ServerRecord {
   return {
-    name, argv: ['npx://pkg'], transport: 'streamable-http', host: '127.0.0.1', port: 8080, url: 'http://127.0.0.1:8080/mcp',
+    name, transport: 'streamable-http', host: '127.0.0.1', port: 8080, url: 'http://127.0.0.1:8080/mcp',
     mode: 'bridge', source: 'npx://pkg', profile: 'stdio', allows: [], supervisor, state: 'running', restarts: 0,
     startedAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString(),
   };

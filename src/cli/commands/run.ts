@@ -13,13 +13,14 @@ export async function runRun(_ctx: ManagerContext, argv: string[]): Promise<numb
     return 0;
   }
   const ctx = createProcessContext(invocation.lok.debug);
-  const request = { source: invocation.source, args: invocation.args, lok: invocation.lok, quiet: false, launcher: 'run' as const };
-  if (invocation.transport === 'stdio') {
-    const { runServerStdio } = await import('../../services/run-server.js');
-    return runServerStdio(ctx, request);
-  }
+  const { completeRequest, runServerStdio } = await import('../../services/run-server.js');
+  const request = completeRequest(
+    { source: invocation.source, args: invocation.args, lok: invocation.lok, quiet: false, launcher: 'run' },
+    { configDir: ctx.paths.config, cwd: process.cwd(), env: process.env },
+  );
+  if (invocation.transport === 'stdio') return runServerStdio(ctx, request);
   const [{ serveHttp }, { reservePort }, { machineNames }] = await Promise.all([
-    import('../../services/serve-http.js'), import('./start.js'), import('../../supervisor/names.js'),
+    import('../../services/serve-http.js'), import('../../services/background.js'), import('../../supervisor/names.js'),
   ]);
   const { host } = invocation.http;
   const port = await reservePort(host, invocation.http.port);

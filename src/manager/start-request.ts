@@ -1,0 +1,104 @@
+// The management server's `start_server` input, turned into the same typed request the CLI
+// builds: each field validated on its own, nothing read as mcp-lok's options, and every way
+// the request widens the default sandbox found on the effective request (the profile's
+// content, not its name), so each needs its own flag and, where the client can ask, the
+// user's yes.
+import { parseServerSource } from '../cli/run-args.js';
+import { EXIT, LokError, usageError } from '../errors.js';
+import { resolveLokOptions } from '../npx/options.js';
+import { isLoopbackHost } from '../proxy/host-check.js';
+import { describeProfile } from '../sandbox/profile-validate.js';
+import type { BackgroundStart } from '../services/background.js';
+import { completeRequest } from '../services/run-server.js';
+import type { HttpTransport } from '../services/serve-http.js';
+
+/** `start_server`'s arguments after the tool's schema checked their types and shapes. */
+export interface StartServerInput {
+  source: string;
+  args?: string[] | undefined;
+  transport?: HttpTransport | undefined;
+  name?: string | undefined;
+  port?: number | undefined;
+  targetPort?: number | undefined;
+  profile?: string | undefined;
+  env?: Record<string, string> | undefined;
+  envFromHost?: string[] | undefined;
+  host?: string | undefined;
+  allowNetwork?: boolean | undefined;
+  allowReads?: boolean | undefined;
+  allowWrites?: boolean | undefined;
+  allowRemoteClients?: boolean | undefined;
+  allowHostEnv?: boolean | undefined;
+}
+
+export type WideningFlag = 'allowNetwork' | 'allowReads' | 'allowWrites' | 'allowRemoteClients' | 'allowHostEnv';
+
+/** One way a request widens the default sandbox, the flag that allows it, and how to say it. */
+export interface Widening { flag: WideningFlag; what: string }
+
+const BUILT_IN = new Set(['stdio', 'none', 'network']);
+
+/**
+ * Refuses a profile an agent names unless it is a built-in or user's own name, or a `.json`
+ * file: a path to anything else (a key, a credentials file) is never opened.
+ */
+export function checkAgentProfileName(profile: string): void {
+  if (BUILT_IN.has(profile) || /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(profile) || profile.endsWith('.json')) return;
+  throw usageError(`Expected \`profile\` to be a profile name or a .json file, got ${JSON.stringify(profile.slice(0, 80))}.`, 'Use list_profiles to see the names.');
+}
+
+/**
+ * Returns the typed start request for `start_server`: a source is an image reference or an
+ * `npx://` spec and nothing else, a profile is a name or a `.json` file (read and validated
+ * here, once), and variables copied from mcp-lok's own environment are only those named in
+ * `envFromHost`. A CA file, an engine and a registry cannot be chosen by an agent at all:
+ * they come from the user's own configuration.
+ */
+export function buildAgentStart(input: StartServerInput, options: { configDir: string; cwd: string; env: Readonly<Record<string, string | undefined>> }): BackgroundStart {
+  if (input.source.startsWith('-')) throw usageError(`Expected \`source\` to be an image reference or npx://package, got an option (${JSON.stringify(input.source.slice(0, 40))}).`, 'Options are fields of start_server, never part of `source`.');
+  const source = parseServerSource(input.source);
+  const profile = input.profile ?? 'stdio';
+  checkAgentProfileName(profile);
+  const host = input.host ?? '127.0.0.1';
+  // Limits, refresh, CA file, registry and engine: the user's own settings (flags cannot come from here).
+  const lok = { ...resolveLokOptions({}, options.env), profile, env: [], name: input.name, debug: false };
+  const server = completeRequest({ source, args: input.args ?? [], lok, quiet: false, launcher: 'start' }, options);
+  for (const name of input.envFromHost ?? []) {
+    const value = options.env[name];
+    if (value === undefined) throw new LokError('INVALID_INPUT', `\`envFromHost\` names ${name}, which mcp-lok's environment does not have.`, { exitCode: EXIT.usage, hint: 'Name only variables the user set for mcp-lok.' });
+    server.env[name] = value;
+  }
+  Object.assign(server.env, input.env ?? {});
+  return {
+    name: input.name, sourceText: input.source, server, transport: input.transport ?? 'streamable-http',
+    host, port: input.port, targetPort: input.targetPort,
+  };
+}
+
+/** Returns every way a start request widens the default sandbox (no network, no files, loopback, only given values). */
+export function findWidenings(start: BackgroundStart, copiedFromHost: readonly string[]): Widening[] {
+  const { profile, name } = start.server.profile;
+  const out: Widening[] = [];
+  if (profile.outbound.insecureAllowAll) out.push({ flag: 'allowNetwork', what: `profile ${name} lets the server reach any public host on any port` });
+  else if (profile.outbound.hosts.length > 0) out.push({ flag: 'allowNetwork', what: `profile ${name} lets the server reach ${profile.outbound.hosts.join(', ')} on port ${profile.outbound.ports.join(', ')}` });
+  if (profile.read.length > 0) out.push({ flag: 'allowReads', what: `profile ${name} lets the server read ${profile.read.map((g) => g.host).join(', ')}` });
+  if (profile.write.length > 0) out.push({ flag: 'allowWrites', what: `profile ${name} lets the server write ${profile.write.map((g) => g.host).join(', ')}` });
+  if (!isLoopbackHost(start.host)) out.push({ flag: 'allowRemoteClients', what: `listening on ${start.host} lets other machines use the server` });
+  if (copiedFromHost.length > 0) out.push({ flag: 'allowHostEnv', what: `the server gets ${copiedFromHost.join(', ')} from mcp-lok's own environment` });
+  return out;
+}
+
+/** Refuses a request whose widenings lack their flags, naming each missing flag. */
+export function requireFlags(widenings: readonly Widening[], input: Partial<Record<WideningFlag, boolean | undefined>>): void {
+  const missing = widenings.filter((w) => input[w.flag] !== true);
+  if (missing.length === 0) return;
+  const flags = [...new Set(missing.map((w) => `\`${w.flag}: true\``))];
+  throw new LokError('INVALID_INPUT', `Refused: ${missing.map((w) => w.what).join('; ')}.`, {
+    exitCode: EXIT.usage, hint: `Set ${flags.join(' and ')} if the user wants that, or use the default profile (stdio).`,
+  });
+}
+
+/** Returns what the request relaxes, in the words `list` uses. */
+export function describeRelaxations(start: BackgroundStart): string[] {
+  return describeProfile(start.server.profile.profile).filter((line) => line !== 'files: none' && line !== 'network: none');
+}

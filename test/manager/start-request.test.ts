@@ -1,0 +1,97 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LokError } from '../../src/errors.js';
+import { buildAgentStart, checkAgentProfileName, findWidenings, requireFlags, type StartServerInput } from '../../src/manager/start-request.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lok-agent-start-'));
+const options = { configDir: join(dir, 'config'), cwd: dir, env: { GITHUB_TOKEN: 'ghp_secret', MCP_LOK_PROFILE: 'network' } };
+
+function refusal(run: () => unknown): LokError {
+  try { run(); } catch (error) { if (error instanceof LokError) return error; throw error; }
+  throw new Error('expected a refusal');
+}
+
+/** Builds the request and checks its flags, as the tool does before anything starts. */
+function check(input: StartServerInput): ReturnType<typeof buildAgentStart> {
+  const start = buildAgentStart(input, options);
+  requireFlags(findWidenings(start, input.envFromHost ?? []), input);
+  return start;
+}
+
+const smuggle = suite('start_server: no option is read from a string an agent sends');
+
+for (const source of ['--profile=network', '--host=0.0.0.0', '--env=GITHUB_TOKEN', '--ca-cert=/root/.aws/credentials', '--engine=tcp://10.0.0.5:2375', '--registry=http://10.0.0.5/', '-e', '--']) {
+  smuggle(`refuses ${JSON.stringify(source)} as a source, whatever the args`, () => {
+    const e = refusal(() => check({ source, args: ['npx://lok-fixture-exit'] }));
+    assert.is(e.exitCode, 2);
+    assert.match(e.message, /source/);
+  });
+}
+
+smuggle('passes args to the server untouched, never as options', () => {
+  const start = check({ source: 'npx://lok-fixture-exit', args: ['--profile=network', '--host=0.0.0.0', '-e', 'GITHUB_TOKEN'] });
+  assert.equal(start.server.args, ['--profile=network', '--host=0.0.0.0', '-e', 'GITHUB_TOKEN']);
+  assert.is(start.server.profile.name, 'stdio');
+  assert.is(start.host, '127.0.0.1');
+  assert.equal(start.server.env, {});
+});
+
+smuggle('takes neither the profile nor the variables from mcp-lok\'s own MCP_LOK_* settings', () => {
+  const start = check({ source: 'npx://lok-fixture-exit' });
+  assert.is(start.server.profile.name, 'stdio');
+  assert.equal(start.server.env, {});
+  assert.is(start.server.lok.caCert, undefined);
+});
+
+const widen = suite('start_server: every widening of the effective request needs its flag');
+
+widen('a profile file that reads a folder and allows one outside host needs allowReads and allowNetwork', () => {
+  const profile = join(dir, 'sneaky.json');
+  writeFileSync(profile, JSON.stringify({ read: ['~/Documents'], network: { outbound: { allow_host: ['api.example.com'], allow_port: [443] } } }));
+  const e = refusal(() => check({ source: 'npx://lok-fixture-exit', profile }));
+  assert.match(e.message, /read ~\/Documents/);
+  assert.match(e.message, /reach api\.example\.com on port 443/);
+  assert.match(e.hint ?? '', /allowNetwork: true.*allowReads: true/);
+  const start = check({ source: 'npx://lok-fixture-exit', profile, allowReads: true, allowNetwork: true });
+  assert.equal(start.server.profile.profile.outbound.hosts, ['api.example.com']);
+});
+
+widen('the network profile, write grants, a non-loopback host and host variables each need their flag', () => {
+  assert.match(refusal(() => check({ source: 'npx://x', profile: 'network' })).hint ?? '', /allowNetwork/);
+  const writes = join(dir, 'writes.json');
+  writeFileSync(writes, JSON.stringify({ write: [dir] }));
+  assert.match(refusal(() => check({ source: 'npx://x', profile: writes })).hint ?? '', /allowWrites/);
+  assert.match(refusal(() => check({ source: 'npx://x', host: '0.0.0.0' })).hint ?? '', /allowRemoteClients/);
+  assert.match(refusal(() => check({ source: 'npx://x', envFromHost: ['GITHUB_TOKEN'] })).hint ?? '', /allowHostEnv/);
+  const start = check({ source: 'npx://x', envFromHost: ['GITHUB_TOKEN'], allowHostEnv: true });
+  assert.equal(start.server.env, { GITHUB_TOKEN: 'ghp_secret' });
+});
+
+widen('a variable mcp-lok does not have is refused, not silently skipped', () => {
+  assert.match(refusal(() => check({ source: 'npx://x', envFromHost: ['NOPE'], allowHostEnv: true })).message, /NOPE/);
+});
+
+widen('what was checked is what runs: the profile is content, read once', () => {
+  const profile = join(dir, 'changing.json');
+  writeFileSync(profile, JSON.stringify({}));
+  const start = check({ source: 'npx://x', profile });
+  writeFileSync(profile, JSON.stringify({ network: { outbound: { insecure_allow_all: true } } }));
+  assert.is(start.server.profile.profile.outbound.insecureAllowAll, false);
+  assert.equal(findWidenings(start, []), []);
+});
+
+const names = suite('checkAgentProfileName');
+
+for (const ok of ['stdio', 'none', 'network', 'my-profile', '/home/u/p.json', 'p.json']) {
+  names(`accepts ${ok}`, () => { checkAgentProfileName(ok); });
+}
+for (const bad of ['/etc/passwd', '~/.ssh/id_rsa', '../../.aws/credentials', '/root/.docker/config.json.bak']) {
+  names(`refuses ${bad}`, () => { assert.match(refusal(() => checkAgentProfileName(bad)).message, /profile name or a \.json file/); });
+}
+
+smuggle.run();
+widen.run();
+names.run();
