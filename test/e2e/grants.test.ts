@@ -262,6 +262,7 @@ sessions('a socket placed before start is refused; one that appears while a sess
   const early = join(dir, 'early.sock');
   const earlyListener = await listenAt(early);
   const name = `lok-grants-sock-${randomBytes(3).toString('hex')}`;
+  started.push(name);
   const refusedStart = await runBin(MANAGER, ['start', '--name', name, '--registry', registry.url, '--profile', profile, `npx://${UNIX_FIXTURE}`]);
   await close(earlyListener.server);
   assert.is(refusedStart.code, 2, refusedStart.stderr);
