@@ -53,6 +53,11 @@ export function listEngineCandidates(input: DiscoverInput): EngineEndpoint[] {
   if (input.env.DOCKER_HOST) return [parseEngineUrl(input.env.DOCKER_HOST, 'DOCKER_HOST')];
   const context = readDockerContext(input);
   if (context) return [context];
+  return listWellKnownSockets(input);
+}
+
+/** Returns the well-known engine sockets of Docker Engine, Docker Desktop, Colima, OrbStack, Rancher Desktop and Podman. */
+function listWellKnownSockets(input: DiscoverInput): EngineEndpoint[] {
   const h = input.home;
   const xdg = input.env.XDG_RUNTIME_DIR;
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
@@ -71,6 +76,20 @@ export function listEngineCandidates(input: DiscoverInput): EngineEndpoint[] {
   ];
   if (input.platform === 'darwin') paths.push([join(h, '.local/share/containers/podman/machine/podman.sock'), 'Podman machine']);
   return paths.map(([socketPath, source]) => ({ kind: 'unix', socketPath, source }));
+}
+
+/**
+ * Returns every engine socket path this machine may use, whichever is in use: the ones the
+ * environment and the docker context name, and the well-known ones. No grant may expose any.
+ */
+export function listKnownEngineSockets(input: DiscoverInput): string[] {
+  const named = [input.explicit, input.env.MCP_LOK_ENGINE, input.env.DOCKER_HOST].flatMap((value) => {
+    if (!value) return [];
+    try { return [parseEngineUrl(value, 'engine')]; } catch { return []; }
+  });
+  let context: EngineEndpoint | undefined;
+  try { context = readDockerContext(input); } catch { context = undefined; }
+  return [...named, ...(context ? [context] : []), ...listWellKnownSockets(input)].flatMap((e) => (e.kind === 'unix' ? [e.socketPath] : []));
 }
 
 function socketExists(path: string): boolean {

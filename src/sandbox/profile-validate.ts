@@ -27,9 +27,14 @@ export interface Profile {
   read: PathGrant[];
   write: PathGrant[];
   outbound: OutboundRules;
+  /**
+   * Set (`"git_writable": true`) when `.git` folders inside write grants stay writable; by
+   * default they are mounted read-only, since their hooks and config run code on the host.
+   */
+  gitWritable?: true;
 }
 
-const TOP_KEYS = ['read', 'write', 'network'];
+const TOP_KEYS = ['read', 'write', 'network', 'git_writable'];
 const NETWORK_KEYS = ['outbound'];
 const OUTBOUND_KEYS = ['insecure_allow_all', 'allow_transport', 'allow_host', 'allow_port'];
 
@@ -278,13 +283,15 @@ function readOutbound(value: unknown, path: string): OutboundRules {
 function readProfile(value: unknown): Profile {
   const top = readObject(value, '$', TOP_KEYS);
   const grants = readGrants(top);
+  const gitWritable = readOwn(top, 'git_writable');
+  if (gitWritable !== undefined && typeof gitWritable !== 'boolean') reject('$.git_writable', `expected true or false, got ${describeValue(gitWritable)}`);
   const networkValue = readOwn(top, 'network');
   const network = networkValue === undefined ? {} : readObject(networkValue, '$.network', NETWORK_KEYS);
   const outboundValue = readOwn(network, 'outbound');
   const outbound = outboundValue === undefined
     ? { insecureAllowAll: false, transports: [], hosts: [], ports: [] }
     : readOutbound(outboundValue, '$.network.outbound');
-  return { ...grants, outbound };
+  return { ...grants, outbound, ...(gitWritable === true ? { gitWritable: true as const } : {}) };
 }
 
 /**
@@ -324,6 +331,7 @@ export function describeProfile(profile: Profile): string[] {
     ...profile.write.map((grant) => `read-write: ${describeGrant(grant)}`),
   ];
   if (lines.length === 0) lines.push('files: none');
+  if (profile.gitWritable && profile.write.length > 0) lines.push('git: .git folders in write grants are writable (git_writable)');
   const { insecureAllowAll, transports, hosts, ports } = profile.outbound;
   if (insecureAllowAll) lines.push('network: ANY public host and port (insecure_allow_all)');
   else if (hosts.length === 0 || ports.length === 0 || transports.length === 0) lines.push('network: none');

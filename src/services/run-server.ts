@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, realpathSync } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import type { Context } from '../context.js';
 import { availableParallelism } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
@@ -16,8 +16,8 @@ import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
 import { CA_BUNDLE_PATH, chooseSandboxUser, DEFAULT_NOFILE, FIXED_ENV, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { buildLabels } from '../sandbox/labels.js';
 import { decideNetwork } from '../sandbox/profile.js';
-import { describeProfile } from '../sandbox/profile-validate.js';
-import { loadProfile, resolveGrantMounts, type LoadedProfile } from './profiles.js';
+import { describeProfile, type Profile } from '../sandbox/profile-validate.js';
+import { buildGrantContext, loadProfile, resolveGrantMounts, type GrantContext, type LoadedProfile, type ResolvedGrants } from './profiles.js';
 import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from '../npx/choose-bin.js';
 import { ensureInstalled } from '../npx/install.js';
@@ -83,6 +83,8 @@ function readableCaFile(path: string | undefined, origin: string): string | unde
   try {
     const real = realpathSync(path);
     accessSync(real, constants.R_OK);
+    // Mounted into the sandbox: a socket there would be one the server could connect to.
+    if (!statSync(real).isFile()) throw new Error('not a file');
     return real;
   } catch {
     if (origin === '--ca-cert') {
@@ -167,8 +169,14 @@ export interface ServerPlan {
   /** The server's stdio goes through named pipes (our image has the shell that wires them). */
   fifo: boolean;
   prepared: Prepared;
-  /** The read-only mounts every container of this server gets (package tree, grants, CA). */
+  /** The read-only mounts every container of this server gets (package tree, CA); grants are apart. */
   mounts: MountPlan[];
+  /**
+   * The profile's grants as first resolved. They are resolved and checked again before every
+   * container is created (sessions, restarts), since a server can swap a granted path for a
+   * link or a program can leave a socket there while it runs.
+   */
+  grants: { profile: Profile; context: GrantContext; first: ResolvedGrants };
   env: Record<string, string>;
   source: ServerSource;
   lok: LokOptions;
@@ -198,13 +206,8 @@ export async function planServer(ctx: Context, req: ServerRequest): Promise<Serv
   // The egress forwarder needs our image's shell and node; the proxy's socket is mounted from
   // here (local) or shared from a sidecar (a VM or TCP engine).
   const net = decideNetwork(loaded.profile, loaded.name, source.kind === 'npx');
-  const grants = resolveGrantMounts(loaded.profile, {
-    home: ctx.home,
-    engineSocket: endpoint.kind === 'unix' ? endpoint.socketPath : undefined,
-    lokDirs: [ctx.paths.config, ctx.paths.cache, ctx.paths.state],
-    uid: user.uid,
-    gid: user.gid,
-  });
+  const grantContext = buildGrantContext({ env: ctx.env, home: ctx.home, paths: ctx.paths, platform: process.platform, endpoint });
+  const grants = resolveGrantMounts(loaded.profile, grantContext);
   const sweep = sweepOrphans(endpoint, join(ctx.paths.state, 'run'), ctx.now()).then(
     (names) => { for (const n of names) ctx.debug(`removed leftover ${n}`); },
     (error: unknown) => ctx.debug(`orphan sweep failed: ${String(error)}`),
@@ -219,9 +222,10 @@ export async function planServer(ctx: Context, req: ServerRequest): Promise<Serv
     : await prepareImage(ctx, endpoint, req, source);
   const name = lok.name ?? defaultContainerName(prepared.nameHint, randomBytes(3).toString('hex'));
   if (net.relaxation) ctx.log(`mcp-lok: ${net.relaxation}`);
-  for (const m of grants) ctx.log(`mcp-lok: profile ${loaded.name}: ${m.readOnly ? 'read-only' : 'read-write'} ${m.source}${m.target === m.source ? '' : ` at ${m.target}`}`);
+  for (const m of grants.mounts) ctx.log(`mcp-lok: profile ${loaded.name}: ${m.readOnly ? 'read-only' : 'read-write'} ${m.source}${m.target === m.source ? '' : ` at ${m.target}`}`);
+  for (const note of grants.notes) ctx.log(`mcp-lok: profile ${loaded.name}: ${note}`);
   const env: Record<string, string> = { ...prepared.env };
-  const mounts: MountPlan[] = [...prepared.mounts, ...grants];
+  const mounts: MountPlan[] = [...prepared.mounts];
   if (caFile && (net.network !== 'none' || net.egress)) {
     mounts.push({ type: 'bind', source: caFile, target: CA_BUNDLE_PATH, readOnly: true });
     env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
@@ -231,6 +235,7 @@ export async function planServer(ctx: Context, req: ServerRequest): Promise<Serv
     endpoint, name, profileName: loaded.name,
     allows: describeProfile(loaded.profile).filter((line) => line !== 'files: none' && line !== 'network: none'),
     user, net, local, fifo, prepared, mounts, env, source, lok, launcher: req.launcher, sweep,
+    grants: { profile: loaded.profile, context: grantContext, first: grants },
   };
 }
 
@@ -260,7 +265,9 @@ export interface LaunchOptions {
 export async function launchSandbox(ctx: Context, plan: ServerPlan, options: LaunchOptions): Promise<number> {
   const { lok, prepared } = plan;
   const name = options.containerName;
-  const mounts = [...plan.mounts];
+  // Checked again now, right before the create: what was granted must still be what it was.
+  const grants = resolveGrantMounts(plan.grants.profile, plan.grants.context, plan.grants.first);
+  const mounts = [...plan.mounts, ...grants.mounts];
   const env: Record<string, string> = { ...plan.env, ...options.env };
   const fifos = plan.fifo ? await createFifos(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`) : undefined;
   if (fifos) mounts.push({ type: 'bind', source: fifos.dir, target: FIFO_MOUNT, readOnly: true });

@@ -266,7 +266,9 @@ async function serveProxy(
         ctx.log(`mcp-lok: ${plan.name} is running again (restart ${restarts}).`);
         report({ state: 'running', restarts });
       } catch (error) {
-        const engineDown = /engine|ECONNREFUSED|ENOENT|socket/i.test((error as Error).message);
+        // A grant refused on its check again (a swapped path, a new socket) is no engine trouble.
+        const refused = error instanceof LokError && error.code === 'PROFILE_INVALID';
+        const engineDown = !refused && /engine|ECONNREFUSED|ENOENT|socket/i.test((error as Error).message);
         ctx.log(`mcp-lok: restarting ${plan.name} failed: ${(error as Error).message}`);
         report({ state: engineDown ? 'waiting for the engine' : 'restarting', lastExit: (error as Error).message });
       }
@@ -300,7 +302,8 @@ async function serveBridge(ctx: Context, plan: ServerPlan, req: HttpServeRequest
     });
     const ended = exited.then((code) => `code ${code}`, (error: unknown) => (error as Error).message);
     void ended.then((reason) => { handlers.onExit(reason); report({ sessions: bridge?.sessionCount() ?? 0 }); });
-    await Promise.race([running, ended.then((reason) => { throw new LokError('SERVER_EXITED', `The server exited (${reason}) before starting.`, { exitCode: EXIT.failure }); })]);
+    // A create refused outright (a grant that changed since the start) keeps its own message.
+    await Promise.race([running, exited.then((code) => { throw new LokError('SERVER_EXITED', `The server exited (code ${code}) before starting.`, { exitCode: EXIT.failure }); })]);
     report({ sessions: (bridge?.sessionCount() ?? 0) + 1 });
     return {
       send: (line) => { stdin.write(`${line}\n`); },

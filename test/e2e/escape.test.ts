@@ -7,7 +7,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ROOT, SHIM, afterLines, bridgeGateway, requireEngine, runBin, tempDir } from './harness.js';
+import { scratchDir } from '../support/scratch.js';
+import { ROOT, SHIM, afterLines, bridgeGateway, requireEngine, runBin } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 import {
   formatProbes, newestSandboxImage, parseProbes, removeFixtureVolumes, runDocker, startConnectionCounter, startDnsResponder,
@@ -91,7 +92,8 @@ const escape = suite('code in an mcp-lok sandbox cannot get out');
 escape.before(async () => {
   await requireEngine();
   const gateway = await bridgeGateway();
-  const base = tempDir('mcp-lok-escape-');
+  // Not in /tmp: temporary folders are refused as grants.
+  const base = scratchDir('mcp-lok-escape-');
   const granted = join(base, 'granted');
   const readonly = join(base, 'readonly');
   mkdirSync(granted);

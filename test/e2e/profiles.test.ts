@@ -2,14 +2,15 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileS
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { scratchDir } from '../support/scratch.js';
 import { LOK_HOME, MANAGER, SHIM, connectShim, lokContainers, requireEngine, runBin, tempDir } from './harness.js';
 
 const FILESYSTEM = '@modelcontextprotocol/server-filesystem';
 type ToolResult = { content: Array<{ text: string }>; isError?: boolean };
 
-/** Returns a folder the sandbox user can use, holding one file, and a profile granting it. */
+/** Returns a folder the sandbox user can use (not in /tmp, which is refused), holding one file, and a profile granting it. */
 function grantedFolder(mode: 'read' | 'write'): { dir: string; profile: string } {
-  const dir = tempDir(`mcp-lok-grant-${mode}-`);
+  const dir = scratchDir(`mcp-lok-grant-${mode}-`);
   chmodSync(dir, 0o777);
   writeFileSync(join(dir, 'notes.txt'), 'hello from the host\n');
   const profile = join(tempDir('mcp-lok-profile-'), 'profile.json');
@@ -53,7 +54,7 @@ grants('writes where a write grant says, and the host sees the file', async () =
 });
 
 grants('sees nothing beside a grant', async () => {
-  const parent = tempDir('mcp-lok-beside-');
+  const parent = scratchDir('mcp-lok-beside-');
   const granted = join(parent, 'granted');
   mkdirSync(granted);
   writeFileSync(join(parent, 'secret.txt'), 'not for the server');

@@ -46,6 +46,8 @@ const accepted: Array<[string, unknown, Profile]> = [
   ['an empty outbound section as no network', outbound({}), { read: [], write: [], outbound: NO_NETWORK }],
   ['empty host and port lists together as no network', outbound({ insecure_allow_all: false, allow_transport: ['tcp'], allow_host: [], allow_port: [] }), { read: [], write: [], outbound: NO_NETWORK }],
   ['the transport alone as no network, since no host is named', outbound({ allow_transport: ['tcp'] }), { read: [], write: [], outbound: NO_NETWORK }],
+  ['git_writable true as writable .git folders', { write: ['~/app'], git_writable: true }, { read: [], write: [{ host: '~/app', container: '~/app' }], outbound: NO_NETWORK, gitWritable: true }],
+  ['git_writable false as the default, read-only .git folders', { write: ['~/app'], git_writable: false }, { read: [], write: [{ host: '~/app', container: '~/app' }], outbound: NO_NETWORK }],
   [
     'the original README example without "udp", keeping a path granted in both lists once, read-write',
     readmeProfile(['tcp']),
@@ -114,14 +116,15 @@ const OUT = '$.network.outbound';
 
 const rejected: Array<[string, unknown, string]> = [
   // Shape and unknown keys.
-  ['a list at the top level', [], '$: expected an object with the keys read, write, network, got a list'],
-  ['null at the top level', null, '$: expected an object with the keys read, write, network, got null'],
-  ['a string at the top level', 'read', '$: expected an object with the keys read, write, network, got the string "read"'],
-  ['an unknown top-level key', { read: [], netwrok: {} }, '$.netwrok: unknown key; accepted keys are read, write, network'],
-  ['an unknown key that is no identifier', { 'read ': [] }, '$["read "]: unknown key; accepted keys are read, write, network'],
+  ['a list at the top level', [], '$: expected an object with the keys read, write, network, git_writable, got a list'],
+  ['null at the top level', null, '$: expected an object with the keys read, write, network, git_writable, got null'],
+  ['a string at the top level', 'read', '$: expected an object with the keys read, write, network, git_writable, got the string "read"'],
+  ['an unknown top-level key', { read: [], netwrok: {} }, '$.netwrok: unknown key; accepted keys are read, write, network, git_writable'],
+  ['an unknown key that is no identifier', { 'read ': [] }, '$["read "]: unknown key; accepted keys are read, write, network, git_writable'],
+  ['git_writable as a string', { git_writable: 'yes' }, '$.git_writable: expected true or false, got the string "yes"'],
   ['an unknown key under network', { network: { inbound: {} } }, '$.network.inbound: unknown key; accepted keys are outbound'],
   ['an unknown key under outbound', outbound({ allow_hosts: [] }), `${OUT}.allow_hosts: unknown key; accepted keys are insecure_allow_all, allow_transport, allow_host, allow_port`],
-  ['a "__proto__" key', parseJsonStrict('{"__proto__": {"read": ["/"]}}', 'p'), '$.__proto__: unknown key; accepted keys are read, write, network'],
+  ['a "__proto__" key', parseJsonStrict('{"__proto__": {"read": ["/"]}}', 'p'), '$.__proto__: unknown key; accepted keys are read, write, network, git_writable'],
   ['network as a list', { network: [] }, '$.network: expected an object with the keys outbound, got a list'],
   ['network as null', { network: null }, '$.network: expected an object with the keys outbound, got null'],
   ['outbound as a boolean', { network: { outbound: true } }, `${OUT}: expected an object with the keys insecure_allow_all, allow_transport, allow_host, allow_port, got true`],
@@ -251,7 +254,7 @@ validate('keeps every message on one line, whatever the source name and the valu
       assert.not.match(message, /[\n\r\u2028\u2029\u202e]/, `${JSON.stringify(message)} spans lines`);
     }
   }
-  assert.is(validationError([], 'evil\nname.json').message, '"evil\\nname.json": $: expected an object with the keys read, write, network, got a list.');
+  assert.is(validationError([], 'evil\nname.json').message, '"evil\\nname.json": $: expected an object with the keys read, write, network, git_writable, got a list.');
 });
 
 validate('returns new objects that do not share lists with the input', () => {
@@ -293,6 +296,11 @@ const descriptions: Array<[string, Profile, string[]]> = [
     'lists read-only and read-write grants, with the container path when it differs',
     { read: [{ host: '/home/me/project', container: '/home/me/project' }, { host: '~/docs', container: '~/docs' }], write: [{ host: '/data', container: '/work' }], outbound: NO_NETWORK },
     ['read-only: /home/me/project', 'read-only: ~/docs', 'read-write: /data -> /work', 'network: none'],
+  ],
+  [
+    'says when .git folders in write grants are writable',
+    { read: [], write: [{ host: '~/app', container: '~/app' }], outbound: NO_NETWORK, gitWritable: true },
+    ['read-write: ~/app', 'git: .git folders in write grants are writable (git_writable)', 'network: none'],
   ],
   [
     'lists the hosts and ports that may be reached',

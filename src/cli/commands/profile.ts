@@ -1,6 +1,6 @@
 import { usageError } from '../../errors.js';
 import { describeProfile } from '../../sandbox/profile-validate.js';
-import { listProfiles, loadProfile, loadProfileFile } from '../../services/profiles.js';
+import { buildGrantContext, listProfiles, loadProfile, loadProfileFile, resolveGrantMounts } from '../../services/profiles.js';
 import type { ParsedCommand } from '../commands.js';
 import type { ManagerContext } from '../manager-context.js';
 import { renderTable } from '../output.js';
@@ -20,9 +20,13 @@ export async function runProfile(ctx: ManagerContext, args: ParsedCommand): Prom
     case 'check': {
       if (!target) throw usageError(`Missing the profile to ${action}. Usage: mcp-lok profile ${action} ${action === 'show' ? 'NAME|FILE' : 'FILE'}`);
       const loaded = action === 'check' ? loadProfileFile(target) : loadProfile(target, { configDir: ctx.paths.config, cwd: process.cwd() });
+      // The same checks, in the same words, as every start: denylist, symlinks, existence,
+      // writability, sockets, .git.
+      const grants = action === 'check' ? resolveGrantMounts(loaded.profile, buildGrantContext({ env: ctx.env, paths: ctx.paths, platform: process.platform })) : undefined;
       if (json) {
-        ctx.stdout.write(`${JSON.stringify({ name: loaded.name, source: loaded.source, valid: true, profile: loaded.profile, allows: describeProfile(loaded.profile) }, null, 2)}\n`);
+        ctx.stdout.write(`${JSON.stringify({ name: loaded.name, source: loaded.source, valid: true, profile: loaded.profile, allows: describeProfile(loaded.profile), ...(grants ? { notes: grants.notes } : {}) }, null, 2)}\n`);
       } else {
+        for (const note of grants?.notes ?? []) ctx.stderr.write(`mcp-lok: profile ${loaded.name}: ${note}\n`);
         if (action === 'check') ctx.stderr.write(`${target} is a valid profile.\n`);
         ctx.stdout.write(`${describeProfile(loaded.profile).join('\n')}\n`);
       }

@@ -1,0 +1,306 @@
+// Grants against the real engine: Unix sockets and temporary folders are refused, `.git` stays
+// read-only inside a write grant, every container create checks the grants again (a swapped
+// path or a new socket refuses the next session of a background server), and `profile check`
+// says exactly what `run` says.
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { scratchDir } from '../support/scratch.js';
+import { removeFixtureVolumes } from './escape-support.js';
+import { engineRequest } from '../../src/engine/http.js';
+import { ENGINE, EVERYTHING, MANAGER, SHIM, connectShim, eventually, lokContainers, requireEngine, runBin } from './harness.js';
+import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
+
+const FILESYSTEM = '@modelcontextprotocol/server-filesystem';
+const UNIX_FIXTURE = 'lok-fixture-unix';
+type ToolResult = { content: Array<{ text: string }>; isError?: boolean };
+
+/** A folder the sandbox user may write, holding one file. */
+function folder(prefix: string): string {
+  const dir = scratchDir(prefix);
+  chmodSync(dir, 0o777);
+  writeFileSync(join(dir, 'notes.txt'), `in ${prefix}\n`);
+  return dir;
+}
+
+function writeProfile(content: unknown): string {
+  const path = join(scratchDir('profile-'), 'profile.json');
+  writeFileSync(path, JSON.stringify(content));
+  return path;
+}
+
+/** Listens on a Unix socket at `path` and counts the connections it gets. */
+async function listenAt(path: string): Promise<{ server: Server; connections: () => number }> {
+  let count = 0;
+  const server = createServer((socket) => { count += 1; socket.resume(); socket.on('error', () => {}); });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return { server, connections: () => count };
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Returns stderr's one line without the program's name, after checking it is one line. */
+function oneLine(stderr: string, prog: string): string {
+  const lines = stderr.trim().split('\n');
+  assert.is(lines.length, 1, stderr);
+  assert.ok(lines[0]?.startsWith(`${prog}: `), stderr);
+  return (lines[0] ?? '').slice(prog.length + 2);
+}
+
+const planTime = suite('grants are checked before anything is created');
+
+planTime.before(requireEngine);
+
+planTime('refuses a folder holding a Unix socket, naming it, and the same line comes from profile check', async () => {
+  const dir = folder('with-socket-');
+  mkdirSync(join(dir, 'deep'));
+  const socketPath = join(dir, 'deep', 'agent.sock');
+  const listener = await listenAt(socketPath);
+  try {
+    const profile = writeProfile({ read: [dir] });
+    const before = (await lokContainers()).length;
+    const shim = await runBin(SHIM, ['--profile', profile, '-y', FILESYSTEM, dir]);
+    assert.is(shim.code, 125, shim.stderr);
+    assert.is(shim.stdout.length, 0);
+    const line = oneLine(shim.stderr, 'mcp-lok-npx');
+    assert.match(line, `refusing to grant ${dir}: it contains a Unix socket (${socketPath})`);
+    const check = await runBin(MANAGER, ['profile', 'check', profile]);
+    assert.is(check.code, 2, check.stderr);
+    assert.is(oneLine(check.stderr, 'mcp-lok'), line);
+    assert.is((await lokContainers()).length, before);
+    assert.is(listener.connections(), 0);
+  } finally {
+    await close(listener.server);
+  }
+});
+
+planTime('refuses /tmp and the temporary folders, where other programs keep their sockets', async () => {
+  for (const grant of ['/tmp:/data', '/var/tmp:/data']) {
+    const profile = writeProfile({ read: [grant] });
+    const shim = await runBin(SHIM, ['--profile', profile, '-y', FILESYSTEM, '/data']);
+    assert.is(shim.code, 125, shim.stderr);
+    assert.match(oneLine(shim.stderr, 'mcp-lok-npx'), /refusing to grant \/(var\/)?tmp: it is a temporary or runtime folder/);
+    const check = await runBin(MANAGER, ['profile', 'check', profile]);
+    assert.is(check.code, 2, check.stderr);
+    assert.match(check.stderr, /temporary or runtime folder/);
+  }
+});
+
+planTime('profile check says what run says, word for word, for every kind of refusal', async () => {
+  const readOnly = scratchDir('not-writable-');
+  chmodSync(readOnly, 0o755);
+  const link = join(scratchDir('link-'), 'innocent');
+  symlinkSync('/etc', link);
+  const cases: unknown[] = [
+    { read: ['/etc'] },
+    { read: [link] },
+    { read: [join(scratchDir('gone-'), 'missing')] },
+    ...(process.getuid?.() === 0 ? [{ write: [readOnly] }] : []),
+    { read: ['~/.npm'] },
+  ];
+  for (const content of cases) {
+    const profile = writeProfile(content);
+    const run = await runBin(MANAGER, ['run', '--profile', profile, `npx://${FILESYSTEM}`, '--', '/data']);
+    const check = await runBin(MANAGER, ['profile', 'check', profile]);
+    assert.is(run.code, 2, run.stderr);
+    assert.is(check.code, 2, check.stderr);
+    assert.is(oneLine(check.stderr, 'mcp-lok'), oneLine(run.stderr, 'mcp-lok'), JSON.stringify(content));
+  }
+});
+
+planTime.run();
+
+const git = suite('.git stays read-only inside a write grant');
+
+git.before(requireEngine);
+
+git('a server cannot write .git/hooks or .git/config, writes beside them, and stderr says why', async () => {
+  const dir = folder('work-tree-');
+  mkdirSync(join(dir, '.git', 'hooks'), { recursive: true });
+  chmodSync(join(dir, '.git'), 0o777);
+  chmodSync(join(dir, '.git', 'hooks'), 0o777);
+  writeFileSync(join(dir, '.git', 'config'), '[core]\n');
+  chmodSync(join(dir, '.git', 'config'), 0o666);
+  const profile = writeProfile({ write: [dir] });
+  const { client, stderr } = await connectShim(['--profile', profile, '-y', FILESYSTEM, dir]);
+  try {
+    const hook = await client.callTool({ name: 'write_file', arguments: { path: join(dir, '.git', 'hooks', 'pre-commit'), content: '#!/bin/sh\necho owned\n' } }) as ToolResult;
+    assert.ok(hook.isError, 'a hook was written');
+    assert.match(hook.content[0]?.text ?? '', /EROFS|read-only/);
+    const config = await client.callTool({ name: 'write_file', arguments: { path: join(dir, '.git', 'config'), content: '[core]\n\tfsmonitor = touch /owned\n' } }) as ToolResult;
+    assert.ok(config.isError, '.git/config was written');
+    assert.is(readFileSync(join(dir, '.git', 'config'), 'utf8'), '[core]\n');
+    assert.not.ok(existsSync(join(dir, '.git', 'hooks', 'pre-commit')));
+    const beside = await client.callTool({ name: 'write_file', arguments: { path: join(dir, 'code.txt'), content: 'ok' } }) as ToolResult;
+    assert.not.ok(beside.isError, beside.content[0]?.text);
+    assert.is(readFileSync(join(dir, 'code.txt'), 'utf8'), 'ok');
+    assert.match(stderr(), new RegExp(`${join(dir, '.git').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} stays read-only .*git_writable`));
+  } finally {
+    await client.close();
+  }
+});
+
+git('"git_writable": true lets the server write .git, as the profile says', async () => {
+  const dir = folder('work-tree-writable-');
+  mkdirSync(join(dir, '.git', 'hooks'), { recursive: true });
+  chmodSync(join(dir, '.git'), 0o777);
+  chmodSync(join(dir, '.git', 'hooks'), 0o777);
+  const profile = writeProfile({ write: [dir], git_writable: true });
+  const { client, stderr } = await connectShim(['--profile', profile, '-y', FILESYSTEM, dir]);
+  try {
+    const hook = await client.callTool({ name: 'write_file', arguments: { path: join(dir, '.git', 'hooks', 'pre-commit'), content: 'x' } }) as ToolResult;
+    assert.not.ok(hook.isError, hook.content[0]?.text);
+    assert.not.match(stderr(), /stays read-only/);
+  } finally {
+    await client.close();
+  }
+});
+
+git.run();
+
+const sessions = suite('a background server\'s grants are checked again before every session');
+
+let registry: FixtureRegistry | undefined;
+const started: string[] = [];
+
+sessions.before(async () => {
+  await requireEngine();
+  registry = await startFixtureRegistry();
+});
+
+sessions.after(async () => {
+  for (const name of started) await runBin(MANAGER, ['rm', '-f', name]).catch(() => undefined);
+  await registry?.close();
+  await removeFixtureVolumes(UNIX_FIXTURE);
+});
+
+async function start(name: string, args: string[]): Promise<string> {
+  started.push(name);
+  const result = await runBin(MANAGER, ['start', '--name', name, ...args], { timeoutMs: 240_000 });
+  assert.is(result.code, 0, result.stderr);
+  const url = /^\S+ (http:\/\/127\.0\.0\.1:\d+\/mcp)\n$/.exec(result.stdout.toString())?.[1];
+  assert.ok(url, result.stdout.toString());
+  return url;
+}
+
+async function session(url: string): Promise<{ client: Client; end: () => Promise<void> }> {
+  const transport = new StreamableHTTPClientTransport(new URL(url));
+  const client = new Client({ name: 'mcp-lok-e2e-grants', version: '1.0.0' });
+  await client.connect(transport);
+  return { client, end: async () => { await transport.terminateSession().catch(() => undefined); await client.close(); } };
+}
+
+async function logOf(name: string): Promise<string> {
+  const result = await runBin(MANAGER, ['logs', name]);
+  return result.stdout.toString() + result.stderr;
+}
+
+sessions('a granted path swapped for a link between two sessions refuses the next session, and the log says why', async () => {
+  const name = `lok-grants-swap-${randomBytes(3).toString('hex')}`;
+  const base = folder('swap-base-');
+  const sub = join(base, 'sub');
+  mkdirSync(sub);
+  writeFileSync(join(sub, 'notes.txt'), 'granted\n');
+  const secret = folder('swap-secret-');
+  writeFileSync(join(secret, 'secret.txt'), 'not for the server\n');
+  const profile = writeProfile({ write: [`${base}:/work`], read: [`${sub}:/sub`] });
+  const url = await start(name, ['--profile', profile, `npx://${FILESYSTEM}`, '--', '/work', '/sub']);
+  const first = await session(url);
+  const read = await first.client.callTool({ name: 'read_text_file', arguments: { path: '/sub/notes.txt' } }) as ToolResult;
+  assert.is(read.content[0]?.text, 'granted\n');
+  await first.end();
+  // What the server could do through its write grant (/work/sub is /sub's host path): swap it for a link.
+  renameSync(sub, join(base, 'sub-old'));
+  symlinkSync(secret, sub);
+  const before = (await lokContainers(`mcp-lok-name=${name}`)).filter((c) => c.Labels['mcp-lok-role'] === 'session' && c.State === 'running').length;
+  let refused: unknown;
+  try {
+    const second = await session(url);
+    await second.end();
+  } catch (error) {
+    refused = error;
+  }
+  assert.ok(refused, 'the second session started over the swapped grant');
+  const after = (await lokContainers(`mcp-lok-name=${name}`)).filter((c) => c.Labels['mcp-lok-role'] === 'session' && c.State === 'running').length;
+  assert.ok(after <= before, `a session container was created: ${before} -> ${after}`);
+  assert.match(await logOf(name), `$.read[0]: ${sub} now resolves to ${secret}, not ${sub} as when the server started; refusing to mount it.`);
+});
+
+sessions('a server behind the proxy is not restarted over a swapped grant, and its log and list say why', async () => {
+  const name = `lok-grants-restart-${randomBytes(3).toString('hex')}`;
+  const base = folder('restart-base-');
+  const sub = join(base, 'sub');
+  mkdirSync(sub);
+  const secret = folder('restart-secret-');
+  const profile = writeProfile({ write: [`${base}:/work`], read: [`${sub}:/sub`] });
+  await start(name, ['--profile', profile, `npx://${EVERYTHING}`, '--', 'streamableHttp']);
+  const [run] = (await lokContainers(`mcp-lok-name=${name}`)).filter((c) => c.Labels['mcp-lok-role'] === 'run');
+  assert.ok(run, 'no server container');
+  renameSync(sub, join(base, 'sub-old'));
+  symlinkSync(secret, sub);
+  await engineRequest(ENGINE, 'POST', `/containers/${run.Id}/kill`);
+  const why = `$.read[0]: ${sub} now resolves to ${secret}`;
+  await eventually(async () => (await logOf(name)).includes(`restarting ${name} failed: ${why}`), 60_000, 'the refused restart in the log');
+  assert.is((await lokContainers(`mcp-lok-name=${name}`)).filter((c) => c.Labels['mcp-lok-role'] === 'run').length, 0);
+  const listed = JSON.parse((await runBin(MANAGER, ['list', '--json'])).stdout.toString()) as Array<{ name: string; state: string; status: string; lastExit?: string }>;
+  const mine = listed.find((s) => s.name === name);
+  assert.ok(mine, JSON.stringify(listed));
+  assert.not.match(JSON.stringify(mine), /waiting for the engine/);
+});
+
+sessions('a socket placed before start is refused; one that appears while a session runs is reachable by that session, and refuses the next', async () => {
+  assert.ok(registry);
+  const dir = folder('late-socket-');
+  const profile = writeProfile({ write: [dir] });
+  const early = join(dir, 'early.sock');
+  const earlyListener = await listenAt(early);
+  const name = `lok-grants-sock-${randomBytes(3).toString('hex')}`;
+  started.push(name);
+  const refusedStart = await runBin(MANAGER, ['start', '--name', name, '--registry', registry.url, '--profile', profile, `npx://${UNIX_FIXTURE}`]);
+  await close(earlyListener.server);
+  assert.is(refusedStart.code, 2, refusedStart.stderr);
+  assert.match(refusedStart.stderr, `it contains a Unix socket (${early})`);
+  assert.is((await lokContainers(`mcp-lok-name=${name}`)).length, 0);
+  assert.not.ok(existsSync(early), 'the listener left its socket');
+
+  const url = await start(name, ['--registry', registry.url, '--profile', profile, `npx://${UNIX_FIXTURE}`]);
+  const first = await session(url);
+  const late = join(dir, 'late.sock');
+  const missing = await first.client.callTool({ name: 'connect', arguments: { path: late } }) as ToolResult;
+  assert.is(missing.content[0]?.text, 'ENOENT');
+  const listener = await listenAt(late);
+  // Writable by the sandbox user, as sockets of the user's own programs are to a server
+  // running as that user (tests run as root, and the sandbox as 1000, when root).
+  chmodSync(late, 0o777);
+  try {
+    // The documented limit: a socket made in a granted folder after the check is reachable by
+    // the sandboxes already running, as a bind mount does not stop connect().
+    const reached = await first.client.callTool({ name: 'connect', arguments: { path: late } }) as ToolResult;
+    assert.is(reached.content[0]?.text, 'connected');
+    // The listener's side of that connection may be noticed a moment after the tool answers.
+    await eventually(async () => listener.connections() === 1, 10_000, 'the late socket\'s listener to see the connection');
+    await first.end();
+    let refused: unknown;
+    try {
+      const second = await session(url);
+      await second.client.callTool({ name: 'connect', arguments: { path: late } });
+      await second.end();
+    } catch (error) {
+      refused = error;
+    }
+    assert.ok(refused, 'a new session started with a socket in its grant');
+    assert.is(listener.connections(), 1);
+    assert.match(await logOf(name), `it contains a Unix socket (${late})`);
+  } finally {
+    await close(listener.server);
+  }
+});
+
+sessions.run();
