@@ -9,8 +9,9 @@ import { parseRunArgs } from '../cli/run-args.js';
 import { LokError } from '../errors.js';
 import { machineNames } from './names.js';
 import { serveHttp, type HttpServing, type ServeStatus } from '../services/serve-http.js';
+import { keepLogRotated } from '../state/log-rotation.js';
 import { currentOwner } from '../state/owner.js';
-import { readRecord, removeRecord, writeRecord, type ServerRecord } from '../state/records.js';
+import { readRecord, removeRecord, serverLogPath, writeRecord, type ServerRecord } from '../state/records.js';
 import { REPORT_FD, type SupervisorMessage, type SupervisorRequest } from './protocol.js';
 
 function readStdin(): Promise<string> {
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
   };
   const { state } = ctx.paths;
   const name = invocation.lok.name ?? '';
+  keepLogRotated(serverLogPath(state, name));
   const port = invocation.http.port ?? 0;
   const record: ServerRecord = {
     name, argv: request.userArgv, transport: invocation.transport, host: invocation.http.host, port,
