@@ -8,6 +8,11 @@ export const LOG_MAX_BYTES = 10 * 1024 * 1024;
 /** How often a log held open by other processes (a background server's) is checked. */
 export const LOG_CHECK_MS = 1000;
 
+/** Returns the identity of a log's rotated file (a new one each rotation), or 0 when there is none. */
+export function rotationId(path: string): number {
+  return statSync(rotatedLogPath(path), { throwIfNoEntry: false })?.ino ?? 0;
+}
+
 /** Returns the path of the rotated (older) file of a log. */
 export function rotatedLogPath(path: string): string {
   return `${path}.1`;
@@ -48,19 +53,20 @@ export function rotateInPlace(path: string, maxBytes = LOG_MAX_BYTES): boolean {
   const rotated = rotatedLogPath(path);
   const tmp = `${rotated}.${process.pid}.tmp`;
   copyFileSync(path, tmp);
-  // Catch up with what was written during the copy, then empty the file at once.
+  // Catch up with what was written during the copy, then put the copy in place (a follower
+  // sees NAME.1 change and reads the rest there) and empty the file at once.
   const out = openSync(tmp, 'a');
   const input = openSync(path, 'r');
   try {
     const buffer = Buffer.alloc(64 * 1024);
     let offset = statSync(tmp).size;
     for (let n; (n = readSync(input, buffer, 0, buffer.length, offset)) > 0; offset += n) writeSync(out, buffer, 0, n);
-    truncateSync(path, 0);
   } finally {
     closeSync(input);
     closeSync(out);
   }
   renameSync(tmp, rotated);
+  truncateSync(path, 0);
   return true;
 }
 

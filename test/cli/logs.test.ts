@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -8,7 +8,8 @@ import { runLogs } from '../../src/cli/commands/logs.js';
 import type { ManagerContext } from '../../src/cli/manager-context.js';
 import type { EgressEntry } from '../../src/egress/proxy.js';
 import { egressLogPath } from '../../src/services/egress.js';
-import { rotatedLogPath } from '../../src/state/log-rotation.js';
+import { rotateInPlace, rotatedLogPath } from '../../src/state/log-rotation.js';
+import { currentOwner } from '../../src/state/owner.js';
 import { getPaths } from '../../src/state/paths.js';
 import { serverLogPath, writeRecord } from '../../src/state/records.js';
 
@@ -25,11 +26,12 @@ function context(): { ctx: ManagerContext; out: () => string } {
   return { ctx, out: () => text };
 }
 
-function writeServer(name: string): void {
+function writeServer(name: string, running = false): void {
   const { state } = getPaths({ MCP_LOK_HOME: home });
   writeRecord(state, {
     name, argv: ['npx://pkg'], transport: 'streamable-http', host: '127.0.0.1', port: 8080, url: 'http://127.0.0.1:8080/mcp',
-    mode: 'bridge', source: 'npx://pkg', profile: 'stdio', allows: [], supervisor: undefined, state: 'stopped', restarts: 0,
+    mode: 'bridge', source: 'npx://pkg', profile: 'stdio', allows: [], supervisor: running ? currentOwner() : undefined,
+    state: running ? 'running' : 'stopped', restarts: 0,
     startedAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString(),
   });
 }
@@ -47,6 +49,24 @@ logs('prints a server log with its escape sequences as visible text, the rotated
   const { ctx, out } = context();
   assert.is(await runLogs(ctx, { positionals: ['noisy'], values: {} }), 0);
   assert.is(out(), 'older line\ntitle \\x1b]0;pwned\\x07 csi \\x9b6n cr\\x0dhidden\ttab\n');
+});
+
+logs('-f loses nothing when the log is rotated while it follows', async () => {
+  writeServer('busy', true);
+  const path = serverLogPath(getPaths({ MCP_LOK_HOME: home }).state, 'busy');
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, 'one\n');
+  const { ctx, out } = context();
+  const following = runLogs(ctx, { positionals: ['busy'], values: { follow: true } });
+  for (let i = 0; i < 200 && out() === ''; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.is(out(), 'one\n');
+  // Written and rotated away in one go: the follower never sees it in the current file.
+  appendFileSync(path, 'two\n');
+  assert.ok(rotateInPlace(path, 1));
+  appendFileSync(path, 'three\n');
+  writeServer('busy', false);
+  assert.is(await following, 0);
+  assert.is(out(), 'one\ntwo\nthree\n');
 });
 
 const entry = (host: string, extra: Partial<EgressEntry> = {}): EgressEntry => ({

@@ -3,7 +3,7 @@ import { createControlEscaper, escapeControl, escapeControlInJson } from '../../
 import { EXIT, LokError, usageError } from '../../errors.js';
 import { readEgressLog } from '../../services/egress.js';
 import { findServer } from '../../services/servers.js';
-import { rotatedLogPath } from '../../state/log-rotation.js';
+import { rotatedLogPath, rotationId } from '../../state/log-rotation.js';
 import { isSupervised, readRecord, serverLogPath } from '../../state/records.js';
 import type { ParsedCommand } from '../commands.js';
 import type { ManagerContext } from '../manager-context.js';
@@ -34,6 +34,7 @@ async function printLog(ctx: ManagerContext, path: string, follow: boolean, stil
   const escape = createControlEscaper();
   const print: Printer = (chunk) => { ctx.stdout.write(escape(chunk)); };
   const rotated = rotatedLogPath(path);
+  let rotation = rotationId(path);
   await copyRange(print, rotated, 0, sizeOf(rotated)).catch(() => {});
   let offset = sizeOf(path);
   await copyRange(print, path, 0, offset);
@@ -45,12 +46,19 @@ async function printLog(ctx: ManagerContext, path: string, follow: boolean, stil
       busy = true;
       // Asked before reading, so every line written before the server stopped is printed.
       const running = stillRunning();
-      const size = sizeOf(path);
-      if (size < offset) {
-        // Rotated: what came after our offset was copied to the rotated file first.
+      const id = rotationId(path);
+      if (id !== rotation) {
+        // Rotated: the rest of what we were reading is in the rotated file; the current one
+        // (emptied just after) is read from its start at the next check.
+        rotation = id;
         await copyRange(print, rotated, offset, sizeOf(rotated)).catch(() => {});
         offset = 0;
+        busy = false;
+        if (!running) void check();
+        return;
       }
+      const size = sizeOf(path);
+      if (size < offset) offset = 0;
       await copyRange(print, path, offset, size).catch(() => {});
       offset = Math.max(offset, size);
       busy = false;
