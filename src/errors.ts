@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'PORT_IN_USE'
   | 'SERVER_EXITED'
   | 'SERVER_TIMEOUT'
+  | 'INTERRUPTED'
   | 'INTERNAL';
 
 /**

@@ -9,6 +9,7 @@ import type { EngineEndpoint } from '../engine/endpoint.js';
 import type { ContainerCreateBody } from '../sandbox/build-spec.js';
 import { Demuxer } from './demux.js';
 import { openFifos, socketFor, type FifoSet } from './fifo.js';
+import { STOP_SIGNALS } from './interrupt.js';
 import { relayDone, startRelay } from './relay.js';
 
 /** How long a server may take to exit by itself after its stdin closes. */
@@ -47,8 +48,12 @@ export interface RunOptions {
   handleSignals: boolean;
   /** A host directory the reaper removes too if this process dies. */
   cleanupDir?: string | undefined;
+  /** A volume the reaper removes too, after the container, if this process dies (the engine keeps one still in use). */
+  cleanupVolume?: string | undefined;
   /** Aborting stops the container (SIGTERM, then SIGKILL after the grace period). */
   signal?: AbortSignal | undefined;
+  /** Aborting removes the container at once instead (nothing in it needs a grace period: an install). */
+  removeOnAbort?: boolean | undefined;
   /** Called with the container's id once it has started. */
   onStarted?: ((id: string) => void) | undefined;
 }
@@ -99,14 +104,15 @@ export async function runContainer(
   options: RunOptions,
 ): Promise<number> {
   const reaper = options.reaper ? spawnReaper(endpoint, name, options.cleanupDir) : undefined;
+  if (options.cleanupVolume) reaper?.stdin?.write(`volume ${options.cleanupVolume}\n`);
   const timers: NodeJS.Timeout[] = [];
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const relays: ChildProcess[] = [];
   let id: string | undefined;
   let stopping = false;
+  const remove = (): void => { if (id) void removeContainer(endpoint, id).catch(() => {}); };
   const stop = (): void => {
     if (!id) return;
-    if (stopping) { void removeContainer(endpoint, id).catch(() => {}); return; }
+    if (stopping) { remove(); return; }
     stopping = true;
     void stopContainer(endpoint, id, STOP_GRACE_S).catch(() => {});
   };
@@ -168,9 +174,10 @@ export async function runContainer(
       }
     }
     options.onStarted?.(cid);
-    if (options.handleSignals) for (const s of signals) process.on(s, stop);
-    if (options.signal?.aborted) stop();
-    options.signal?.addEventListener('abort', stop);
+    if (options.handleSignals) for (const s of STOP_SIGNALS) process.on(s, stop);
+    const onAbort = options.removeOnAbort ? remove : stop;
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort);
     if (io.stdin && connected.input) pipeInput(io.stdin, connected.input, stopLater);
     const exitCode = await exited;
     await Promise.race([connected.drained, new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
@@ -181,8 +188,8 @@ export async function runContainer(
   } finally {
     for (const t of timers) clearTimeout(t);
     for (const r of relays) if (r.exitCode === null) r.kill();
-    if (options.handleSignals) for (const s of signals) process.off(s, stop);
-    options.signal?.removeEventListener('abort', stop);
+    if (options.handleSignals) for (const s of STOP_SIGNALS) process.off(s, stop);
+    options.signal?.removeEventListener('abort', options.removeOnAbort ? remove : stop);
     if (reaper?.stdin) { reaper.stdin.write('done\n'); reaper.stdin.end(); }
   }
 }

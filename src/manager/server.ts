@@ -9,6 +9,7 @@ import { readVersion } from '../cli/version.js';
 import { readFileSync } from 'node:fs';
 import { restartBackground, startBackground, type Started } from '../services/background.js';
 import { EXIT, LokError, usageError } from '../errors.js';
+import { logFiles } from '../state/log-rotation.js';
 import { readRecord, serverLogPath } from '../state/records.js';
 import { describeProfile } from '../sandbox/profile-validate.js';
 import { buildAgentStart, checkAgentProfileName, describeRelaxations, findWidenings, requireFlags, type StartServerInput, type Widening } from './start-request.js';
@@ -51,7 +52,7 @@ function readServerLog(stateDir: string, name: string, count: number): string[] 
     throw new LokError('NOT_FOUND', `"${name}" is not a background server; only servers from start_server keep a log.`, { exitCode: EXIT.failure, hint: 'Use list_servers to see them.' });
   }
   let text = '';
-  try { text = readFileSync(serverLogPath(stateDir, name), 'utf8'); } catch { /* no output yet */ }
+  try { text = logFiles(serverLogPath(stateDir, name)).map((file) => readFileSync(file, 'utf8')).join(''); } catch { /* no output yet */ }
   return text.split('\n').filter((line) => line !== '').slice(-count);
 }
 

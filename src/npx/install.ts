@@ -13,6 +13,7 @@ import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
 import { CA_BUNDLE_PATH, DEFAULT_NOFILE, NPM_CACHE_DIR, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { LABEL, buildLabels } from '../sandbox/labels.js';
 import { createSandboxDir, FIFO_MOUNT, wrapWithEgressForwarder } from '../bridge/fifo.js';
+import { signalExitCode, trapStopSignals } from '../bridge/interrupt.js';
 import { runContainer } from '../bridge/run-container.js';
 import { EGRESS_PROXY_ENV, startEgressSidecar, startSandboxEgress } from '../services/egress.js';
 import type { OutboundRules } from '../sandbox/profile-validate.js';
@@ -52,6 +53,11 @@ export interface InstallRequest {
   refreshAfterMs: number;
   image: string;
   quiet: boolean;
+  /**
+   * SIGINT, SIGTERM and SIGHUP remove the install container before the process exits (a
+   * foreground shim or `run`); otherwise they keep their handling, and the reaper removes it.
+   */
+  handleSignals: boolean;
 }
 
 /** Returns the key naming the volume and record of a set of requested specs. */
@@ -91,10 +97,23 @@ interface InstallResult {
   packages?: InstallRecord['packages'];
 }
 
+/** How one install container runs: what it refreshes, what the reaper removes, what stops it. */
+interface InstallRun {
+  refreshing: boolean;
+  /** The package volume was made for this install: if this process dies, the reaper removes it. */
+  newVolume: boolean;
+  /** Aborting removes the install container at once. */
+  stop: AbortSignal | undefined;
+}
+
+const STOPPED: InstallResult = { ok: false, reason: 'stopped' };
+
 /** How an install container reaches the egress proxy, and how to stop it. */
 interface RegistryEgress {
   mounts: MountPlan[];
   volumesFrom: string[] | undefined;
+  /** The socket's directory on this machine, for the reaper to remove. */
+  dir: string | undefined;
   close: () => Promise<void>;
 }
 
@@ -112,18 +131,20 @@ async function startRegistryEgress(ctx: Context, endpoint: EngineEndpoint, req: 
   const record = { server: name, profile: 'install', announce: false };
   if (req.proxyInSidecar) {
     const sidecar = await startEgressSidecar(ctx, { ...record, endpoint, containerName: `${name}-egress`, image: req.image, rules, launcher: 'npx' });
-    return { mounts: [], volumesFrom: [`${sidecar.id}:ro`], close: sidecar.stop };
+    return { mounts: [], volumesFrom: [`${sidecar.id}:ro`], dir: undefined, close: sidecar.stop };
   }
   const dir = await createSandboxDir(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`);
   const server = await startSandboxEgress(ctx, { ...record, dir, rules });
   return {
     mounts: [{ type: 'bind', source: dir, target: FIFO_MOUNT, readOnly: true }],
     volumesFrom: undefined,
+    dir,
     close: async () => { server.close(); rmSync(dir, { recursive: true, force: true }); },
   };
 }
 
-async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], volume: string, refreshing: boolean): Promise<InstallResult> {
+async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], volume: string, run: InstallRun): Promise<InstallResult> {
+  const { refreshing } = run;
   await Promise.all([
     createVolume(endpoint, volume, { [LABEL.managed]: 'true', [LABEL.kind]: 'packages', [LABEL.package]: specs.join(' ') }),
     createVolume(endpoint, NPM_CACHE_VOLUME, { [LABEL.managed]: 'true', [LABEL.kind]: 'npm-cache' }),
@@ -143,7 +164,9 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
   }
   const name = `mcp-lok-install-${createHash('sha256').update(`${volume}${process.pid}${ctx.now()}`).digest('hex').slice(0, 10)}`;
   const install = ['node', '/opt/mcp-lok/install.mjs', JSON.stringify({ specs })];
+  if (run.stop?.aborted) return STOPPED;
   const egress = req.registryOnly ? await startRegistryEgress(ctx, endpoint, req, name) : undefined;
+  if (run.stop?.aborted) { await egress?.close(); return STOPPED; }
   if (egress) {
     mounts.push(...egress.mounts);
     Object.assign(env, EGRESS_PROXY_ENV);
@@ -170,7 +193,12 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
   const code = await runContainer(endpoint, name, body, {
     onStdout: (c) => out.push(c),
     onStderr: (c) => ctx.debug(c.toString('utf8').trimEnd()),
-  }, { bridge: { kind: 'attach' }, reaper: false, handleSignals: false }).finally(() => egress?.close());
+  }, {
+    bridge: { kind: 'attach' }, handleSignals: false, signal: run.stop, removeOnAbort: true,
+    // A shim killed outright (a client giving up, even by kill -9) must not leave npm running.
+    reaper: true, cleanupDir: egress?.dir, cleanupVolume: run.newVolume ? volume : undefined,
+  }).finally(() => egress?.close());
+  if (run.stop?.aborted) return STOPPED;
   const text = Buffer.concat(out).toString('utf8').trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(text) as InstallResult;
@@ -218,10 +246,21 @@ export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, re
     const started = ctx.now();
     if (!req.quiet) ctx.log(`mcp-lok: ${again ? 'checking for a newer' : 'installing'} ${specs.join(' ')} in a sandbox...`);
     const volumeExisted = await volumeExists(endpoint, volume);
-    const result = await runInstall(ctx, endpoint, req, specs, volume, again !== undefined);
-    if (!result.ok || !result.dir || !result.packages) {
+    // Until the install is over, a stop signal removes what it made before the process exits.
+    const trap = req.handleSignals ? trapStopSignals() : undefined;
+    let result: InstallResult;
+    try {
+      result = await runInstall(ctx, endpoint, req, specs, volume, { refreshing: again !== undefined, newVolume: !volumeExisted, stop: trap?.signal });
       // A failed first install leaves nothing: the volume made for it goes too.
-      if (!volumeExisted) await removeVolume(endpoint, volume).catch(() => false);
+      if ((!result.ok || !result.dir || !result.packages) && !volumeExisted) await removeVolume(endpoint, volume).catch(() => false);
+    } finally {
+      trap?.release();
+    }
+    const signal = trap?.caught();
+    if (signal) {
+      throw new LokError('INTERRUPTED', `Installing ${specs.join(' ')} was stopped by ${signal}; its sandbox was removed.`, { exitCode: signalExitCode(signal) });
+    }
+    if (!result.ok || !result.dir || !result.packages) {
       if (again && result.reason === 'network' && (await usable(again))) {
         ctx.log(`mcp-lok: the registry could not be reached; using the cached ${again.packages.map((p) => `${p.name}@${p.version}`).join(' ')}.`);
         return again;

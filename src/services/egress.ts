@@ -1,4 +1,5 @@
 import { appendFileSync, chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { escapeControl } from '../control-chars.js';
 import { LokError, EXIT } from '../errors.js';
 import type { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -10,6 +11,7 @@ import type { EngineEndpoint } from '../engine/endpoint.js';
 import { startEgressProxy, type EgressEntry } from '../egress/proxy.js';
 import { buildLabels, type LabelInput } from '../sandbox/labels.js';
 import type { OutboundRules } from '../sandbox/profile-validate.js';
+import { logFiles, rotateBeforeAppend } from '../state/log-rotation.js';
 import { currentOwner } from '../state/owner.js';
 import { startSidecar } from './sidecar.js';
 
@@ -39,12 +41,14 @@ export function egressLogPath(stateDir: string, server: string): string {
   return join(stateDir, 'egress', `${server}.jsonl`);
 }
 
-/** Returns a server's egress log entries, oldest first; NOT_FOUND when it has none. */
+/** Returns a server's egress log entries, oldest first (the rotated file's too); NOT_FOUND when it has none. */
 export function readEgressLog(stateDir: string, server: string): EgressEntry[] {
-  let text: string;
+  let text = '';
+  const files = logFiles(egressLogPath(stateDir, server));
   try {
-    text = readFileSync(egressLogPath(stateDir, server), 'utf8');
-  } catch {
+    for (const file of files) text += readFileSync(file, 'utf8');
+  } catch { /* removed meanwhile: as if absent */ }
+  if (files.length === 0 || text === '') {
     throw new LokError('NOT_FOUND', `No egress log for "${server}": it never had an outbound allowlist, or made no attempt.`, { exitCode: EXIT.failure });
   }
   return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as EgressEntry);
@@ -66,8 +70,13 @@ export function createEgressRecorder(ctx: Context, options: EgressRecordOptions)
   const logPath = egressLogPath(ctx.paths.state, options.server);
   mkdirSync(join(ctx.paths.state, 'egress'), { recursive: true, mode: 0o700 });
   return (entry) => {
-    try { appendFileSync(logPath, `${JSON.stringify(entry)}\n`); } catch { /* the log must not break the server */ }
-    if (!entry.allowed) (options.announce === false ? ctx.debug : ctx.log)(`mcp-lok: egress denied: ${entry.reason ?? `${entry.host}:${entry.port}`}; to allow it, ${entry.fix ?? 'change the profile'} in profile ${options.profile}.`);
+    const line = `${JSON.stringify(entry)}\n`;
+    try {
+      rotateBeforeAppend(logPath, Buffer.byteLength(line));
+      appendFileSync(logPath, line);
+    } catch { /* the log must not break the server */ }
+    // The host (and so the reason) is what the sandbox asked for: it goes to a terminal escaped.
+    if (!entry.allowed) (options.announce === false ? ctx.debug : ctx.log)(escapeControl(`mcp-lok: egress denied: ${entry.reason ?? `${entry.host}:${entry.port}`}; to allow it, ${entry.fix ?? 'change the profile'} in profile ${options.profile}.`));
   };
 }
 

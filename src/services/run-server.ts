@@ -119,6 +119,8 @@ async function prepareNpx(ctx: Context, endpoint: EngineEndpoint, req: ServerReq
     refreshAfterMs: lok.refreshAfterMs,
     image,
     quiet: req.quiet,
+    // A background server's supervisor has its own signal handling; the reaper covers it.
+    handleSignals: req.launcher !== 'start',
   });
   const bin = chooseBin(record.packages.map((p) => ({ name: p.name, bin: normalizeBinField(p.name, p.bin) })), source.command);
   const tree = `${PACKAGES_DIR}/${record.dir}`;

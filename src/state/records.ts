@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import type { Owner } from '../sandbox/labels.js';
 import type { BackgroundSpec } from '../supervisor/protocol.js';
+import { removeLog } from './log-rotation.js';
 import { isOwnerAlive } from './owner.js';
 
 /**
@@ -74,7 +75,7 @@ export function readRecords(stateDir: string): ServerRecord[] {
 /** Removes a record and its log. */
 export function removeRecord(stateDir: string, name: string): void {
   rmSync(join(recordsDir(stateDir), `${name}.json`), { force: true });
-  rmSync(serverLogPath(stateDir, name), { force: true });
+  removeLog(serverLogPath(stateDir, name));
 }
 
 /** Returns true while the record's supervisor runs (after a reboot or `kill -9`, false). */

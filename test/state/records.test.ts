@@ -43,10 +43,12 @@ records('removes a record with its log; a missing one is no error', () => {
   writeRecord(dir, record('x'));
   mkdirSync(join(dir, 'logs'));
   writeFileSync(serverLogPath(dir, 'x'), 'line\n');
+  writeFileSync(`${serverLogPath(dir, 'x')}.1`, 'older line\n');
   removeRecord(dir, 'x');
   removeRecord(dir, 'x');
   assert.is(readRecord(dir, 'x'), undefined);
   assert.not.ok(statSync(serverLogPath(dir, 'x'), { throwIfNoEntry: false }));
+  assert.not.ok(statSync(`${serverLogPath(dir, 'x')}.1`, { throwIfNoEntry: false }), 'the rotated log was left');
 });
 
 records('skips unreadable files', () => {

@@ -1,7 +1,9 @@
 import { createReadStream, statSync, watch } from 'node:fs';
+import { createControlEscaper, escapeControl, escapeControlInJson } from '../../control-chars.js';
 import { EXIT, LokError, usageError } from '../../errors.js';
 import { readEgressLog } from '../../services/egress.js';
 import { findServer } from '../../services/servers.js';
+import { rotatedLogPath, rotationId } from '../../state/log-rotation.js';
 import { isSupervised, readRecord, serverLogPath } from '../../state/records.js';
 import type { ParsedCommand } from '../commands.js';
 import type { ManagerContext } from '../manager-context.js';
@@ -9,20 +11,33 @@ import { renderTable } from '../output.js';
 
 const FOLLOW_POLL_MS = 250;
 
-function copyRange(ctx: ManagerContext, path: string, start: number, end: number): Promise<void> {
+/** Writes what a server wrote: its control characters as visible text, never to the terminal. */
+type Printer = (chunk: Buffer) => void;
+
+function copyRange(print: Printer, path: string, start: number, end: number): Promise<void> {
   if (end <= start) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const stream = createReadStream(path, { start, end: end - 1 });
-    stream.on('data', (chunk) => ctx.stdout.write(chunk));
+    stream.on('data', (chunk) => print(chunk as Buffer));
     stream.on('end', resolve);
     stream.on('error', reject);
   });
 }
 
-/** Prints a log file, then with `follow` what is added to it until Ctrl-C or the server stops. */
+const sizeOf = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+
+/**
+ * Prints a log (its rotated file, then the current one), then with `follow` what is added to
+ * it until Ctrl-C or the server stops.
+ */
 async function printLog(ctx: ManagerContext, path: string, follow: boolean, stillRunning: () => boolean): Promise<void> {
-  let offset = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
-  await copyRange(ctx, path, 0, offset);
+  const escape = createControlEscaper();
+  const print: Printer = (chunk) => { ctx.stdout.write(escape(chunk)); };
+  const rotated = rotatedLogPath(path);
+  let rotation = rotationId(path);
+  await copyRange(print, rotated, 0, sizeOf(rotated)).catch(() => {});
+  let offset = sizeOf(path);
+  await copyRange(print, path, 0, offset);
   if (!follow) return;
   await new Promise<void>((resolve) => {
     let busy = false;
@@ -31,9 +46,20 @@ async function printLog(ctx: ManagerContext, path: string, follow: boolean, stil
       busy = true;
       // Asked before reading, so every line written before the server stopped is printed.
       const running = stillRunning();
-      const size = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+      const id = rotationId(path);
+      if (id !== rotation) {
+        // Rotated: the rest of what we were reading is in the rotated file; the current one
+        // (emptied just after) is read from its start at the next check.
+        rotation = id;
+        await copyRange(print, rotated, offset, sizeOf(rotated)).catch(() => {});
+        offset = 0;
+        busy = false;
+        if (!running) void check();
+        return;
+      }
+      const size = sizeOf(path);
       if (size < offset) offset = 0;
-      await copyRange(ctx, path, offset, size).catch(() => {});
+      await copyRange(print, path, offset, size).catch(() => {});
       offset = Math.max(offset, size);
       busy = false;
       if (!running) finish();
@@ -68,12 +94,14 @@ export async function runLogs(ctx: ManagerContext, args: ParsedCommand): Promise
   }
   const entries = readEgressLog(ctx.paths.state, name);
   if (args.values.json) {
-    for (const e of entries) ctx.stdout.write(`${JSON.stringify(e)}\n`);
+    for (const e of entries) ctx.stdout.write(`${escapeControlInJson(JSON.stringify(e))}\n`);
     return EXIT.ok;
   }
   ctx.stdout.write(renderTable(
     ['TIME', 'HOST', 'PORT', 'ADDRESS', 'VERDICT', 'OUT', 'IN'],
-    entries.map((e) => [e.time, e.host, String(e.port), e.address ?? '-', e.allowed ? (e.failed ? `allowed, failed: ${e.failed}` : 'allowed') : `denied: ${e.reason ?? ''}`, String(e.bytesOut), String(e.bytesIn)]),
+    // The host is what the sandbox asked for, and reasons quote it.
+    entries.map((e) => [e.time, e.host, String(e.port), e.address ?? '-', e.allowed ? (e.failed ? `allowed, failed: ${e.failed}` : 'allowed') : `denied: ${e.reason ?? ''}`, String(e.bytesOut), String(e.bytesIn)]
+      .map(escapeControl)),
     ctx.color,
   ));
   return EXIT.ok;
