@@ -80,7 +80,9 @@ Options:
   --transport stdio|sse|streamable-http
                                   How clients reach the server (default ${start ? 'streamable-http' : 'stdio'}).
   --port PORT                     Host port for HTTP transports (default: a free one).
-  --host ADDRESS                  Address to listen on (default 127.0.0.1; 0.0.0.0 exposes it to the network).
+  --host ADDRESS                  Address to listen on (default 127.0.0.1; 0.0.0.0 exposes it to the network,
+                                  and clients then need the bearer token printed after the URL).
+  --auth                          Require the bearer token on loopback too.
   --target-port PORT              Port the server listens on in its sandbox (default 8080, given as PORT and MCP_PORT).
   --profile, --permission-profile NAME|FILE
                                   Permission profile (default stdio: no network, no host files).
@@ -89,7 +91,7 @@ Options:
   --memory SIZE, --cpus N, --pids N
                                   Limits (defaults 1g, 2, 256).
   --ca-cert PATH, --registry URL  For npx:// installs, as in mcp-lok-npx.
-  --debug                         Explain each step on stderr.${start ? '\n  --json                          Print {"name", "url", "mode"} as JSON instead of `NAME URL`.' : ''}
+  --debug                         Explain each step on stderr.${start ? '\n  --json                          Print {"name", "url", "mode", "token"} as JSON instead of `NAME URL [TOKEN]`.' : ''}
   -h, --help                      Show this help.
 
 Examples:

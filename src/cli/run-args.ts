@@ -31,6 +31,8 @@ export type RunInvocation =
     http: HttpListen;
     /** `start --json`: print what started as JSON for scripts. */
     json: boolean;
+    /** `--auth`: clients must send a bearer token, on loopback too (beyond loopback they always must). */
+    auth: boolean;
   };
 
 export const DEFAULT_BIND_HOST = '127.0.0.1';
@@ -73,6 +75,7 @@ export function parseRunArgs(argv: string[], env: Readonly<Record<string, string
   const http: HttpListen = { host: DEFAULT_BIND_HOST, port: undefined, targetPort: undefined };
   const httpFlags: string[] = [];
   let json = false;
+  let auth = false;
   let i = 0;
   const value = (flag: string, inline: string | undefined): string => {
     if (inline !== undefined) return inline;
@@ -95,6 +98,7 @@ export function parseRunArgs(argv: string[], env: Readonly<Record<string, string
       continue;
     }
     if (flag === '--json' && command === 'start' && inline === undefined) { json = true; continue; }
+    if (flag === '--auth' && inline === undefined) { auth = true; httpFlags.push(flag); continue; }
     if (flag === '--port') { http.port = parsePortValue('--port', value(flag, inline), HINT); httpFlags.push('--port'); continue; }
     if (flag === '--target-port') { http.targetPort = parsePortValue(flag, value(flag, inline), HINT); httpFlags.push(flag); continue; }
     if (flag === '--host') { http.host = parseBindHost(value(flag, inline), HINT); httpFlags.push(flag); continue; }
@@ -117,6 +121,6 @@ export function parseRunArgs(argv: string[], env: Readonly<Record<string, string
   const args = rest[0] === '--' ? rest.slice(1) : rest;
   return {
     kind: 'run', transport: chosen, transportDefaulted: transport === undefined && chosen !== 'stdio',
-    source: parseServerSource(first), sourceText: first, args, lok, http, json,
+    source: parseServerSource(first), sourceText: first, args, lok, http, json, auth,
   };
 }

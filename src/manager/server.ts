@@ -43,7 +43,7 @@ const serverShape = z.object({
 });
 
 function startedResult(started: Started, relaxations: string[]): ToolResult {
-  return ok({ name: started.name, url: started.url, mode: started.mode, alreadyRunning: started.already, relaxations });
+  return ok({ name: started.name, url: started.url, mode: started.mode, token: started.token ?? null, alreadyRunning: started.already, relaxations });
 }
 
 /** Returns the last `count` lines of a background server's log; NOT_FOUND for other servers. */
@@ -81,7 +81,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
     inputSchema: { all: z.boolean().optional().describe('Include stopped servers and install containers.') },
     outputSchema: { servers: z.array(serverShape) },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  }, async ({ all }) => guard(async () => ok({ servers: await listServers(await ctx.engine(), ctx.paths.state, { all: all ?? false }) })));
+  }, async ({ all }) => guard(async () => ok({ servers: (await listServers(await ctx.engine(), ctx.paths.state, { all: all ?? false })).map(({ token: _token, ...row }) => row) })));
 
   server.registerTool('stop_server', {
     title: 'Stop a sandboxed server',
@@ -116,13 +116,14 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
       env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(32_768)).optional().describe('Variables for the server, with their values.'),
       envFromHost: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).max(64).optional().describe('Names of variables to copy from mcp-lok\'s own environment (secrets the agent need not see); needs allowHostEnv.'),
       host: z.string().regex(/^[0-9a-fA-F.:]{2,45}$|^localhost$/, 'an IP address of this machine, or localhost').optional().describe('Address to listen on (default 127.0.0.1).'),
+      auth: z.boolean().optional().describe('Require a bearer token from clients on loopback too (beyond loopback it is always required); the token is returned.'),
       allowNetwork: z.boolean().optional().describe('Required for a profile that lets the server reach any host outside (an allowlist, insecure_allow_all, the `network` profile).'),
       allowReads: z.boolean().optional().describe('Required for a profile that lets the server read host files.'),
       allowWrites: z.boolean().optional().describe('Required for a profile that lets the server write host files.'),
       allowRemoteClients: z.boolean().optional().describe('Required to listen on an address other machines can reach.'),
       allowHostEnv: z.boolean().optional().describe('Required for envFromHost.'),
     },
-    outputSchema: { name: z.string(), url: z.string(), mode: z.enum(['proxy', 'bridge']), alreadyRunning: z.boolean(), relaxations: z.array(z.string()) },
+    outputSchema: { name: z.string(), url: z.string(), mode: z.enum(['proxy', 'bridge']), token: z.string().nullable(), alreadyRunning: z.boolean(), relaxations: z.array(z.string()) },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   }, async (input) => guard(async () => {
     if (!input.source) {

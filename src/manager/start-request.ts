@@ -24,6 +24,7 @@ export interface StartServerInput {
   env?: Record<string, string> | undefined;
   envFromHost?: string[] | undefined;
   host?: string | undefined;
+  auth?: boolean | undefined;
   allowNetwork?: boolean | undefined;
   allowReads?: boolean | undefined;
   allowWrites?: boolean | undefined;
@@ -71,7 +72,7 @@ export function buildAgentStart(input: StartServerInput, options: { configDir: s
   Object.assign(server.env, input.env ?? {});
   return {
     name: input.name, sourceText: input.source, server, transport: input.transport ?? 'streamable-http',
-    host, port: input.port, targetPort: input.targetPort,
+    host, port: input.port, targetPort: input.targetPort, auth: input.auth ?? false,
   };
 }
 

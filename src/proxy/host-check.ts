@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 
 /** Where a proxy or bridge listens, and the names clients may use to reach it. */
@@ -8,6 +9,8 @@ export interface ListenPolicy {
   port: number;
   /** Extra host names accepted in Host and Origin (the machine's name when bound beyond loopback). */
   extraNames?: readonly string[];
+  /** When set, every request must carry `Authorization: Bearer <token>`. */
+  token?: string | undefined;
 }
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
@@ -65,4 +68,19 @@ export function checkRequestOrigin(policy: ListenPolicy, hostHeader: string | un
   const port = origin.port ? Number(origin.port) : origin.protocol === 'https:' ? 443 : 80;
   if (!names.has(origin.hostname.toLowerCase()) || port !== policy.port) return `Origin ${JSON.stringify(originHeader)} is not allowed`;
   return undefined;
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/**
+ * Decides whether a request carries the listener's bearer token (when it has one). Stops any
+ * other local process or user, and any machine a non-loopback listener is reachable from,
+ * from calling a server's tools with its grants and secrets. The comparison takes the same
+ * time whatever the token sent. Returns undefined when allowed, else the reason.
+ */
+export function checkBearerToken(policy: ListenPolicy, authorization: string | undefined): string | undefined {
+  if (policy.token === undefined) return undefined;
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
+  if (!m) return authorization === undefined ? 'this server needs a bearer token (Authorization: Bearer TOKEN)' : 'the Authorization header is not a bearer token';
+  return timingSafeEqual(digest(m[1] ?? ''), digest(policy.token)) ? undefined : 'wrong bearer token';
 }

@@ -239,7 +239,7 @@ export function inspectRequest(head: RequestHead): RequestInfo {
  * framing headers included, goes through unchanged: the client and the server share one
  * connection, so those headers are theirs.
  */
-export function formatUpstreamHead(head: RequestHead, info: RequestInfo, upstreamHost: string, clientAddress: string): string {
+export function formatUpstreamHead(head: RequestHead, info: RequestInfo, upstreamHost: string, clientAddress: string, dropAuthorization = false): string {
   let out = `${head.method} ${head.target} HTTP/1.${head.minor}\r\nHost: ${upstreamHost}\r\n`;
   let forwardedFor = '';
   const fields = head.fields;
@@ -249,6 +249,7 @@ export function formatUpstreamHead(head: RequestHead, info: RequestInfo, upstrea
     const lower = name.toLowerCase();
     if (lower === 'host' || lower === 'x-forwarded-host' || lower === 'x-forwarded-proto') continue;
     if (lower === 'proxy' || lower.startsWith('proxy-')) continue;
+    if (dropAuthorization && lower === 'authorization') continue;
     if (lower === 'x-forwarded-for') { forwardedFor += `${value}, `; continue; }
     out += lower === 'origin' ? `${name}: http://${upstreamHost}\r\n` : `${name}: ${value}\r\n`;
   }

@@ -14,6 +14,8 @@ export interface ReverseProxyOptions {
   upstreamHost: string;
   /** Extra host names accepted in Host and Origin (see `ListenPolicy.extraNames`). */
   extraNames?: readonly string[];
+  /** Every request must carry `Authorization: Bearer <token>` (taken off before the server sees the request). */
+  token?: string | undefined;
   /** One line per finished request (method, path, status, ms) and per upstream failure. */
   log?: (line: string) => void;
   /** Where request lines go instead of `log`, if given (failures stay in `log`). */
@@ -39,7 +41,7 @@ export interface ReverseProxy {
  * resolves to 127.0.0.1 cannot reach the server through it.
  */
 export async function startReverseProxy(options: ReverseProxyOptions): Promise<ReverseProxy> {
-  const policy: ListenPolicy = { host: options.listen.host, port: 0, extraNames: options.extraNames };
+  const policy: ListenPolicy = { host: options.listen.host, port: 0, extraNames: options.extraNames, token: options.token };
   let upstream = options.upstream;
   const spliceOptions = { policy, upstreamHost: options.upstreamHost, currentUpstream: () => upstream, log: options.log, logRequest: options.logRequest ?? options.log };
   const connections = new Set<SpliceConnection>();

@@ -2,7 +2,7 @@
 // server: request heads are checked and rewritten, everything else is copied as bytes.
 import { connect, type Socket } from 'node:net';
 import { createEndpointRewriter, type EndpointRewriter } from './endpoint-rewriter.js';
-import { checkRequestOrigin, type ListenPolicy } from './host-check.js';
+import { checkBearerToken, checkRequestOrigin, type ListenPolicy } from './host-check.js';
 import {
   ChunkedDecoder, formatErrorResponse, formatHeadWithoutLength, formatUpstreamHead, HeadScanner, HttpFramingError,
   inspectRequest, parseRequestHead, parseResponseHead, responseBodyFraming, stripQuery, type RequestHead,
@@ -18,6 +18,12 @@ export interface SpliceOptions {
   currentUpstream: () => Upstream | undefined;
   log: ((line: string) => void) | undefined;
   logRequest: ((line: string) => void) | undefined;
+}
+
+/** Returns the first value of a header (by lower-case name) among a head's name/value pairs. */
+function headerValue(fields: readonly string[], lowerName: string): string | undefined {
+  for (let k = 0; k < fields.length; k += 2) if (fields[k]?.toLowerCase() === lowerName) return fields[k + 1];
+  return undefined;
 }
 
 /** How long a connection refused with an error stays open to drain what the client still sends. */
@@ -143,6 +149,10 @@ export class SpliceConnection {
       this.passedHost = info.host;
       this.passedOrigin = info.origin;
     }
+    if (this.options.policy.token !== undefined) {
+      const refusal = checkBearerToken(this.options.policy, headerValue(head.fields, 'authorization'));
+      if (refusal !== undefined) { this.refuse(exchange, 401, `Unauthorized: ${refusal}`, { 'WWW-Authenticate': 'Bearer realm="mcp-lok"' }); return; }
+    }
     if (info.upgrade) { this.refuse(exchange, 501, 'Not implemented: protocol upgrades (WebSocket) are not supported'); return; }
     exchange.publicHost = info.host ?? '';
     if (!this.upstream && !this.openUpstream()) {
@@ -150,7 +160,8 @@ export class SpliceConnection {
       return;
     }
     this.pending.push(exchange);
-    this.forward(formatUpstreamHead(head, info, this.options.upstreamHost, this.clientAddress));
+    // mcp-lok's own token is for mcp-lok: the sandboxed server never sees it.
+    this.forward(formatUpstreamHead(head, info, this.options.upstreamHost, this.clientAddress, this.options.policy.token !== undefined));
     if (info.body.kind === 'length') {
       this.requestPhase = LENGTH;
       this.requestLeft = info.body.bytes;

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { checkRequestOrigin, listenerUrl, type ListenPolicy } from './host-check.js';
+import { checkBearerToken, checkRequestOrigin, listenerUrl, type ListenPolicy } from './host-check.js';
 import { sendJsonRpcError } from './json-lines.js';
 import { createSseHandler } from './stdio-bridge-sse.js';
 import { createStreamableHandler } from './stdio-bridge-streamable.js';
@@ -28,6 +28,8 @@ export interface StdioBridgeOptions {
   /** Port 0 picks a free port. */
   listen: { host: string; port: number };
   extraNames?: readonly string[];
+  /** Every request must carry `Authorization: Bearer <token>`. */
+  token?: string | undefined;
   openBackend: OpenBackend;
   /** A streamable-HTTP session with no request in flight and no open stream for this long is closed. */
   idleTimeoutMs?: number;
@@ -79,7 +81,7 @@ const DEFAULT_MAX_SESSIONS = 32;
 /** How often idle SSE streams get a comment, as the SDK does (15 s). */
 const SSE_KEEPALIVE_MS = 15_000;
 
-function normalizeOptions(options: StdioBridgeOptions): Required<Omit<StdioBridgeOptions, 'extraNames'>> & { extraNames: readonly string[] } {
+function normalizeOptions(options: StdioBridgeOptions): Required<Omit<StdioBridgeOptions, 'extraNames' | 'token'>> & { extraNames: readonly string[]; token: string | undefined } {
   const o = Object.assign(Object.create(null) as object, options) as StdioBridgeOptions;
   const idleTimeoutMs = o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const maxSessions = o.maxSessions ?? DEFAULT_MAX_SESSIONS;
@@ -87,7 +89,7 @@ function normalizeOptions(options: StdioBridgeOptions): Required<Omit<StdioBridg
   if (!Number.isInteger(o.listen?.port) || o.listen.port < 0 || o.listen.port > 65535) throw new TypeError(`Expected the \`listen.port\` option to be a port number, got \`${String(o.listen?.port)}\`.`);
   if (!(idleTimeoutMs > 0)) throw new TypeError(`Expected the \`idleTimeoutMs\` option to be a positive number of milliseconds, got \`${String(idleTimeoutMs)}\`.`);
   if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new TypeError(`Expected the \`maxSessions\` option to be a positive integer, got \`${String(maxSessions)}\`.`);
-  return { transport: o.transport, listen: o.listen, extraNames: o.extraNames ?? [], openBackend: o.openBackend, idleTimeoutMs, maxSessions, log: o.log ?? (() => {}) };
+  return { transport: o.transport, listen: o.listen, extraNames: o.extraNames ?? [], token: o.token, openBackend: o.openBackend, idleTimeoutMs, maxSessions, log: o.log ?? (() => {}) };
 }
 
 /** Serves a stdio MCP server over streamable HTTP or SSE, with a backend of its own for each client session. */
@@ -133,11 +135,13 @@ export async function startStdioBridge(options: StdioBridgeOptions): Promise<Std
       return { status: 500, message: `the server could not be started: ${message}` };
     }
   }
-  const policy: ListenPolicy = { host: opts.listen.host, port: opts.listen.port, extraNames: opts.extraNames };
+  const policy: ListenPolicy = { host: opts.listen.host, port: opts.listen.port, extraNames: opts.extraNames, token: opts.token };
   const handle = opts.transport === 'sse' ? createSseHandler(core) : createStreamableHandler(core);
   const server = createServer({ noDelay: true }, (req, res) => {
     const refusal = checkRequestOrigin(policy, req.headers.host, req.headers.origin);
     if (refusal !== undefined) return sendJsonRpcError(res, 403, -32000, `Forbidden: ${refusal}`);
+    const unauthorized = checkBearerToken(policy, req.headers.authorization);
+    if (unauthorized !== undefined) return sendJsonRpcError(res, 401, -32000, `Unauthorized: ${unauthorized}`, { 'www-authenticate': 'Bearer realm="mcp-lok"' });
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     handle(req, res, q === -1 ? url : url.slice(0, q), q === -1 ? '' : url.slice(q + 1)).catch((error: unknown) => {

@@ -2,6 +2,7 @@
 // server (the CLI's `start` and the management server's `start_server` both come here), and
 // starts a stopped one again from its record.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
@@ -17,6 +18,8 @@ import type { HttpTransport, ServeMode } from './serve-http.js';
 import { findServer } from './servers.js';
 
 const SUPERVISOR = fileURLToPath(new URL('../supervisor/main.js', import.meta.url));
+/** Bytes of randomness in a listener's bearer token (192 bits). */
+const TOKEN_BYTES = 24;
 
 /** Returns a readable default name from the server source: `server-memory`, `my-image`. */
 export function defaultServerName(sourceText: string): string {
@@ -37,6 +40,16 @@ export function reservePort(host: string, port: number | undefined): Promise<num
       server.close(() => resolve(bound));
     });
   });
+}
+
+/** Returns a new bearer token for a listener. */
+export function newToken(): string {
+  return randomBytes(TOKEN_BYTES).toString('base64url');
+}
+
+/** Returns the token a listener needs: always beyond loopback, on loopback only when asked for. */
+export function chooseToken(host: string, auth: boolean): string | undefined {
+  return auth || !isLoopbackHost(host) ? newToken() : undefined;
 }
 
 async function chooseName(ctx: ManagerContext, wanted: string | undefined, sourceText: string): Promise<string> {
@@ -105,6 +118,8 @@ export interface BackgroundStart {
   /** Undefined: a free one. */
   port: number | undefined;
   targetPort: number | undefined;
+  /** Require a bearer token on loopback too (beyond loopback it is always required). */
+  auth: boolean;
 }
 
 /** A background server that is ready. */
@@ -112,6 +127,8 @@ export interface Started {
   name: string;
   url: string;
   mode: ServeMode;
+  /** The bearer token clients must send, when the listener requires one. */
+  token: string | undefined;
   /** The server was already running (`start NAME` of a running one): nothing was started. */
   already: boolean;
 }
@@ -123,26 +140,26 @@ export interface Started {
 export async function startBackground(ctx: ManagerContext, start: BackgroundStart): Promise<Started> {
   const name = await chooseName(ctx, start.name, start.sourceText);
   const port = await reservePort(start.host, start.port);
-  if (!isLoopbackHost(start.host)) ctx.stderr.write(`mcp-lok: listening on ${start.host}: other machines that can reach this address can use ${name}.\n`);
+  if (!isLoopbackHost(start.host)) ctx.stderr.write(`mcp-lok: listening on ${start.host}: other machines that can reach this address can use ${name} with its token.\n`);
   const spec: BackgroundSpec = {
     name, sourceText: start.sourceText, server: { ...start.server, lok: { ...start.server.lok, name } },
-    transport: start.transport, host: start.host, port, targetPort: start.targetPort,
+    transport: start.transport, host: start.host, port, targetPort: start.targetPort, token: chooseToken(start.host, start.auth),
   };
   const ready = await spawnSupervisor(ctx, name, { spec, restart: false });
-  return { name, url: ready.url, mode: ready.mode, already: false };
+  return { name, url: ready.url, mode: ready.mode, token: spec.token, already: false };
 }
 
-/** Starts a stopped background server again from its record: the same request and profile as before. */
+/** Starts a stopped background server again from its record: the same request, profile and token as before. */
 export async function restartBackground(ctx: ManagerContext, name: string): Promise<Started> {
   const record = readRecord(ctx.paths.state, name);
   if (!record) {
     throw new LokError('NOT_FOUND', `No background server is named "${name}".`, { exitCode: EXIT.failure, hint: 'Run `mcp-lok list --all` to see them, or give an image or npx:// package to start a new one.' });
   }
-  if (isSupervised(record)) return { name, url: record.url, mode: record.mode ?? 'proxy', already: true };
+  if (isSupervised(record)) return { name, url: record.url, mode: record.mode ?? 'proxy', token: record.spec?.token, already: true };
   if (!record.spec) {
     throw new LokError('INVALID_INPUT', `"${name}" was started by an older mcp-lok and cannot be started again as it was.`, { exitCode: EXIT.failure, hint: `Remove it with \`mcp-lok rm ${name}\` and start it anew.` });
   }
   await reservePort(record.spec.host, record.spec.port);
   const ready = await spawnSupervisor(ctx, name, { spec: record.spec, mode: record.mode, restart: true });
-  return { name, url: ready.url, mode: ready.mode, already: false };
+  return { name, url: ready.url, mode: ready.mode, token: record.spec.token, already: false };
 }

@@ -42,6 +42,8 @@ export interface HttpServeRequest extends ServerRequest {
   mode?: ServeMode | undefined;
   /** Names besides loopback that clients may use in Host (when bound beyond loopback). */
   extraNames?: string[];
+  /** Clients must send `Authorization: Bearer <token>` when set. */
+  token?: string | undefined;
 }
 
 /** What a supervisor reports about its server. */
@@ -223,7 +225,7 @@ async function serveProxy(
   try {
     proxy = await startReverseProxy({
       listen: req.listen, upstream: { socketPath: firstIngress.socketPath }, upstreamHost: `localhost:${targetPort}`,
-      extraNames: req.extraNames ?? [],
+      extraNames: req.extraNames ?? [], token: req.token,
       // Failures go to the log (`mcp-lok logs NAME`); a line per request only with --debug.
       log: (line) => ctx.log(`mcp-lok: proxy: ${line}`), logRequest: (line) => ctx.debug(`proxy: ${line}`),
     });
@@ -312,7 +314,7 @@ async function serveBridge(ctx: Context, plan: ServerPlan, req: HttpServeRequest
   };
   try {
     bridge = await startStdioBridge({
-      transport: req.transport, listen: req.listen, extraNames: req.extraNames ?? [], openBackend,
+      transport: req.transport, listen: req.listen, extraNames: req.extraNames ?? [], token: req.token, openBackend,
       log: (line) => ctx.log(`mcp-lok: bridge: ${line}`),
     });
   } catch (error) {

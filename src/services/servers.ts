@@ -25,6 +25,8 @@ export interface ServerInfo {
   restarts?: number;
   /** What to do next, for a stopped background server. */
   hint?: string;
+  /** The bearer token a background server's clients must send, when it needs one (`list --json` only). */
+  token?: string | null;
 }
 
 interface SummaryWithTimes extends ContainerSummary {
@@ -76,6 +78,7 @@ export function describeRecord(raw: ServerRecord): ServerInfo {
     mode: r.mode ?? null,
     sessions: r.sessions ?? 0,
     restarts: r.restarts,
+    token: raw.spec?.token ?? null,
     ...(stopped ? { hint: `mcp-lok start ${r.name}` } : {}),
   };
 }

@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     serving = await serveHttp(ctx, {
       ...spec.server, quiet: false, launcher: 'start',
       transport: spec.transport, listen: { host: spec.host, port }, targetPort: spec.targetPort,
-      mode: request.mode, extraNames: machineNames(spec.host),
+      mode: request.mode, extraNames: machineNames(spec.host), token: spec.token,
     }, (status: ServeStatus) => {
       record.state = status.state;
       if (status.sessions !== undefined) record.sessions = status.sessions;

@@ -3,7 +3,7 @@ import type { ServerRequest } from '../services/run-server.js';
 
 /**
  * Everything a background server is: the typed request its front end built (CLI `start` or
- * the management server's `start_server`) and the name and port chosen for it.
+ * the management server's `start_server`), the name and port chosen for it, and its token.
  * The supervisor runs exactly this, and a later `start NAME` reuses it from the record: no
  * argv is parsed again, so no string from a client or an agent is ever read as an option.
  */
@@ -17,6 +17,8 @@ export interface BackgroundSpec {
   port: number;
   /** The port the server listens on in its sandbox, if it speaks HTTP itself. */
   targetPort: number | undefined;
+  /** Clients must send `Authorization: Bearer <token>` when set (always beyond loopback). */
+  token: string | undefined;
 }
 
 /** What `start` hands its supervisor on stdin (never argv: variables can be secrets). */

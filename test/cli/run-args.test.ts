@@ -68,6 +68,7 @@ for (const [args, message] of [
   [['-y', 'alpine'], /Unknown option `-y`/],
   [['--transport', 'carrier-pigeon', 'alpine'], /stdio, sse or streamable-http/],
   [['--port', '8080', 'alpine'], /belongs to the HTTP transports/],
+  [['--auth', 'alpine'], /`--auth` belongs to the HTTP transports/],
   [['--transport', 'sse', '--port', '0', 'alpine'], /port from 1 to 65535/],
   [['--transport', 'sse', '--port', '70000', 'alpine'], /port from 1 to 65535/],
   [['--transport', 'sse', '--target-port', 'http', 'alpine'], /--target-port/],
@@ -89,8 +90,11 @@ run('takes the HTTP flags with an HTTP transport', () => {
     assert.is(r.transport, 'sse');
     assert.equal(r.http, { host: '0.0.0.0', port: 8080, targetPort: 3001 });
     assert.equal(r.args, ['a']);
+    assert.is(r.auth, false);
     assert.is(r.sourceText, 'img');
   }
+  const a = parseRunArgs(['--auth', 'img'], {}, 'start');
+  assert.ok(a.kind === 'run' && a.auth);
 });
 
 run('serves `start` over streamable HTTP by default, and says it defaulted', () => {

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkRequestOrigin, isLoopbackHost } from '../../src/proxy/host-check.js';
+import { checkBearerToken, checkRequestOrigin, isLoopbackHost } from '../../src/proxy/host-check.js';
 
 const check = suite('checkRequestOrigin');
 const loopback = { host: '127.0.0.1', port: 8080 };
@@ -49,3 +49,28 @@ loop('knows loopback addresses from the others', () => {
   for (const h of ['0.0.0.0', '::', '192.168.1.1', '10.0.0.1']) assert.not.ok(isLoopbackHost(h), h);
 });
 loop.run();
+
+const bearer = suite('checkBearerToken');
+
+bearer('lets every request through when the listener has no token', () => {
+  assert.is(checkBearerToken({ host: '127.0.0.1', port: 1 }, undefined), undefined);
+});
+
+for (const [header, expected] of [
+  ['Bearer t0k3n', undefined],
+  ['bearer   t0k3n ', undefined],
+  [undefined, /needs a bearer token/],
+  ['Basic dDBrM246', /not a bearer token/],
+  ['Bearer', /not a bearer token/],
+  ['Bearer t0k3n2', /wrong bearer token/],
+  ['Bearer T0K3N', /wrong bearer token/],
+  ['Bearer t0k3n t0k3n', /not a bearer token/],
+] as const) {
+  bearer(`${JSON.stringify(header)} -> ${expected === undefined ? 'allowed' : 'refused'}`, () => {
+    const refusal = checkBearerToken({ host: '127.0.0.1', port: 1, token: 't0k3n' }, header);
+    if (expected === undefined) assert.is(refusal, undefined);
+    else assert.match(refusal ?? '', expected);
+  });
+}
+
+bearer.run();

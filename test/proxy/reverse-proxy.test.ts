@@ -274,6 +274,25 @@ proxy('refuses a Host that does not name the proxy with a 403 JSON-RPC error, ne
   assert.is(reached, 0);
 });
 
+proxy('with a token, refuses a request without it or with another one (401), never reaching upstream, and keeps the token from the server', async () => {
+  let reached = 0;
+  const p = await proxyTo(await upstreamOn((req, res) => { reached++; echo(req, res); }), { token: 'sekrit-token' });
+  for (const authorization of [undefined, 'Bearer wrong', 'Basic c2Vrcml0LXRva2Vu', 'Bearer sekrit-token-and-more']) {
+    const reply = await send(p.port, authorization ? { headers: { authorization } } : {});
+    assert.is(reply.status, 401, String(authorization));
+    assert.is(reply.headers['www-authenticate'], 'Bearer realm="mcp-lok"');
+    assert.match(reply.body, /Unauthorized/);
+  }
+  assert.is(reached, 0);
+  const ok = await send(p.port, { headers: { authorization: 'Bearer sekrit-token' } });
+  assert.is(ok.status, 201);
+  assert.is((JSON.parse(ok.body) as { headers: Record<string, string> }).headers.authorization, undefined);
+  // Without a token, a server's own Authorization header passes through untouched.
+  const open = await proxyTo(await upstreamOn(echo));
+  const passed = await send(open.port, { headers: { authorization: 'Bearer the-servers-own' } });
+  assert.is((JSON.parse(passed.body) as { headers: Record<string, string> }).headers.authorization, 'Bearer the-servers-own');
+});
+
 proxy('refuses a foreign Origin with 403, never reaching upstream', async () => {
   let reached = 0;
   const p = await proxyTo(await upstreamOn((req, res) => { reached++; echo(req, res); }));

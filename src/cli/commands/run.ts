@@ -19,16 +19,18 @@ export async function runRun(_ctx: ManagerContext, argv: string[]): Promise<numb
     { configDir: ctx.paths.config, cwd: process.cwd(), env: process.env },
   );
   if (invocation.transport === 'stdio') return runServerStdio(ctx, request);
-  const [{ serveHttp }, { reservePort }, { machineNames }] = await Promise.all([
+  const [{ serveHttp }, { chooseToken, reservePort }, { machineNames }] = await Promise.all([
     import('../../services/serve-http.js'), import('../../services/background.js'), import('../../supervisor/names.js'),
   ]);
   const { host } = invocation.http;
   const port = await reservePort(host, invocation.http.port);
+  const token = chooseToken(host, invocation.auth);
   const serving = await serveHttp(ctx, {
-    ...request, transport: invocation.transport, listen: { host, port }, targetPort: invocation.http.targetPort, extraNames: machineNames(host),
+    ...request, transport: invocation.transport, listen: { host, port }, targetPort: invocation.http.targetPort, extraNames: machineNames(host), token,
   });
   const how = serving.mode === 'bridge' ? 'a stdio server bridged to HTTP, one sandbox per client session' : 'behind mcp-lok\'s reverse proxy';
   ctx.log(`mcp-lok: ${serving.name} is ready at ${serving.url} (${how}); Ctrl-C stops it.`);
+  if (token) ctx.log(`mcp-lok: clients must send \`Authorization: Bearer ${token}\`.`);
   return new Promise((resolve) => {
     const stop = (): void => {
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, stop);

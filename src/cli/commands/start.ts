@@ -7,7 +7,7 @@ export { defaultServerName, reservePort } from '../../services/background.js';
 
 /**
  * `mcp-lok start`: the same as `run` over HTTP, sent to the background under a supervisor;
- * prints the name and the URL clients should use.
+ * prints the name and the URL clients should use, and the bearer token when the listener needs one.
  * `mcp-lok start NAME` starts a stopped one again, exactly as it was first started.
  */
 export async function runStart(ctx: ManagerContext, argv: string[]): Promise<number> {
@@ -34,6 +34,7 @@ export async function runStart(ctx: ManagerContext, argv: string[]): Promise<num
     started = await startBackground(ctx, {
       name: invocation.lok.name, sourceText: invocation.sourceText, server, transport: invocation.transport,
       host: invocation.http.host, port: invocation.http.port, targetPort: invocation.http.targetPort,
+      auth: invocation.auth,
     });
     if (invocation.transportDefaulted) ctx.stderr.write(`mcp-lok: serving ${started.name} over streamable HTTP (use --transport sse for the older SSE transport).\n`);
   }
@@ -42,9 +43,10 @@ export async function runStart(ctx: ManagerContext, argv: string[]): Promise<num
   } else {
     const how = started.mode === 'bridge' ? 'a stdio server bridged to HTTP, one sandbox per client session' : 'it serves HTTP itself, behind mcp-lok\'s proxy';
     ctx.stderr.write(`mcp-lok: ${started.name}: ${how}; \`mcp-lok logs ${started.name}\` shows its output, \`mcp-lok stop ${started.name}\` stops it.\n`);
+    if (started.token) ctx.stderr.write('mcp-lok: clients must send `Authorization: Bearer TOKEN`; the token is printed after the URL (and kept in `mcp-lok list --json`).\n');
   }
   ctx.stdout.write(json
-    ? `${JSON.stringify({ name: started.name, url: started.url, mode: started.mode, alreadyRunning: started.already })}\n`
-    : `${started.name} ${started.url}\n`);
+    ? `${JSON.stringify({ name: started.name, url: started.url, mode: started.mode, token: started.token ?? null, alreadyRunning: started.already })}\n`
+    : `${started.name} ${started.url}${started.token ? ` ${started.token}` : ''}\n`);
   return EXIT.ok;
 }
