@@ -156,11 +156,11 @@ export async function startEgressSidecar(ctx: Context, options: EgressSidecarOpt
       name: options.server, role: 'egress', launcher: options.launcher, transport: 'stdio', profile: options.profile,
       packages: [], image: options.image, owner: currentOwner(),
     }),
-    onStdout: splitLines(onLine, MAX_SIDECAR_LINE_BYTES),
+    onStdout: splitLines(onLine, { maxLineBytes: MAX_SIDECAR_LINE_BYTES }),
     onStderr: splitLines((line) => {
       if (isReady) ctx.debug(`egress sidecar: ${line}`);
       else if (errors.push(line) > 3) errors.shift();
-    }, MAX_SIDECAR_LINE_BYTES),
+    }, { maxLineBytes: MAX_SIDECAR_LINE_BYTES }),
     exitDetail: () => ` before its proxy listened${lastWords()}`,
   });
   let timer: NodeJS.Timeout | undefined;
