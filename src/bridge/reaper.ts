@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs';
 import { engineRequest } from '../engine/http.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
+import { splitLines } from './lines.js';
 
 const endpoint = JSON.parse(process.argv[2] ?? 'null') as EngineEndpoint;
 let target = process.argv[3] ?? '';
@@ -13,21 +14,13 @@ const dir = process.argv[4] ?? '';
 const relays: number[] = [];
 const volumes: string[] = [];
 let done = false;
-let buffered = '';
 
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (text: string) => {
-  buffered += text;
-  let newline: number;
-  while ((newline = buffered.indexOf('\n')) >= 0) {
-    const line = buffered.slice(0, newline);
-    buffered = buffered.slice(newline + 1);
-    if (line === 'done') done = true;
-    else if (line.startsWith('id ')) target = line.slice(3);
-    else if (line.startsWith('pid ')) relays.push(Number(line.slice(4)));
-    else if (line.startsWith('volume ')) volumes.push(line.slice(7));
-  }
-});
+process.stdin.on('data', splitLines((line) => {
+  if (line === 'done') done = true;
+  else if (line.startsWith('id ')) target = line.slice(3);
+  else if (line.startsWith('pid ')) relays.push(Number(line.slice(4)));
+  else if (line.startsWith('volume ')) volumes.push(line.slice(7));
+}));
 process.stdin.on('error', () => {});
 process.stdin.on('close', () => {
   if (done) process.exit(0);

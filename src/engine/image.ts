@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { LokError, EXIT } from '../errors.js';
 import { toModemOptions, type EngineEndpoint } from './endpoint.js';
+import { splitLines } from '../bridge/lines.js';
 import { engineRequest, expectStatus } from './http.js';
 
 export const SANDBOX_REPO = 'mcp-lok/sandbox';
@@ -223,7 +224,6 @@ export interface EngineStreamEvent {
  */
 export function followEngineStream(stream: NodeJS.ReadableStream, onEvent: (event: EngineStreamEvent) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    let pending = '';
     let failure: Error | undefined;
     const handle = (line: string): void => {
       if (!line.trim() || failure) return;
@@ -236,19 +236,13 @@ export function followEngineStream(stream: NodeJS.ReadableStream, onEvent: (even
       }
       onEvent(event);
     };
-    stream.on('data', (chunk: Buffer | string) => {
-      pending += chunk.toString();
-      let at: number;
-      while ((at = pending.indexOf('\n')) >= 0) {
-        handle(pending.slice(0, at));
-        pending = pending.slice(at + 1);
-      }
-    });
+    const split = splitLines(handle);
+    stream.on('data', (chunk: Buffer | string) => split(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
     let ended = false;
     stream.on('error', reject);
     stream.on('end', () => {
       ended = true;
-      handle(pending);
+      split.end();
       if (failure) reject(failure); else resolve();
     });
     // Settling twice is harmless; this catches an engine that hangs up mid-stream.

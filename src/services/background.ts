@@ -7,6 +7,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { splitLines } from '../bridge/lines.js';
 import type { ManagerContext } from '../cli/manager-context.js';
 import { EXIT, LokError, type ErrorCode } from '../errors.js';
 import { isLoopbackHost } from '../proxy/host-check.js';
@@ -84,20 +85,13 @@ function spawnSupervisor(ctx: ManagerContext, name: string, request: SupervisorR
   closeSync(log);
   child.stdin?.end(JSON.stringify(request));
   return new Promise((resolve, reject) => {
-    let pending = '';
     let outcome: SupervisorMessage | undefined;
     const report = child.stdio[3] as NodeJS.ReadableStream;
-    report.setEncoding('utf8');
-    report.on('data', (text: string) => {
-      pending += text;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const message = JSON.parse(pending.slice(0, nl)) as SupervisorMessage;
-        pending = pending.slice(nl + 1);
-        if (message.type === 'log') ctx.stderr.write(`${message.line}\n`);
-        else outcome = message;
-      }
-    });
+    report.on('data', splitLines((line) => {
+      const message = JSON.parse(line) as SupervisorMessage;
+      if (message.type === 'log') ctx.stderr.write(`${message.line}\n`);
+      else outcome = message;
+    }));
     report.on('close', () => {
       child.unref();
       if (outcome?.type === 'ready') resolve(outcome);
