@@ -10,6 +10,7 @@ import type { ContainerCreateBody } from '../sandbox/build-spec.js';
 import { Demuxer } from './demux.js';
 import { openFifos, socketFor, type FifoSet } from './fifo.js';
 import { STOP_SIGNALS } from './interrupt.js';
+import type { OutputFlow } from './output-flow.js';
 import { relayDone, startRelay } from './relay.js';
 
 /** How long a server may take to exit by itself after its stdin closes. */
@@ -29,6 +30,11 @@ export interface RunIo {
   fds?: { stdin: number; stdout: number };
   onStdout: (chunk: Buffer) => void;
   onStderr: (chunk: Buffer) => void;
+  /**
+   * Bound to the stream `onStdout` is fed from, so its consumer can stop reading the server
+   * (with the attach bridge its stderr waits too: both share the engine's stream).
+   */
+  flow?: OutputFlow;
   /**
    * With the named-pipe bridge, relay the server's stderr to this descriptor with `cat`
    * instead of `onStderr`: a background server's chatter then costs the supervisor (and the
@@ -133,6 +139,7 @@ export async function runContainer(
       const demux = new Demuxer(io.onStdout, io.onStderr);
       stream.on('data', (chunk: Buffer) => demux.feed(chunk));
       stream.on('error', () => {});
+      io.flow?.bind(stream);
       connected = { input: io.stdin ? stream : undefined, drained: ended(stream) };
       await startContainer(endpoint, cid);
     } else {
@@ -168,6 +175,7 @@ export async function runContainer(
         const input = socketFor(fds.in, 'write');
         const output = socketFor(fds.out, 'read');
         output.on('data', io.onStdout);
+        io.flow?.bind(output);
         for (const s of [input, output]) s.on('error', () => {});
         connected = { input, drained: Promise.all([ended(output), errorsDone]).then(() => {}) };
         if (!io.stdin) input.end();

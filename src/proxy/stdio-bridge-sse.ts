@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BackendHandlers, BridgeCore, BridgeSession, SessionBackend, TransportHandler } from './stdio-bridge.js';
+import { Backpressure } from './backpressure.js';
 import { isJsonContentType, MAX_BATCH_MESSAGES, messageKind, readPostedMessages, sendJsonRpcError, splitJsonArray, toSingleLine } from './json-lines.js';
 
+/** What the server may send before the stream opens, before its output waits for the stream. */
+const MAX_EARLY_CHARS = 64 * 1024;
 const SSE_HEAD = ['content-type', 'text/event-stream', 'cache-control', 'no-cache, no-transform', 'x-accel-buffering', 'no'];
 
 /** A legacy SSE session: one stream carries every server message; the session lives as long as it. */
@@ -12,20 +15,25 @@ class SseSession implements BridgeSession, BackendHandlers {
   stream: ServerResponse | undefined;
   /** Events the server sent before the stream started. */
   early = '';
+  readonly flow = new Backpressure(() => this.backend?.resume());
 
   constructor(readonly id: string, private readonly core: BridgeCore) {}
 
-  readonly onMessage = (line: string): void => {
-    if (this.ended !== undefined) return;
+  readonly onMessage = (line: string): boolean => {
+    if (this.ended !== undefined) return true;
     const event = `event: message\ndata: ${line.includes('\r') ? line.replace(/\r/g, ' ') : line}\n\n`;
-    if (this.stream !== undefined) this.stream.write(event);
-    else this.early += event;
+    if (this.stream !== undefined) {
+      this.flow.write(this.stream, event);
+      return this.flow.clear;
+    }
+    this.early += event;
+    return this.early.length < MAX_EARLY_CHARS;
   };
 
-  readonly onExit = (reason: string): void => this.end(`the server exited: ${reason}`);
+  readonly onEnd = (message: string): void => this.end(message);
 
   keepAlive(): void {
-    this.stream?.write(': keepalive\n\n');
+    if (this.stream !== undefined) this.flow.write(this.stream, ': keepalive\n\n');
   }
 
   end(message: string): void {
@@ -56,10 +64,12 @@ async function openStream(core: BridgeCore, res: ServerResponse): Promise<void> 
     return sendJsonRpcError(res, 503, -32000, 'the bridge is closing');
   }
   res.writeHead(200, SSE_HEAD);
-  res.write(`event: endpoint\ndata: /message?sessionId=${session.id}\n\n${session.early}`);
+  session.flow.write(res, `event: endpoint\ndata: /message?sessionId=${session.id}\n\n${session.early}`);
   session.early = '';
   session.stream = res;
   res.on('close', () => session.end('the client closed the stream'));
+  // Reading stopped while the stream was not open yet, when the server said much early on.
+  if (session.flow.clear) opened.backend.resume();
 }
 
 async function postMessage(core: BridgeCore, req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {

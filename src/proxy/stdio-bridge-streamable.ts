@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BackendHandlers, BridgeCore, BridgeSession, SessionBackend, TransportHandler } from './stdio-bridge.js';
+import { MAX_MESSAGE_BYTES } from '../bridge/lines.js';
+import { Backpressure } from './backpressure.js';
 import { errorLine, isJsonContentType, MAX_BATCH_MESSAGES, messageKind, readPostedMessages, sendJsonRpcError, splitJsonArray, toSingleLine } from './json-lines.js';
 
 /** Server messages kept for a standalone stream not yet open; older ones are dropped first. */
 const MAX_QUEUED_MESSAGES = 1000;
+/** What those messages may hold in all (one message of the largest size fits). */
+const MAX_QUEUED_CHARS = MAX_MESSAGE_BYTES;
 /** Keep-alive ticks (15 s each) a POST may wait without headers before it becomes a stream. */
 const MAX_HELD_TICKS = 2;
 const PROTOCOL_VERSION = /^\d{4}-\d{2}-\d{2}$/;
@@ -45,6 +49,8 @@ class StreamableSession implements BridgeSession, BackendHandlers {
   private readonly posts = new Set<Exchange>();
   private getStream: ServerResponse | undefined;
   private queue: string[] = [];
+  private queuedChars = 0;
+  private readonly flow = new Backpressure(() => this.backend?.resume());
   private idleSince = performance.now();
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly jsonHead: string[];
@@ -55,7 +61,14 @@ class StreamableSession implements BridgeSession, BackendHandlers {
     this.sseHead = ['content-type', 'text/event-stream', 'cache-control', 'no-cache, no-transform', 'x-accel-buffering', 'no', 'mcp-session-id', id];
   }
 
-  readonly onMessage = (line: string): void => {
+  readonly onMessage = (line: string): boolean => {
+    this.take(line);
+    return this.flow.clear;
+  };
+
+  readonly onEnd = (message: string): void => this.end(message);
+
+  private take(line: string): void {
     if (this.ended !== undefined) return;
     let msg: ServerMessage;
     try {
@@ -66,7 +79,7 @@ class StreamableSession implements BridgeSession, BackendHandlers {
     }
     if (typeof msg !== 'object' || msg === null) return;
     if (Array.isArray(msg)) {
-      for (const part of splitJsonArray(line)) this.onMessage(part);
+      for (const part of splitJsonArray(line)) this.take(part);
       return;
     }
     if (line.includes('\r')) line = line.replace(/\r/g, ' ');
@@ -79,9 +92,7 @@ class StreamableSession implements BridgeSession, BackendHandlers {
     if (ex === undefined) return;
     this.pending.delete(key!);
     this.deliver(ex, line, --ex.remaining === 0);
-  };
-
-  readonly onExit = (reason: string): void => this.end(`the server exited: ${reason}`);
+  }
 
   /** Sends a notification or server-to-client request where the client will read it. */
   private route(line: string, msg: ServerMessage): void {
@@ -90,17 +101,20 @@ class StreamableSession implements BridgeSession, BackendHandlers {
       if (ex?.sse) return this.push(ex, line);
     }
     if (this.getStream !== undefined) {
-      this.getStream.write(sseEvent(line));
+      this.flow.write(this.getStream, sseEvent(line));
       return;
     }
     for (const ex of this.posts) if (ex.sse) return this.push(ex, line);
-    if (this.queue.length >= MAX_QUEUED_MESSAGES) this.queue.shift();
+    while (this.queue.length > 0 && (this.queue.length >= MAX_QUEUED_MESSAGES || this.queuedChars + line.length > MAX_QUEUED_CHARS)) {
+      this.queuedChars -= this.queue.shift()!.length;
+    }
     this.queue.push(line);
+    this.queuedChars += line.length;
   }
 
   private push(ex: Exchange, line: string): void {
     if (!ex.streaming) this.startStream(ex);
-    ex.res.write(sseEvent(line));
+    this.flow.write(ex.res, sseEvent(line));
   }
 
   private startStream(ex: Exchange): void {
@@ -112,16 +126,16 @@ class StreamableSession implements BridgeSession, BackendHandlers {
   private deliver(ex: Exchange, line: string, final: boolean): void {
     if (!ex.streaming && final && ex.json && ex.collected === undefined) {
       ex.res.writeHead(200, this.jsonHead);
-      ex.res.end(line);
+      this.flow.end(ex.res, line);
     } else if (ex.streaming || ex.sse) {
       if (!ex.streaming) this.startStream(ex);
-      if (final) ex.res.end(sseEvent(line));
-      else ex.res.write(sseEvent(line));
+      if (final) this.flow.end(ex.res, sseEvent(line));
+      else this.flow.write(ex.res, sseEvent(line));
     } else {
       (ex.collected ??= []).push(line);
       if (final) {
         ex.res.writeHead(200, this.jsonHead);
-        ex.res.end(`[${ex.collected.join(',')}]`);
+        this.flow.end(ex.res, `[${ex.collected.join(',')}]`);
       }
     }
     if (final) this.finish(ex);
@@ -183,9 +197,10 @@ class StreamableSession implements BridgeSession, BackendHandlers {
   /** Makes `res` the session's standalone stream and flushes what was queued for it. */
   openStream(res: ServerResponse): void {
     res.writeHead(200, this.sseHead);
-    if (this.queue.length > 0) res.write(this.queue.map(sseEvent).join(''));
+    if (this.queue.length > 0) this.flow.write(res, this.queue.map(sseEvent).join(''));
     else res.flushHeaders();
     this.queue = [];
+    this.queuedChars = 0;
     this.getStream = res;
     res.on('close', () => {
       if (this.getStream !== res) return;
@@ -208,10 +223,10 @@ class StreamableSession implements BridgeSession, BackendHandlers {
   };
 
   keepAlive(): void {
-    this.getStream?.write(KEEPALIVE);
+    if (this.getStream !== undefined) this.flow.write(this.getStream, KEEPALIVE);
     for (const ex of this.posts) {
       if (!ex.streaming && ex.sse && this.core.tick - ex.born >= MAX_HELD_TICKS) this.startStream(ex);
-      if (ex.streaming) ex.res.write(KEEPALIVE);
+      if (ex.streaming) this.flow.write(ex.res, KEEPALIVE);
     }
   }
 
@@ -233,6 +248,7 @@ class StreamableSession implements BridgeSession, BackendHandlers {
     this.getStream?.end();
     this.getStream = undefined;
     this.queue = [];
+    this.queuedChars = 0;
     if (this.backend !== undefined) this.core.closeBackend(this.id, this.backend);
   }
 }

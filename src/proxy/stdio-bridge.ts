@@ -6,16 +6,22 @@ import { createStreamableHandler } from './stdio-bridge-streamable.js';
 
 /** Callbacks a backend calls with what its MCP server does. */
 export interface BackendHandlers {
-  /** One JSON-RPC message from the server: a line without its newline. */
-  onMessage(line: string): void;
-  /** The server ended; the session ends with it. */
-  onExit(reason: string): void;
+  /**
+   * One JSON-RPC message from the server: a line without its newline. Returns false when the
+   * client it goes to is not reading: the backend then reads no more of the server's output
+   * until the session calls `resume()` (the server waits; nothing piles up in memory).
+   */
+  onMessage(line: string): boolean;
+  /** The server ended, or its backend ended it; the session ends with `message` ("the server exited: code 1"). */
+  onEnd(message: string): void;
 }
 
 /** One MCP server serving exactly one client session. */
 export interface SessionBackend {
   /** Sends one message to the server; the backend adds the newline. */
   send(line: string): void;
+  /** Reads the server's output again after onMessage returned false; harmless otherwise. */
+  resume(): void;
   /** Stops the server; idempotent. */
   close(): Promise<void>;
 }

@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createSandboxDir } from '../bridge/fifo.js';
 import { splitLines } from '../bridge/lines.js';
+import { OutputFlow } from '../bridge/output-flow.js';
 import type { Context } from '../context.js';
 import { ensureSandboxImage } from '../engine/image.js';
 import { LokError, EXIT } from '../errors.js';
 import { listenError } from './listen-error.js';
 import { startReverseProxy, type ReverseProxy } from '../proxy/reverse-proxy.js';
-import { startStdioBridge, type SessionBackend, type StdioBridge } from '../proxy/stdio-bridge.js';
+import { startStdioBridge, type OpenBackend, type StdioBridge } from '../proxy/stdio-bridge.js';
 import { buildLabels } from '../sandbox/labels.js';
 import { currentOwner } from '../state/owner.js';
 import { launchSandbox, planServer, type ServerPlan, type ServerRequest } from './run-server.js';
@@ -27,6 +28,7 @@ const BACKOFF_MAX_MS = 30_000;
 const HEALTHY_RUN_MS = 60_000;
 const INGRESS_MOUNT = '/run/mcp-lok-in';
 const INGRESS_SOCKET = 'http.sock';
+const MIB = 1024 * 1024;
 
 export type HttpTransport = 'sse' | 'streamable-http';
 /** `proxy`: the server listens itself, behind the reverse proxy; `bridge`: a stdio server, one sandbox per client session. */
@@ -292,24 +294,41 @@ async function serveProxy(
 
 async function serveBridge(ctx: Context, plan: ServerPlan, req: HttpServeRequest, report: (change: Partial<ServeStatus>) => void): Promise<StdioBridge> {
   let bridge: StdioBridge | undefined;
-  const openBackend = async (handlers: { onMessage(line: string): void; onExit(reason: string): void }, info: { sessionId: string }): Promise<SessionBackend> => {
+  const openBackend: OpenBackend = async (handlers, info) => {
     const stdin = new PassThrough();
     const stop = new AbortController();
+    const flow = new OutputFlow();
+    let overflowed = false;
+    const onStdout = splitLines((line) => {
+      if (!overflowed && !handlers.onMessage(line)) flow.pause();
+    }, {
+      // A server that never ends its line would grow this process without limit: that session ends.
+      onOverflow: (max) => {
+        if (overflowed) return;
+        overflowed = true;
+        const what = `the server sent a message over ${max / MIB} MiB without a newline`;
+        ctx.log(`mcp-lok: ${plan.name}: ${what}; ending this session (${info.sessionId}).`);
+        handlers.onEnd(what);
+        stop.abort();
+      },
+    });
     let started!: () => void;
     const running = new Promise<void>((resolve) => { started = resolve; });
     const exited = launchSandbox(ctx, plan, {
       containerName: `${plan.name}-${info.sessionId.replace(/-/g, '').slice(0, 12)}`, role: 'session', transport: req.transport,
-      io: { stdin, onStdout: splitLines(handlers.onMessage), onStderr: (chunk) => { ctx.stderr.write(chunk); } },
+      io: { stdin, onStdout, onStderr: (chunk) => { ctx.stderr.write(chunk); }, flow },
       handleSignals: false, signal: stop.signal, onStarted: () => started(), announceEgress: false,
     });
     const ended = exited.then((code) => `code ${code}`, (error: unknown) => (error as Error).message);
-    void ended.then((reason) => { handlers.onExit(reason); report({ sessions: bridge?.sessionCount() ?? 0 }); });
+    void ended.then((reason) => { handlers.onEnd(`the server exited: ${reason}`); report({ sessions: bridge?.sessionCount() ?? 0 }); });
     // A create refused outright (a grant that changed since the start) keeps its own message.
     await Promise.race([running, exited.then((code) => { throw new LokError('SERVER_EXITED', `The server exited (code ${code}) before starting.`, { exitCode: EXIT.failure }); })]);
     report({ sessions: (bridge?.sessionCount() ?? 0) + 1 });
     return {
       send: (line) => { stdin.write(`${line}\n`); },
-      close: async () => { stdin.end(); stop.abort(); await exited.catch(() => {}); },
+      resume: () => flow.resume(),
+      // Reading again lets the output stream reach its end and close.
+      close: async () => { stdin.end(); stop.abort(); flow.resume(); await exited.catch(() => {}); },
     };
   };
   try {

@@ -196,6 +196,44 @@ async function withBridge(transport: StdioBridgeOptions['transport'], fn: (h: Ha
   }
 }
 
+/** A response the test has not read yet: nothing is read until read() (the socket fills, as with a stuck client). */
+function unreadResponse(port: number, path: string, method: string, headers: Record<string, string>, body?: string): Promise<{ headers: Record<string, unknown>; read: (until: (text: string) => boolean) => Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+      resolve({
+        headers: res.headers,
+        read: (done) => new Promise((finish, fail) => {
+          const chunks: string[] = [];
+          let tail = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            chunks.push(c);
+            // Only the newest part is searched: the whole text grows to tens of MB.
+            tail = tail.slice(-64) + c;
+            if (done(tail)) { res.destroy(); finish(chunks.join('')); }
+          });
+          res.on('end', () => finish(chunks.join('')));
+          res.on('error', fail);
+        }),
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const FLOOD = { count: 600, size: 64 * 1024 };
+
+/** Checks the flood's log messages arrived whole and in order, followed by its result. */
+function assertFlooded(text: string, resultId: string | number): void {
+  const events = parseEvents(text);
+  const logs = events.filter((e) => e.method === 'notifications/message').map((e) => String(e.params?.data));
+  assert.is(logs.length, FLOOD.count);
+  logs.forEach((data, i) => { if (data !== `${i} ${'x'.repeat(FLOOD.size)}`) assert.unreachable(`log ${i} is ${data.length} characters: ${data.slice(0, 20)}`); });
+  assert.is(events.at(-1)?.id, resultId);
+  assert.is(events.at(-1)?.result?.content[0]?.text, `flooded ${FLOOD.count}`);
+}
+
 // ---- streamable HTTP ----
 
 const streamable = suite('stdio bridge over streamable HTTP');
@@ -204,7 +242,7 @@ streamable('serves initialize, tools/list and tools/call to the SDK client', () 
   assert.ok(h.bridge.url.endsWith(`:${h.bridge.port}/mcp`));
   const c = await connectClient('solo', h.bridge, 'streamable-http');
   const { tools } = await c.client.listTools();
-  assert.equal(tools.map((t) => t.name).sort(), ['ask', 'echo', 'later', 'notify', 'roots', 'whoami']);
+  assert.equal(tools.map((t) => t.name).sort(), ['ask', 'echo', 'flood', 'later', 'notify', 'roots', 'whoami']);
   assert.is(await callText(c, 'echo', { text: 'héllo\nworld' }), 'héllo\nworld');
   assert.is(h.bridge.sessionCount(), 1);
   await c.client.close();
@@ -382,6 +420,20 @@ streamable('close() ends every session and leaves no child process', async () =>
   assert.ok(refused, 'the listener is closed');
 });
 
+streamable('stops reading a server whose client does not read its stream, reads it again when it does, and serves other sessions meanwhile', () => withBridge('streamable-http', async (h) => {
+  const sid = await rawSession(h.bridge.url);
+  const other = await connectClient('other', h.bridge, 'streamable-http');
+  const call = JSON.stringify(toolCall('flood', 'flood', FLOOD));
+  const stuck = await unreadResponse(h.bridge.port, '/mcp', 'POST', { 'content-type': 'application/json', accept: 'text/event-stream', 'mcp-session-id': sid }, call);
+  assert.is(stuck.headers['content-type'], 'text/event-stream');
+  // About 38 MiB for a client reading nothing: the bridge pauses its server instead of holding it.
+  await until('the bridge to pause the flooding server', () => (h.backends.pauses.get(sid) ?? 0) > 0, 30_000);
+  assert.is(await callText(other, 'echo', { text: 'still served' }), 'still served');
+  const text = await within(60_000, 'the whole flood', stuck.read((t) => t.includes('"id":"flood"')));
+  assertFlooded(text, 'flood');
+  await other.client.close();
+}));
+
 streamable.run();
 
 // ---- legacy SSE ----
@@ -450,5 +502,18 @@ sse('close() ends every session and leaves no child process', async () => {
   assert.is(h.bridge.sessionCount(), 0);
   await Promise.all([a.client.close(), b.client.close()]);
 });
+
+sse('stops reading a server whose client does not read the stream, and reads it again when it does', () => withBridge('sse', async (h) => {
+  const stream = await unreadResponse(h.bridge.port, '/sse', 'GET', { accept: 'text/event-stream' });
+  await until('a session', () => h.backends.children.size === 1);
+  const [sid] = [...h.backends.children.keys()];
+  const endpoint = new URL(`/message?sessionId=${sid}`, h.bridge.url).href;
+  assert.is((await post(endpoint, INIT)).status, 202);
+  assert.is((await post(endpoint, { jsonrpc: '2.0', method: 'notifications/initialized' })).status, 202);
+  assert.is((await post(endpoint, toolCall(7, 'flood', FLOOD))).status, 202);
+  await until('the bridge to pause the flooding server', () => (h.backends.pauses.get(sid!) ?? 0) > 0, 30_000);
+  const text = await within(60_000, 'the whole flood', stream.read((t) => t.includes('"id":7')));
+  assertFlooded(text, 7);
+}));
 
 sse.run();

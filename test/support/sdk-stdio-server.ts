@@ -41,4 +41,11 @@ server.registerTool('roots', { description: 'Lists the client roots.' }, async (
   return text(roots.map((r) => r.uri).join(' '));
 });
 
+server.registerTool('flood', { inputSchema: { count: z.number(), size: z.number() } }, async ({ count, size }) => {
+  // Each send waits until stdout drains: a bridge that stops reading holds this server here.
+  const filler = 'x'.repeat(size);
+  for (let i = 0; i < count; i++) await server.sendLoggingMessage({ level: 'info', data: `${i} ${filler}` });
+  return text(`flooded ${count}`);
+});
+
 await server.connect(new StdioServerTransport());

@@ -2,6 +2,7 @@
 // speaks newline-delimited JSON-RPC over its stdio, as a container's attached stdio would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { splitLines } from '../../src/bridge/lines.js';
 import type { OpenBackend } from '../../src/proxy/stdio-bridge.js';
 
 const SERVER_PATH = fileURLToPath(new URL('./sdk-stdio-server.js', import.meta.url));
@@ -16,6 +17,8 @@ export interface StdioBackends {
   exited(sessionId: string): Promise<void>;
   /** Every line each session's server was sent, in order. */
   sent: Map<string, string[]>;
+  /** How often each session's server output was paused because its client was not reading. */
+  pauses: Map<string, number>;
 }
 
 function hasExited(child: ChildProcess): boolean {
@@ -26,35 +29,33 @@ function hasExited(child: ChildProcess): boolean {
 export function stdioBackends(): StdioBackends {
   const children = new Map<string, ChildProcess>();
   const sent = new Map<string, string[]>();
+  const pauses = new Map<string, number>();
   const open: OpenBackend = (handlers, { sessionId }) => new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SERVER_PATH], { stdio: ['pipe', 'pipe', 'ignore'] });
     const written: string[] = [];
     children.set(sessionId, child);
     sent.set(sessionId, written);
-    let rest = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop()!;
-      for (const part of parts) {
-        const line = part.endsWith('\r') ? part.slice(0, -1) : part;
-        if (line === '') continue;
-        handlers.onMessage(line);
-      }
-    });
+    pauses.set(sessionId, 0);
+    child.stdout!.on('data', splitLines((line) => {
+      if (handlers.onMessage(line) || child.stdout!.isPaused()) return;
+      child.stdout!.pause();
+      pauses.set(sessionId, (pauses.get(sessionId) ?? 0) + 1);
+    }));
     child.stdin!.on('error', () => {});
     child.once('error', reject);
-    child.once('exit', (code, signal) => handlers.onExit(signal ? `killed by ${signal}` : `exit code ${code}`));
+    child.once('exit', (code, signal) => handlers.onEnd(`the server exited: ${signal ? `killed by ${signal}` : `exit code ${code}`}`));
     let closing: Promise<void> | undefined;
     child.once('spawn', () => resolve({
       send: (line) => {
         written.push(line);
         child.stdin!.write(`${line}\n`);
       },
+      resume: () => { child.stdout!.resume(); },
       close: () => (closing ??= new Promise<void>((done) => {
         if (hasExited(child)) return done();
         child.once('exit', () => done());
         child.stdin!.end();
+        child.stdout!.resume();
         setTimeout(() => child.kill('SIGTERM'), STOP_GRACE_MS).unref();
         setTimeout(() => child.kill('SIGKILL'), 2 * STOP_GRACE_MS).unref();
       })),
@@ -65,5 +66,5 @@ export function stdioBackends(): StdioBackends {
     if (!child) return Promise.reject(new Error(`no child for session ${sessionId}`));
     return hasExited(child) ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
   };
-  return { open, children, exited, sent };
+  return { open, children, exited, sent, pauses };
 }
