@@ -68,7 +68,7 @@ function postUnread(body: unknown, sessionId?: string): Promise<{ status: number
           res.on('data', (c: string) => {
             chunks.push(c);
             tail = tail.slice(-64) + c;
-            if (tail.includes(marker)) { res.destroy(); done(chunks.join('')); }
+            if (tail.includes(marker) && tail.endsWith('\n\n')) { res.destroy(); done(chunks.join('')); }
           });
           res.on('end', () => done(chunks.join('')));
           res.on('error', fail);

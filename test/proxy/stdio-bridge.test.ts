@@ -6,6 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, ProgressNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { MAX_MESSAGE_BYTES } from '../../src/bridge/lines.js';
 import { messageKind, splitJsonArray, toSingleLine } from '../../src/proxy/json-lines.js';
 import { startStdioBridge, type OpenBackend, type StdioBridge, type StdioBridgeOptions } from '../../src/proxy/stdio-bridge.js';
 import { stdioBackends, type StdioBackends } from '../support/stdio-backend.js';
@@ -303,6 +304,25 @@ streamable('sends notifications not tied to a request to the GET stream, queuein
   await events.cancel();
 }));
 
+streamable('keeps at most MAX_MESSAGE_BYTES of queued notifications for a stream not yet open, dropping the oldest', () => withBridge('streamable-http', async (h) => {
+  const url = h.bridge.url;
+  const sid = await rawSession(url);
+  // 300 notifications of 64 KiB (about 19 MiB) while no stream is open and the POST takes only JSON.
+  const call = await post(url, toolCall(1, 'flood', { count: 300, size: 64 * 1024 }), sid, 'application/json');
+  assert.is((await call.json() as Message).id, 1);
+  // Its notification comes last, queued or on the stream once it opens.
+  assert.is((await (await post(url, toolCall(2, 'later', { label: 'end', delayMs: 0 }), sid)).json() as Message).id, 2);
+  const stream = await unreadResponse(h.bridge.port, '/mcp', 'GET', { accept: 'text/event-stream', 'mcp-session-id': sid });
+  const events = parseEvents(await within(10_000, 'the queued messages', stream.read((t) => t.includes('later end') && t.endsWith('\n\n'))));
+  assert.is(events.pop()?.params?.data, 'later end');
+  const indexes = events.map((e) => Number(String(e.params?.data).split(' ')[0]));
+  assert.ok(indexes[0]! > 0, 'nothing was dropped');
+  assert.equal(indexes, Array.from({ length: indexes.length }, (_, i) => indexes[0]! + i));
+  assert.is(indexes.at(-1), 299);
+  const held = events.reduce((n, e) => n + JSON.stringify(e).length, 0);
+  assert.ok(held <= MAX_MESSAGE_BYTES, `${held} characters were queued`);
+}));
+
 streamable('writes client messages to the server byte for byte, one line each', () => withBridge('streamable-http', async (h) => {
   const url = h.bridge.url;
   const sid = await rawSession(url);
@@ -429,7 +449,7 @@ streamable('stops reading a server whose client does not read its stream, reads 
   // About 38 MiB for a client reading nothing: the bridge pauses its server instead of holding it.
   await until('the bridge to pause the flooding server', () => (h.backends.pauses.get(sid) ?? 0) > 0, 30_000);
   assert.is(await callText(other, 'echo', { text: 'still served' }), 'still served');
-  const text = await within(60_000, 'the whole flood', stuck.read((t) => t.includes('"id":"flood"')));
+  const text = await within(60_000, 'the whole flood', stuck.read((t) => t.includes('"id":"flood"') && t.endsWith('\n\n')));
   assertFlooded(text, 'flood');
   await other.client.close();
 }));
@@ -512,7 +532,7 @@ sse('stops reading a server whose client does not read the stream, and reads it 
   assert.is((await post(endpoint, { jsonrpc: '2.0', method: 'notifications/initialized' })).status, 202);
   assert.is((await post(endpoint, toolCall(7, 'flood', FLOOD))).status, 202);
   await until('the bridge to pause the flooding server', () => (h.backends.pauses.get(sid!) ?? 0) > 0, 30_000);
-  const text = await within(60_000, 'the whole flood', stream.read((t) => t.includes('"id":7')));
+  const text = await within(60_000, 'the whole flood', stream.read((t) => t.includes('"id":7') && t.endsWith('\n\n')));
   assertFlooded(text, 7);
 }));
 
