@@ -92,7 +92,7 @@ limits.after(async () => {
   await registry?.close();
   const filters = encodeURIComponent(JSON.stringify({ label: ['mcp-lok=true', 'mcp-lok-kind=packages'] }));
   const volumes = (await engineRequest<{ Volumes: Array<{ Name: string; Labels: Record<string, string> }> | null }>(ENGINE, 'GET', `/volumes?filters=${filters}`)).body.Volumes ?? [];
-  for (const v of volumes) if (v.Labels['mcp-lok-package'] === 'lok-fixture-flood') await engineRequest(ENGINE, 'DELETE', `/volumes/${v.Name}`);
+  for (const v of volumes) if ((v.Labels['mcp-lok-package'] ?? '').startsWith('lok-fixture-flood@')) await engineRequest(ENGINE, 'DELETE', `/volumes/${v.Name}`);
 });
 
 limits('starts the fixture server in the background, bridged to HTTP', async () => {
