@@ -471,6 +471,85 @@ export class ChunkedDecoder {
   }
 }
 
+// Where a request stream is.
+const IN_HEAD = 0;
+const IN_LENGTH = 1;
+const IN_CHUNKED = 2;
+const ENDED = 3;
+
+/** A piece of a request stream: a whole head, or a run of body bytes up to `end`. */
+export type RequestPart = { kind: 'head'; head: Buffer; end: number } | { kind: 'body'; end: number; last: boolean };
+
+/**
+ * Splits a client's byte stream into request heads and bodies, strictly (RFC 9112): the one
+ * place that decides where a request ends, so that the proxy and the server behind it always
+ * agree on it. The caller parses and checks each head, then says how its body is framed.
+ */
+export class RequestReader {
+  private phase = IN_HEAD;
+  private left = 0;
+  private readonly heads = new HeadScanner(true);
+  private readonly chunks = new ChunkedDecoder(true);
+
+  /** True between requests with no byte of the next one held. */
+  get idle(): boolean {
+    return this.phase === IN_HEAD && this.heads.idle;
+  }
+
+  /** True while a body is being read: a framing error there comes after its head went on. */
+  get inBody(): boolean {
+    return this.phase === IN_LENGTH || this.phase === IN_CHUNKED;
+  }
+
+  /**
+   * Reads `buf` from `start`: returns the next head or run of body bytes, or undefined when the
+   * rest of `buf` went into a head not yet ended or comes after the last request. `onData`
+   * sees the body's data (without chunk framing). Throws an HttpFramingError for bytes that
+   * break the framing; after a head, nothing more is read until `beginBody`.
+   */
+  read(buf: Buffer, start: number, onData?: (from: number, to: number) => void): RequestPart | undefined {
+    if (start >= buf.length) return undefined;
+    if (this.phase === IN_HEAD) {
+      const found = this.heads.push(buf, start);
+      if (!found) return undefined;
+      this.phase = ENDED;
+      return { kind: 'head', head: found.head, end: found.end };
+    }
+    if (this.phase === IN_LENGTH) {
+      const end = start + Math.min(this.left, buf.length - start);
+      onData?.(start, end);
+      this.left -= end - start;
+      return { kind: 'body', end, last: this.endBody(this.left === 0) };
+    }
+    if (this.phase === IN_CHUNKED) {
+      const end = this.chunks.feed(buf, start, onData);
+      return { kind: 'body', end, last: this.endBody(this.chunks.done) };
+    }
+    return undefined;
+  }
+
+  /** Says how the body after the head just read is framed; returns false when there is none. */
+  beginBody(info: Pick<RequestInfo, 'body'>): boolean {
+    if (info.body.kind === 'length') {
+      this.phase = IN_LENGTH;
+      this.left = info.body.bytes;
+      return true;
+    }
+    if (info.body.kind === 'chunked') {
+      this.phase = IN_CHUNKED;
+      this.chunks.reset();
+      return true;
+    }
+    this.endBody(true);
+    return false;
+  }
+
+  private endBody(ended: boolean): boolean {
+    if (ended) this.phase = IN_HEAD;
+    return ended;
+  }
+}
+
 function malformed(reason: string): HttpFramingError {
   return new HttpFramingError(400, reason);
 }

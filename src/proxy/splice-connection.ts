@@ -5,7 +5,7 @@ import { createEndpointRewriter, type EndpointRewriter } from './endpoint-rewrit
 import { checkBearerToken, checkRequestOrigin, type ListenPolicy } from './host-check.js';
 import {
   ChunkedDecoder, formatErrorResponse, formatHeadWithoutLength, formatUpstreamHead, HeadScanner, HttpFramingError,
-  inspectRequest, parseRequestHead, parseResponseHead, responseBodyFraming, stripQuery, type RequestHead,
+  inspectRequest, parseRequestHead, parseResponseHead, RequestReader, responseBodyFraming, stripQuery, type RequestHead,
 } from './http-framing.js';
 
 /** Where the MCP server answers: the forwarder's Unix socket, or a TCP address. */
@@ -46,12 +46,11 @@ interface Exchange {
   local: Buffer | undefined;
 }
 
-// Where a direction of the connection is in its current message.
+// Where the response direction of the connection is in its current message.
 const HEAD = 0;
 const LENGTH = 1;
 const CHUNKED = 2;
 const UNTIL_CLOSE = 3;
-const STOPPED = 4;
 
 /**
  * Splices `client` to an upstream connection opened at its first accepted request. Requests and
@@ -68,10 +67,9 @@ export class SpliceConnection {
   private passedOrigin: string | undefined;
   private upstreamPaused = false;
 
-  private requestPhase = HEAD;
-  private requestLeft = 0;
-  private readonly requestHead = new HeadScanner(true);
-  private readonly requestChunks = new ChunkedDecoder(true);
+  private readonly requests = new RequestReader();
+  /** No more requests are read: one was refused, or the connection is closing. */
+  private requestsStopped = false;
 
   private responsePhase = HEAD;
   private responseLeft = 0;
@@ -105,28 +103,20 @@ export class SpliceConnection {
     corked?.cork();
     try {
       let i = 0;
-      while (i < chunk.length) {
-        if (this.requestPhase === HEAD) {
-          let found;
-          try { found = this.requestHead.push(chunk, i); } catch (error) { this.refuseMalformed(undefined, error); return; }
-          if (!found) return;
-          i = found.end;
-          this.startRequest(found.head);
-        } else if (this.requestPhase === LENGTH) {
-          const n = Math.min(this.requestLeft, chunk.length - i);
-          this.forward(chunk.subarray(i, i + n));
-          i += n;
-          this.requestLeft -= n;
-          if (this.requestLeft === 0) this.requestPhase = HEAD;
-        } else if (this.requestPhase === CHUNKED) {
-          let end;
-          try { end = this.requestChunks.feed(chunk, i); } catch (error) { this.breakOffRequest(error); return; }
-          this.forward(chunk.subarray(i, end));
-          i = end;
-          if (this.requestChunks.done) this.requestPhase = HEAD;
-        } else {
+      while (i < chunk.length && !this.requestsStopped) {
+        const inBody = this.requests.inBody;
+        let part;
+        try {
+          part = this.requests.read(chunk, i);
+        } catch (error) {
+          if (inBody) this.breakOffRequest(error);
+          else this.refuseMalformed(undefined, error);
           return;
         }
+        if (!part) return;
+        if (part.kind === 'head') this.startRequest(part.head);
+        else this.forward(chunk.subarray(i, part.end));
+        i = part.end;
       }
     } finally {
       corked?.uncork();
@@ -162,13 +152,7 @@ export class SpliceConnection {
     this.pending.push(exchange);
     // mcp-lok's own token is for mcp-lok: the sandboxed server never sees it.
     this.forward(formatUpstreamHead(head, info, this.options.upstreamHost, this.clientAddress, this.options.policy.token !== undefined));
-    if (info.body.kind === 'length') {
-      this.requestPhase = LENGTH;
-      this.requestLeft = info.body.bytes;
-    } else if (info.body.kind === 'chunked') {
-      this.requestPhase = CHUNKED;
-      this.requestChunks.reset();
-    }
+    this.requests.beginBody(info);
   }
 
   /** Sends bytes (or latin1 text) upstream, pausing the client while the upstream's buffer is full. */
@@ -360,7 +344,7 @@ export class SpliceConnection {
     this.responsePhase = HEAD;
     this.logExchange(exchange, false);
     if (this.closeAfterResponse) {
-      this.requestPhase = STOPPED;
+      this.requestsStopped = true;
       this.client.end();
       this.dropUpstream();
       return false;
@@ -371,7 +355,7 @@ export class SpliceConnection {
 
   /** Answers a request the proxy will not forward, after the responses before it, and closes. */
   private refuse(exchange: Exchange | undefined, status: number, message: string, extra?: Record<string, string>): void {
-    this.requestPhase = STOPPED;
+    this.requestsStopped = true;
     const refused = exchange ?? { method: '', path: '', publicHost: '', minor: 1, started: 0, status: 0, answered: false, local: undefined };
     refused.status = status;
     refused.local = formatErrorResponse(status, message, extra);
@@ -402,7 +386,7 @@ export class SpliceConnection {
   private sendLocalResponse(): void {
     const exchange = this.pending[0]!;
     this.pending.length = 0;
-    this.requestPhase = STOPPED;
+    this.requestsStopped = true;
     this.dropUpstream();
     exchange.answered = true;
     this.client.end(exchange.local!);
@@ -447,11 +431,11 @@ export class SpliceConnection {
   }
 
   private onClientEnd(): void {
-    if (this.requestPhase === STOPPED) return;
+    if (this.requestsStopped) return;
     // A closed socket shows only as the end of its input, so with responses still owed the
     // client is taken as gone, as Node's own HTTP server does: an SSE stream's server must
     // learn at once that nobody listens.
-    if (this.pending.length > 0 || this.requestPhase !== HEAD || !this.requestHead.idle) { this.destroy(); return; }
+    if (this.pending.length > 0 || !this.requests.idle) { this.destroy(); return; }
     this.client.end();
     this.dropUpstream();
   }
