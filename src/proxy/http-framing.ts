@@ -1,6 +1,6 @@
 // HTTP/1.1 message framing for the splicing reverse proxy: request heads are parsed strictly and
 // rewritten; bodies and responses are only delimited, so their bytes can be copied unchanged.
-import { STATUS_CODES } from 'node:http';
+import { METHODS, STATUS_CODES } from 'node:http';
 
 /** Bytes a message head may take, start line and closing blank line included. */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -8,8 +8,10 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_CHUNK_LINE_BYTES = 4096;
 /** Bytes a chunked body's trailer section may take. */
 const MAX_TRAILER_BYTES = 64 * 1024;
-/** Hex digits a chunk size may have: 12 is 256 TiB, far below where numbers lose precision. */
-const MAX_CHUNK_SIZE_DIGITS = 12;
+/** The largest chunk size (256 TiB): far below where numbers lose precision or parsers overflow. */
+const MAX_CHUNK_SIZE = 16 ** 12 - 1;
+/** Significant digits a Content-Length may have, for the same reason. */
+const MAX_LENGTH_DIGITS = 15;
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -18,13 +20,24 @@ const SP = 0x20;
 const SEMICOLON = 0x3b;
 const CRLF_CRLF = Buffer.from('\r\n\r\n', 'latin1');
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const REQUEST_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e]+ HTTP\/1\.[01]\r\n/;
+// Another version, or none (an HTTP/0.9 request line, which llhttp still takes).
+const OTHER_VERSION = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e]+(?: HTTP\/\d(?:\.\d)?)?\r\n/;
+const LOOSE_SPACING = /^[\t ]*[!#$%&'*+.^_`|~0-9A-Za-z-]+[\t ]+[\x21-\x7e]+(?:[\t ]+HTTP\/\d(?:\.\d)?)?[\t ]*\r\n/;
+// The methods Node's parser (llhttp) knows, which are the ones its HTTP server takes. CONNECT is
+// left out: the proxy never opens tunnels, and a server would read what follows as one.
+const KNOWN_METHODS = new Set(METHODS.filter((m) => m !== 'CONNECT'));
+// Parsers disagree on whether a tab around these values is whitespace (llhttp ignores a `close`
+// followed by one, and refuses a length or coding followed by one), so none may carry a tab.
+const NO_TAB_FIELDS = new Set(['content-length', 'transfer-encoding', 'connection', 'proxy-connection']);
 // The whole head in one match: method, target, version, then lines of `token: value` with no
 // control character but tab (so no space before a colon, no folded line, no bare CR or LF).
 const REQUEST_HEAD = /^(([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) HTTP\/1\.([01])\r\n)(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*\r\n)*\r\n$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?:[ \t][^\r\n]*)?$/;
 const DIGITS = /^\d{1,15}$/;
+const BARE_LF = /(?:^|[^\r])\n/;
+const BARE_CR = /\r(?!\n)/;
+const ALL_DIGITS = /^\d+$/;
 
 /** A message the proxy will not pass on; `status` is the response the client gets for it. */
 export class HttpFramingError extends Error {
@@ -142,21 +155,37 @@ export interface RequestHead {
   fields: string[];
 }
 
-/** Returns the parsed request head, or throws a 400 for anything outside RFC 9112's grammar. */
+/**
+ * Returns the parsed request head, or throws a 400 for anything outside RFC 9112's grammar, a
+ * method Node's parser does not know, CONNECT, or a tab in a framing header's value.
+ */
 export function parseRequestHead(head: Buffer): RequestHead {
   const text = head.toString('latin1');
   const match = REQUEST_HEAD.exec(text);
-  if (!match) throw new HttpFramingError(400, REQUEST_LINE.test(text) ? 'malformed header line' : 'malformed request line');
+  if (!match) {
+    const what = BARE_LF.test(text) ? 'a line of the head ends in a bare LF'
+      : BARE_CR.test(text) ? 'the head has a bare CR'
+      : REQUEST_LINE.test(text) ? 'malformed header line'
+      : OTHER_VERSION.test(text) ? 'unsupported HTTP version'
+      : LOOSE_SPACING.test(text) ? 'whitespace other than one space between request-line parts'
+      : 'malformed request line';
+    throw new HttpFramingError(400, what);
+  }
+  const method = match[2]!;
+  if (!KNOWN_METHODS.has(method)) throw new HttpFramingError(400, `unsupported method ${JSON.stringify(method)}`);
   const fields: string[] = [];
   const end = text.length - 2;
   let pos = match[1]!.length;
   while (pos < end) {
     const eol = text.indexOf('\r\n', pos);
     const colon = text.indexOf(':', pos);
-    fields.push(text.slice(pos, colon), trimWhitespace(text.slice(colon + 1, eol)));
+    const name = text.slice(pos, colon);
+    const value = text.slice(colon + 1, eol);
+    if (value.includes('\t') && NO_TAB_FIELDS.has(name.toLowerCase())) throw new HttpFramingError(400, `a tab in the ${name} header`);
+    fields.push(name, trimWhitespace(value));
     pos = eol + 2;
   }
-  return { method: match[2]!, target: match[3]!, minor: match[4] === '1' ? 1 : 0, fields };
+  return { method, target: match[3]!, minor: match[4] === '1' ? 1 : 0, fields };
 }
 
 /** How a body is delimited. */
@@ -173,18 +202,22 @@ export interface RequestInfo {
   /** The request asks to switch protocols (WebSocket, h2c). */
   upgrade: boolean;
   body: BodyFraming;
+  /** The connection closes after this request (HTTP/1.0 without keep-alive, or `Connection: close`). */
+  close: boolean;
 }
 
 /**
- * Returns the request's Host, Origin and body framing. Throws a 400 for every framing a parser
- * downstream might read differently: Content-Length with Transfer-Encoding, a malformed or
- * repeated Content-Length, any coding but a lone `chunked`, a request target that is not a path.
+ * Returns the request's Host, Origin, body framing and whether the connection closes after it.
+ * Throws a 400 for every framing a parser downstream might read differently: Content-Length with
+ * Transfer-Encoding, a malformed, repeated or huge Content-Length, any coding but a lone
+ * `chunked`, a request target that is not a path.
  */
 export function inspectRequest(head: RequestHead): RequestInfo {
   let host: string | undefined;
   let origin: string | undefined;
   let length: string | undefined;
   let coding: string | undefined;
+  let connection: string | undefined;
   let upgrade = false;
   const fields = head.fields;
   for (let k = 0; k < fields.length; k += 2) {
@@ -205,6 +238,11 @@ export function inspectRequest(head: RequestHead): RequestInfo {
       case 'transfer-encoding':
         coding = coding === undefined ? value : `${coding}, ${value}`;
         break;
+      // llhttp (like http_parser before it) reads Proxy-Connection as Connection.
+      case 'connection':
+      case 'proxy-connection':
+        connection = connection === undefined ? value : `${connection}, ${value}`;
+        break;
       case 'upgrade':
         upgrade = true;
         break;
@@ -224,11 +262,14 @@ export function inspectRequest(head: RequestHead): RequestInfo {
     if (coding.toLowerCase() !== 'chunked') throw new HttpFramingError(400, `unsupported Transfer-Encoding ${JSON.stringify(coding)}`);
     body = CHUNKED;
   } else if (length !== undefined) {
-    if (!DIGITS.test(length)) throw new HttpFramingError(400, `malformed Content-Length ${JSON.stringify(length)}`);
+    if (!ALL_DIGITS.test(length)) throw new HttpFramingError(400, `malformed Content-Length ${JSON.stringify(length)}`);
     const bytes = Number(length);
+    if (length.length > MAX_LENGTH_DIGITS && length.replace(/^0+/, '').length > MAX_LENGTH_DIGITS) throw new HttpFramingError(400, `Content-Length ${length} too large`);
     if (bytes > 0) body = { kind: 'length', bytes };
   }
-  return { host, origin, upgrade, body };
+  // What llhttp (and RFC 9112 section 9.3) reads: HTTP/1.1 stays open unless told to close, HTTP/1.0 the reverse.
+  const close = connection === undefined ? head.minor === 0 : head.minor === 1 ? hasToken(connection, 'close') : !hasToken(connection, 'keep-alive');
+  return { host, origin, upgrade, body, close };
 }
 
 /**
@@ -348,12 +389,33 @@ const DATA_LF = 5;
 const TRAILER = 6;
 const TRAILER_LF = 7;
 const DONE = 8;
+// Chunk extensions in strict mode, as llhttp reads them: `;name`, `;name=token`, `;name="quoted"`.
+const EXT_NAME_START = 9;
+const EXT_NAME = 10;
+const EXT_VALUE_START = 11;
+const EXT_VALUE = 12;
+const EXT_QUOTED = 13;
+const EXT_QUOTED_PAIR = 14;
+const EXT_QUOTED_END = 15;
+
+const QUOTE = 0x22;
+const COLON = 0x3a;
+const BACKSLASH = 0x5c;
+const EQUALS = 0x3d;
+const TOKEN_BYTES = new Uint8Array(256);
+for (const c of "!#$%&'*+.^_`|~-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_BYTES[c.charCodeAt(0)] = 1;
+/**
+ * Trailer fields that would change the framing or the connection after the fact: llhttp refuses
+ * the first two, and closes the connection on a `close` in the last two, which others ignore.
+ */
+const FRAMING_TRAILER = /^(?:content-length|transfer-encoding|connection|proxy-connection)$/i;
 
 /**
  * Follows a chunked body to its end without changing it: chunk-size lines (extensions
  * included), data, the last chunk and the trailer section. Strict mode (requests) takes only
- * what RFC 9112 allows, so that any server reads the same chunk boundaries; lenient mode
- * (responses) also takes bare LFs and whitespace after the size.
+ * what RFC 9112 allows and llhttp takes too, so that any server reads the same chunk
+ * boundaries; lenient mode (responses) also takes bare LFs, whitespace after the size and any
+ * extension text.
  */
 export class ChunkedDecoder {
   done = false;
@@ -362,7 +424,9 @@ export class ChunkedDecoder {
   private digits = 0;
   private lineBytes = 0;
   private trailerBytes = 0;
-  private line = '';
+  /** In strict mode, the current trailer's name while it is read, and whether its colon came. */
+  private name = '';
+  private inValue = false;
   private left = 0;
 
   constructor(private readonly strict: boolean) {}
@@ -376,7 +440,8 @@ export class ChunkedDecoder {
     this.done = false;
     this.state = SIZE;
     this.size = this.digits = this.lineBytes = this.trailerBytes = this.left = 0;
-    this.line = '';
+    this.name = '';
+    this.inValue = false;
   }
 
   /**
@@ -405,12 +470,14 @@ export class ChunkedDecoder {
       case SIZE: {
         const digit = hexValue(byte);
         if (digit >= 0) {
-          if (++this.digits > MAX_CHUNK_SIZE_DIGITS) throw malformed('chunk size too large');
+          this.digits++;
           this.size = this.size * 16 + digit;
+          if (this.size > MAX_CHUNK_SIZE) throw malformed('chunk size too large');
           return;
         }
         if (this.digits === 0) throw malformed('malformed chunk size');
-        if (byte === SEMICOLON || (!this.strict && (byte === SP || byte === HT))) this.state = EXTENSION;
+        if (byte === SEMICOLON) this.state = this.strict ? EXT_NAME_START : EXTENSION;
+        else if (!this.strict && (byte === SP || byte === HT)) this.state = EXTENSION;
         else if (byte === CR) this.state = SIZE_LF;
         else if (byte === LF && !this.strict) this.endSizeLine();
         else throw malformed('malformed chunk size');
@@ -421,6 +488,16 @@ export class ChunkedDecoder {
         else if (byte === LF && !this.strict) this.endSizeLine();
         else if (isControl(byte)) throw malformed('control character in a chunk extension');
         else if (++this.lineBytes > MAX_CHUNK_LINE_BYTES) throw malformed('chunk extension too long');
+        return;
+      case EXT_NAME_START:
+      case EXT_NAME:
+      case EXT_VALUE_START:
+      case EXT_VALUE:
+      case EXT_QUOTED:
+      case EXT_QUOTED_PAIR:
+      case EXT_QUOTED_END:
+        if (++this.lineBytes > MAX_CHUNK_LINE_BYTES) throw malformed('chunk extension too long');
+        this.stepExtension(byte);
         return;
       case SIZE_LF:
         if (byte !== LF) throw malformed('bare CR in a chunk-size line');
@@ -440,13 +517,49 @@ export class ChunkedDecoder {
         else if (byte === LF && !this.strict) this.endTrailerLine();
         else if (isControl(byte)) throw malformed('control character in a trailer');
         else if (++this.trailerBytes > MAX_TRAILER_BYTES) throw malformed('trailer section too large');
-        else { this.lineBytes++; if (this.strict) this.line += String.fromCharCode(byte); }
+        else {
+          this.lineBytes++;
+          // A trailer's name is checked as it comes, as llhttp does: a token, then a colon.
+          if (!this.strict || this.inValue) return;
+          if (byte === COLON && this.name !== '') {
+            if (FRAMING_TRAILER.test(this.name)) throw malformed(`a ${this.name} trailer`);
+            this.inValue = true;
+          }
+          else if (TOKEN_BYTES[byte] === 1) this.name += String.fromCharCode(byte);
+          else throw malformed('malformed trailer line');
+        }
         return;
       case TRAILER_LF:
         if (byte !== LF) throw malformed('bare CR in a trailer');
         this.endTrailerLine();
         return;
     }
+  }
+
+  /** One byte of a strict chunk extension: `;` name [ `=` ( token / quoted-string ) ], ended by CRLF. */
+  private stepExtension(byte: number): void {
+    const state = this.state;
+    if (state === EXT_QUOTED) {
+      if (byte === QUOTE) this.state = EXT_QUOTED_END;
+      else if (byte === BACKSLASH) this.state = EXT_QUOTED_PAIR;
+      else if (isControl(byte)) throw malformed('malformed chunk extension');
+      return;
+    }
+    if (state === EXT_QUOTED_PAIR) {
+      if (isControl(byte)) throw malformed('malformed chunk extension');
+      this.state = EXT_QUOTED;
+      return;
+    }
+    if (TOKEN_BYTES[byte] === 1 && state !== EXT_QUOTED_END) {
+      this.state = state === EXT_NAME_START ? EXT_NAME : state === EXT_VALUE_START ? EXT_VALUE : state;
+      return;
+    }
+    if (byte === EQUALS && (state === EXT_NAME_START || state === EXT_NAME)) this.state = EXT_VALUE_START;
+    // llhttp also takes a quoted string after a token (`a=b"c"`): what matters is that both end at the same CRLF.
+    else if (byte === QUOTE && (state === EXT_VALUE_START || state === EXT_VALUE)) this.state = EXT_QUOTED;
+    else if (byte === SEMICOLON) this.state = EXT_NAME_START;
+    else if (byte === CR && state !== EXT_NAME_START) this.state = SIZE_LF;
+    else throw malformed('malformed chunk extension');
   }
 
   private endSizeLine(): void {
@@ -461,12 +574,10 @@ export class ChunkedDecoder {
       this.done = true;
       return;
     }
-    if (this.strict) {
-      const colon = this.line.indexOf(':');
-      if (colon <= 0 || !TOKEN.test(this.line.slice(0, colon))) throw malformed('malformed trailer line');
-    }
+    if (this.strict && !this.inValue) throw malformed('malformed trailer line');
     this.state = TRAILER;
-    this.line = '';
+    this.name = '';
+    this.inValue = false;
     this.lineBytes = 0;
   }
 }
@@ -488,6 +599,7 @@ export type RequestPart = { kind: 'head'; head: Buffer; end: number } | { kind: 
 export class RequestReader {
   private phase = IN_HEAD;
   private left = 0;
+  private closing = false;
   private readonly heads = new HeadScanner(true);
   private readonly chunks = new ChunkedDecoder(true);
 
@@ -499,6 +611,11 @@ export class RequestReader {
   /** True while a body is being read: a framing error there comes after its head went on. */
   get inBody(): boolean {
     return this.phase === IN_LENGTH || this.phase === IN_CHUNKED;
+  }
+
+  /** True once a request that closes the connection is complete: what follows is not read. */
+  get ended(): boolean {
+    return this.phase === ENDED && this.closing;
   }
 
   /**
@@ -528,8 +645,13 @@ export class RequestReader {
     return undefined;
   }
 
-  /** Says how the body after the head just read is framed; returns false when there is none. */
-  beginBody(info: Pick<RequestInfo, 'body'>): boolean {
+  /**
+   * Says how the body after the head just read is framed, and whether the connection closes
+   * after this request (then nothing after it is read, as RFC 9112 section 9.6 asks and Node's
+   * server does). Returns false when there is no body.
+   */
+  beginBody(info: Pick<RequestInfo, 'body' | 'close'>): boolean {
+    this.closing = info.close;
     if (info.body.kind === 'length') {
       this.phase = IN_LENGTH;
       this.left = info.body.bytes;
@@ -545,7 +667,7 @@ export class RequestReader {
   }
 
   private endBody(ended: boolean): boolean {
-    if (ended) this.phase = IN_HEAD;
+    if (ended) this.phase = this.closing ? ENDED : IN_HEAD;
     return ended;
   }
 }

@@ -44,6 +44,8 @@ interface Exchange {
   answered: boolean;
   /** The response the proxy gives itself; the connection closes after it. */
   local: Buffer | undefined;
+  /** The client asked to close the connection after this request. */
+  close: boolean;
 }
 
 // Where the response direction of the connection is in its current message.
@@ -128,7 +130,7 @@ export class SpliceConnection {
     try { head = parseRequestHead(raw); } catch (error) { this.refuseMalformed(undefined, error); return; }
     const exchange: Exchange = {
       method: head.method, path: stripQuery(head.target), publicHost: '', minor: head.minor,
-      started: this.options.logRequest ? performance.now() : 0, status: 0, answered: false, local: undefined,
+      started: this.options.logRequest ? performance.now() : 0, status: 0, answered: false, local: undefined, close: false,
     };
     let info;
     try { info = inspectRequest(head); } catch (error) { this.refuseMalformed(exchange, error); return; }
@@ -145,6 +147,7 @@ export class SpliceConnection {
     }
     if (info.upgrade) { this.refuse(exchange, 501, 'Not implemented: protocol upgrades (WebSocket) are not supported'); return; }
     exchange.publicHost = info.host ?? '';
+    exchange.close = info.close;
     if (!this.upstream && !this.openUpstream()) {
       this.refuse(exchange, 503, 'Service unavailable: the MCP server is not ready yet', { 'Retry-After': '1' });
       return;
@@ -343,7 +346,7 @@ export class SpliceConnection {
     const exchange = this.pending.shift()!;
     this.responsePhase = HEAD;
     this.logExchange(exchange, false);
-    if (this.closeAfterResponse) {
+    if (this.closeAfterResponse || exchange.close) {
       this.requestsStopped = true;
       this.client.end();
       this.dropUpstream();
@@ -356,7 +359,7 @@ export class SpliceConnection {
   /** Answers a request the proxy will not forward, after the responses before it, and closes. */
   private refuse(exchange: Exchange | undefined, status: number, message: string, extra?: Record<string, string>): void {
     this.requestsStopped = true;
-    const refused = exchange ?? { method: '', path: '', publicHost: '', minor: 1, started: 0, status: 0, answered: false, local: undefined };
+    const refused = exchange ?? { method: '', path: '', publicHost: '', minor: 1, started: 0, status: 0, answered: false, local: undefined, close: true };
     refused.status = status;
     refused.local = formatErrorResponse(status, message, extra);
     this.pending.push(refused);

@@ -1,8 +1,9 @@
+import { METHODS } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   ChunkedDecoder, formatErrorResponse, formatHeadWithoutLength, formatUpstreamHead, HeadScanner, HttpFramingError, inspectRequest,
-  MAX_HEAD_BYTES, parseRequestHead, parseResponseHead, responseBodyFraming, stripQuery, type BodyFraming,
+  MAX_HEAD_BYTES, parseRequestHead, parseResponseHead, RequestReader, responseBodyFraming, stripQuery, type BodyFraming,
 } from '../../src/proxy/http-framing.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
@@ -94,6 +95,38 @@ parseRequest('refuses with 400 what RFC 9112 does not allow', () => {
   for (const [what, text] of cases) assert.is(statusOf(() => parseRequestHead(bytes(text))), 400, what);
 });
 
+// Found by the differential fuzz test against llhttp (http-framing-fuzz.test.ts).
+parseRequest('takes only the methods Node\'s parser knows, and never CONNECT (which a server reads as a tunnel)', () => {
+  for (const method of METHODS) {
+    const status = statusOf(() => parseRequestHead(bytes(`${method} / HTTP/1.1\r\n\r\n`)));
+    assert.is(status, method === 'CONNECT' ? 400 : undefined, method);
+  }
+  for (const method of ['FOO', 'get', 'PRI', 'DESCRIBE', 'GET_PARAMETER', 'POSTX']) {
+    assert.throws(() => parseRequestHead(bytes(`${method} / HTTP/1.1\r\n\r\n`)), (e: Error) => e instanceof HttpFramingError && e.message === `unsupported method "${method}"`, method);
+  }
+});
+
+parseRequest('refuses a tab in the value of Content-Length, Transfer-Encoding or Connection, which parsers read differently', () => {
+  for (const field of ['Content-Length: 5\t', 'content-length:\t5', 'Transfer-Encoding: chunked\t', 'Transfer-Encoding:\tchunked', 'Connection: close\t', 'CONNECTION: keep-alive,\tclose', 'Proxy-Connection: close\t']) {
+    assert.is(statusOf(() => parseRequestHead(bytes(`POST / HTTP/1.1\r\n${field}\r\n\r\n`))), 400, JSON.stringify(field));
+  }
+  assert.equal(parseRequestHead(bytes('GET / HTTP/1.1\r\nX-Tab:\ta\tb\t\r\n\r\n')).fields, ['X-Tab', 'a\tb']);
+});
+
+parseRequest('says why a request line is refused', () => {
+  const cases: Array<[string, string]> = [
+    ['GET /\r\n\r\n', 'unsupported HTTP version'],
+    ['GET / HTTP/0.9\r\n\r\n', 'unsupported HTTP version'],
+    ['GET / HTTP/2.0\r\n\r\n', 'unsupported HTTP version'],
+    ['GET  / HTTP/1.1\r\n\r\n', 'whitespace other than one space between request-line parts'],
+    ['GET / \tHTTP/1.1\r\n\r\n', 'whitespace other than one space between request-line parts'],
+    ['GET /\r\nX: a\n\r\n', 'a line of the head ends in a bare LF'],
+    ['GET / HTTP/1.1\r\nX: a\rb\r\n\r\n', 'the head has a bare CR'],
+    ['GET / HTTP/1.1\r\nX : a\r\n\r\n', 'malformed header line'],
+  ];
+  for (const [text, reason] of cases) assert.throws(() => parseRequestHead(bytes(text)), (e: Error) => e.message === reason, JSON.stringify(text));
+});
+
 parseRequest.run();
 
 const inspect = suite('inspectRequest');
@@ -122,6 +155,8 @@ inspect('works out the body framing, refusing every ambiguous one with 400', () 
     [['Content-Length: 5, 5'], 400],
     [['Content-Length: 5', 'Content-Length: 5'], 400],
     [['Content-Length: 1234567890123456'], 400],
+    [['Content-Length: 000000000000000000007'], { kind: 'length', bytes: 7 }],
+    [['Content-Length: 999999999999999'], { kind: 'length', bytes: 999999999999999 }],
     [['Content-Length:'], 400],
     [['Transfer-Encoding: gzip'], 400],
     [['Transfer-Encoding: gzip, chunked'], 400],
@@ -137,10 +172,32 @@ inspect('works out the body framing, refusing every ambiguous one with 400', () 
   for (const [fields, expected, line] of cases) assert.equal(inspectFields(fields, line), expected, `${line ?? ''} ${fields.join(' | ')}`);
 });
 
+inspect('says whether the connection closes after the request, as llhttp and RFC 9112 section 9.3 read it', () => {
+  const cases: Array<[string, string[], boolean]> = [
+    ['1.1', [], false],
+    ['1.1', ['Connection: close'], true],
+    ['1.1', ['Connection: Keep-Alive, CLOSE'], true],
+    ['1.1', ['Connection: x', 'Connection: close'], true],
+    ['1.1', ['Connection: closed, xclose, close x'], false],
+    ['1.1', ['Connection: keep-alive'], false],
+    ['1.0', [], true],
+    ['1.0', ['Connection: keep-alive'], false],
+    ['1.0', ['Connection: keep-alive, close'], false],
+    ['1.0', ['Connection: keep-alivex'], true],
+    ['1.0', ['Connection: close'], true],
+    ['1.1', ['Proxy-Connection: close'], true],
+    ['1.0', ['Proxy-Connection: keep-alive'], false],
+  ];
+  for (const [version, fields, close] of cases) {
+    const head = parseRequestHead(bytes(`GET / HTTP/${version}\r\n${fields.map((f) => `${f}\r\n`).join('')}\r\n`));
+    assert.is(inspectRequest(head).close, close, `HTTP/${version} ${fields.join(' | ')}`);
+  }
+});
+
 inspect('returns Host, Origin and whether the request asks to upgrade; refuses a second Host or Origin', () => {
   const info = inspectRequest(parseRequestHead(bytes('GET / HTTP/1.1\r\nhost: a:1\r\nORIGIN: http://a:1\r\nUpgrade: websocket\r\n\r\n')));
   assert.equal([info.host, info.origin, info.upgrade], ['a:1', 'http://a:1', true]);
-  assert.equal(inspectRequest(parseRequestHead(bytes('GET / HTTP/1.1\r\n\r\n'))), { host: undefined, origin: undefined, upgrade: false, body: { kind: 'none' } });
+  assert.equal(inspectRequest(parseRequestHead(bytes('GET / HTTP/1.1\r\n\r\n'))), { host: undefined, origin: undefined, upgrade: false, body: { kind: 'none' }, close: false });
   assert.is(inspectFields(['Host: a', 'Host: b']), 400);
   assert.is(inspectFields(['Origin: http://a', 'Origin: http://b']), 400);
 });
@@ -279,6 +336,21 @@ chunked('refuses in strict mode what servers may read differently', () => {
     ['a trailer with a space before the colon', '0\r\nX : 1\r\n\r\n'],
     ['a folded trailer', '0\r\nX: 1\r\n 2\r\n\r\n'],
     ['a bare LF ending the trailers', '0\r\n\n'],
+    ['a chunk size past 12 hex digits', '1000000000000\r\n'],
+    ['a space after the semicolon', '5; a\r\nhello\r\n0\r\n\r\n'],
+    ['a space before the semicolon', '5 ;a\r\nhello\r\n0\r\n\r\n'],
+    ['a semicolon ending the line', '5;a;\r\nhello\r\n0\r\n\r\n'],
+    ['a space after an extension', '5;a=b \r\nhello\r\n0\r\n\r\n'],
+    ['a comma in an extension', '5;a,b\r\nhello\r\n0\r\n\r\n'],
+    ['two equals signs', '5;a==b\r\nhello\r\n0\r\n\r\n'],
+    ['an unterminated quoted value', '5;a="b\r\nhello\r\n0\r\n\r\n'],
+    ['text after a quoted value', '5;a="b"c\r\nhello\r\n0\r\n\r\n'],
+    ['a quoted name', '5;"a"\r\nhello\r\n0\r\n\r\n'],
+    ['an escaped DEL in a quoted value', '5;a="\\\x7f"\r\nhello\r\n0\r\n\r\n'],
+    ['a Content-Length trailer', '0\r\nContent-Length: 5\r\n\r\n'],
+    ['a Transfer-Encoding trailer', '0\r\ntransfer-encoding: chunked\r\n\r\n'],
+    ['a Connection trailer (llhttp closes the connection on it)', '0\r\nConnection: close\r\n\r\n'],
+    ['a Proxy-Connection trailer', '0\r\nProxy-Connection: close\r\n\r\n'],
   ];
   for (const [what, text] of cases) {
     assert.is(statusOf(() => decode(text, text.length)), 400, what);
@@ -286,11 +358,84 @@ chunked('refuses in strict mode what servers may read differently', () => {
   }
 });
 
+chunked('takes in strict mode the extensions llhttp takes, and sizes with leading zeros', () => {
+  for (const ext of [';a', ';a=b', ';a=', ';=b', ';a="b c"', ';a="\t\x80"', ';a="x\\"y"', ';a="\\\x80"', ';a=1;b="2";c', ';;a', ';a=b"c"', ";!#$%&'*+-.^_`|~=1"]) {
+    const text = `5${ext}\r\nhello\r\n0${ext}\r\n\r\nNEXT`;
+    for (const size of [text.length, 1]) assert.equal(decode(text, size), { data: 'hello', rest: 'NEXT', done: true }, `${JSON.stringify(ext)}, pieces of ${size}`);
+  }
+  assert.equal(decode('0000000000000000000005\r\nhello\r\n000\r\n\r\n', 3), { data: 'hello', rest: '', done: true });
+  assert.equal(decode('fffffffffff\r\n', 100), { data: '', rest: '', done: false });
+});
+
+chunked('refuses a trailer name as soon as a byte of it is wrong, as llhttp does', () => {
+  assert.is(statusOf(() => decode('0\r\nX-\\', 100)), 400);
+  assert.is(statusOf(() => decode('0\r\nContent-Length:', 100)), 400);
+  assert.equal(decode('0\r\nX-Ok: a\\b\r\n\r\n', 1), { data: '', rest: '', done: true });
+});
+
 chunked('takes bare LFs and whitespace after the size in lenient mode', () => {
   assert.equal(decode('5 ; x\nhello\n0\n\nNEXT', 1, false), { data: 'hello', rest: 'NEXT', done: true });
 });
 
 chunked.run();
+
+const reader = suite('RequestReader');
+
+/** Reads `text` in pieces of `size` as the proxy does: each head is parsed and inspected, then its body followed. */
+function readRequests(text: string, size: number): { parts: string[]; data: string; ended: boolean; idle: boolean } {
+  const r = new RequestReader();
+  const buf = bytes(text);
+  const parts: string[] = [];
+  let data = '';
+  for (let k = 0; k < buf.length; k += size) {
+    const piece = buf.subarray(k, k + size);
+    const onData = (from: number, to: number): void => { data += piece.subarray(from, to).toString('latin1'); };
+    for (let part = r.read(piece, 0, onData); part; part = r.read(piece, part.end, onData)) {
+      if (part.kind === 'head') {
+        const head = parseRequestHead(part.head);
+        parts.push(`${head.method} ${head.target}`);
+        if (!r.beginBody(inspectRequest(head))) parts.push('end');
+      } else if (part.last) {
+        parts.push('end');
+      }
+    }
+  }
+  return { parts, data, ended: r.ended, idle: r.idle };
+}
+
+reader('splits pipelined requests into heads and bodies, whole or in pieces', () => {
+  const text = 'GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcPOST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x\r\nde\r\n0\r\n\r\nGET /d HTTP/1.0\r\nConnection: keep-alive\r\n\r\n';
+  for (const size of [text.length, 7, 1]) {
+    assert.equal(readRequests(text, size), { parts: ['GET /a', 'end', 'POST /b', 'end', 'POST /c', 'end', 'GET /d', 'end'], data: 'abcde', ended: false, idle: true }, `pieces of ${size}`);
+  }
+  assert.equal(readRequests('GET /a HTTP/1.1\r\n\r\nGET', 5).idle, false);
+});
+
+reader('reads nothing after a request that closes the connection (RFC 9112 section 9.6), as Node\'s server does', () => {
+  const after = 'GET /smuggled HTTP/1.1\r\n\r\n';
+  const cases: Array<[string, string[]]> = [
+    ['GET /a HTTP/1.0\r\n\r\n', ['GET /a', 'end']],
+    ['GET /a HTTP/1.1\r\nConnection: close\r\n\r\n', ['GET /a', 'end']],
+    ['POST /a HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\nab', ['POST /a', 'end']],
+    ['POST /a HTTP/1.1\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', ['POST /a', 'end']],
+  ];
+  for (const [first, parts] of cases) {
+    for (const size of [1000, 1]) assert.equal(readRequests(first + after, size), { parts, data: first.includes('ab') ? 'ab' : '', ended: true, idle: false }, JSON.stringify(first));
+  }
+});
+
+reader('says when a framing error comes in a body, after its head went on', () => {
+  const r = new RequestReader();
+  const buf = bytes('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\n');
+  const part = r.read(buf, 0)!;
+  assert.is(part.kind, 'head');
+  assert.not.ok(r.inBody);
+  r.beginBody(inspectRequest(parseRequestHead(part.kind === 'head' ? part.head : Buffer.alloc(0))));
+  assert.ok(r.inBody);
+  assert.is(statusOf(() => r.read(buf, part.end)), 400);
+});
+
+reader.run();
 
 const errors = suite('formatErrorResponse and stripQuery');
 

@@ -541,6 +541,10 @@ splice('refuses ambiguous or malformed request framing with a 400 and closes, se
     ['an absolute-form target', `GET http://evil.example/mcp HTTP/1.1\r\n${host}\r\n\r\n`],
     ['two Host headers', head(p.port, [`Host: 127.0.0.1:${p.port}`])],
     ['HTTP/2 on the request line', `GET /mcp HTTP/2.0\r\n${host}\r\n\r\n`],
+    ['a method Node does not know', head(p.port, [], 'FOO /mcp')],
+    ['CONNECT with a path', head(p.port, [], 'CONNECT /mcp')],
+    ['a tab after a Content-Length', head(p.port, ['Content-Length: 5\t'], 'POST /mcp') + 'hello'],
+    ['an HTTP/0.9 request line', `GET /mcp\r\n${host}\r\n\r\n`],
   ];
   for (const [what, request] of cases) {
     const client = await connectRaw(p.port);
@@ -551,6 +555,24 @@ splice('refuses ambiguous or malformed request framing with a 400 and closes, se
   }
   assert.is(up.received(), '');
   assert.is(up.connections(), 0);
+});
+
+splice('reads no request after one that closes the connection, and closes after its response even if the server would not', async () => {
+  // A server that keeps every connection open, whatever the client asked.
+  const up = await rawUpstream((socket, received) => {
+    const answered = received.split('\r\n\r\n').length - 1;
+    for (let k = (socket as Socket & { answered?: number }).answered ?? 0; k < answered; k++) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    (socket as Socket & { answered?: number }).answered = answered;
+  });
+  const p = await proxyTo(up.upstream);
+  const smuggled = head(p.port, [], 'DELETE /smuggled');
+  for (const first of [`GET /mcp HTTP/1.0\r\nHost: 127.0.0.1:${p.port}\r\n\r\n`, head(p.port, ['Connection: close']), head(p.port, ['Connection: close', 'Content-Length: 2'], 'POST /mcp') + 'ab']) {
+    const client = await connectRaw(p.port);
+    await client.write(first + smuggled);
+    assert.equal(statusLines(await client.closed()), ['200'], first);
+  }
+  assert.not.match(up.received(), 'smuggled');
+  assert.is(up.received().match(/ \/mcp HTTP/g)?.length, 3);
 });
 
 splice('answers a malformed chunk with a 400 and cuts the server off before the request completes', async () => {
