@@ -18,6 +18,7 @@ const IPV4_RANGES: readonly Range[] = [
   ['169.254.170.2', 32, 'metadata'], // AWS ECS task credentials
   ['169.254.170.23', 32, 'metadata'], // AWS EKS Pod Identity
   ['100.100.100.200', 32, 'metadata'], // Alibaba Cloud
+  ['168.63.129.16', 32, 'metadata'], // Azure WireServer (VM agent, extension settings)
   ['0.0.0.0', 8, 'unspecified'],
   ['127.0.0.0', 8, 'loopback'],
   ['10.0.0.0', 8, 'private'],
@@ -42,12 +43,20 @@ const IPV6_RANGES: readonly Range[] = [
   ['::1', 128, 'loopback'],
   ['::', 96, 'reserved'], // deprecated IPv4-compatible addresses
   ['100::', 64, 'reserved'], // discard-only
+  ['2001::', 32, 'reserved'], // Teredo: a tunnel whose far end (an embedded IPv4 address) a local relay picks
+  ['2001:2::', 48, 'reserved'], // benchmarking
+  ['2001:10::', 28, 'reserved'], // ORCHID (deprecated)
+  ['2001:20::', 28, 'reserved'], // ORCHIDv2: identifiers, not locators
   ['2001:db8::', 32, 'reserved'], // documentation
+  ['3fff::', 20, 'reserved'], // documentation (RFC 9637)
   ['fc00::', 7, 'private'], // unique local
   ['fec0::', 10, 'private'], // deprecated site-local
   ['fe80::', 10, 'link-local'],
   ['ff00::', 8, 'multicast'],
 ];
+
+/** The only IPv6 block assigned for global unicast; anything else that is not above is reserved. */
+const IPV6_GLOBAL_UNICAST: readonly [base: string, bits: number] = ['2000::', 3];
 
 /** Prefixes whose last 32 bits are an IPv4 address that the packet really goes to (or is translated to). */
 const EMBEDDED_IPV4_PREFIXES: ReadonlyArray<readonly [base: string, bits: number]> = [
@@ -120,8 +129,9 @@ function classifyIPv4(ip: string): AddressClass {
  * Returns what kind of destination an IP address is, so the egress proxy can refuse the host
  * machine, the local network and cloud metadata. IPv6 forms that carry an IPv4 address
  * (`::ffff:127.0.0.1`, `::ffff:7f00:1`, NAT64 `64:ff9b::7f00:1`) are classified by that
- * address, which stops an IPv6 spelling from smuggling a blocked IPv4 destination through.
- * Anything that is not an IP literal (`0x7f.1`, `127.1`, `2130706433`, a name) is `reserved`
+ * address, which stops an IPv6 spelling from smuggling a blocked IPv4 destination through;
+ * so are 6to4 addresses (`2002:V4ADDR::`) whose IPv4 address is not public. Teredo and every
+ * IPv6 address outside global unicast (`2000::/3`) are reserved. Anything that is not an IP literal (`0x7f.1`, `127.1`, `2130706433`, a name) is `reserved`
  * rather than an exception, so a caller that refuses every class but `public` fails closed.
  */
 export function classifyAddress(ip: string): AddressClass {
@@ -137,7 +147,9 @@ export function classifyAddress(ip: string): AddressClass {
     if (sixToFour !== 'public') return sixToFour;
   }
   const hit = IPV6_RANGES.find(([base, bits]) => inRange(value, 128, groupsToBigInt(parseIPv6(base)), bits));
-  return hit ? hit[2] : 'public';
+  if (hit) return hit[2];
+  const [globalBase, globalBits] = IPV6_GLOBAL_UNICAST;
+  return inRange(value, 128, groupsToBigInt(parseIPv6(globalBase)), globalBits) ? 'public' : 'reserved';
 }
 
 /** Writes IPv6 groups in the RFC 5952 form: lower case, no leading zeros, the longest zero run as `::`. */
