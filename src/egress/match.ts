@@ -288,3 +288,34 @@ export function checkResolvedAddress(request: { host: string }, address: string,
   const host = readRequestHost(request.host)?.value ?? request.host;
   return checkAddress(host, address, rules, hostAddresses);
 }
+
+const SNI_FIX = 'none: a tunnel\'s TLS server name must be the host it was opened to (no domain fronting)';
+
+/**
+ * Returns whether a TLS ClientHello's server name (SNI) may go through a tunnel opened to
+ * `target`, so a client cannot reach one site on a shared address (a CDN) while the proxy
+ * approved another (domain fronting). A tunnel opened by name must carry that name (or none);
+ * one opened to an IP that allow_host names may carry no name, that IP, or a name the profile
+ * allows by itself on that port. An Encrypted Client Hello is refused: it hides the real name.
+ */
+export function checkServerName(
+  target: { host: string; port: number }, hello: { serverName: string | undefined; encryptedHello: boolean },
+  rules: OutboundRules, hostAddresses: readonly string[] = [],
+): EgressDecision {
+  const opened = readRequestHost(target.host);
+  if (!opened) return refuse(`${JSON.stringify(target.host)} is not a host name or IP address`, SNI_FIX);
+  if (hello.encryptedHello) {
+    return refuse(`the TLS ClientHello to ${opened.value} hides its real server name (Encrypted Client Hello)`, 'none: the egress proxy must see the server name; turn Encrypted Client Hello off in the client');
+  }
+  if (hello.serverName === undefined) return { allowed: true };
+  const named = readRequestHost(hello.serverName);
+  if (!named) return refuse(`the TLS server name ${JSON.stringify(hello.serverName)} is not a host name`, SNI_FIX);
+  if (named.kind === opened.kind && named.value === opened.value) return { allowed: true };
+  if (opened.kind === 'ip' && named.kind === 'name') {
+    // The name must be allowed in its own right: an approved IP does not approve every site on it.
+    const byName = decideEgress({ host: named.value, port: target.port }, rules, [...hostAddresses]);
+    if (byName.allowed) return byName;
+    return refuse(`the TLS server name ${named.value} in a tunnel to ${opened.value} is not allowed: ${byName.reason}`, byName.fix);
+  }
+  return refuse(`the TLS server name (SNI) is ${named.value}, not ${opened.value}`, SNI_FIX);
+}

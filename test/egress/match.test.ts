@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkResolvedAddress, classifyAddress, decideEgress, matchHost, normaliseIp } from '../../src/egress/match.js';
+import { checkResolvedAddress, checkServerName, classifyAddress, decideEgress, matchHost, normaliseIp } from '../../src/egress/match.js';
 import type { AddressClass } from '../../src/egress/match.js';
 import type { OutboundRules } from '../../src/sandbox/profile-validate.js';
 
@@ -284,3 +284,49 @@ for (const [title, address, profile, reason, fix] of [
 }
 
 resolved.run();
+
+const sni = suite('checkServerName');
+
+const NO_FRONTING = 'none: a tunnel\'s TLS server name must be the host it was opened to (no domain fronting)';
+const TUNNEL_RULES = rules(['api.example.com', '*.cdn.example.com', '151.101.1.1', '2001:db8::5'], [443]);
+
+for (const [title, host, serverName, profile] of [
+  ['allows the name the tunnel was opened to', 'api.example.com', 'api.example.com', TUNNEL_RULES],
+  ['allows it in other capitals, with a trailing dot', 'API.example.com', 'api.example.com.', TUNNEL_RULES],
+  ['allows no name at all (a client that sends none)', 'api.example.com', undefined, TUNNEL_RULES],
+  ['allows a tunnel by an allowed IP with no name (clients send none for IPs)', '151.101.1.1', undefined, TUNNEL_RULES],
+  ['allows a tunnel by an allowed IP that names the same IP', '151.101.1.1', '151.101.1.1', TUNNEL_RULES],
+  ['allows a tunnel by an allowed IP that names a host allowed by name', '151.101.1.1', 'api.example.com', TUNNEL_RULES],
+  ['allows a tunnel by an allowed IP that names a host a wildcard allows', '151.101.1.1', 'img.cdn.example.com', TUNNEL_RULES],
+  ['allows a tunnel by IPv6 naming its own address', '2001:db8::5', '2001:DB8:0::5', TUNNEL_RULES],
+  ['allows any public name by IP under insecure_allow_all', '8.8.8.8', 'dns.example.org', ALLOW_ALL],
+] as const) {
+  sni(title, () => {
+    assert.equal(checkServerName({ host, port: 443 }, { serverName, encryptedHello: false }, profile), { allowed: true });
+  });
+}
+
+for (const [title, host, serverName, profile, reason, fix] of [
+  ['refuses another name on a tunnel opened by name (domain fronting)', 'api.example.com', 'blocked.example.org', TUNNEL_RULES, 'the TLS server name (SNI) is blocked.example.org, not api.example.com', NO_FRONTING],
+  ['refuses a sibling under the same wildcard', 'a.cdn.example.com', 'b.cdn.example.com', TUNNEL_RULES, 'the TLS server name (SNI) is b.cdn.example.com, not a.cdn.example.com', NO_FRONTING],
+  ['refuses another name under insecure_allow_all too', 'api.example.com', 'other.example.org', ALLOW_ALL, 'the TLS server name (SNI) is other.example.org, not api.example.com', NO_FRONTING],
+  ['refuses an IP as the name of a tunnel opened by name', 'api.example.com', '151.101.1.1', TUNNEL_RULES, 'the TLS server name (SNI) is 151.101.1.1, not api.example.com', NO_FRONTING],
+  ['refuses a tunnel by an allowed IP that names a host not allowed by name', '151.101.1.1', 'blocked.example.org', TUNNEL_RULES, 'the TLS server name blocked.example.org in a tunnel to 151.101.1.1 is not allowed: blocked.example.org is not in allow_host', 'add "blocked.example.org" to network.outbound.allow_host'],
+  ['refuses a tunnel by an allowed IP that names another IP', '151.101.1.1', '151.101.1.2', TUNNEL_RULES, 'the TLS server name (SNI) is 151.101.1.2, not 151.101.1.1', NO_FRONTING],
+  ['refuses a name that is not a host name', 'api.example.com', 'api.example.com:443', TUNNEL_RULES, 'the TLS server name "api.example.com:443" is not a host name', NO_FRONTING],
+  ['refuses a numeric spelling of an address as the name', '151.101.1.1', '0x97.0x65.1.1', TUNNEL_RULES, 'the TLS server name "0x97.0x65.1.1" is not a host name', NO_FRONTING],
+] as const) {
+  sni(title, () => {
+    assert.equal(checkServerName({ host, port: 443 }, { serverName, encryptedHello: false }, profile), { allowed: false, reason, fix });
+  });
+}
+
+sni('refuses an Encrypted Client Hello even when its outer name matches', () => {
+  const verdict = checkServerName({ host: 'api.example.com', port: 443 }, { serverName: 'api.example.com', encryptedHello: true }, TUNNEL_RULES);
+  assert.equal(verdict, {
+    allowed: false, reason: 'the TLS ClientHello to api.example.com hides its real server name (Encrypted Client Hello)',
+    fix: 'none: the egress proxy must see the server name; turn Encrypted Client Hello off in the client',
+  });
+});
+
+sni.run();
