@@ -209,6 +209,8 @@ export class HttpRelay {
     socket.on('error', () => {});
     socket.once('close', () => { if (this.upstream === upstream) this.onUpstreamClose(); });
     socket.on('drain', () => { if (this.upstream === upstream) this.drained(); });
+    // A connection through the user's proxy comes paused (its answer to CONNECT was read off it).
+    socket.resume();
   }
 
   /** Keeps client bytes for later and stops reading until then. */

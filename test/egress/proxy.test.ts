@@ -320,6 +320,31 @@ live('chains to an upstream proxy with CONNECT and its credentials, keeping the 
   } finally { h.close(); upstream.close(); }
 });
 
+live('sends plain HTTP through a tunnel of the upstream proxy, request by request', async () => {
+  const seen: string[] = [];
+  const h = await startHarness((p) => rules(['web.example.com'], [p.web]));
+  const upstream = netCreateServer((s) => {
+    s.on('error', () => {});
+    s.once('data', (d: Buffer) => {
+      seen.push(d.toString('latin1').split('\r\n')[0] ?? '');
+      const far = netConnect(h.webPort, '127.0.0.1', () => { s.write('HTTP/1.1 200 Connection established\r\n\r\n'); s.pipe(far); far.pipe(s); });
+      far.on('error', () => s.destroy());
+    });
+  });
+  const upstreamPort = await listen(upstream);
+  const proxied = await startEgressProxy({
+    socketPath: `${h.socket}.chained`, rules: rules(['web.example.com'], [h.webPort]), hostAddresses: [], record: (e) => h.entries.push({ ...e }),
+    resolve: async () => { throw new Error('the user\'s proxy resolves names, not mcp-lok'); },
+    upstreamProxy: { host: '127.0.0.1', port: upstreamPort },
+  });
+  try {
+    const get = (path: string): string => `GET http://web.example.com:${h.webPort}${path} HTTP/1.1\r\nHost: web.example.com:${h.webPort}\r\n\r\n`;
+    const data = await exchange(`${h.socket}.chained`, get('/a') + get('/b'));
+    assert.equal([...data.matchAll(/path=(\S+) n=(\d)/g)].map((m) => `${m[1]} ${m[2]}`), ['/a 1', '/b 2'], data);
+    assert.equal(seen, [`CONNECT web.example.com:${h.webPort} HTTP/1.1`]);
+  } finally { proxied.close(); h.close(); upstream.close(); }
+});
+
 live('answers 502 when the upstream proxy refuses the tunnel', async () => {
   const upstream = netCreateServer((s) => { s.on('error', () => {}); s.once('data', () => s.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n')); });
   const upstreamPort = await listen(upstream);
