@@ -142,4 +142,40 @@ for (const bridge of ['fifo', 'attach'] as const) {
   });
 }
 
+// A server that listens itself joins the ingress sidecar's namespace: the same sidecar carries
+// the egress forwarder (an engine on this machine's kernel; a VM engine cannot serve these yet).
+images('serves an image over HTTP behind the reverse proxy, its outbound rules through the same loopback sidecar', async () => {
+  const home = tempDir('mcp-lok-image-egress-http-');
+  const name = `e2e-image-egress-http-${randomBytes(3).toString('hex')}`;
+  const profile = writeProfile(home, { allow_host: [gateway], allow_port: [port] });
+  const child = spawnBin(MANAGER, ['run', '--transport', 'streamable-http', '--target-port', '8080', '--profile', profile, '--name', name, IMAGE, '--', 'serve'], { MCP_LOK_HOME: home });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  try {
+    await eventually(async () => /is ready at (http:\/\/\S+)/.test(stderr), 60_000, `${name} to be ready`).catch((error: Error) => { throw new Error(`${error.message}\n${stderr}`); });
+    const url = new URL(/is ready at (http:\/\/\S+)/.exec(stderr)?.[1] ?? '');
+    const query = ['net', `get:http://${gateway}:${port}/`, `connect:${gateway}:${port + 1}`, 'connect:169.254.169.254:80'].map((t) => `t=${encodeURIComponent(t)}`).join('&');
+    const response = await fetch(`${url.origin}/probe?${query}`);
+    const probe = await response.json() as Probe;
+    const [net, allowed, otherPort, metadata] = probe.results;
+    assert.equal(net?.interfaces, ['lo'], JSON.stringify(net));
+    assert.is(net?.routes, 0, JSON.stringify(net));
+    assert.is(allowed?.body, 'hello egress', JSON.stringify(allowed));
+    assert.is(otherPort?.status, 403, JSON.stringify(otherPort));
+    assert.is(metadata?.status, 403, JSON.stringify(metadata));
+    const containers = await lokContainers(`mcp-lok-name=${name}`);
+    const server = containers.find((c) => c.Labels['mcp-lok-role'] === 'run');
+    const ingress = containers.find((c) => c.Labels['mcp-lok-role'] === 'ingress');
+    assert.ok(server && ingress, JSON.stringify(containers.map((c) => c.Labels['mcp-lok-role'])));
+    assert.is((await inspect(server.Id)).HostConfig.NetworkMode, `container:${ingress.Id}`);
+    assert.is((await inspect(ingress.Id)).HostConfig.NetworkMode, 'none');
+    assert.not.ok(containers.some((c) => c.Labels['mcp-lok-role'] === 'loopback'), 'a second sidecar for egress');
+  } finally {
+    child.kill('SIGINT');
+  }
+  assert.is(await exited, 0, stderr);
+  await eventually(async () => (await lokContainers(`mcp-lok-name=${name}`)).length === 0, 15_000, `${name}'s containers to be removed`);
+});
+
 images.run();
