@@ -9,7 +9,6 @@ import { createVolume, removeVolume, volumeExists } from '../engine/containers.j
 import { formatEndpoint, type EngineEndpoint } from '../engine/endpoint.js';
 import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
-import type { UpstreamProxy } from '../egress/proxy.js';
 import { CA_BUNDLE_PATH, DEFAULT_NOFILE, NPM_CACHE_DIR, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { LABEL, buildLabels } from '../sandbox/labels.js';
 import { wrapWithEgressForwarder } from '../bridge/fifo.js';
@@ -19,6 +18,8 @@ import { EGRESS_PROXY_ENV, openEgress, type EgressAccess } from '../services/egr
 import type { OutboundRules } from '../sandbox/profile-validate.js';
 import { currentOwner } from '../state/owner.js';
 import { withLock } from '../state/lock.js';
+import type { UpstreamProxy } from '../egress/proxy.js';
+import { parseProxyUrl } from './npm-config.js';
 import type { PackageSpec } from './package-spec.js';
 
 /** The npm cache shared by install containers (content-addressed, safe to share). */
@@ -37,10 +38,10 @@ export interface InstallRecord {
 
 export interface InstallRequest {
   /**
-   * The user's own npm proxy: the egress proxy reaches the registry through it (CONNECT)
-   * instead of directly. The install container never has a network of its own.
+   * The user's own npm proxy (its URL): the egress proxy reaches the registry through it
+   * (CONNECT) instead of directly. The install container never has a network of its own.
    */
-  upstreamProxy?: UpstreamProxy | undefined;
+  upstreamProxy?: string | undefined;
   /** The engine cannot mount a socket from this machine (a VM, TCP): the proxy runs in a sidecar. */
   proxyInSidecar: boolean;
   packages: PackageSpec[];
@@ -104,6 +105,8 @@ interface InstallRun {
   newVolume: boolean;
   /** Aborting removes the install container at once. */
   stop: AbortSignal | undefined;
+  /** The user's own npm proxy, read before anything was created. */
+  upstreamProxy: UpstreamProxy | undefined;
 }
 
 const STOPPED: InstallResult = { ok: false, reason: 'stopped' };
@@ -113,16 +116,16 @@ const STOPPED: InstallResult = { ok: false, reason: 'stopped' };
  * (and the addresses that name has now, private ones included: the user chose that registry),
  * directly or through the user's own proxy.
  */
-async function startRegistryEgress(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, name: string): Promise<EgressAccess> {
+async function startRegistryEgress(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, name: string, upstreamProxy: UpstreamProxy | undefined): Promise<EgressAccess> {
   const url = new URL(req.registry);
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   // Through the user's proxy the name is its to resolve (it may be the only resolver that can).
-  const addresses = isIP(host) || req.upstreamProxy ? [] : await lookup(host, { all: true }).then((list) => list.map((a) => a.address), () => []);
+  const addresses = isIP(host) || upstreamProxy ? [] : await lookup(host, { all: true }).then((list) => list.map((a) => a.address), () => []);
   const rules: OutboundRules = { insecureAllowAll: false, transports: ['tcp'], hosts: [host, ...addresses], ports: [port] };
   return openEgress(ctx, {
     server: name, profile: 'install', announce: false, endpoint, local: !req.proxyInSidecar, rules, image: req.image,
-    containerName: `${name}-egress`, launcher: 'npx', upstreamProxy: req.upstreamProxy,
+    containerName: `${name}-egress`, launcher: 'npx', upstreamProxy,
   });
 }
 
@@ -148,7 +151,7 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
   const name = `mcp-lok-install-${createHash('sha256').update(`${volume}${process.pid}${ctx.now()}`).digest('hex').slice(0, 10)}`;
   const install = ['node', '/opt/mcp-lok/install.mjs', JSON.stringify({ specs })];
   if (run.stop?.aborted) return STOPPED;
-  const egress = await startRegistryEgress(ctx, endpoint, req, name);
+  const egress = await startRegistryEgress(ctx, endpoint, req, name, run.upstreamProxy);
   if (run.stop?.aborted) { await egress.close(); return STOPPED; }
   mounts.push(...egress.mounts);
   Object.assign(env, EGRESS_PROXY_ENV);
@@ -224,6 +227,9 @@ export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, re
   return withLock(join(ctx.paths.locks, key), async () => {
     const again = await readRecord(recordPath);
     if (again && isRecordFresh(again, req.packages, req.refreshAfterMs, ctx.now()) && (await usable(again))) return again;
+    // Read only when an install needs it (a warm start never fails on a proxy setting), and
+    // before anything is said or created.
+    const upstreamProxy = req.upstreamProxy === undefined ? undefined : parseProxyUrl(req.upstreamProxy);
     const started = ctx.now();
     if (!req.quiet) ctx.log(`mcp-lok: ${again ? 'checking for a newer' : 'installing'} ${specs.join(' ')} in a sandbox...`);
     const volumeExisted = await volumeExists(endpoint, volume);
@@ -231,7 +237,7 @@ export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, re
     const trap = req.handleSignals ? trapStopSignals() : undefined;
     let result: InstallResult;
     try {
-      result = await runInstall(ctx, endpoint, req, specs, volume, { refreshing: again !== undefined, newVolume: !volumeExisted, stop: trap?.signal });
+      result = await runInstall(ctx, endpoint, req, specs, volume, { refreshing: again !== undefined, newVolume: !volumeExisted, stop: trap?.signal, upstreamProxy });
       // A failed first install leaves nothing: the volume made for it goes too.
       if ((!result.ok || !result.dir || !result.packages) && !volumeExisted) await removeVolume(endpoint, volume).catch(() => false);
     } finally {

@@ -85,7 +85,7 @@ export function parseProxyUrl(text: string): UpstreamProxy {
     throw new LokError('INVALID_INPUT', 'npm\'s proxy setting is not a URL.', { exitCode: EXIT.usage, hint });
   }
   if (url.protocol !== 'http:') {
-    throw new LokError('INVALID_INPUT', `mcp-lok can chain only to an http:// proxy; npm's proxy is ${url.protocol}//${url.host}.`, { exitCode: EXIT.usage, hint });
+    throw new LokError('INVALID_INPUT', `npm's proxy ${url.protocol}//${url.host} is not an http:// proxy, the only kind the egress proxy can go through.`, { exitCode: EXIT.usage, hint });
   }
   const proxy: UpstreamProxy = { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80) };
   if (url.username || url.password) {

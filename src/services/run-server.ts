@@ -23,7 +23,7 @@ import { buildGrantContext, loadProfile, resolveGrantMounts, type GrantContext, 
 import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from '../npx/choose-bin.js';
 import { ensureInstalled } from '../npx/install.js';
-import { chooseNpmProxy, parseProxyUrl, readNpmSettings } from '../npx/npm-config.js';
+import { chooseNpmProxy, readNpmSettings } from '../npx/npm-config.js';
 import type { EnvEntry, LokOptions } from '../npx/parse-args.js';
 import type { PackageSpec } from '../npx/package-spec.js';
 
@@ -156,8 +156,8 @@ interface CaChoice {
   npm: ReturnType<typeof readNpmSettings>;
   file: string | undefined;
   isNpmCafile: boolean;
-  /** The user's own npm proxy, which the install's egress proxy goes through. */
-  upstreamProxy: ReturnType<typeof parseProxyUrl> | undefined;
+  /** The user's own npm proxy URL, which the install's egress proxy goes through. */
+  upstreamProxy: string | undefined;
   proxyInSidecar: boolean;
 }
 
@@ -214,8 +214,7 @@ export async function planServer(ctx: Context, req: ServerRequest): Promise<Serv
   // engine); an image reaches it through a loopback sidecar that runs the forwarder.
   const net = decideNetwork(loaded.profile, loaded.name);
   const registry = lok.registry ?? npm.registry;
-  const npmProxy = source.kind === 'npx' ? chooseNpmProxy(npm, registry) : undefined;
-  const upstreamProxy = npmProxy === undefined ? undefined : parseProxyUrl(npmProxy);
+  const upstreamProxy = source.kind === 'npx' ? chooseNpmProxy(npm, registry) : undefined;
   const grantContext = buildGrantContext({ env: ctx.env, home: ctx.home, paths: ctx.paths, platform: process.platform, endpoint });
   const grants = resolveGrantMounts(loaded.profile, grantContext);
   const sweep = sweepOrphans(endpoint, join(ctx.paths.state, 'run'), ctx.now()).then(

@@ -8,7 +8,9 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SHIM, lokContainers, requireEngine, runBin, tempDir } from './harness.js';
+import { engineRequest } from '../../src/engine/http.js';
+import { installKey } from '../../src/npx/install.js';
+import { ENGINE, SHIM, lokContainers, requireEngine, runBin, tempDir } from './harness.js';
 import { startEgressWorld, type EgressWorld } from './egress-world.js';
 
 let world: EgressWorld;
@@ -53,6 +55,20 @@ upstream.after(async () => {
   for (const s of sockets) s.destroy();
   await new Promise((resolve) => proxy?.close(resolve));
   await world?.close();
+});
+
+// First, while this registry has no install yet: a refused start must leave no volume for it.
+upstream('refuses an npm proxy it cannot chain to with one line, creating nothing', async () => {
+  const home = tempDir('mcp-lok-egress-upstream-bad-');
+  const volume = `mcp-lok-pkg-${installKey(['lok-fixture-exit@latest'], world.registry.url)}`;
+  const result = await runBin(SHIM, ['--registry', world.registry.url, '-y', 'lok-fixture-exit', '0'], {
+    env: { MCP_LOK_HOME: home, npm_config_proxy: `https://${world.gateway}:${proxyPort}` },
+  });
+  assert.is(result.code, 125, result.stderr);
+  assert.is(result.stdout.length, 0);
+  assert.match(result.stderr, /^mcp-lok-npx: npm's proxy https:\/\/[^ ]+ is not an http:\/\/ proxy[^\n]+\n$/);
+  assert.is((await engineRequest(ENGINE, 'GET', `/volumes/${volume}`)).status, 404, `${volume} was created`);
+  assert.equal(seen, []);
 });
 
 for (const bridge of ['fifo', 'attach'] as const) {
