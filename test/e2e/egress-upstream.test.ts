@@ -77,6 +77,7 @@ for (const bridge of ['fifo', 'attach'] as const) {
     seen.length = 0;
     const name = `e2e-upstream-${bridge}-${randomBytes(3).toString('hex')}`;
     const result = await runBin(SHIM, ['--registry', world.registry.url, '--name', name, '-y', 'lok-fixture-exit', '3'], {
+      // lok-offline: corp%40user is the user name for this suite's own proxy on the gateway
       env: { MCP_LOK_HOME: home, MCP_LOK_BRIDGE: bridge, npm_config_proxy: `http://corp%40user:s3cret@${world.gateway}:${proxyPort}` },
     });
     assert.is(result.code, 3, result.stderr);

@@ -1,3 +1,4 @@
+// lok-offline-data: 192.0.2.77, api.example.com, blocked.example.org, web.example.com, mixed.example.com, 93.184.216.34, 10.0.0.5, me.example.com, wire.example.com, 168.63.129.16, 169.254.169.254, 2001:0:4136:e378:8000:63bf:3fff:fdd2, registry.example.com, other.example.com; names and server names sent to the proxy under test on a Unix socket, whose resolver is the test's own (every name maps to loopback or is refused before any connection), and whose upstream proxy is a listener on loopback
 // The proxy against real sockets: local servers on loopback stand in for the outside world, and
 // a resolver passed in decides what names mean. Nothing here connects anywhere but loopback.
 import { mkdtempSync } from 'node:fs';
