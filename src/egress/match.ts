@@ -18,6 +18,7 @@ const IPV4_RANGES: readonly Range[] = [
   ['169.254.170.2', 32, 'metadata'], // AWS ECS task credentials
   ['169.254.170.23', 32, 'metadata'], // AWS EKS Pod Identity
   ['100.100.100.200', 32, 'metadata'], // Alibaba Cloud
+  ['168.63.129.16', 32, 'metadata'], // Azure WireServer (VM agent, extension settings)
   ['0.0.0.0', 8, 'unspecified'],
   ['127.0.0.0', 8, 'loopback'],
   ['10.0.0.0', 8, 'private'],
@@ -42,12 +43,20 @@ const IPV6_RANGES: readonly Range[] = [
   ['::1', 128, 'loopback'],
   ['::', 96, 'reserved'], // deprecated IPv4-compatible addresses
   ['100::', 64, 'reserved'], // discard-only
+  ['2001::', 32, 'reserved'], // Teredo: a tunnel whose far end (an embedded IPv4 address) a local relay picks
+  ['2001:2::', 48, 'reserved'], // benchmarking
+  ['2001:10::', 28, 'reserved'], // ORCHID (deprecated)
+  ['2001:20::', 28, 'reserved'], // ORCHIDv2: identifiers, not locators
   ['2001:db8::', 32, 'reserved'], // documentation
+  ['3fff::', 20, 'reserved'], // documentation (RFC 9637)
   ['fc00::', 7, 'private'], // unique local
   ['fec0::', 10, 'private'], // deprecated site-local
   ['fe80::', 10, 'link-local'],
   ['ff00::', 8, 'multicast'],
 ];
+
+/** The only IPv6 block assigned for global unicast; anything else that is not above is reserved. */
+const IPV6_GLOBAL_UNICAST: readonly [base: string, bits: number] = ['2000::', 3];
 
 /** Prefixes whose last 32 bits are an IPv4 address that the packet really goes to (or is translated to). */
 const EMBEDDED_IPV4_PREFIXES: ReadonlyArray<readonly [base: string, bits: number]> = [
@@ -120,8 +129,9 @@ function classifyIPv4(ip: string): AddressClass {
  * Returns what kind of destination an IP address is, so the egress proxy can refuse the host
  * machine, the local network and cloud metadata. IPv6 forms that carry an IPv4 address
  * (`::ffff:127.0.0.1`, `::ffff:7f00:1`, NAT64 `64:ff9b::7f00:1`) are classified by that
- * address, which stops an IPv6 spelling from smuggling a blocked IPv4 destination through.
- * Anything that is not an IP literal (`0x7f.1`, `127.1`, `2130706433`, a name) is `reserved`
+ * address, which stops an IPv6 spelling from smuggling a blocked IPv4 destination through;
+ * so are 6to4 addresses (`2002:V4ADDR::`) whose IPv4 address is not public. Teredo and every
+ * IPv6 address outside global unicast (`2000::/3`) are reserved. Anything that is not an IP literal (`0x7f.1`, `127.1`, `2130706433`, a name) is `reserved`
  * rather than an exception, so a caller that refuses every class but `public` fails closed.
  */
 export function classifyAddress(ip: string): AddressClass {
@@ -137,7 +147,9 @@ export function classifyAddress(ip: string): AddressClass {
     if (sixToFour !== 'public') return sixToFour;
   }
   const hit = IPV6_RANGES.find(([base, bits]) => inRange(value, 128, groupsToBigInt(parseIPv6(base)), bits));
-  return hit ? hit[2] : 'public';
+  if (hit) return hit[2];
+  const [globalBase, globalBits] = IPV6_GLOBAL_UNICAST;
+  return inRange(value, 128, groupsToBigInt(parseIPv6(globalBase)), globalBits) ? 'public' : 'reserved';
 }
 
 /** Writes IPv6 groups in the RFC 5952 form: lower case, no leading zeros, the longest zero run as `::`. */
@@ -275,4 +287,35 @@ export function decideEgress(request: { host: string; port: number }, rules: Out
 export function checkResolvedAddress(request: { host: string }, address: string, rules: OutboundRules, hostAddresses: string[]): EgressDecision {
   const host = readRequestHost(request.host)?.value ?? request.host;
   return checkAddress(host, address, rules, hostAddresses);
+}
+
+const SNI_FIX = 'none: a tunnel\'s TLS server name must be the host it was opened to (no domain fronting)';
+
+/**
+ * Returns whether a TLS ClientHello's server name (SNI) may go through a tunnel opened to
+ * `target`, so a client cannot reach one site on a shared address (a CDN) while the proxy
+ * approved another (domain fronting). A tunnel opened by name must carry that name (or none);
+ * one opened to an IP that allow_host names may carry no name, that IP, or a name the profile
+ * allows by itself on that port. An Encrypted Client Hello is refused: it hides the real name.
+ */
+export function checkServerName(
+  target: { host: string; port: number }, hello: { serverName: string | undefined; encryptedHello: boolean },
+  rules: OutboundRules, hostAddresses: readonly string[] = [],
+): EgressDecision {
+  const opened = readRequestHost(target.host);
+  if (!opened) return refuse(`${JSON.stringify(target.host)} is not a host name or IP address`, SNI_FIX);
+  if (hello.encryptedHello) {
+    return refuse(`the TLS ClientHello to ${opened.value} hides its real server name (Encrypted Client Hello)`, 'none: the egress proxy must see the server name; turn Encrypted Client Hello off in the client');
+  }
+  if (hello.serverName === undefined) return { allowed: true };
+  const named = readRequestHost(hello.serverName);
+  if (!named) return refuse(`the TLS server name ${JSON.stringify(hello.serverName)} is not a host name`, SNI_FIX);
+  if (named.kind === opened.kind && named.value === opened.value) return { allowed: true };
+  if (opened.kind === 'ip' && named.kind === 'name') {
+    // The name must be allowed in its own right: an approved IP does not approve every site on it.
+    const byName = decideEgress({ host: named.value, port: target.port }, rules, [...hostAddresses]);
+    if (byName.allowed) return byName;
+    return refuse(`the TLS server name ${named.value} in a tunnel to ${opened.value} is not allowed: ${byName.reason}`, byName.fix);
+  }
+  return refuse(`the TLS server name (SNI) is ${named.value}, not ${opened.value}`, SNI_FIX);
 }

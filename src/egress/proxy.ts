@@ -1,7 +1,13 @@
 import { lookup } from 'node:dns/promises';
 import { connect, createServer, isIP, type Server, type Socket } from 'node:net';
 import type { OutboundRules } from '../sandbox/profile-validate.js';
-import { checkResolvedAddress, decideEgress } from './match.js';
+import { HeadScanner, HttpFramingError, parseResponseHead } from '../proxy/http-framing.js';
+import { EGRESS_HEAD_TIMEOUT_MS, HttpRelay, type RelayUpstream } from './http-relay.js';
+import { formatAuthority, readProxyRequest, type Target } from './http-request.js';
+import { checkResolvedAddress, checkServerName, decideEgress } from './match.js';
+import { MAX_CLIENT_HELLO_BYTES, readClientHello } from './tls-hello.js';
+
+export { EGRESS_HEAD_TIMEOUT_MS } from './http-relay.js';
 
 /** One outbound attempt, as the egress log records it. */
 export interface EgressEntry {
@@ -9,6 +15,8 @@ export interface EgressEntry {
   host: string;
   port: number;
   address: string | null;
+  /** Reached through the user's own proxy (`host:port`), which resolved the name. */
+  via?: string;
   allowed: boolean;
   reason?: string;
   fix?: string;
@@ -16,6 +24,14 @@ export interface EgressEntry {
   failed?: string;
   bytesOut: number;
   bytesIn: number;
+}
+
+/** A proxy of the user's own (npm's `https-proxy`) that outbound connections go through with CONNECT. */
+export interface UpstreamProxy {
+  host: string;
+  port: number;
+  /** The `Proxy-Authorization` value, when the proxy URL carries credentials. */
+  authorization?: string | undefined;
 }
 
 export interface EgressProxyOptions {
@@ -26,122 +42,283 @@ export interface EgressProxyOptions {
   record: (entry: EgressEntry) => void;
   /** Resolves a name; tests pass their own. */
   resolve?: (host: string) => Promise<string[]>;
+  /** Go through this proxy instead of connecting directly; it resolves names itself. */
+  upstreamProxy?: UpstreamProxy | undefined;
+  /** Shorter limits for tests; the defaults are the EGRESS_*_TIMEOUT_MS constants. */
+  timeouts?: { headMs?: number; helloMs?: number; idleMs?: number };
 }
 
-const MAX_HEAD_BYTES = 16 * 1024;
+/** How long connecting to a target (or through the user's proxy to it) may take. */
 const CONNECT_TIMEOUT_MS = 10_000;
+/** How long a tunnel may wait for the client's first bytes (its TLS ClientHello) once open. */
+export const EGRESS_HELLO_TIMEOUT_MS = 30_000;
+/** A connection with no byte either way for this long is closed (an idle tunnel or keep-alive). */
+export const EGRESS_IDLE_TIMEOUT_MS = 5 * 60_000;
+/** How long a refused client may still send before its connection is dropped. */
+const LINGER_MS = 1000;
 
 async function resolveAll(host: string): Promise<string[]> {
   return (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 }
 
-interface Target { host: string; port: number }
+function textResponse(status: string, text: string): string {
+  return `HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`;
+}
 
-/** Returns the target of a request head: `CONNECT host:port` or an absolute-form URL. */
-export function parseRequestHead(head: string): { target: Target; connect: boolean; rewritten?: string } | undefined {
-  const lineEnd = head.indexOf('\r\n');
-  const [method = '', uri = '', version = ''] = head.slice(0, lineEnd).split(' ');
-  if (!/^HTTP\/1\.[01]$/.test(version)) return undefined;
-  if (method === 'CONNECT') {
-    const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s/]+):(\d{1,5})$/.exec(uri);
-    if (!m?.[1] || !m[2]) return undefined;
-    return { target: { host: m[1].replace(/^\[|\]$/g, '').toLowerCase(), port: Number(m[2]) }, connect: true };
-  }
-  if (!uri.startsWith('http://') || !URL.canParse(uri)) return undefined;
-  const url = new URL(uri);
-  // One request per connection: a second request could name another host.
-  const headers = head.slice(lineEnd + 2).split('\r\n').filter((h) => h && !/^(proxy-connection|connection|keep-alive):/i.test(h));
-  const rewritten = `${method} ${url.pathname}${url.search} ${version}\r\n${[...headers, 'Connection: close'].join('\r\n')}\r\n\r\n`;
-  return { target: { host: url.hostname.replace(/^\[|\]$/g, '').toLowerCase(), port: Number(url.port || 80) }, connect: false, rewritten };
+/** Answers and closes, reading on (and dropping) what the client still sends so it sees the answer. */
+function answer(client: Socket, response: string): void {
+  client.end(response);
+  client.resume();
+  setTimeout(() => client.destroy(), LINGER_MS).unref();
+}
+
+/** Resolves once `socket` connects, or rejects with why it did not within CONNECT_TIMEOUT_MS. */
+function connected(socket: Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    socket.once('error', reject);
+    socket.once('connect', () => { socket.setTimeout(0); socket.off('error', reject); resolve(); });
+  });
+}
+
+/** Opens a tunnel to `target` through the user's proxy with CONNECT; resolves once it answers 2xx. */
+async function connectThroughProxy(proxy: UpstreamProxy, target: Target): Promise<Socket> {
+  const socket = connect({ host: proxy.host, port: proxy.port });
+  socket.on('error', () => {});
+  await connected(socket);
+  const authority = formatAuthority(target);
+  socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${proxy.authorization ? `Proxy-Authorization: ${proxy.authorization}\r\n` : ''}\r\n`);
+  return new Promise((resolve, reject) => {
+    const scanner = new HeadScanner(false);
+    const timer = setTimeout(() => fail(new Error('no answer to CONNECT')), CONNECT_TIMEOUT_MS);
+    const fail = (error: Error): void => { clearTimeout(timer); socket.off('data', onData); socket.destroy(); reject(error); };
+    const onData = (chunk: Buffer): void => {
+      let found;
+      try { found = scanner.push(chunk, 0); } catch (error) { fail(error as Error); return; }
+      if (!found) return;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      let status: number;
+      try { status = parseResponseHead(found.head).status; } catch (error) { fail(error as Error); return; }
+      if (status < 200 || status > 299) { fail(new Error(`the proxy ${proxy.host}:${proxy.port} answered ${status}`)); return; }
+      socket.pause();
+      if (found.end < chunk.length) socket.unshift(chunk.subarray(found.end));
+      resolve(socket);
+    };
+    socket.on('data', onData);
+    socket.once('close', () => fail(new Error(`the proxy ${proxy.host}:${proxy.port} closed the connection`)));
+  });
 }
 
 /**
  * Starts the egress proxy on a Unix socket mounted into one sandbox: it takes CONNECT and
  * plain-HTTP requests, allows only what the profile allows, resolves names itself, refuses
  * addresses the sandbox must never reach (private, loopback, link-local, metadata, this
- * machine) unless named by IP, and records every attempt. It fails closed.
+ * machine) unless named by IP, and records every attempt. Every request on a connection is
+ * checked, its Host header must name its target, and a tunnel's TLS server name must name the
+ * tunnel's host (no domain fronting). Slow and idle connections are closed. It fails closed.
  */
 export function startEgressProxy(options: EgressProxyOptions): Promise<Server> {
   const resolve = options.resolve ?? resolveAll;
-  const server = createServer((client) => {
-    client.on('error', () => {});
-    let buffered = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
-      const end = buffered.indexOf('\r\n\r\n');
-      if (end === -1) {
-        if (buffered.length > MAX_HEAD_BYTES) client.end('HTTP/1.1 431 Request Header Fields Too Large\r\n\r\n');
+  const headMs = options.timeouts?.headMs ?? EGRESS_HEAD_TIMEOUT_MS;
+  const helloMs = options.timeouts?.helloMs ?? EGRESS_HELLO_TIMEOUT_MS;
+  const idleMs = options.timeouts?.idleMs ?? EGRESS_IDLE_TIMEOUT_MS;
+  const newEntry = (target: Target): EgressEntry => ({ time: new Date().toISOString(), host: target.host, port: target.port, address: null, allowed: false, bytesOut: 0, bytesIn: 0 });
+  const denied = (entry: EgressEntry, reason: string, fix: string): string => {
+    Object.assign(entry, { allowed: false, reason, fix });
+    options.record(entry);
+    return textResponse('403 Forbidden', `mcp-lok egress: ${reason}; ${fix}\n`);
+  };
+
+  /** Checks a target and connects to it (directly or through the user's proxy); a refusal is logged and returned as a response. */
+  const open = async (target: Target): Promise<RelayUpstream | { response: string }> => {
+    const entry = newEntry(target);
+    const first = decideEgress(target, options.rules, options.hostAddresses);
+    if (!first.allowed) return { response: denied(entry, first.reason, first.fix) };
+    // Allowed by the profile but unreachable: a gateway error, which clients treat as a network failure.
+    const failed = (why: string): { response: string } => {
+      Object.assign(entry, { allowed: true, failed: why });
+      options.record(entry);
+      return { response: textResponse('502 Bad Gateway', `mcp-lok egress: ${why}\n`) };
+    };
+    const { host, port } = target;
+    let socket: Socket;
+    if (options.upstreamProxy) {
+      // The user's proxy resolves the name and connects; the profile's name and port checks hold.
+      const proxy = options.upstreamProxy;
+      entry.via = `${proxy.host}:${proxy.port}`;
+      try {
+        socket = await connectThroughProxy(proxy, target);
+      } catch (error) {
+        return failed(`${formatAuthority(target)} could not be reached through the proxy ${entry.via}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+    } else {
+      let addresses: string[];
+      try {
+        // An IP literal is its own address; a name is resolved here, never inside the sandbox.
+        addresses = isIP(host) ? [host] : await resolve(host);
+      } catch {
+        return failed(`${host} does not resolve`);
+      }
+      // Every address must pass: a name that also points inside is refused outright, so a
+      // mixed answer cannot smuggle a private address in behind a public one.
+      for (const candidate of addresses) {
+        const check = checkResolvedAddress({ host }, candidate, options.rules, options.hostAddresses);
+        if (!check.allowed) return { response: denied(entry, check.reason, check.fix) };
+      }
+      const address = addresses[0];
+      if (!address) return failed(`${host} has no address`);
+      entry.address = address;
+      socket = connect({ host: address, port });
+      socket.on('error', () => {});
+      try {
+        await connected(socket);
+      } catch (error) {
+        return failed(`${host}:${port} (${address}) did not answer: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+    }
+    entry.allowed = true;
+    socket.setNoDelay(true);
+    // The entry is the relay's byte count, and is logged once the connection ends.
+    return { socket, target, count: entry };
+  };
+  const closed = (upstream: RelayUpstream): void => { options.record(upstream.count as EgressEntry); };
+
+  /** A refusal of a request before it is sent anywhere, logged against its target. */
+  const refuseRequest = (refusal: { status: 400 | 403; reason: string; fix: string; target?: Target | undefined }, context?: string): string => {
+    const entry = newEntry(refusal.target ?? { host: '', port: 0 });
+    const reason = context ? `${context}: ${refusal.reason}` : refusal.reason;
+    if (refusal.status === 403 || context) return denied(entry, reason, refusal.fix);
+    return textResponse('400 Bad Request', `mcp-lok egress: ${reason}\n`);
+  };
+
+  /** After CONNECT: checks the first bytes (a TLS ClientHello's server name, or HTTP requests' Host), then relays. */
+  const guardTunnel = (client: Socket, upstream: RelayUpstream, first: Buffer): void => {
+    const { socket, target } = upstream;
+    const entry = upstream.count as EgressEntry;
+    let buffered = first;
+    let logged = false;
+    const done = (): void => {
+      if (!logged) { logged = true; options.record(entry); }
+      client.destroy();
+      socket.destroy();
+    };
+    const refuse = (reason: string, fix: string): void => {
+      Object.assign(entry, { allowed: false, reason, fix });
+      done();
+    };
+    const timer = setTimeout(() => refuse(`the tunnel to ${formatAuthority(target)} carried nothing for ${helloMs / 1000}s`, 'none: a client must start TLS (or HTTP) as soon as its tunnel opens'), helloMs);
+    timer.unref();
+    // The far end left before the client spoke.
+    const onFarClose = (): void => { clearTimeout(timer); done(); };
+    socket.once('close', onFarClose);
+    const inspect = (): void => {
+      if (buffered.length === 0) return;
+      if (buffered[0] !== 0x16) {
+        // Not TLS: plain HTTP through the tunnel (undici's proxy agent does this), checked request by request.
+        clearTimeout(timer);
+        stop();
+        const tunnelRelay = new HttpRelay(client, {
+          open: async () => ({ response: textResponse('502 Bad Gateway', 'mcp-lok egress: the tunnel is closed\n') }),
+          refuse: (refusal) => refuseRequest({ ...refusal, target: refusal.target ?? target }, `in the tunnel to ${formatAuthority(target)}`),
+          closed: () => { if (!logged) { logged = true; options.record(entry); } },
+        }, upstream, headMs);
+        tunnelRelay.feed(buffered);
+        client.resume();
         return;
       }
+      const hello = readClientHello(buffered);
+      if (hello.kind === 'incomplete') {
+        if (buffered.length > MAX_CLIENT_HELLO_BYTES + 5 * 8) refuse('the TLS ClientHello is too large', 'none');
+        return;
+      }
+      clearTimeout(timer);
+      stop();
+      if (hello.kind !== 'hello') {
+        refuse(`the tunnel to ${formatAuthority(target)} did not start with a TLS ClientHello (${hello.kind === 'malformed' ? hello.reason : 'not TLS'})`, 'none: the egress proxy carries TLS and HTTP only');
+        return;
+      }
+      const verdict = checkServerName(target, hello, options.rules, options.hostAddresses);
+      if (!verdict.allowed) { refuse(verdict.reason, verdict.fix); return; }
+      // Checked: from here on the tunnel only copies bytes.
+      socket.write(buffered);
+      entry.bytesOut += buffered.length;
+      client.on('data', (c: Buffer) => { entry.bytesOut += c.length; });
+      socket.on('data', (c: Buffer) => { entry.bytesIn += c.length; });
+      client.pipe(socket);
+      socket.pipe(client);
+      client.resume();
+      socket.resume();
+      client.once('close', done);
+      socket.once('close', done);
+    };
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      inspect();
+    };
+    const onEnd = (): void => { clearTimeout(timer); done(); };
+    const stop = (): void => { client.off('data', onData); client.off('end', onEnd); socket.off('close', onFarClose); };
+    client.on('data', onData);
+    client.on('end', onEnd);
+    client.resume();
+    inspect();
+  };
+
+  /** Opens a CONNECT tunnel: checks and connects, answers 200, then guards its first bytes. */
+  const openTunnel = async (client: Socket, target: Target, rest: Buffer): Promise<void> => {
+    const opened = await open(target);
+    if (client.destroyed) { if (!('response' in opened)) { opened.socket.destroy(); closed(opened); } return; }
+    if ('response' in opened) { answer(client, opened.response); return; }
+    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    guardTunnel(client, opened, rest);
+  };
+
+  const handleFirst = (client: Socket, raw: Buffer, rest: Buffer): void => {
+    const request = readProxyRequest(raw);
+    if (request.kind === 'refused') { answer(client, refuseRequest(request)); return; }
+    if (request.kind === 'connect') { void openTunnel(client, request.target, rest); return; }
+    // Plain HTTP: the relay reads this request again, and every one after it.
+    const relay = new HttpRelay(client, {
+      open, closed, refuse: (refusal) => refuseRequest(refusal),
+      tunnel: (target, held) => { void openTunnel(client, target, held); },
+    }, undefined, headMs);
+    relay.feed(Buffer.concat([raw, rest]));
+    client.resume();
+  };
+
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    client.on('error', () => {});
+    // Every byte either way counts as activity; a connection with none for this long is dropped.
+    client.setTimeout(idleMs, () => client.destroy());
+    const scanner = new HeadScanner(true);
+    // The first request head has this long from the connection's start (a slow-request attack).
+    const headTimer = setTimeout(() => answer(client, textResponse('408 Request Timeout', 'mcp-lok egress: the request head took too long\n')), headMs);
+    headTimer.unref();
+    client.once('close', () => clearTimeout(headTimer));
+    // Half-open connections are allowed (a client may end its side and still read answers),
+    // but not before a whole first head.
+    const onEnd = (): void => { client.destroy(); };
+    client.on('end', onEnd);
+    const onData = (chunk: Buffer): void => {
+      let found;
+      try {
+        found = scanner.push(chunk, 0);
+      } catch (error) {
+        if (!(error instanceof HttpFramingError)) throw error;
+        client.off('data', onData);
+        clearTimeout(headTimer);
+        answer(client, textResponse(error.status === 431 ? '431 Request Header Fields Too Large' : '400 Bad Request', `mcp-lok egress: ${error.message}\n`));
+        return;
+      }
+      if (!found) return;
+      clearTimeout(headTimer);
       client.off('data', onData);
+      client.off('end', onEnd);
       client.pause();
-      const head = buffered.subarray(0, end + 4).toString('latin1');
-      const rest = buffered.subarray(end + 4);
-      void handle(client, head, rest);
+      handleFirst(client, Buffer.from(found.head), chunk.subarray(found.end));
     };
     client.on('data', onData);
   });
-
-  const handle = async (client: Socket, head: string, rest: Buffer): Promise<void> => {
-    const parsed = parseRequestHead(head);
-    if (!parsed) { client.end('HTTP/1.1 400 Bad Request\r\n\r\n'); return; }
-    const { host, port } = parsed.target;
-    const entry: EgressEntry = { time: new Date().toISOString(), host, port, address: null, allowed: false, bytesOut: 0, bytesIn: 0 };
-    const deny = (reason: string, fix: string): void => {
-      Object.assign(entry, { reason, fix });
-      options.record(entry);
-      client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nmcp-lok egress: ${reason}; ${fix}\n`);
-    };
-    // Allowed by the profile but unreachable: a gateway error, which clients treat as a network failure.
-    const fail = (why: string): void => {
-      Object.assign(entry, { allowed: true, failed: why });
-      options.record(entry);
-      client.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nmcp-lok egress: ${why}\n`);
-    };
-    const first = decideEgress({ host, port }, options.rules, options.hostAddresses);
-    if (!first.allowed) { deny(first.reason, first.fix); return; }
-    let addresses: string[];
-    try {
-      // An IP literal is its own address; a name is resolved here, never inside the sandbox.
-      addresses = isIP(host) ? [host] : await resolve(host);
-    } catch {
-      fail(`${host} does not resolve`);
-      return;
-    }
-    // Every address must pass: a name that also points inside is refused outright, so a
-    // mixed answer cannot smuggle a private address in behind a public one.
-    for (const candidate of addresses) {
-      const check = checkResolvedAddress({ host }, candidate, options.rules, options.hostAddresses);
-      if (!check.allowed) { deny(check.reason, check.fix); return; }
-    }
-    const address = addresses[0];
-    if (!address) { fail(`${host} has no address`); return; }
-    entry.address = address;
-    const upstream = connect({ host: address, port, timeout: CONNECT_TIMEOUT_MS });
-    upstream.on('timeout', () => upstream.destroy(new Error('timeout')));
-    let connected = false;
-    upstream.once('error', (error: NodeJS.ErrnoException) => {
-      if (!connected) fail(`${host}:${port} (${address}) did not answer: ${error.code ?? error.message}`);
-      else client.destroy();
-    });
-    upstream.once('connect', () => {
-      connected = true;
-      upstream.setTimeout(0);
-      entry.allowed = true;
-      if (parsed.connect) client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      else upstream.write(parsed.rewritten ?? '');
-      if (rest.length > 0) { upstream.write(rest); entry.bytesOut += rest.length; }
-      client.on('data', (c: Buffer) => { entry.bytesOut += c.length; });
-      upstream.on('data', (c: Buffer) => { entry.bytesIn += c.length; });
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.resume();
-      let logged = false;
-      const done = (): void => { if (!logged) { logged = true; options.record(entry); } client.destroy(); upstream.destroy(); };
-      client.once('close', done);
-      upstream.once('close', done);
-    });
-  };
 
   return new Promise((resolvePromise, reject) => {
     server.once('error', reject);

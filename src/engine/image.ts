@@ -15,12 +15,14 @@ export const DEFAULT_BASE_IMAGE = 'node:24-alpine';
 export const DOCKERFILE = 'Dockerfile.node-alpine';
 /** `docker/` at the package root, seen from dist/src/engine/image.js. */
 export const DOCKER_DIR = fileURLToPath(new URL('../../../docker/', import.meta.url));
-/** mcp-lok's compiled egress proxy (dist/src/egress/), which the egress sidecar runs in the image. */
-export const EGRESS_CODE_DIR = fileURLToPath(new URL('../egress/', import.meta.url));
-/** The modules the sidecar needs: they import only `node:` modules and each other. */
-const EGRESS_MODULES = ['proxy.js', 'match.js'];
-/** Where they go in the build context (and, by the Dockerfile, under /opt/mcp-lok/). */
-export const EGRESS_CONTEXT_DIR = 'egress';
+/** mcp-lok's compiled code (dist/src/), from which the egress sidecar runs the egress proxy in the image. */
+export const EGRESS_CODE_DIR = fileURLToPath(new URL('../', import.meta.url));
+/** The modules the sidecar needs, relative to EGRESS_CODE_DIR: they import only `node:` modules and each other. */
+export const EGRESS_MODULES = [
+  'egress/proxy.js', 'egress/match.js', 'egress/http-relay.js', 'egress/http-request.js', 'egress/tls-hello.js', 'proxy/http-framing.js',
+];
+/** Where they go in the build context, with the same layout (and, by the Dockerfile, under /opt/mcp-lok/lib/). */
+export const EGRESS_CONTEXT_DIR = 'lib';
 const TAG_HEX_CHARS = 16;
 const MAX_REASON_CHARS = 120;
 
@@ -35,7 +37,7 @@ export interface EnsureImageOptions {
   log: (line: string) => void;
   /** The build context; defaults to the package's own `docker/`. */
   dockerDir?: string;
-  /** Where the compiled egress proxy is; defaults to mcp-lok's own. */
+  /** Where the compiled code with the egress proxy is (dist/src/); defaults to mcp-lok's own. */
   egressDir?: string;
   /** The base image the tag is named after; defaults to node:24-alpine. */
   base?: string;
@@ -59,7 +61,7 @@ export function computeImageTag(files: Array<{ name: string; content: Buffer }>,
 
 /**
  * Returns the sandbox image's build context: every file under `dir` (recursively) with its
- * context-relative name, plus mcp-lok's compiled egress proxy under `egress/` (with a
+ * context-relative name, plus mcp-lok's compiled egress proxy under `lib/` (with a
  * package.json making it ES modules), so the tag changes when either does.
  */
 export function readContextFiles(dir: string, egressDir: string = EGRESS_CODE_DIR): ContextFile[] {

@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -12,13 +11,15 @@ import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
 import { CA_BUNDLE_PATH, DEFAULT_NOFILE, NPM_CACHE_DIR, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { LABEL, buildLabels } from '../sandbox/labels.js';
-import { createSandboxDir, FIFO_MOUNT, wrapWithEgressForwarder } from '../bridge/fifo.js';
+import { wrapWithEgressForwarder } from '../bridge/fifo.js';
 import { signalExitCode, trapStopSignals } from '../bridge/interrupt.js';
 import { runContainer } from '../bridge/run-container.js';
-import { EGRESS_PROXY_ENV, startEgressSidecar, startSandboxEgress } from '../services/egress.js';
+import { EGRESS_PROXY_ENV, openEgress, type EgressAccess } from '../services/egress.js';
 import type { OutboundRules } from '../sandbox/profile-validate.js';
 import { currentOwner } from '../state/owner.js';
 import { withLock } from '../state/lock.js';
+import type { UpstreamProxy } from '../egress/proxy.js';
+import { parseProxyUrl } from './npm-config.js';
 import type { PackageSpec } from './package-spec.js';
 
 /** The npm cache shared by install containers (content-addressed, safe to share). */
@@ -37,10 +38,10 @@ export interface InstallRecord {
 
 export interface InstallRequest {
   /**
-   * Reach only the registry, through the egress proxy (no npm proxy of the user's own to go
-   * through); otherwise the engine's network.
+   * The user's own npm proxy (its URL): the egress proxy reaches the registry through it
+   * (CONNECT) instead of directly. The install container never has a network of its own.
    */
-  registryOnly: boolean;
+  upstreamProxy?: string | undefined;
   /** The engine cannot mount a socket from this machine (a VM, TCP): the proxy runs in a sidecar. */
   proxyInSidecar: boolean;
   packages: PackageSpec[];
@@ -104,43 +105,28 @@ interface InstallRun {
   newVolume: boolean;
   /** Aborting removes the install container at once. */
   stop: AbortSignal | undefined;
+  /** The user's own npm proxy, read before anything was created. */
+  upstreamProxy: UpstreamProxy | undefined;
 }
 
 const STOPPED: InstallResult = { ok: false, reason: 'stopped' };
 
-/** How an install container reaches the egress proxy, and how to stop it. */
-interface RegistryEgress {
-  mounts: MountPlan[];
-  volumesFrom: string[] | undefined;
-  /** The socket's directory on this machine, for the reaper to remove. */
-  dir: string | undefined;
-  close: () => Promise<void>;
-}
-
 /**
  * Starts an egress proxy that lets an install container reach the registry's host and port
- * (and the addresses that name has now, private ones included: the user chose that registry):
- * on a socket mounted from here, or in a sidecar when the engine cannot mount one.
+ * (and the addresses that name has now, private ones included: the user chose that registry),
+ * directly or through the user's own proxy.
  */
-async function startRegistryEgress(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, name: string): Promise<RegistryEgress> {
+async function startRegistryEgress(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, name: string, upstreamProxy: UpstreamProxy | undefined): Promise<EgressAccess> {
   const url = new URL(req.registry);
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  const addresses = isIP(host) ? [] : await lookup(host, { all: true }).then((list) => list.map((a) => a.address), () => []);
+  // Through the user's proxy the name is its to resolve (it may be the only resolver that can).
+  const addresses = isIP(host) || upstreamProxy ? [] : await lookup(host, { all: true }).then((list) => list.map((a) => a.address), () => []);
   const rules: OutboundRules = { insecureAllowAll: false, transports: ['tcp'], hosts: [host, ...addresses], ports: [port] };
-  const record = { server: name, profile: 'install', announce: false };
-  if (req.proxyInSidecar) {
-    const sidecar = await startEgressSidecar(ctx, { ...record, endpoint, containerName: `${name}-egress`, image: req.image, rules, launcher: 'npx' });
-    return { mounts: [], volumesFrom: [`${sidecar.id}:ro`], dir: undefined, close: sidecar.stop };
-  }
-  const dir = await createSandboxDir(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`);
-  const server = await startSandboxEgress(ctx, { ...record, dir, rules });
-  return {
-    mounts: [{ type: 'bind', source: dir, target: FIFO_MOUNT, readOnly: true }],
-    volumesFrom: undefined,
-    dir,
-    close: async () => { server.close(); rmSync(dir, { recursive: true, force: true }); },
-  };
+  return openEgress(ctx, {
+    server: name, profile: 'install', announce: false, endpoint, local: !req.proxyInSidecar, rules, image: req.image,
+    containerName: `${name}-egress`, launcher: 'npx', upstreamProxy,
+  });
 }
 
 async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], volume: string, run: InstallRun): Promise<InstallResult> {
@@ -165,26 +151,24 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
   const name = `mcp-lok-install-${createHash('sha256').update(`${volume}${process.pid}${ctx.now()}`).digest('hex').slice(0, 10)}`;
   const install = ['node', '/opt/mcp-lok/install.mjs', JSON.stringify({ specs })];
   if (run.stop?.aborted) return STOPPED;
-  const egress = req.registryOnly ? await startRegistryEgress(ctx, endpoint, req, name) : undefined;
-  if (run.stop?.aborted) { await egress?.close(); return STOPPED; }
-  if (egress) {
-    mounts.push(...egress.mounts);
-    Object.assign(env, EGRESS_PROXY_ENV);
-  }
+  const egress = await startRegistryEgress(ctx, endpoint, req, name, run.upstreamProxy);
+  if (run.stop?.aborted) { await egress.close(); return STOPPED; }
+  mounts.push(...egress.mounts);
+  Object.assign(env, EGRESS_PROXY_ENV);
   const body = buildContainerSpec({
     name,
     image: req.image,
-    cmd: egress ? wrapWithEgressForwarder(install) : install,
+    cmd: wrapWithEgressForwarder(install),
     env,
     mounts,
-    volumesFrom: egress?.volumesFrom,
+    volumesFrom: egress.volumesFrom,
     memoryBytes: INSTALL_MEMORY_BYTES,
     cpus: Math.min(2, availableParallelism()),
     pids: 512,
     nofile: DEFAULT_NOFILE,
     podman: endpoint.podman,
-    // Installing needs the registry, and only it; the server itself never gets this network.
-    network: egress ? 'none' : 'bridge',
+    // Installing needs the registry, and only it: through the egress proxy, never a network of its own.
+    network: 'none',
     labels: buildLabels({ name, role: 'install', launcher: 'npx', transport: 'stdio', profile: 'install', packages: specs, image: req.image, owner: currentOwner() }),
     interactive: false,
     autoRemove: true,
@@ -196,8 +180,8 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
   }, {
     bridge: { kind: 'attach' }, handleSignals: false, signal: run.stop, removeOnAbort: true,
     // A shim killed outright (a client giving up, even by kill -9) must not leave npm running.
-    reaper: true, cleanupDir: egress?.dir, cleanupVolume: run.newVolume ? volume : undefined,
-  }).finally(() => egress?.close());
+    reaper: true, cleanupDir: egress.dir, cleanupVolume: run.newVolume ? volume : undefined,
+  }).finally(() => egress.close());
   if (run.stop?.aborted) return STOPPED;
   const text = Buffer.concat(out).toString('utf8').trim().split('\n').pop() ?? '';
   try {
@@ -243,6 +227,9 @@ export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, re
   return withLock(join(ctx.paths.locks, key), async () => {
     const again = await readRecord(recordPath);
     if (again && isRecordFresh(again, req.packages, req.refreshAfterMs, ctx.now()) && (await usable(again))) return again;
+    // Read only when an install needs it (a warm start never fails on a proxy setting), and
+    // before anything is said or created.
+    const upstreamProxy = req.upstreamProxy === undefined ? undefined : parseProxyUrl(req.upstreamProxy);
     const started = ctx.now();
     if (!req.quiet) ctx.log(`mcp-lok: ${again ? 'checking for a newer' : 'installing'} ${specs.join(' ')} in a sandbox...`);
     const volumeExisted = await volumeExists(endpoint, volume);
@@ -250,7 +237,7 @@ export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, re
     const trap = req.handleSignals ? trapStopSignals() : undefined;
     let result: InstallResult;
     try {
-      result = await runInstall(ctx, endpoint, req, specs, volume, { refreshing: again !== undefined, newVolume: !volumeExisted, stop: trap?.signal });
+      result = await runInstall(ctx, endpoint, req, specs, volume, { refreshing: again !== undefined, newVolume: !volumeExisted, stop: trap?.signal, upstreamProxy });
       // A failed first install leaves nothing: the volume made for it goes too.
       if ((!result.ok || !result.dir || !result.packages) && !volumeExisted) await removeVolume(endpoint, volume).catch(() => false);
     } finally {

@@ -157,9 +157,10 @@ export interface RequestHead {
 
 /**
  * Returns the parsed request head, or throws a 400 for anything outside RFC 9112's grammar, a
- * method Node's parser does not know, CONNECT, or a tab in a framing header's value.
+ * method Node's parser does not know, CONNECT (unless `connect`: a forward proxy's tunnels),
+ * or a tab in a framing header's value.
  */
-export function parseRequestHead(head: Buffer): RequestHead {
+export function parseRequestHead(head: Buffer, options: { connect?: boolean } = {}): RequestHead {
   const text = head.toString('latin1');
   const match = REQUEST_HEAD.exec(text);
   if (!match) {
@@ -172,7 +173,7 @@ export function parseRequestHead(head: Buffer): RequestHead {
     throw new HttpFramingError(400, what);
   }
   const method = match[2]!;
-  if (!KNOWN_METHODS.has(method)) throw new HttpFramingError(400, `unsupported method ${JSON.stringify(method)}`);
+  if (!KNOWN_METHODS.has(method) && !(options.connect === true && method === 'CONNECT')) throw new HttpFramingError(400, `unsupported method ${JSON.stringify(method)}`);
   const fields: string[] = [];
   const end = text.length - 2;
   let pos = match[1]!.length;

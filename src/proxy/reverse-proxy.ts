@@ -1,9 +1,9 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { listenerUrl, type ListenPolicy } from './host-check.js';
-import { SpliceConnection, type Upstream } from './splice-connection.js';
+import { SpliceConnection, type SpliceTimeouts, type Upstream } from './splice-connection.js';
 
 export { createEndpointRewriter, ENDPOINT_SCAN_LIMIT_BYTES, type EndpointRewriter } from './endpoint-rewriter.js';
-export type { Upstream } from './splice-connection.js';
+export { IDLE_TIMEOUT_MS, REQUEST_HEAD_TIMEOUT_MS, REQUEST_TIMEOUT_MS, type SpliceTimeouts, type Upstream } from './splice-connection.js';
 
 export interface ReverseProxyOptions {
   /** Where to listen; port 0 picks a free one. */
@@ -20,6 +20,8 @@ export interface ReverseProxyOptions {
   log?: (line: string) => void;
   /** Where request lines go instead of `log`, if given (failures stay in `log`). */
   logRequest?: (line: string) => void;
+  /** Shorter slow-request and idle limits, for tests (see SpliceTimeouts for the defaults). */
+  timeouts?: Partial<SpliceTimeouts>;
 }
 
 export interface ReverseProxy {
@@ -43,7 +45,10 @@ export interface ReverseProxy {
 export async function startReverseProxy(options: ReverseProxyOptions): Promise<ReverseProxy> {
   const policy: ListenPolicy = { host: options.listen.host, port: 0, extraNames: options.extraNames, token: options.token };
   let upstream = options.upstream;
-  const spliceOptions = { policy, upstreamHost: options.upstreamHost, currentUpstream: () => upstream, log: options.log, logRequest: options.logRequest ?? options.log };
+  const spliceOptions = {
+    policy, upstreamHost: options.upstreamHost, currentUpstream: () => upstream, log: options.log, logRequest: options.logRequest ?? options.log,
+    timeouts: options.timeouts,
+  };
   const connections = new Set<SpliceConnection>();
 
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {

@@ -18,6 +18,8 @@ export interface SpliceOptions {
   currentUpstream: () => Upstream | undefined;
   log: ((line: string) => void) | undefined;
   logRequest: ((line: string) => void) | undefined;
+  /** Shorter limits for tests; the defaults are the constants below. */
+  timeouts?: Partial<SpliceTimeouts> | undefined;
 }
 
 /** Returns the first value of a header (by lower-case name) among a head's name/value pairs. */
@@ -28,6 +30,31 @@ function headerValue(fields: readonly string[], lowerName: string): string | und
 
 /** How long a connection refused with an error stays open to drain what the client still sends. */
 const LINGER_MS = 1000;
+
+/** Limits that stop a client from holding connections open without finishing a request (slowloris). */
+export interface SpliceTimeouts {
+  /** From a request's first byte to the end of its head. */
+  headMs: number;
+  /** From a request's first byte to the end of its body. */
+  requestMs: number;
+  /** With no request under way and no response owed, before the proxy closes the connection. */
+  idleMs: number;
+}
+
+/** A request head has 30 s (Node's own server allows 60 s). */
+export const REQUEST_HEAD_TIMEOUT_MS = 30_000;
+/** A whole request, body included, has 5 min (as Node's own server). */
+export const REQUEST_TIMEOUT_MS = 5 * 60_000;
+/** A connection with nothing under way is closed after 1 min (clients reopen at once). */
+export const IDLE_TIMEOUT_MS = 60_000;
+
+const DEFAULT_TIMEOUTS: SpliceTimeouts = { headMs: REQUEST_HEAD_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS, idleMs: IDLE_TIMEOUT_MS };
+
+// What the connection's one timer is waiting for.
+const NO_TIMER = 0;
+const IDLE_TIMER = 1;
+const HEAD_TIMER = 2;
+const BODY_TIMER = 3;
 
 /** One request, from its head until its response is complete. */
 interface Exchange {
@@ -81,17 +108,72 @@ export class SpliceConnection {
   /** Set while an SSE GET's body goes through the endpoint rewriter. */
   private rewriter: EndpointRewriter | undefined;
   private rewriteAsChunks = false;
+  private readonly timeouts: SpliceTimeouts;
+  private timer: NodeJS.Timeout | undefined;
+  private timerKind = NO_TIMER;
+  /** When the request being read began (its first byte). */
+  private requestStarted = 0;
 
   constructor(private readonly client: Socket, private readonly options: SpliceOptions, onClose: () => void) {
     client.setNoDelay(true);
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.clientAddress = client.remoteAddress ?? '';
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     client.on('end', () => this.onClientEnd());
     client.on('error', () => {});
     client.once('close', () => {
+      this.setTimer(NO_TIMER, 0);
       this.onClientClose();
       onClose();
     });
+    this.setTimer(IDLE_TIMER, this.timeouts.idleMs);
+  }
+
+  /** Arms the connection's one timer for `kind`, `ms` from now (NO_TIMER clears it). */
+  private setTimer(kind: number, ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerKind = kind;
+    if (kind === NO_TIMER) return;
+    this.timer = setTimeout(() => this.onTimer(kind), Math.max(0, ms));
+    this.timer.unref();
+  }
+
+  private onTimer(kind: number): void {
+    this.timer = undefined;
+    this.timerKind = NO_TIMER;
+    if (this.client.destroyed || this.requestsStopped) return;
+    if (kind === IDLE_TIMER) {
+      // Nothing under way: close quietly, as Node's own server does after keepAliveTimeout.
+      this.requestsStopped = true;
+      this.client.end();
+      this.dropUpstream();
+      return;
+    }
+    this.log(`closing a connection from ${this.clientAddress || 'a client'}: its request ${kind === HEAD_TIMER ? 'head' : 'body'} took longer than ${(kind === HEAD_TIMER ? this.timeouts.headMs : this.timeouts.requestMs) / 1000}s`);
+    const exchange = this.pending[this.pending.length - 1];
+    if (kind === HEAD_TIMER && this.pending.length === 0) {
+      this.refuse(undefined, 408, 'Request timeout: the request head took too long');
+    } else if (kind === BODY_TIMER && this.pending.length === 1 && exchange && !exchange.answered) {
+      // Its head went upstream: cut the server off before the request completes.
+      this.dropUpstream();
+      this.pending.length = 0;
+      this.refuse(exchange, 408, 'Request timeout: the request body took too long');
+    } else {
+      this.destroy();
+    }
+  }
+
+  /** Once a request is read whole and no response is owed, the connection is idle. */
+  private armIdleIfIdle(): void {
+    if (!this.requestsStopped && this.requests.idle && this.pending.length === 0) this.setTimer(IDLE_TIMER, this.timeouts.idleMs);
+    else if (this.timerKind === IDLE_TIMER) this.setTimer(NO_TIMER, 0);
+  }
+
+  /** A request was read whole: its timer stops; the connection may now be idle. */
+  private endOfRequest(): void {
+    this.setTimer(NO_TIMER, 0);
+    this.armIdleIfIdle();
   }
 
   /** Destroys both sockets. */
@@ -106,6 +188,11 @@ export class SpliceConnection {
     try {
       let i = 0;
       while (i < chunk.length && !this.requestsStopped) {
+        if (this.requests.idle) {
+          // The first byte of a request: its head and its body each have a deadline from here.
+          this.requestStarted = performance.now();
+          this.setTimer(HEAD_TIMER, this.timeouts.headMs);
+        }
         const inBody = this.requests.inBody;
         let part;
         try {
@@ -116,8 +203,14 @@ export class SpliceConnection {
           return;
         }
         if (!part) return;
-        if (part.kind === 'head') this.startRequest(part.head);
-        else this.forward(chunk.subarray(i, part.end));
+        if (part.kind === 'head') {
+          this.startRequest(part.head);
+          if (this.requests.inBody) this.setTimer(BODY_TIMER, this.requestStarted + this.timeouts.requestMs - performance.now());
+          else if (this.timerKind === HEAD_TIMER) this.endOfRequest();
+        } else {
+          this.forward(chunk.subarray(i, part.end));
+          if (part.last) this.endOfRequest();
+        }
         i = part.end;
       }
     } finally {
@@ -348,11 +441,13 @@ export class SpliceConnection {
     this.logExchange(exchange, false);
     if (this.closeAfterResponse || exchange.close) {
       this.requestsStopped = true;
+      this.setTimer(NO_TIMER, 0);
       this.client.end();
       this.dropUpstream();
       return false;
     }
     if (this.pending[0]?.local) { this.sendLocalResponse(); return false; }
+    if (this.pending.length === 0 && this.timerKind === NO_TIMER) this.armIdleIfIdle();
     return true;
   }
 
@@ -390,6 +485,7 @@ export class SpliceConnection {
     const exchange = this.pending[0]!;
     this.pending.length = 0;
     this.requestsStopped = true;
+    this.setTimer(NO_TIMER, 0);
     this.dropUpstream();
     exchange.answered = true;
     this.client.end(exchange.local!);

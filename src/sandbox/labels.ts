@@ -26,7 +26,7 @@ export interface Owner {
 
 export interface LabelInput {
   name: string;
-  role: 'run' | 'session' | 'ingress' | 'egress' | 'install';
+  role: 'run' | 'session' | 'ingress' | 'egress' | 'loopback' | 'install';
   launcher: 'npx' | 'run' | 'start';
   transport: 'stdio' | 'sse' | 'streamable-http';
   profile: string;

@@ -1,19 +1,22 @@
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { escapeControl } from '../control-chars.js';
 import { LokError, EXIT } from '../errors.js';
 import type { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { EGRESS_FORWARD_PORT, EGRESS_SOCKET, FIFO_MOUNT } from '../bridge/fifo.js';
+import { createSandboxDir, EGRESS_FORWARD_PORT, EGRESS_SOCKET, FIFO_MOUNT } from '../bridge/fifo.js';
 import { splitLines } from '../bridge/lines.js';
 import type { Context } from '../context.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
-import { startEgressProxy, type EgressEntry } from '../egress/proxy.js';
+import { startEgressProxy, type EgressEntry, type UpstreamProxy } from '../egress/proxy.js';
+import type { MountPlan } from '../sandbox/build-spec.js';
 import { buildLabels, type LabelInput } from '../sandbox/labels.js';
 import type { OutboundRules } from '../sandbox/profile-validate.js';
 import { logFiles, rotateBeforeAppend } from '../state/log-rotation.js';
 import { currentOwner } from '../state/owner.js';
-import { startSidecar } from './sidecar.js';
+import { awaitSidecarReady, startSidecar } from './sidecar.js';
 
 const PROXY_URL = `http://127.0.0.1:${EGRESS_FORWARD_PORT}`;
 
@@ -86,11 +89,11 @@ export function createEgressRecorder(ctx: Context, options: EgressRecordOptions)
  */
 export async function startSandboxEgress(
   ctx: Context,
-  options: EgressRecordOptions & { dir: string; rules: OutboundRules },
+  options: EgressRecordOptions & { dir: string; rules: OutboundRules; upstreamProxy?: UpstreamProxy | undefined },
 ): Promise<Server> {
   const record = createEgressRecorder(ctx, options);
   const socketPath = join(options.dir, EGRESS_SOCKET);
-  const server = await startEgressProxy({ socketPath, rules: options.rules, hostAddresses: listHostAddresses(), record });
+  const server = await startEgressProxy({ socketPath, rules: options.rules, hostAddresses: listHostAddresses(), record, upstreamProxy: options.upstreamProxy });
   // The sandbox user is not ours; the pipes' 0700 parent keeps other host users out.
   chmodSync(socketPath, 0o666);
   server.unref();
@@ -117,6 +120,8 @@ export interface EgressSidecarOptions extends EgressRecordOptions {
   image: string;
   rules: OutboundRules;
   launcher: LabelInput['launcher'];
+  /** The user's own proxy, which the sidecar goes through. */
+  upstreamProxy?: UpstreamProxy | undefined;
 }
 
 function isEgressEntry(value: unknown): value is EgressEntry {
@@ -147,7 +152,8 @@ export async function startEgressSidecar(ctx: Context, options: EgressSidecarOpt
     endpoint: options.endpoint, name: options.containerName, what: 'the egress sidecar', image: options.image,
     cmd: ['node', '/opt/mcp-lok/egress-sidecar.mjs', `${FIFO_MOUNT}/${EGRESS_SOCKET}`],
     // It refuses this machine's addresses; it adds its own and its gateway's (the VM) itself.
-    env: { MCP_LOK_EGRESS: JSON.stringify({ rules: options.rules, refuse: listHostAddresses() }) },
+    // On stdin: the proxy's credentials must not show in `docker inspect`.
+    stdinLine: JSON.stringify({ rules: options.rules, refuse: listHostAddresses(), upstreamProxy: options.upstreamProxy }),
     // Anonymous: the engine removes it with the auto-removed sidecar.
     mounts: [{ type: 'volume', source: '', target: FIFO_MOUNT, readOnly: false }],
     // The only container with a network: the proxy in it decides what the sandbox reaches.
@@ -163,25 +169,65 @@ export async function startEgressSidecar(ctx: Context, options: EgressSidecarOpt
     }, { maxLineBytes: MAX_SIDECAR_LINE_BYTES }),
     exitDetail: () => ` before its proxy listened${lastWords()}`,
   });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      ready,
-      sidecar.exited.then((code) => {
-        throw new LokError('ENGINE_ERROR', `The egress sidecar exited (code ${code}) before its proxy listened${lastWords()}.`, { exitCode: EXIT.engine });
-      }),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new LokError('ENGINE_ERROR', `The egress sidecar did not start within ${SIDECAR_READY_TIMEOUT_MS / 1000}s.`, { exitCode: EXIT.engine })), SIDECAR_READY_TIMEOUT_MS);
-      }) as Promise<never>,
-    ]);
-  } catch (error) {
-    await sidecar.stop();
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
+  await awaitSidecarReady(sidecar, ready, 'the egress sidecar', SIDECAR_READY_TIMEOUT_MS, lastWords);
   void sidecar.exited.then((code) => {
     if (!sidecar.stopping) ctx.log(`mcp-lok: the egress sidecar exited (code ${code}); ${options.server} can no longer reach the network.`);
   }, () => {});
   return { id: sidecar.id, stop: sidecar.stop };
+}
+
+/** How a container reaches one sandbox's egress proxy: its socket appears at FIFO_MOUNT/EGRESS_SOCKET. */
+export interface EgressAccess {
+  /** Read-only mounts that carry the socket (an engine on this machine's kernel). */
+  mounts: MountPlan[];
+  /** The sidecar whose volume carries the socket, read-only (an engine in a VM or over TCP). */
+  volumesFrom: string[] | undefined;
+  /** The socket's directory on this machine, for a reaper to remove if this process dies. */
+  dir: string | undefined;
+  /** Stops the proxy (and its sidecar, with its volume). */
+  close: () => Promise<void>;
+}
+
+export interface OpenEgressOptions extends EgressRecordOptions {
+  endpoint: EngineEndpoint;
+  /** The engine can mount a socket from this machine (else the proxy runs in a sidecar). */
+  local: boolean;
+  rules: OutboundRules;
+  /** The sandbox image (the sidecar runs the proxy from it). */
+  image: string;
+  /** The sidecar's container name, when there is one. */
+  containerName: string;
+  launcher: LabelInput['launcher'];
+  upstreamProxy?: UpstreamProxy | undefined;
+}
+
+/**
+ * Starts an egress proxy for one sandbox, wherever its engine can reach it: in mcp-lok, on a
+ * socket in a private directory to bind-mount (an engine on this machine's kernel), or in a
+ * sidecar whose volume holds the socket (an engine in a VM or over TCP).
+ */
+export async function openEgress(ctx: Context, options: OpenEgressOptions): Promise<EgressAccess> {
+  const record = { server: options.server, profile: options.profile, announce: options.announce };
+  if (!options.local) {
+    const sidecar = await startEgressSidecar(ctx, {
+      ...record, endpoint: options.endpoint, containerName: options.containerName, image: options.image, rules: options.rules,
+      launcher: options.launcher, upstreamProxy: options.upstreamProxy,
+    });
+    return { mounts: [], volumesFrom: [`${sidecar.id}:ro`], dir: undefined, close: sidecar.stop };
+  }
+  // Named after the server, so the orphan sweep keeps it while any of the server's containers lives.
+  const dir = await createSandboxDir(join(ctx.paths.state, 'run'), `${options.server}.${randomBytes(4).toString('hex')}`);
+  let server: Server;
+  try {
+    server = await startSandboxEgress(ctx, { ...record, dir, rules: options.rules, upstreamProxy: options.upstreamProxy });
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    mounts: [{ type: 'bind', source: dir, target: FIFO_MOUNT, readOnly: true }],
+    volumesFrom: undefined,
+    dir,
+    close: async () => { server.close(); await rm(dir, { recursive: true, force: true }).catch(() => {}); },
+  };
 }

@@ -4,7 +4,9 @@ import type { Context } from '../context.js';
 import { availableParallelism } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { createFifos, FIFO_MOUNT, removeFifos, wrapWithEgressForwarder, wrapWithFifos } from '../bridge/fifo.js';
-import { EGRESS_PROXY_ENV, startEgressSidecar, startSandboxEgress, type EgressSidecar } from './egress.js';
+import { EGRESS_PROXY_ENV, openEgress, startSandboxEgress, type EgressAccess } from './egress.js';
+import { startLoopbackSidecar } from './loopback.js';
+import type { Sidecar } from './sidecar.js';
 import { runContainer, type RunIo } from '../bridge/run-container.js';
 import { chooseBridgeKind } from '../bridge/select.js';
 import { discoverEngine } from '../engine/discover.js';
@@ -21,7 +23,7 @@ import { buildGrantContext, loadProfile, resolveGrantMounts, type GrantContext, 
 import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from '../npx/choose-bin.js';
 import { ensureInstalled } from '../npx/install.js';
-import { readNpmSettings } from '../npx/npm-config.js';
+import { chooseNpmProxy, readNpmSettings } from '../npx/npm-config.js';
 import type { EnvEntry, LokOptions } from '../npx/parse-args.js';
 import type { PackageSpec } from '../npx/package-spec.js';
 
@@ -113,7 +115,7 @@ async function prepareNpx(ctx: Context, endpoint: EngineEndpoint, req: ServerReq
     registry: lok.registry ?? ca.npm.registry,
     caFile: ca.file,
     caIsNpmCafile: ca.isNpmCafile,
-    registryOnly: ca.registryOnly,
+    upstreamProxy: ca.upstreamProxy,
     proxyInSidecar: ca.proxyInSidecar,
     allowInstall: source.allowInstall,
     refreshAfterMs: lok.refreshAfterMs,
@@ -154,7 +156,8 @@ interface CaChoice {
   npm: ReturnType<typeof readNpmSettings>;
   file: string | undefined;
   isNpmCafile: boolean;
-  registryOnly: boolean;
+  /** The user's own npm proxy URL, which the install's egress proxy goes through. */
+  upstreamProxy: string | undefined;
   proxyInSidecar: boolean;
 }
 
@@ -171,6 +174,8 @@ export interface ServerPlan {
   /** The server's stdio goes through named pipes (our image has the shell that wires them). */
   fifo: boolean;
   prepared: Prepared;
+  /** mcp-lok's sandbox image, for its helpers (the egress and loopback sidecars); undefined when none is needed. */
+  helperImage: string | undefined;
   /** The read-only mounts every container of this server gets (package tree, CA); grants are apart. */
   mounts: MountPlan[];
   /**
@@ -205,9 +210,11 @@ export async function planServer(ctx: Context, req: ServerRequest): Promise<Serv
   const local = chooseBridgeKind(endpoint, ctx.env, ctx.home, process.platform) === 'fifo';
   // Named pipes need a shell in the image: ours has one; an arbitrary image may not.
   const fifo = local && source.kind === 'npx';
-  // The egress forwarder needs our image's shell and node; the proxy's socket is mounted from
-  // here (local) or shared from a sidecar (a VM or TCP engine).
-  const net = decideNetwork(loaded.profile, loaded.name, source.kind === 'npx');
+  // The proxy's socket is mounted from here (local) or shared from a sidecar (a VM or TCP
+  // engine); an image reaches it through a loopback sidecar that runs the forwarder.
+  const net = decideNetwork(loaded.profile, loaded.name);
+  const registry = lok.registry ?? npm.registry;
+  const upstreamProxy = source.kind === 'npx' ? chooseNpmProxy(npm, registry) : undefined;
   const grantContext = buildGrantContext({ env: ctx.env, home: ctx.home, paths: ctx.paths, platform: process.platform, endpoint });
   const grants = resolveGrantMounts(loaded.profile, grantContext);
   const sweep = sweepOrphans(endpoint, join(ctx.paths.state, 'run'), ctx.now()).then(
@@ -217,18 +224,19 @@ export async function planServer(ctx: Context, req: ServerRequest): Promise<Serv
   const prepared = source.kind === 'npx'
     ? await prepareNpx(ctx, endpoint, req, source, {
       npm, file: caFile, isNpmCafile: npmCa !== undefined,
-      // A proxy of the user's own (a corporate one) is the way out; ours cannot chain to it yet.
-      registryOnly: !npm.proxy,
+      // A proxy of the user's own (a corporate one) is the way out: ours goes through it.
+      upstreamProxy,
       proxyInSidecar: !local,
     })
     : await prepareImage(ctx, endpoint, req, source);
+  const helperImage = source.kind === 'npx' ? prepared.image : net.egress ? await ensureSandboxImage(endpoint, { log: ctx.log }) : undefined;
   const name = lok.name ?? defaultContainerName(prepared.nameHint, randomBytes(3).toString('hex'));
   if (net.relaxation) ctx.log(`mcp-lok: ${net.relaxation}`);
   for (const m of grants.mounts) ctx.log(`mcp-lok: profile ${loaded.name}: ${m.readOnly ? 'read-only' : 'read-write'} ${m.source}${m.target === m.source ? '' : ` at ${m.target}`}`);
   for (const note of grants.notes) ctx.log(`mcp-lok: profile ${loaded.name}: ${note}`);
   const env: Record<string, string> = { ...prepared.env };
   const mounts: MountPlan[] = [...prepared.mounts];
-  if (caFile && (net.network !== 'none' || net.egress)) {
+  if (caFile && net.egress) {
     mounts.push({ type: 'bind', source: caFile, target: CA_BUNDLE_PATH, readOnly: true });
     env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
   }
@@ -236,7 +244,7 @@ export async function planServer(ctx: Context, req: ServerRequest): Promise<Serv
   return {
     endpoint, name, profileName: loaded.name,
     allows: describeProfile(loaded.profile).filter((line) => line !== 'files: none' && line !== 'network: none'),
-    user, net, local, fifo, prepared, mounts, env, source, lok, launcher: req.launcher, sweep,
+    user, net, local, fifo, prepared, helperImage, mounts, env, source, lok, launcher: req.launcher, sweep,
     grants: { profile: loaded.profile, context: grantContext, first: grants },
   };
 }
@@ -258,6 +266,8 @@ export interface LaunchOptions {
   announceEgress?: boolean;
   /** Join another sandbox's network namespace (the ingress sidecar's: loopback only) instead of the plan's. */
   joinNetworkOf?: string;
+  /** That namespace already forwards 127.0.0.1:EGRESS_FORWARD_PORT to this server's egress proxy. */
+  egressInNamespace?: boolean;
 }
 
 /**
@@ -274,20 +284,43 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
   const fifos = plan.fifo ? await createFifos(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`) : undefined;
   if (fifos) mounts.push({ type: 'bind', source: fifos.dir, target: FIFO_MOUNT, readOnly: true });
   const record = { server: plan.name, profile: plan.profileName, announce: options.announceEgress ?? true };
-  let egress: Awaited<ReturnType<typeof startSandboxEgress>> | undefined;
-  let sidecar: EgressSidecar | undefined;
+  const rules = plan.net.egress;
+  // The proxy on a socket beside the pipes (npm package, engine on this machine's kernel).
+  let besidePipes: Awaited<ReturnType<typeof startSandboxEgress>> | undefined;
+  // Elsewhere: a socket in a private directory, or in an egress sidecar's volume.
+  let egress: EgressAccess | undefined;
+  // An image (no shell or Node of ours): the forwarder runs in a sidecar whose loopback it joins.
+  let loopback: Sidecar | undefined;
   try {
-    if (plan.net.egress && fifos) egress = await startSandboxEgress(ctx, { ...record, dir: fifos.dir, rules: plan.net.egress });
-    // An engine in a VM or across TCP cannot mount a socket from here: the proxy runs in a
-    // sidecar (the only container with a network) whose volume the server mounts read-only.
-    if (plan.net.egress && !fifos) {
-      sidecar = await startEgressSidecar(ctx, {
-        ...record, endpoint: plan.endpoint, containerName: `${name}-egress`, image: prepared.image, rules: plan.net.egress, launcher: plan.launcher,
-      });
+    if (rules && !options.egressInNamespace) {
+      if (fifos) {
+        besidePipes = await startSandboxEgress(ctx, { ...record, dir: fifos.dir, rules });
+      } else {
+        egress = await openEgress(ctx, {
+          ...record, endpoint: plan.endpoint, local: plan.local, rules, image: plan.helperImage ?? prepared.image,
+          containerName: `${name}-egress`, launcher: plan.launcher,
+        });
+      }
+      if (plan.source.kind === 'image' && !options.joinNetworkOf) {
+        loopback = await startLoopbackSidecar(ctx, {
+          endpoint: plan.endpoint, name: `${name}-lo`, image: plan.helperImage ?? prepared.image, user: plan.user, egress,
+          labels: buildLabels({
+            name: plan.name, role: 'loopback', launcher: plan.launcher, transport: options.transport, profile: plan.profileName,
+            packages: [], image: plan.helperImage ?? prepared.image, owner: currentOwner(),
+          }),
+          onStderr: (chunk) => { ctx.stderr.write(chunk); },
+          // If this process dies, the sidecar's reaper removes the proxy's socket directory too.
+          cleanupDir: egress?.dir,
+        });
+      }
     }
-    if (egress || sidecar) Object.assign(env, EGRESS_PROXY_ENV);
-    const cmd = fifos && prepared.cmd ? wrapWithFifos(prepared.cmd, { egress: egress !== undefined })
-      : sidecar && prepared.cmd ? wrapWithEgressForwarder(prepared.cmd) : prepared.cmd;
+    if (rules) Object.assign(env, EGRESS_PROXY_ENV);
+    // An npm package runs the forwarder itself, in our image, on its own loopback.
+    const forwarderInside = rules !== undefined && !options.egressInNamespace && plan.source.kind === 'npx';
+    if (egress && !loopback) mounts.push(...egress.mounts);
+    const cmd = fifos && prepared.cmd ? wrapWithFifos(prepared.cmd, { egress: besidePipes !== undefined })
+      : forwarderInside && prepared.cmd ? wrapWithEgressForwarder(prepared.cmd) : prepared.cmd;
+    const joined = options.joinNetworkOf ?? loopback?.id;
     const body = buildContainerSpec({
       name,
       user: plan.user,
@@ -296,14 +329,14 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
       useImageCommand: plan.source.kind === 'image',
       env,
       mounts,
-      volumesFrom: sidecar ? [`${sidecar.id}:ro`] : undefined,
+      volumesFrom: egress && !loopback ? egress.volumesFrom : undefined,
       memoryBytes: lok.memoryBytes,
       // The engine refuses more CPUs than the machine has (a 1-CPU laptop VM, say).
       cpus: Math.min(lok.cpus, availableParallelism()),
       pids: lok.pids,
       nofile: DEFAULT_NOFILE,
       podman: plan.endpoint.podman,
-      network: options.joinNetworkOf ? `container:${options.joinNetworkOf}` : plan.net.network,
+      network: joined ? `container:${joined}` : plan.net.network,
       labels: buildLabels({
         name: plan.name, role: options.role, launcher: plan.launcher, transport: options.transport, profile: plan.profileName,
         allows: plan.allows, packages: prepared.packages, image: prepared.image, owner: currentOwner(),
@@ -312,16 +345,17 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
       interactive: !fifos && options.io.stdin !== undefined,
       autoRemove: true,
     });
-    ctx.debug(`starting ${name}: ${prepared.what}, ${fifos ? 'fifo' : 'attach'} bridge${sidecar ? ', egress sidecar' : ''}`);
+    ctx.debug(`starting ${name}: ${prepared.what}, ${fifos ? 'fifo' : 'attach'} bridge${egress?.volumesFrom ? ', egress sidecar' : ''}${loopback ? ', loopback sidecar' : ''}`);
     return await runContainer(plan.endpoint, name, body, options.io, {
       bridge: fifos ? { kind: 'fifo', fifos } : { kind: 'attach' },
       reaper: true, handleSignals: options.handleSignals, cleanupDir: fifos?.dir,
       signal: options.signal, onStarted: options.onStarted,
     });
   } finally {
-    egress?.close();
-    // The server is gone (auto-removed): its sidecar goes too, and its volume with it.
-    await sidecar?.stop();
+    besidePipes?.close();
+    // The server is gone (auto-removed): its sidecars go too, the egress sidecar's volume with it.
+    await loopback?.stop();
+    await egress?.close();
     if (fifos) await removeFifos(fifos).catch(() => {});
   }
 }

@@ -14,8 +14,10 @@ import { startReverseProxy, type ReverseProxy } from '../proxy/reverse-proxy.js'
 import { startStdioBridge, type OpenBackend, type StdioBridge } from '../proxy/stdio-bridge.js';
 import { buildLabels } from '../sandbox/labels.js';
 import { currentOwner } from '../state/owner.js';
+import { openEgress, type EgressAccess } from './egress.js';
+import { INGRESS_SOCKET, startLoopbackSidecar } from './loopback.js';
 import { launchSandbox, planServer, type ServerPlan, type ServerRequest } from './run-server.js';
-import { startSidecar, type Sidecar } from './sidecar.js';
+import type { Sidecar } from './sidecar.js';
 
 /** The port a server that listens itself is told to use (its network namespace is its own). */
 export const DEFAULT_TARGET_PORT = 8080;
@@ -26,8 +28,6 @@ const BACKOFF_START_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;
 /** A server that ran this long before crashing restarts without waiting. */
 const HEALTHY_RUN_MS = 60_000;
-const INGRESS_MOUNT = '/run/mcp-lok-in';
-const INGRESS_SOCKET = 'http.sock';
 const MIB = 1024 * 1024;
 
 export type HttpTransport = 'sse' | 'streamable-http';
@@ -88,6 +88,8 @@ interface Ingress {
   sidecar: Sidecar;
   socketPath: string;
   dir: string;
+  /** The server's egress proxy, which the sidecar forwards 127.0.0.1:3128 to (a profile with outbound rules). */
+  egress: EgressAccess | undefined;
   /** It is gone (an engine restart takes it too). */
   gone: boolean;
 }
@@ -99,24 +101,38 @@ interface Running {
 
 /**
  * Starts the ingress sidecar: a sandbox with no network (loopback only) whose namespace the
- * server joins, forwarding a Unix socket mounted from the host to the server's port. The
- * server depends on it, never the reverse, so the server can be restarted (or removed, on
- * Podman) while the sidecar and the proxy's socket stay.
+ * server joins, forwarding a Unix socket mounted from the host to the server's port, and, for a
+ * profile with outbound rules, 127.0.0.1:3128 to the server's egress proxy (so a server from any
+ * image reaches what its profile allows, and nothing else). The server depends on it, never the
+ * reverse, so the server can be restarted (or removed, on Podman) while the sidecar, the
+ * proxy's socket and the egress proxy stay.
  */
 async function startIngress(ctx: Context, plan: ServerPlan, targetPort: number): Promise<Ingress> {
   const image = await ensureSandboxImage(plan.endpoint, { log: ctx.log });
   const name = `${plan.name}-in-${randomBytes(3).toString('hex')}`;
-  const dir = await createSandboxDir(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`);
+  // Named after the server, so the orphan sweep keeps it while the server's containers live.
+  const dir = await createSandboxDir(join(ctx.paths.state, 'run'), `${plan.name}.${randomBytes(4).toString('hex')}`);
   if (process.getuid?.() === 0) await chown(dir, plan.user.uid, plan.user.gid);
-  const sidecar = await startSidecar({
-    endpoint: plan.endpoint, name, what: 'the ingress sidecar', image, user: plan.user,
-    cmd: ['node', '/opt/mcp-lok/ingress-forward.mjs', `${INGRESS_MOUNT}/${INGRESS_SOCKET}`, String(targetPort)],
-    mounts: [{ type: 'bind', source: dir, target: INGRESS_MOUNT, readOnly: false }],
-    network: 'none',
-    labels: buildLabels({ name: plan.name, role: 'ingress', launcher: plan.launcher, transport: 'stdio', profile: plan.profileName, packages: [], image, owner: currentOwner() }),
-    onStderr: (chunk) => { ctx.stderr.write(chunk); }, cleanupDir: dir,
-  }).catch(async (error: unknown) => { await rm(dir, { recursive: true, force: true }).catch(() => {}); throw error; });
-  const ingress: Ingress = { sidecar, socketPath: join(dir, INGRESS_SOCKET), dir, gone: false };
+  let egress: EgressAccess | undefined;
+  let sidecar: Sidecar;
+  try {
+    if (plan.net.egress) {
+      egress = await openEgress(ctx, {
+        server: plan.name, profile: plan.profileName, announce: false, endpoint: plan.endpoint, local: plan.local,
+        rules: plan.net.egress, image, containerName: `${name}-egress`, launcher: plan.launcher,
+      });
+    }
+    sidecar = await startLoopbackSidecar(ctx, {
+      endpoint: plan.endpoint, name, image, user: plan.user, ingress: { dir, port: targetPort }, egress,
+      labels: buildLabels({ name: plan.name, role: 'ingress', launcher: plan.launcher, transport: 'stdio', profile: plan.profileName, packages: [], image, owner: currentOwner() }),
+      onStderr: (chunk) => { ctx.stderr.write(chunk); }, cleanupDir: dir,
+    });
+  } catch (error) {
+    await egress?.close();
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    throw error;
+  }
+  const ingress: Ingress = { sidecar, socketPath: join(dir, INGRESS_SOCKET), dir, egress, gone: false };
   void sidecar.exited.catch(() => {}).finally(() => { ingress.gone = true; });
   return ingress;
 }
@@ -124,6 +140,7 @@ async function startIngress(ctx: Context, plan: ServerPlan, targetPort: number):
 async function stopIngress(ingress: Ingress | undefined): Promise<void> {
   if (!ingress) return;
   await ingress.sidecar.stop();
+  await ingress.egress?.close();
   await rm(ingress.dir, { recursive: true, force: true }).catch(() => {});
 }
 
@@ -147,7 +164,7 @@ async function startServerContainer(
     io: { stdin, onStdout, onStderr: (chunk) => { ctx.stderr.write(chunk); }, ...(ctx.stderrFd !== undefined ? { stderrFd: ctx.stderrFd } : {}) },
     env: { PORT: String(targetPort), MCP_PORT: String(targetPort) },
     handleSignals: false, signal: stop.signal, announceEgress: false,
-    ...(ingress ? { joinNetworkOf: ingress.sidecar.id } : {}),
+    ...(ingress ? { joinNetworkOf: ingress.sidecar.id, egressInNamespace: ingress.egress !== undefined } : {}),
   });
   const died = exited.then((code) => { throw new LokError('SERVER_EXITED', `The server exited (code ${code}) before answering.`, { exitCode: EXIT.failure, hint: `Its output is above${plan.launcher === 'start' ? ` and in \`mcp-lok logs ${plan.name}\`` : ''}.` }); });
   died.catch(() => {});

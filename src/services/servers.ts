@@ -94,11 +94,16 @@ export async function listServers(endpoint: EngineEndpoint, stateDir: string, op
   const owned = new Set(records.filter(isSupervised).map((r) => r.name));
   const containers = await listContainers(endpoint, [`${LABEL.managed}=true`], options.all) as SummaryWithTimes[];
   const rows = containers
-    // An egress sidecar is part of the server beside it, not a server of its own.
-    .filter((c) => c.Labels[LABEL.role] !== 'egress' && (options.all || c.Labels[LABEL.role] !== 'install'))
+    // An egress or loopback sidecar is part of the server beside it, not a server of its own.
+    .filter((c) => !isHelper(c.Labels) && (options.all || c.Labels[LABEL.role] !== 'install'))
     .filter((c) => !(c.Labels[LABEL.launcher] === 'start' && owned.has(c.Labels[LABEL.name] ?? '')))
     .map(describeServer);
   return [...records.map(describeRecord), ...rows].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** A sidecar that serves the server beside it (its egress proxy, or the loopback it shares). */
+function isHelper(labels: Record<string, string>): boolean {
+  return labels[LABEL.role] === 'egress' || labels[LABEL.role] === 'loopback';
 }
 
 function notFound(name: string): LokError {
@@ -108,7 +113,7 @@ function notFound(name: string): LokError {
 /** Returns the one container whose mcp-lok name is exactly `name` (the engine's filter is a regex). */
 export async function findServer(endpoint: EngineEndpoint, name: string): Promise<SummaryWithTimes | undefined> {
   const found = (await listContainers(endpoint, [`${LABEL.managed}=true`, `${LABEL.name}=${name}`], true))
-    .filter((c) => c.Labels[LABEL.name] === name && c.Labels[LABEL.role] !== 'egress');
+    .filter((c) => c.Labels[LABEL.name] === name && !isHelper(c.Labels));
   return found[0];
 }
 

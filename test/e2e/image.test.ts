@@ -79,16 +79,17 @@ test('runs npm with a read-only root, no capabilities and no network', () => {
 
 test('has volume mount points owned by 1000 and mcp-lok\'s scripts and egress proxy owned by root', () => {
   const out = docker(['run', '--rm', '--network', 'none', tag, 'sh', '-c',
-    'stat -c %u:%g /opt/mcp-lok/pkgs /opt/mcp-lok/npm-cache /run/mcp-lok /opt/mcp-lok/install.mjs /opt/mcp-lok/egress-sidecar.mjs /opt/mcp-lok/egress/proxy.js && pwd']);
+    'stat -c %u:%g /opt/mcp-lok/pkgs /opt/mcp-lok/npm-cache /run/mcp-lok /opt/mcp-lok/install.mjs /opt/mcp-lok/egress-sidecar.mjs /opt/mcp-lok/lib/egress/proxy.js && pwd']);
   assert.equal(out.split('\n'), ['1000:1000', '1000:1000', '1000:1000', '0:0', '0:0', '0:0', '/home/node']);
 });
 
 test('runs the egress sidecar: mcp-lok\'s own proxy, loaded as ES modules', () => {
   // lok-offline: the container has no network; only the proxy's start-up is checked
   const rules = { insecureAllowAll: false, transports: ['tcp'], hosts: ['example.com'], ports: [443] };
+  // Its settings come on stdin, so that a proxy's credentials never show in `docker inspect`.
   const out = docker(['run', '--rm', '--network', 'none', '--read-only', '--cap-drop', 'ALL', '--tmpfs', '/run/mcp-lok:uid=1000,gid=1000',
     '-e', `MCP_LOK_EGRESS=${JSON.stringify({ rules, refuse: [] })}`, tag, 'sh', '-c',
-    'node /opt/mcp-lok/egress-sidecar.mjs /run/mcp-lok/egress.sock & i=0; '
+    '(echo "$MCP_LOK_EGRESS"; sleep 30) | node /opt/mcp-lok/egress-sidecar.mjs /run/mcp-lok/egress.sock & i=0; '
     + 'while [ "$(stat -c %a /run/mcp-lok/egress.sock 2>/dev/null)" != 666 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; '
     + 'stat -c %a /run/mcp-lok/egress.sock; kill %1']);
   assert.equal(out.split('\n'), ['{"ready":true}', '666']);

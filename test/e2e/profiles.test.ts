@@ -109,18 +109,4 @@ refused('names the JSON path of a mistake', async () => {
   await assertRefused({ nework: {} }, /\$\.nework: unknown key/);
 });
 
-refused('refuses a host allowlist for an image, where the egress forwarder cannot run, rather than opening or closing the network silently', async () => {
-  const path = join(tempDir('mcp-lok-image-allowlist-'), 'profile.json');
-  // lok-offline: the profile is refused before anything runs
-  writeFileSync(path, JSON.stringify({ network: { outbound: { allow_host: ['api.github.com'], allow_port: [443] } } }));
-  for (const bridge of ['attach', 'fifo']) {
-    const before = (await lokContainers()).length;
-    const result = await runBin(MANAGER, ['run', '--profile', path, 'mcp-lok-e2e/never-pulled:1'], { env: { MCP_LOK_HOME: LOK_HOME, MCP_LOK_BRIDGE: bridge } });
-    assert.is(result.code, 2, result.stderr);
-    assert.is(result.stdout.length, 0);
-    assert.match(result.stderr, /allowlists need a server from an npm package/);
-    assert.is((await lokContainers()).length, before);
-  }
-});
-
 refused.run();

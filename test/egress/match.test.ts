@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkResolvedAddress, classifyAddress, decideEgress, matchHost, normaliseIp } from '../../src/egress/match.js';
+import { checkResolvedAddress, checkServerName, classifyAddress, decideEgress, matchHost, normaliseIp } from '../../src/egress/match.js';
 import type { AddressClass } from '../../src/egress/match.js';
 import type { OutboundRules } from '../../src/sandbox/profile-validate.js';
 
@@ -66,6 +66,44 @@ const CLASSES: Array<[string, AddressClass]> = [
   ['64:ff9b::808:808', 'public'],
   // 6to4 carries an IPv4 address that a local relay may route to.
   ['2002:7f00:1::', 'loopback'],
+  ['2002:c0a8:101::1', 'private'],
+  ['2002:a00:5::', 'private'],
+  ['2002:a9fe:a9fe::', 'metadata'],
+  ['2002:a83f:8110::', 'metadata'],
+  ['2002:a9fe:101::', 'link-local'],
+  ['2002:808:808::1', 'public'],
+  // Azure's WireServer hands out VM agent settings and secrets.
+  ['168.63.129.16', 'metadata'],
+  ['::ffff:168.63.129.16', 'metadata'],
+  ['64:ff9b::a83f:8110', 'metadata'],
+  ['168.63.129.17', 'public'],
+  // Teredo tunnels through a relay to an embedded IPv4 address: refused whole.
+  ['2001::1', 'reserved'],
+  ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'reserved'],
+  ['2001:0:ffff:ffff:ffff:ffff:ffff:ffff', 'reserved'],
+  ['2001:1::1', 'public'],
+  ['2001:2::1', 'reserved'],
+  ['2001:10::1', 'reserved'],
+  ['2001:20::1', 'reserved'],
+  ['3fff::1', 'reserved'],
+  // Local-network IPv6: unique local, site-local, link-local.
+  ['fdff:ffff:ffff:ffff::1', 'private'],
+  ['fec0::1', 'private'],
+  ['feff::1', 'private'],
+  ['fe80::1:2:3:4', 'link-local'],
+  // IPv4-compatible (deprecated), IPv4-translated and NAT64 local-use forms with private insides.
+  ['::10.0.0.5', 'reserved'],
+  ['::a9fe:a9fe', 'reserved'],
+  ['::ffff:0:a00:5', 'private'],
+  ['::ffff:0:7f00:1', 'loopback'],
+  ['64:ff9b:1::a00:5', 'private'],
+  ['64:ff9b:1::a9fe:a9fe', 'metadata'],
+  // Only 2000::/3 is global unicast: the rest of the IPv6 space is not routed on the internet.
+  ['4000::1', 'reserved'],
+  ['5f00::1', 'reserved'],
+  ['1::1', 'reserved'],
+  ['e000::1', 'reserved'],
+  ['3ffe:ffff::1', 'public'],
 ];
 
 for (const [ip, expected] of CLASSES) {
@@ -172,6 +210,9 @@ for (const [title, host, port, profile, extra, reason, fix] of [
   ['refuses the metadata address under insecure_allow_all', '169.254.169.254', 80, ALLOW_ALL, [], '169.254.169.254 is a cloud metadata address', 'add "169.254.169.254" to network.outbound.allow_host if that is intended'],
   ['refuses mapped loopback under insecure_allow_all', '[::ffff:7f00:1]', 80, ALLOW_ALL, [], '127.0.0.1 is a loopback address', 'add "127.0.0.1" to network.outbound.allow_host if that is intended'],
   ['refuses NAT64 metadata under insecure_allow_all', '64:ff9b::a9fe:a9fe', 80, ALLOW_ALL, [], '64:ff9b::a9fe:a9fe is a cloud metadata address', 'add "64:ff9b::a9fe:a9fe" to network.outbound.allow_host if that is intended'],
+  ['refuses Azure\'s WireServer under insecure_allow_all', '168.63.129.16', 80, ALLOW_ALL, [], '168.63.129.16 is a cloud metadata address', 'add "168.63.129.16" to network.outbound.allow_host if that is intended'],
+  ['refuses a Teredo address under insecure_allow_all', '[2001:0:4136:e378:8000:63bf:3fff:fdd2]', 443, ALLOW_ALL, [], '2001:0:4136:e378:8000:63bf:3fff:fdd2 is a reserved address', 'add "2001:0:4136:e378:8000:63bf:3fff:fdd2" to network.outbound.allow_host if that is intended'],
+  ['refuses 6to4 wrapping a private address under insecure_allow_all', '2002:c0a8:101::1', 443, ALLOW_ALL, [], '2002:c0a8:101::1 is a private address', 'add "2002:c0a8:101::1" to network.outbound.allow_host if that is intended'],
   ['refuses the host machine\'s own address under insecure_allow_all', '203.0.114.7', 22, ALLOW_ALL, ['203.0.114.7'], '203.0.114.7 is an address of this machine', 'add "203.0.114.7" to network.outbound.allow_host if that is intended'],
   ['refuses a hex spelling of an address', '0x7f.1', 80, ALLOW_ALL, [], '"0x7f.1" is not a host name or IP address', 'connect by host name or by an IP address written as four numbers, such as 10.0.0.5'],
   ['refuses a decimal spelling of an address', '2130706433', 80, ALLOW_ALL, [], '"2130706433" is not a host name or IP address', 'connect by host name or by an IP address written as four numbers, such as 10.0.0.5'],
@@ -213,6 +254,12 @@ for (const [title, address, profile, reason, fix] of [
   ['refuses a private address', '10.0.0.6', PROFILE, 'api.example.com resolved to 10.0.0.6, a private address', 'add "10.0.0.6" to network.outbound.allow_host if that is intended'],
   ['refuses a CGNAT address', '100.64.1.2', PROFILE, 'api.example.com resolved to 100.64.1.2, a private address', 'add "100.64.1.2" to network.outbound.allow_host if that is intended'],
   ['refuses a unique local IPv6 address', 'fd12::1', PROFILE, 'api.example.com resolved to fd12::1, a private address', 'add "fd12::1" to network.outbound.allow_host if that is intended'],
+  ['refuses a site-local IPv6 address', 'fec0::5', PROFILE, 'api.example.com resolved to fec0::5, a private address', 'add "fec0::5" to network.outbound.allow_host if that is intended'],
+  ['refuses a link-local IPv6 address', 'fe80::5', PROFILE, 'api.example.com resolved to fe80::5, a link-local address', 'add "fe80::5" to network.outbound.allow_host if that is intended'],
+  ['refuses Azure\'s WireServer under insecure_allow_all', '168.63.129.16', ALLOW_ALL, 'api.example.com resolved to 168.63.129.16, a cloud metadata address', 'add "168.63.129.16" to network.outbound.allow_host if that is intended'],
+  ['refuses a Teredo address under insecure_allow_all', '2001:0:4136:e378:8000:63bf:3fff:fdd2', ALLOW_ALL, 'api.example.com resolved to 2001:0:4136:e378:8000:63bf:3fff:fdd2, a reserved address', 'add "2001:0:4136:e378:8000:63bf:3fff:fdd2" to network.outbound.allow_host if that is intended'],
+  ['refuses 6to4 wrapping the metadata address under insecure_allow_all', '2002:a9fe:a9fe::1', ALLOW_ALL, 'api.example.com resolved to 2002:a9fe:a9fe::1, a cloud metadata address', 'add "2002:a9fe:a9fe::1" to network.outbound.allow_host if that is intended'],
+  ['refuses IPv4-translated loopback under insecure_allow_all', '::ffff:0:7f00:1', ALLOW_ALL, 'api.example.com resolved to ::ffff:0:7f00:1, a loopback address', 'add "::ffff:0:7f00:1" to network.outbound.allow_host if that is intended'],
   ['refuses loopback', '127.0.0.1', PROFILE, 'api.example.com resolved to 127.0.0.1, a loopback address', 'add "127.0.0.1" to network.outbound.allow_host if that is intended'],
   ['refuses IPv4-mapped loopback', '::ffff:127.0.0.1', PROFILE, 'api.example.com resolved to 127.0.0.1, a loopback address', 'add "127.0.0.1" to network.outbound.allow_host if that is intended'],
   ['refuses hex IPv4-mapped loopback', '::ffff:7f00:1', PROFILE, 'api.example.com resolved to 127.0.0.1, a loopback address', 'add "127.0.0.1" to network.outbound.allow_host if that is intended'],
@@ -237,3 +284,49 @@ for (const [title, address, profile, reason, fix] of [
 }
 
 resolved.run();
+
+const sni = suite('checkServerName');
+
+const NO_FRONTING = 'none: a tunnel\'s TLS server name must be the host it was opened to (no domain fronting)';
+const TUNNEL_RULES = rules(['api.example.com', '*.cdn.example.com', '151.101.1.1', '2001:db8::5'], [443]);
+
+for (const [title, host, serverName, profile] of [
+  ['allows the name the tunnel was opened to', 'api.example.com', 'api.example.com', TUNNEL_RULES],
+  ['allows it in other capitals, with a trailing dot', 'API.example.com', 'api.example.com.', TUNNEL_RULES],
+  ['allows no name at all (a client that sends none)', 'api.example.com', undefined, TUNNEL_RULES],
+  ['allows a tunnel by an allowed IP with no name (clients send none for IPs)', '151.101.1.1', undefined, TUNNEL_RULES],
+  ['allows a tunnel by an allowed IP that names the same IP', '151.101.1.1', '151.101.1.1', TUNNEL_RULES],
+  ['allows a tunnel by an allowed IP that names a host allowed by name', '151.101.1.1', 'api.example.com', TUNNEL_RULES],
+  ['allows a tunnel by an allowed IP that names a host a wildcard allows', '151.101.1.1', 'img.cdn.example.com', TUNNEL_RULES],
+  ['allows a tunnel by IPv6 naming its own address', '2001:db8::5', '2001:DB8:0::5', TUNNEL_RULES],
+  ['allows any public name by IP under insecure_allow_all', '8.8.8.8', 'dns.example.org', ALLOW_ALL],
+] as const) {
+  sni(title, () => {
+    assert.equal(checkServerName({ host, port: 443 }, { serverName, encryptedHello: false }, profile), { allowed: true });
+  });
+}
+
+for (const [title, host, serverName, profile, reason, fix] of [
+  ['refuses another name on a tunnel opened by name (domain fronting)', 'api.example.com', 'blocked.example.org', TUNNEL_RULES, 'the TLS server name (SNI) is blocked.example.org, not api.example.com', NO_FRONTING],
+  ['refuses a sibling under the same wildcard', 'a.cdn.example.com', 'b.cdn.example.com', TUNNEL_RULES, 'the TLS server name (SNI) is b.cdn.example.com, not a.cdn.example.com', NO_FRONTING],
+  ['refuses another name under insecure_allow_all too', 'api.example.com', 'other.example.org', ALLOW_ALL, 'the TLS server name (SNI) is other.example.org, not api.example.com', NO_FRONTING],
+  ['refuses an IP as the name of a tunnel opened by name', 'api.example.com', '151.101.1.1', TUNNEL_RULES, 'the TLS server name (SNI) is 151.101.1.1, not api.example.com', NO_FRONTING],
+  ['refuses a tunnel by an allowed IP that names a host not allowed by name', '151.101.1.1', 'blocked.example.org', TUNNEL_RULES, 'the TLS server name blocked.example.org in a tunnel to 151.101.1.1 is not allowed: blocked.example.org is not in allow_host', 'add "blocked.example.org" to network.outbound.allow_host'],
+  ['refuses a tunnel by an allowed IP that names another IP', '151.101.1.1', '151.101.1.2', TUNNEL_RULES, 'the TLS server name (SNI) is 151.101.1.2, not 151.101.1.1', NO_FRONTING],
+  ['refuses a name that is not a host name', 'api.example.com', 'api.example.com:443', TUNNEL_RULES, 'the TLS server name "api.example.com:443" is not a host name', NO_FRONTING],
+  ['refuses a numeric spelling of an address as the name', '151.101.1.1', '0x97.0x65.1.1', TUNNEL_RULES, 'the TLS server name "0x97.0x65.1.1" is not a host name', NO_FRONTING],
+] as const) {
+  sni(title, () => {
+    assert.equal(checkServerName({ host, port: 443 }, { serverName, encryptedHello: false }, profile), { allowed: false, reason, fix });
+  });
+}
+
+sni('refuses an Encrypted Client Hello even when its outer name matches', () => {
+  const verdict = checkServerName({ host: 'api.example.com', port: 443 }, { serverName: 'api.example.com', encryptedHello: true }, TUNNEL_RULES);
+  assert.equal(verdict, {
+    allowed: false, reason: 'the TLS ClientHello to api.example.com hides its real server name (Encrypted Client Hello)',
+    fix: 'none: the egress proxy must see the server name; turn Encrypted Client Hello off in the client',
+  });
+});
+
+sni.run();

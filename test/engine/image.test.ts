@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DOCKER_DIR, EGRESS_CODE_DIR, computeImageTag, readContextFiles, shortReason } from '../../src/engine/image.js';
+import { DOCKER_DIR, EGRESS_CODE_DIR, EGRESS_MODULES, computeImageTag, readContextFiles, shortReason } from '../../src/engine/image.js';
 
 const file = (name: string, content: string) => ({ name, content: Buffer.from(content) });
 const FILES = [file('Dockerfile.node-alpine', 'FROM ${BASE}\n'), file('install.mjs', '// install\n')];
@@ -64,26 +64,30 @@ const temps: string[] = [];
 const temp = (files: Record<string, string>): string => {
   const dir = mkdtempSync(join(tmpdir(), 'mcp-lok-context-test-'));
   temps.push(dir);
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), content);
+  }
   return dir;
 };
 context.after(() => { for (const dir of temps) rmSync(dir, { recursive: true, force: true }); });
 
-context('holds docker/ and the compiled egress proxy as ES modules under egress/', () => {
+context('holds docker/ and the compiled egress proxy (with the HTTP framing it uses) as ES modules under lib/', () => {
   const docker = temp({ 'Dockerfile.node-alpine': 'FROM ${BASE}\n', 'egress-sidecar.mjs': '// sidecar\n' });
-  const egress = temp({ 'proxy.js': '// proxy\n', 'match.js': '// match\n', 'unused.js': '// not needed\n' });
-  const files = readContextFiles(docker, egress);
-  assert.equal(files.map((f) => f.name).sort(), ['Dockerfile.node-alpine', 'egress-sidecar.mjs', 'egress/match.js', 'egress/package.json', 'egress/proxy.js']);
-  assert.equal(JSON.parse(files.find((f) => f.name === 'egress/package.json')?.content.toString() ?? ''), { type: 'module' });
-  assert.is(files.find((f) => f.name === 'egress/proxy.js')?.content.toString(), '// proxy\n');
+  const code = temp({ ...Object.fromEntries(EGRESS_MODULES.map((m) => [m, `// ${m}\n`])), 'egress/unused.js': '// not needed\n', 'cli/main.js': '// not needed\n' });
+  const files = readContextFiles(docker, code);
+  assert.equal(files.map((f) => f.name).sort(), ['Dockerfile.node-alpine', 'egress-sidecar.mjs', ...EGRESS_MODULES.map((m) => `lib/${m}`), 'lib/package.json'].sort());
+  assert.equal(JSON.parse(files.find((f) => f.name === 'lib/package.json')?.content.toString() ?? ''), { type: 'module' });
+  assert.is(files.find((f) => f.name === 'lib/egress/proxy.js')?.content.toString(), '// egress/proxy.js\n');
 });
 
 context('gives a new tag when the egress proxy changes', () => {
   const docker = temp({ 'Dockerfile.node-alpine': 'FROM ${BASE}\n' });
-  const before = computeImageTag(readContextFiles(docker, temp({ 'proxy.js': '// v1\n', 'match.js': '// m\n' })), BASE);
-  assert.is.not(computeImageTag(readContextFiles(docker, temp({ 'proxy.js': '// v2\n', 'match.js': '// m\n' })), BASE), before);
-  assert.is.not(computeImageTag(readContextFiles(docker, temp({ 'proxy.js': '// v1\n', 'match.js': '// m2\n' })), BASE), before);
-  assert.is(computeImageTag(readContextFiles(docker, temp({ 'proxy.js': '// v1\n', 'match.js': '// m\n' })), BASE), before);
+  const code = (changed: Record<string, string> = {}): string => temp({ ...Object.fromEntries(EGRESS_MODULES.map((m) => [m, `// ${m}\n`])), ...changed });
+  const before = computeImageTag(readContextFiles(docker, code()), BASE);
+  assert.is.not(computeImageTag(readContextFiles(docker, code({ 'egress/proxy.js': '// v2\n' })), BASE), before);
+  assert.is.not(computeImageTag(readContextFiles(docker, code({ 'proxy/http-framing.js': '// v2\n' })), BASE), before);
+  assert.is(computeImageTag(readContextFiles(docker, code()), BASE), before);
 });
 
 context('fails with IMAGE_BUILD_FAILED when the compiled proxy is missing', () => {
@@ -97,10 +101,10 @@ context('fails with IMAGE_BUILD_FAILED when the compiled proxy is missing', () =
 
 context('reads the package\'s own docker/ and dist/src/egress/ by default, with the sidecar script', () => {
   const names = readContextFiles(DOCKER_DIR).map((f) => f.name);
-  for (const name of ['Dockerfile.node-alpine', 'egress-sidecar.mjs', 'egress-forward.mjs', 'egress/proxy.js', 'egress/match.js', 'egress/package.json']) {
+  for (const name of ['Dockerfile.node-alpine', 'egress-sidecar.mjs', 'egress-forward.mjs', 'loopback-sidecar.mjs', 'lib/egress/proxy.js', 'lib/egress/match.js', 'lib/egress/tls-hello.js', 'lib/proxy/http-framing.js', 'lib/package.json']) {
     assert.ok(names.includes(name), `${name} is missing from ${names.join(', ')}`);
   }
-  assert.ok(EGRESS_CODE_DIR.endsWith('/dist/src/egress/'), EGRESS_CODE_DIR);
+  assert.ok(EGRESS_CODE_DIR.endsWith('/dist/src/'), EGRESS_CODE_DIR);
 });
 
 context.run();

@@ -872,6 +872,66 @@ splice('stops reading from the client while the server does not read', async () 
   await waitUntil(() => written > stalled + (32 << 20), 'the client to write on once the server reads');
 });
 
+// Slow-request (slowloris) and idle limits, shortened here: what matters is that the proxy, not
+// the client, ends these connections, and that a response still owed is never cut.
+const SHORT = { headMs: 150, requestMs: 300, idleMs: 150 };
+
+splice('answers 408 to a request head still unfinished at its deadline, however steadily it trickles, sending nothing upstream', async () => {
+  const up = await rawUpstream();
+  const p = await proxyTo(up.upstream, { timeouts: SHORT });
+  const client = await connectRaw(p.port);
+  await client.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:${p.port}\r\nX-Slow: `);
+  const drip = setInterval(() => { void client.write('a').catch(() => {}); }, 30);
+  try {
+    const text = await client.closed();
+    assert.equal(statusLines(text), ['408']);
+    assert.match(jsonRpcMessage(text), /^Request timeout: the request head took too long/);
+  } finally { clearInterval(drip); }
+  assert.is(up.connections(), 0);
+});
+
+splice('answers 408 to a request body still unfinished at its deadline, and cuts the server off', async () => {
+  const upstreamReq = deferred<IncomingMessage>();
+  let ended = false;
+  const p = await proxyTo(await upstreamOn((req) => { req.on('end', () => { ended = true; }); req.resume(); upstreamReq.resolve(req); }), { timeouts: SHORT });
+  const client = await connectRaw(p.port);
+  await client.write(head(p.port, ['Content-Length: 100'], 'POST /mcp') + 'only a little');
+  const seen = await within(upstreamReq.promise, 'the request upstream');
+  const cut = new Promise<void>((resolve) => seen.socket.once('close', () => resolve()));
+  const text = await client.closed();
+  assert.equal(statusLines(text), ['408']);
+  assert.match(jsonRpcMessage(text), /^Request timeout: the request body took too long/);
+  await within(cut, 'the server connection to close');
+  assert.not.ok(ended, 'the server saw a complete request');
+});
+
+splice('closes a connection that sends nothing, and one left idle after its responses', async () => {
+  const p = await proxyTo(await upstreamOn(echo), { timeouts: SHORT });
+  const silent = await connectRaw(p.port);
+  assert.is(await silent.closed(), '');
+  const used = await connectRaw(p.port);
+  await used.write(head(p.port, ['Content-Length: 2'], 'POST /mcp') + 'hi');
+  const text = await used.closed();
+  assert.equal(statusLines(text), ['201']);
+});
+
+splice('keeps a connection whose response is still streaming, however long past the idle limit', async () => {
+  const release = deferred();
+  const p = await proxyTo(await upstreamOn((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: one\n\n');
+    void release.promise.then(() => res.end('data: two\n\n'));
+  }), { timeouts: SHORT });
+  const stream = await within(openStream(p.port), 'the first event');
+  const rest: string[] = [];
+  stream.res.on('data', (c: Buffer) => rest.push(c.toString('utf8')));
+  const ended = new Promise((resolve) => stream.res.on('end', resolve));
+  await new Promise((resolve) => setTimeout(resolve, SHORT.idleMs * 4));
+  release.resolve();
+  await within(ended, 'the end of the stream');
+  assert.is(rest.join(''), 'data: two\n\n');
+});
+
 splice.run();
 
 const sdk = suite('startReverseProxy with MCP SDK servers');

@@ -11,6 +11,8 @@ import { findForeignAddresses, scanSource, scanTree } from '../support/offline-t
  */
 const PURE_TABLES = new Map([
   ['test/egress/match.test.ts', 'classifies addresses and matches allowlists (pure functions)'],
+  ['test/egress/http-request.test.ts', 'reads proxy request heads from strings (pure)'],
+  ['test/egress/tls-hello.test.ts', 'reads TLS ClientHellos built in memory (an in-memory stream pair, no socket)'],
   ['test/sandbox/profile-validate.test.ts', 'validates profile JSON (pure)'],
   ['test/proxy/host-check.test.ts', 'checks Host and Origin header values (pure)'],
   ['test/proxy/http-framing.test.ts', 'parses request heads from strings (pure)'],
