@@ -12,7 +12,7 @@ import { EXIT, LokError, usageError } from '../errors.js';
 import { logFiles } from '../state/log-rotation.js';
 import { readRecord, serverLogPath } from '../state/records.js';
 import { describeProfile } from '../sandbox/profile-validate.js';
-import { buildAgentStart, checkAgentProfileName, describeRelaxations, findWidenings, requireFlags, type StartServerInput, type Widening } from './start-request.js';
+import { buildAgentStart, checkAgentProfileName, checkAgentRestart, checkRestartInput, describeRelaxations, findWidenings, hostEnvNames, requireFlags, type StartServerInput, type Widening } from './start-request.js';
 import { readEgressLog } from '../services/egress.js';
 import { listProfiles, loadProfile } from '../services/profiles.js';
 import { listServers, removeServer, stopServer } from '../services/servers.js';
@@ -104,7 +104,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
 
   server.registerTool('start_server', {
     title: 'Start a sandboxed server in the background',
-    description: 'Starts an MCP server from an image or an npm package (npx://name[@version]) in a locked-down sandbox under a supervisor, served over streamable HTTP or SSE on this machine\'s loopback, and returns its URL. With only `name`, starts a stopped server again as it was first started. Anything that widens the sandbox (network, reading or writing host files, variables from mcp-lok\'s environment, listening beyond loopback) needs its allow flag and, where the client can ask, the user\'s confirmation. A CA file, an engine or a registry cannot be chosen here: they come from the user\'s configuration.',
+    description: 'Starts an MCP server from an image or an npm package (npx://name[@version]) in a locked-down sandbox under a supervisor, served over streamable HTTP or SSE on this machine\'s loopback, and returns its URL. With only `name` (and allow flags), starts a stopped server again as it was first started; that needs the same flags as a new start. Anything that widens the sandbox (network, reading or writing host files, variables from mcp-lok\'s environment, listening beyond loopback) needs its allow flag and, where the client can ask, the user\'s confirmation. A CA file, an engine or a registry cannot be chosen here: they come from the user\'s configuration.',
     inputSchema: {
       source: z.string().min(1).max(512).optional().describe('An image reference (ghcr.io/org/server:1.0) or npx://package[@version], nothing else. Omit to start the stopped server `name` again.'),
       args: z.array(z.string().max(4096)).max(64).optional().describe('Arguments for the server (never read by mcp-lok).'),
@@ -128,7 +128,17 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
   }, async (input) => guard(async () => {
     if (!input.source) {
       if (!input.name) throw usageError('Give `source` (an image or npx://package) to start a server, or `name` to start a stopped one again.');
-      return startedResult(await restartBackground(ctx, input.name), []);
+      checkRestartInput(input);
+      // Starting a stopped server again is a start: its recorded request needs the same flags and yes.
+      let relaxations: string[] = [];
+      const started = await restartBackground(ctx, input.name, async (spec) => {
+        checkAgentRestart(spec, { cwd: process.cwd(), env: ctx.env });
+        const widenings = findWidenings(spec, hostEnvNames(spec.server));
+        requireFlags(widenings, input);
+        await confirmWidenings(server, widenings);
+        relaxations = describeRelaxations(spec);
+      });
+      return startedResult(started, relaxations);
     }
     const start = buildAgentStart(input as StartServerInput & { source: string }, { configDir: ctx.paths.config, cwd: process.cwd(), env: ctx.env });
     const widenings = findWidenings(start, input.envFromHost ?? []);

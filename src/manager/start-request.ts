@@ -9,7 +9,9 @@ import { resolveLokOptions } from '../npx/options.js';
 import { isLoopbackHost } from '../proxy/host-check.js';
 import { describeProfile } from '../sandbox/profile-validate.js';
 import type { BackgroundStart } from '../services/background.js';
-import { completeRequest } from '../services/run-server.js';
+import { completeRequest, type ServerRequest } from '../services/run-server.js';
+import type { BackgroundSpec } from '../supervisor/protocol.js';
+import { resolve as resolvePath } from 'node:path';
 import type { HttpTransport } from '../services/serve-http.js';
 
 /** `start_server`'s arguments after the tool's schema checked their types and shapes. */
@@ -69,6 +71,8 @@ export function buildAgentStart(input: StartServerInput, options: { configDir: s
     if (value === undefined) throw new LokError('INVALID_INPUT', `\`envFromHost\` names ${name}, which mcp-lok's environment does not have.`, { exitCode: EXIT.usage, hint: 'Name only variables the user set for mcp-lok.' });
     server.env[name] = value;
   }
+  // Kept in the request (and its record) as copied from the host, so a restart asks again.
+  server.lok = { ...server.lok, env: (input.envFromHost ?? []).map((name) => ({ name, value: undefined })) };
   Object.assign(server.env, input.env ?? {});
   return {
     name: input.name, sourceText: input.source, server, transport: input.transport ?? 'streamable-http',
@@ -76,8 +80,43 @@ export function buildAgentStart(input: StartServerInput, options: { configDir: s
   };
 }
 
+/** Returns the names of the variables a request copies from mcp-lok's own environment (`-e NAME`, envFromHost). */
+export function hostEnvNames(server: Pick<ServerRequest, 'lok' | 'env'>): string[] {
+  return server.lok.env.filter((entry) => entry.value === undefined && Object.hasOwn(server.env, entry.name)).map((entry) => entry.name);
+}
+
+/** The fields of start_server that only a new start takes; starting a stopped server again takes its name and allow flags. */
+const NEW_START_FIELDS = ['args', 'transport', 'port', 'targetPort', 'profile', 'env', 'envFromHost', 'host', 'auth'] as const;
+
+/** Refuses fields a restart (start_server with only `name`) would otherwise ignore without a word. */
+export function checkRestartInput(input: Partial<Record<(typeof NEW_START_FIELDS)[number], unknown>>): void {
+  const given = NEW_START_FIELDS.filter((field) => input[field] !== undefined);
+  if (given.length === 0) return;
+  throw usageError(`Starting a stopped server again takes only \`name\` and allow flags; it runs as it was first started, so ${given.map((f) => `\`${f}\``).join(', ')} cannot change.`, 'Remove it with remove_server and start it anew with `source` to change it.');
+}
+
+/**
+ * Refuses to start a stopped server again for an agent when its request uses what an agent can
+ * never choose (a CA file, which is mounted into the sandbox, an engine or a registry) other
+ * than the user's own settings: the user chose those for that server, from the command line.
+ */
+export function checkAgentRestart(spec: BackgroundSpec, options: { cwd: string; env: Readonly<Record<string, string | undefined>> }): void {
+  const own = resolveLokOptions({}, options.env);
+  const ownCa = own.caCert === undefined ? undefined : resolvePath(options.cwd, own.caCert);
+  const { lok } = spec.server;
+  const differs = [
+    lok.caCert !== ownCa ? 'a CA file' : undefined,
+    lok.engine !== own.engine ? 'an engine' : undefined,
+    lok.registry !== own.registry ? 'a registry' : undefined,
+  ].filter((what): what is string => what !== undefined);
+  if (differs.length === 0) return;
+  throw new LokError('INVALID_INPUT', `Refused: "${spec.name}" was started with ${differs.join(', ')} of its own, which an agent cannot choose.`, {
+    exitCode: EXIT.usage, hint: `The user can start it again with \`mcp-lok start ${spec.name}\`.`,
+  });
+}
+
 /** Returns every way a start request widens the default sandbox (no network, no files, loopback, only given values). */
-export function findWidenings(start: BackgroundStart, copiedFromHost: readonly string[]): Widening[] {
+export function findWidenings(start: Pick<BackgroundStart, 'server' | 'host'>, copiedFromHost: readonly string[]): Widening[] {
   const { profile, name } = start.server.profile;
   const out: Widening[] = [];
   if (profile.outbound.insecureAllowAll) out.push({ flag: 'allowNetwork', what: `profile ${name} lets the server reach any public host on any port` });
@@ -100,6 +139,6 @@ export function requireFlags(widenings: readonly Widening[], input: Partial<Reco
 }
 
 /** Returns what the request relaxes, in the words `list` uses. */
-export function describeRelaxations(start: BackgroundStart): string[] {
+export function describeRelaxations(start: Pick<BackgroundStart, 'server'>): string[] {
   return describeProfile(start.server.profile.profile).filter((line) => line !== 'files: none' && line !== 'network: none');
 }

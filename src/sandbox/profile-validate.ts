@@ -338,3 +338,20 @@ export function describeProfile(profile: Profile): string[] {
   else lines.push(`network: ${transports.join(', ')} to ${hosts.join(', ')} on ports ${ports.join(', ')}`);
   return lines;
 }
+
+/**
+ * Returns the profile file (JSON value) a validated profile came from, in its canonical form:
+ * `validateProfile` of it gives the same profile back. Lets a profile kept in a record be
+ * checked again as if it were read from a file, so a record edited on disk gains nothing.
+ */
+export function profileToJson(profile: Profile): Record<string, unknown> {
+  const text = (grant: PathGrant): string => (grant.container === grant.host ? grant.host : `${grant.host}:${grant.container}`);
+  const { insecureAllowAll, hosts, ports } = profile.outbound;
+  const outbound = insecureAllowAll ? { insecure_allow_all: true } : hosts.length > 0 ? { allow_host: [...hosts], allow_port: [...ports] } : {};
+  return {
+    read: profile.read.map(text),
+    write: profile.write.map(text),
+    network: { outbound },
+    ...(profile.gitWritable === true ? { git_writable: true } : {}),
+  };
+}

@@ -14,6 +14,7 @@ import { isLoopbackHost } from '../proxy/host-check.js';
 import { isSupervised, readRecord, serverLogPath } from '../state/records.js';
 import type { BackgroundSpec, SupervisorMessage, SupervisorRequest } from '../supervisor/protocol.js';
 import { listenError } from './listen-error.js';
+import { checkRecordedSpec } from './recorded-spec.js';
 import type { ServerRequest } from './run-server.js';
 import type { HttpTransport, ServeMode } from './serve-http.js';
 import { findServer } from './servers.js';
@@ -143,8 +144,16 @@ export async function startBackground(ctx: ManagerContext, start: BackgroundStar
   return { name, url: ready.url, mode: ready.mode, token: spec.token, already: false };
 }
 
-/** Starts a stopped background server again from its record: the same request, profile and token as before. */
-export async function restartBackground(ctx: ManagerContext, name: string): Promise<Started> {
+/** What a caller checks before a stopped server is started again: the request it will run. */
+export type ApproveRestart = (spec: BackgroundSpec) => Promise<void>;
+
+/**
+ * Starts a stopped background server again from its record: the same request, profile and
+ * token as before, after checking the recorded request again (the record is a file anyone
+ * with the user's rights can edit) and, when given, `approve` (the management server asks
+ * for the same flags and confirmation as a new start).
+ */
+export async function restartBackground(ctx: ManagerContext, name: string, approve?: ApproveRestart): Promise<Started> {
   const record = readRecord(ctx.paths.state, name);
   if (!record) {
     throw new LokError('NOT_FOUND', `No background server is named "${name}".`, { exitCode: EXIT.failure, hint: 'Run `mcp-lok list --all` to see them, or give an image or npx:// package to start a new one.' });
@@ -153,7 +162,9 @@ export async function restartBackground(ctx: ManagerContext, name: string): Prom
   if (!record.spec) {
     throw new LokError('INVALID_INPUT', `"${name}" was started by an older mcp-lok and cannot be started again as it was.`, { exitCode: EXIT.failure, hint: `Remove it with \`mcp-lok rm ${name}\` and start it anew.` });
   }
-  await reservePort(record.spec.host, record.spec.port);
-  const ready = await spawnSupervisor(ctx, name, { spec: record.spec, mode: record.mode, restart: true });
-  return { name, url: ready.url, mode: ready.mode, token: record.spec.token, already: false };
+  const spec = checkRecordedSpec(record.spec, name);
+  await approve?.(spec);
+  await reservePort(spec.host, spec.port);
+  const ready = await spawnSupervisor(ctx, name, { spec, mode: record.mode === 'bridge' || record.mode === 'proxy' ? record.mode : undefined, restart: true });
+  return { name, url: ready.url, mode: ready.mode, token: spec.token, already: false };
 }

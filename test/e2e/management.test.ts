@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -7,7 +7,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MANAGER, MEMORY, ROOT, SHIM, eventually, lokContainers, requireEngine, shimEnv, spawnBin, tempDir } from './harness.js';
+import { getPaths } from '../../src/state/paths.js';
+import { LOK_HOME, MANAGER, MEMORY, ROOT, SHIM, eventually, lokContainers, requireEngine, shimEnv, spawnBin, tempDir } from './harness.js';
 
 type Result = { content: Array<{ text: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
 const INIT = `${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })}\n`;
@@ -171,6 +172,39 @@ management('asks the user, where the client can, before widening a sandbox; a de
     assert.is((await lokContainers(`mcp-lok-name=${name}`)).length, 0);
   } finally {
     await asking.close();
+  }
+});
+
+management('starts a stopped server again only as a start: a wider record needs its flags, and a listener beyond loopback its token', async () => {
+  const name = `e2e-mgmt-again-${randomBytes(3).toString('hex')}`;
+  const recordPath = join(getPaths({ MCP_LOK_HOME: LOK_HOME }).state, 'servers', `${name}.json`);
+  // What anything with the user's rights (an agent's file tool) can do to a stopped server's record.
+  const editSpec = (edit: (spec: Record<string, any>) => void): void => {
+    const record = JSON.parse(readFileSync(recordPath, 'utf8')) as { spec: Record<string, any> };
+    edit(record.spec);
+    writeFileSync(recordPath, JSON.stringify(record));
+  };
+  const granted = join(ROOT, 'profiles');
+  try {
+    const started = await client.callTool({ name: 'start_server', arguments: { source: `npx://${MEMORY}`, name } }, undefined, { timeout: 120_000 }) as Result;
+    assert.not.ok(started.isError, started.content[0]?.text);
+    await client.callTool({ name: 'stop_server', arguments: { name } });
+    editSpec((spec) => { spec.server.profile.profile.read = [{ host: granted, container: granted }]; });
+    const quiet = await client.callTool({ name: 'start_server', arguments: { name } }) as Result;
+    assert.ok(quiet.isError, 'a record that reads host files started again without allowReads');
+    assert.match(quiet.content[0]?.text ?? '', new RegExp(`^Refused: profile stdio lets the server read ${granted}.*Set \`allowReads: true\``));
+    assert.is((await lokContainers(`mcp-lok-name=${name}`)).length, 0);
+    const flagged = await client.callTool({ name: 'start_server', arguments: { name, allowReads: true } }, undefined, { timeout: 120_000 }) as Result;
+    assert.not.ok(flagged.isError, flagged.content[0]?.text);
+    assert.equal(flagged.structuredContent?.relaxations, [`read-only: ${granted}`]);
+    await client.callTool({ name: 'stop_server', arguments: { name } });
+    editSpec((spec) => { spec.host = '0.0.0.0'; delete spec.token; });
+    const open = await client.callTool({ name: 'start_server', arguments: { name, allowReads: true, allowRemoteClients: true } }) as Result;
+    assert.ok(open.isError, 'a listener on every interface started without a token');
+    assert.match(open.content[0]?.text ?? '', /damaged \(a listener on 0\.0\.0\.0 without a token\)/);
+    assert.is((await lokContainers(`mcp-lok-name=${name}`)).length, 0);
+  } finally {
+    await client.callTool({ name: 'remove_server', arguments: { name, force: true } }).catch(() => {});
   }
 });
 

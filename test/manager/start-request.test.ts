@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LokError } from '../../src/errors.js';
-import { buildAgentStart, checkAgentProfileName, findWidenings, requireFlags, type StartServerInput } from '../../src/manager/start-request.js';
+import { buildAgentStart, checkAgentProfileName, checkAgentRestart, checkRestartInput, findWidenings, hostEnvNames, requireFlags, type StartServerInput } from '../../src/manager/start-request.js';
+import type { BackgroundSpec } from '../../src/supervisor/protocol.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lok-agent-start-'));
 const options = { configDir: join(dir, 'config'), cwd: dir, env: { GITHUB_TOKEN: 'ghp_secret', MCP_LOK_PROFILE: 'network' } };
@@ -83,6 +84,46 @@ widen('what was checked is what runs: the profile is content, read once', () => 
   assert.equal(findWidenings(start, []), []);
 });
 
+const restart = suite('start_server with only a name: a restart is checked like a start');
+
+/** A recorded request as the CLI's `start` keeps it, from `check` plus what startBackground adds. */
+function recorded(input: StartServerInput, lok: Partial<BackgroundSpec['server']['lok']> = {}): BackgroundSpec {
+  const start = buildAgentStart(input, options);
+  return { ...start, name: 'srv', port: 4000, token: undefined, server: { ...start.server, lok: { ...start.server.lok, ...lok } } };
+}
+
+restart('variables copied from mcp-lok\'s environment are kept as such, so a restart asks for allowHostEnv again', () => {
+  const spec = recorded({ source: 'npx://x', envFromHost: ['GITHUB_TOKEN'], env: { MODE: 'fast' }, allowHostEnv: true });
+  const copied = JSON.parse(JSON.stringify(spec)) as BackgroundSpec;
+  assert.equal(hostEnvNames(copied.server), ['GITHUB_TOKEN']);
+  assert.match(refusal(() => requireFlags(findWidenings(copied, hostEnvNames(copied.server)), {})).hint ?? '', /allowHostEnv/);
+  // `-e NAME=value` from the CLI is a value the user gave, `-e NAME` a copy.
+  assert.equal(hostEnvNames({ lok: { ...copied.server.lok, env: [{ name: 'A', value: '1' }, { name: 'B', value: undefined }] }, env: { A: '1', B: '2' } }), ['B']);
+});
+
+restart('a CA file, an engine or a registry other than the user\'s own is refused to an agent', () => {
+  const env = { ...options.env };
+  checkAgentRestart(recorded({ source: 'npx://x' }), { cwd: dir, env });
+  for (const [lok, what] of [
+    [{ caCert: '/root/.ssh/id_rsa' }, /a CA file/],
+    [{ engine: 'tcp://10.0.0.5:2375' }, /an engine/],
+    [{ registry: 'http://10.0.0.5/' }, /a registry/],
+  ] as const) {
+    const e = refusal(() => checkAgentRestart(recorded({ source: 'npx://x' }, lok), { cwd: dir, env }));
+    assert.match(e.message, what);
+    assert.match(e.hint ?? '', /mcp-lok start srv/);
+  }
+  // The user's own settings are what a new start would use too.
+  checkAgentRestart(recorded({ source: 'npx://x' }, { caCert: join(dir, 'ca.pem') }), { cwd: dir, env: { ...env, MCP_LOK_CA_CERT: 'ca.pem' } });
+});
+
+restart('fields only a new start takes are refused, not ignored', () => {
+  checkRestartInput({});
+  for (const field of ['profile', 'host', 'envFromHost', 'args', 'auth'] as const) {
+    assert.match(refusal(() => checkRestartInput({ [field]: field === 'auth' ? true : 'x' })).message, new RegExp(`\`${field}\``));
+  }
+});
+
 const names = suite('checkAgentProfileName');
 
 for (const ok of ['stdio', 'none', 'network', 'my-profile', '/home/u/p.json', 'p.json']) {
@@ -95,3 +136,4 @@ for (const bad of ['/etc/passwd', '~/.ssh/id_rsa', '../../.aws/credentials', '/r
 smuggle.run();
 widen.run();
 names.run();
+restart.run();

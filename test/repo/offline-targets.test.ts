@@ -29,6 +29,7 @@ const PURE_TABLES = new Map([
   ['test/npx/parse-args.test.ts', 'parses npx arguments (pure)'],
   ['test/sandbox/profile.test.ts', 'decides network plans from profiles (pure)'],
   ['test/manager/start-request.test.ts', 'builds start requests from tool input (pure; nothing starts)'],
+  ['test/services/recorded-spec.test.ts', 'checks recorded start requests (pure; nothing starts)'],
   ['test/cli/logs.test.ts', 'prints log files the test wrote (no network)'],
   ['test/control-chars.test.ts', 'escapes control characters (pure)'],
   ['test/repo/offline-targets.test.ts', 'the scanner\'s own examples'],

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { LokError } from '../../src/errors.js';
 import { parseJsonStrict } from '../../src/sandbox/profile-json.js';
 import {
-  BUILT_IN_PROFILES, describeProfile, findContainerPathProblem, validateProfile, type Profile,
+  BUILT_IN_PROFILES, describeProfile, findContainerPathProblem, profileToJson, validateProfile, type Profile,
 } from '../../src/sandbox/profile-validate.js';
 
 const NO_NETWORK = { insecureAllowAll: false, transports: [], hosts: [], ports: [] };
@@ -353,7 +353,22 @@ builtIns('is what validateProfile returns for the equivalent profile files', () 
   assert.equal(validateProfile(outbound({ insecure_allow_all: true, allow_transport: ['tcp'] }), 'network'), BUILT_IN_PROFILES.network);
 });
 
+const roundTrip = suite('profileToJson');
+
+for (const [title, value] of accepted.map(([t, v]) => [t, v] as const)) {
+  roundTrip(`gives back ${title}`, () => {
+    const profile = validateProfile(value, 'profile.json');
+    assert.equal(validateProfile(profileToJson(profile), 'record'), profile);
+  });
+}
+roundTrip('gives back the built-ins and git_writable', () => {
+  for (const profile of [BUILT_IN_PROFILES.stdio, BUILT_IN_PROFILES.network, validateProfile({ write: ['/srv/a:/a'], git_writable: true }, 'p')]) {
+    assert.equal(validateProfile(profileToJson(profile), 'record'), profile);
+  }
+});
+
 validate.run();
+roundTrip.run();
 container.run();
 describe.run();
 builtIns.run();
