@@ -42,8 +42,13 @@ const serverShape = z.object({
   mode: z.enum(['proxy', 'bridge']).nullable().optional(), sessions: z.number().optional(), restarts: z.number().optional(), hint: z.string().optional(),
 });
 
+/**
+ * Returns start_server's result. The token is given only for a server this call started: a
+ * running server's token (one the user started with --auth, say) stays out, as in list_servers,
+ * or naming a server would be enough to get past its listener.
+ */
 function startedResult(started: Started, relaxations: string[]): ToolResult {
-  return ok({ name: started.name, url: started.url, mode: started.mode, token: started.token ?? null, alreadyRunning: started.already, relaxations });
+  return ok({ name: started.name, url: started.url, mode: started.mode, token: started.already ? null : started.token ?? null, alreadyRunning: started.already, relaxations });
 }
 
 /** Returns the last `count` lines of a background server's log; NOT_FOUND for other servers. */
@@ -104,7 +109,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
 
   server.registerTool('start_server', {
     title: 'Start a sandboxed server in the background',
-    description: 'Starts an MCP server from an image or an npm package (npx://name[@version]) in a locked-down sandbox under a supervisor, served over streamable HTTP or SSE on this machine\'s loopback, and returns its URL. With only `name` (and allow flags), starts a stopped server again as it was first started; that needs the same flags as a new start. Anything that widens the sandbox (network, reading or writing host files, variables from mcp-lok\'s environment, listening beyond loopback) needs its allow flag and, where the client can ask, the user\'s confirmation. A CA file, an engine or a registry cannot be chosen here: they come from the user\'s configuration.',
+    description: 'Starts an MCP server from an image or an npm package (npx://name[@version]) in a locked-down sandbox under a supervisor, served over streamable HTTP or SSE on this machine\'s loopback, and returns its URL. With only `name` (and allow flags), starts a stopped server again as it was first started; that needs the same flags as a new start (a running one is left as it is, and its token is not returned). Anything that widens the sandbox (network, reading or writing host files, variables from mcp-lok\'s environment, listening beyond loopback) needs its allow flag and, where the client can ask, the user\'s confirmation. A CA file, an engine or a registry cannot be chosen here: they come from the user\'s configuration.',
     inputSchema: {
       source: z.string().min(1).max(512).optional().describe('An image reference (ghcr.io/org/server:1.0) or npx://package[@version], nothing else. Omit to start the stopped server `name` again.'),
       args: z.array(z.string().max(4096)).max(64).optional().describe('Arguments for the server (never read by mcp-lok).'),

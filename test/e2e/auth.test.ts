@@ -87,6 +87,11 @@ auth('the management server returns the token of a server it starts with auth, a
     assert.ok(Array.isArray(await listTools(started.structuredContent?.url ?? '', token)));
     const listed = await client.callTool({ name: 'list_servers', arguments: {} }) as { structuredContent?: { servers: Array<Record<string, unknown>> } };
     assert.not.ok(JSON.stringify(listed.structuredContent).includes(token));
+    // Nor through start_server of the running server: an agent gets only the tokens of servers it starts.
+    const again = await client.callTool({ name: 'start_server', arguments: { name } }) as { structuredContent?: { alreadyRunning: boolean; token: string | null }; content: Array<{ text: string }> };
+    assert.is(again.structuredContent?.alreadyRunning, true);
+    assert.is(again.structuredContent?.token, null);
+    assert.not.ok(JSON.stringify(again).includes(token));
   } finally {
     await client.close();
   }
