@@ -15,6 +15,8 @@ import { ensureImagePresent, ensureSandboxImage } from '../engine/image.js';
 import { sweepOrphans } from '../engine/sweep.js';
 import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
+import { buildPinCheck, findNestedUnderWrite } from '../sandbox/mount-pin.js';
+import { pinNestedMounts } from './mount-pins.js';
 import { CA_BUNDLE_PATH, chooseSandboxUser, DEFAULT_NOFILE, FIXED_ENV, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { buildLabels } from '../sandbox/labels.js';
 import { decideNetwork } from '../sandbox/profile.js';
@@ -217,6 +219,8 @@ export async function planServer(ctx: Context, req: ServerRequest): Promise<Serv
   const upstreamProxy = source.kind === 'npx' ? chooseNpmProxy(npm, registry) : undefined;
   const grantContext = buildGrantContext({ env: ctx.env, home: ctx.home, paths: ctx.paths, platform: process.platform, endpoint });
   const grants = resolveGrantMounts(loaded.profile, grantContext);
+  // Refused now, before an image is pulled; launchSandbox checks again for each container.
+  if (local && findNestedUnderWrite(grants.mounts).length > 0) refuseUncheckableMounts({ source, profileName: loaded.name });
   const sweep = sweepOrphans(endpoint, join(ctx.paths.state, 'run'), ctx.now()).then(
     (names) => { for (const n of names) ctx.debug(`removed leftover ${n}`); },
     (error: unknown) => ctx.debug(`orphan sweep failed: ${String(error)}`),
@@ -247,6 +251,19 @@ export async function planServer(ctx: Context, req: ServerRequest): Promise<Serv
     user, net, local, fifo, prepared, helperImage, mounts, env, source, lok, launcher: req.launcher, sweep,
     grants: { profile: loaded.profile, context: grantContext, first: grants },
   };
+}
+
+/**
+ * Refuses a server from an image whose grants put a mount inside a write grant (a `.git` kept
+ * read-only, a grant inside another) where the engine shares this machine's kernel: such a
+ * mount is checked from inside the container by the sandbox image's shell, and an image may
+ * have none, so a server holding the write grant could swap it for a link to any host folder.
+ */
+function refuseUncheckableMounts(plan: Pick<ServerPlan, 'source' | 'profileName'>): void {
+  if (plan.source.kind !== 'image') return;
+  throw new LokError('PROFILE_INVALID', `Profile ${plan.profileName}: a server from an image cannot have a mount inside a write grant (a .git folder kept read-only, or a grant inside another): mcp-lok cannot check it in the image before the server runs, and the server could swap it for a link to any host folder.`, {
+    exitCode: EXIT.usage, hint: 'Run the server from its npm package (npx://), grant the folder read-only, or set "git_writable": true in the profile.',
+  });
 }
 
 /** How one container of a plan is wired. */
@@ -280,6 +297,9 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
   // Checked again now, right before the create: what was granted must still be what it was.
   const grants = resolveGrantMounts(plan.grants.profile, plan.grants.context, plan.grants.first);
   const mounts = [...plan.mounts, ...grants.mounts];
+  // A mount inside a write grant is checked again from inside the container, before the server runs.
+  const pins = plan.local ? pinNestedMounts(mounts) : [];
+  if (pins.length > 0) refuseUncheckableMounts(plan);
   const env: Record<string, string> = { ...plan.env, ...options.env };
   const fifos = plan.fifo ? await createFifos(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`) : undefined;
   if (fifos) mounts.push({ type: 'bind', source: fifos.dir, target: FIFO_MOUNT, readOnly: true });
@@ -318,8 +338,9 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
     // An npm package runs the forwarder itself, in our image, on its own loopback.
     const forwarderInside = rules !== undefined && !options.egressInNamespace && plan.source.kind === 'npx';
     if (egress && !loopback) mounts.push(...egress.mounts);
-    const cmd = fifos && prepared.cmd ? wrapWithFifos(prepared.cmd, { egress: besidePipes !== undefined })
-      : forwarderInside && prepared.cmd ? wrapWithEgressForwarder(prepared.cmd) : prepared.cmd;
+    const server = pins.length > 0 && prepared.cmd ? ['/bin/sh', '-c', `unset PWD OLDPWD SHLVL; ${buildPinCheck(pins)}exec "$@"`, 'mcp-lok', ...prepared.cmd] : prepared.cmd;
+    const cmd = fifos && server ? wrapWithFifos(server, { egress: besidePipes !== undefined })
+      : forwarderInside && server ? wrapWithEgressForwarder(server) : server;
     const joined = options.joinNetworkOf ?? loopback?.id;
     const body = buildContainerSpec({
       name,

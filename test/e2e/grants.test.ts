@@ -2,6 +2,7 @@
 // read-only inside a write grant, every container create checks the grants again (a swapped
 // path or a new socket refuses the next session of a background server), and `profile check`
 // says exactly what `run` says.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -13,6 +14,9 @@ import * as assert from 'uvu/assert';
 import { scratchDir } from '../support/scratch.js';
 import { removeFixtureVolumes } from './escape-support.js';
 import { engineRequest } from '../../src/engine/http.js';
+import { ensureSandboxImage } from '../../src/engine/image.js';
+import { buildPinCheck } from '../../src/sandbox/mount-pin.js';
+import { pinNestedMounts } from '../../src/services/mount-pins.js';
 import { ENGINE, EVERYTHING, MANAGER, SHIM, connectShim, eventually, lokContainers, requireEngine, runBin } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 
@@ -304,3 +308,62 @@ sessions('a socket placed before start is refused; one that appears while a sess
 });
 
 sessions.run();
+
+const nested = suite('a mount inside a write grant is checked in the container before the server runs');
+
+nested.before(requireEngine);
+
+/** Runs `echo SERVER-RAN` in a sandbox of our image behind the pin check, with a write grant of `work` at /work and `gitSource` read-only at /work/.git. */
+async function runPinned(work: string, gitSource: string): Promise<{ code: number; out: string }> {
+  const image = await ensureSandboxImage(ENGINE, { log: () => {} });
+  // The pin is taken for what was checked: the write grant's own .git.
+  const pins = pinNestedMounts([
+    { type: 'bind', source: work, target: '/work', readOnly: false },
+    { type: 'bind', source: join(work, '.git'), target: '/work/.git', readOnly: true },
+  ]);
+  assert.is(pins.length, 1);
+  // What the engine mounts: `gitSource`, as if a server swapped the path for a link after the check.
+  const args = ['run', '--rm', '--user', '1000:1000', '--network', 'none', '--mount', `type=bind,source=${work},target=/work`,
+    '--mount', `type=bind,source=${gitSource},target=/work/.git,readonly`, '--entrypoint', '/bin/sh', image,
+    '-c', `${buildPinCheck(pins)}exec "$@"`, 'mcp-lok', 'echo', 'SERVER-RAN'];
+  return new Promise((resolve) => {
+    execFile('docker', args, (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: stdout + stderr }));
+  });
+}
+
+nested('a mount that is not the folder checked stops the container before the server runs, saying why', async () => {
+  const work = folder('pin-work-');
+  mkdirSync(join(work, '.git'));
+  const elsewhere = folder('pin-elsewhere-');
+  const swapped = await runPinned(work, elsewhere);
+  assert.is(swapped.code, 126, swapped.out);
+  assert.not.match(swapped.out, /SERVER-RAN/);
+  assert.match(swapped.out, 'mcp-lok: refusing to start: the mount at /work/.git is not the folder that was checked');
+  const same = await runPinned(work, join(work, '.git'));
+  assert.is(same.code, 0, same.out);
+  assert.match(same.out, /SERVER-RAN/);
+});
+
+nested('a path swapped for a link before it is pinned is refused on the host', () => {
+  const work = folder('pin-link-');
+  symlinkSync('/etc', join(work, '.git'));
+  assert.throws(() => pinNestedMounts([
+    { type: 'bind', source: work, target: '/work', readOnly: false },
+    { type: 'bind', source: join(work, '.git'), target: '/work/.git', readOnly: true },
+  ]), /Refusing to mount .*\.git: it cannot be opened \(ELOOP\), or it is now a link/);
+});
+
+nested('a server from an image gets no .git kept read-only inside a write grant: refused before anything is created', async () => {
+  const dir = folder('pin-image-');
+  mkdirSync(join(dir, '.git'));
+  const profile = writeProfile({ write: [dir] });
+  const image = await ensureSandboxImage(ENGINE, { log: () => {} });
+  const before = (await lokContainers()).length;
+  const run = await runBin(MANAGER, ['run', '--profile', profile, image, 'ls', join(dir, '.git')]);
+  assert.is(run.code, 2, `${run.stderr} ${run.stdout.toString()}`);
+  assert.is(run.stdout.length, 0);
+  assert.match(oneLine(run.stderr, 'mcp-lok'), /a server from an image cannot have a mount inside a write grant .*Run the server from its npm package/);
+  assert.is((await lokContainers()).length, before);
+});
+
+nested.run();
