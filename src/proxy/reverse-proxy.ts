@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { listenerUrl, type ListenPolicy } from './host-check.js';
+import { MAX_CONNECTIONS, UncheckedConnections } from './connection-guard.js';
 import { SpliceConnection, type SpliceTimeouts, type Upstream } from './splice-connection.js';
 
 export { createEndpointRewriter, ENDPOINT_SCAN_LIMIT_BYTES, type EndpointRewriter } from './endpoint-rewriter.js';
@@ -51,10 +52,13 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
   };
   const connections = new Set<SpliceConnection>();
 
+  const unchecked = new UncheckedConnections();
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    const connection = new SpliceConnection(socket, spliceOptions, () => connections.delete(connection));
+    unchecked.add(socket);
+    const connection = new SpliceConnection(socket, spliceOptions, () => connections.delete(connection), () => unchecked.passed(socket));
     connections.add(connection);
   });
+  server.maxConnections = MAX_CONNECTIONS;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -114,7 +114,7 @@ export class SpliceConnection {
   /** When the request being read began (its first byte). */
   private requestStarted = 0;
 
-  constructor(private readonly client: Socket, private readonly options: SpliceOptions, onClose: () => void) {
+  constructor(private readonly client: Socket, private readonly options: SpliceOptions, onClose: () => void, private onPassed?: () => void) {
     client.setNoDelay(true);
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.clientAddress = client.remoteAddress ?? '';
@@ -239,6 +239,9 @@ export class SpliceConnection {
       if (refusal !== undefined) { this.refuse(exchange, 401, `Unauthorized: ${refusal}`, { 'WWW-Authenticate': 'Bearer realm="mcp-lok"' }); return; }
     }
     if (info.upgrade) { this.refuse(exchange, 501, 'Not implemented: protocol upgrades (WebSocket) are not supported'); return; }
+    // The connection has passed the checks: it no longer counts against unchecked connections.
+    this.onPassed?.();
+    this.onPassed = undefined;
     exchange.publicHost = info.host ?? '';
     exchange.close = info.close;
     if (!this.upstream && !this.openUpstream()) {

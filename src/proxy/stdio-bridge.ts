@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { MAX_CONNECTIONS, UncheckedConnections } from './connection-guard.js';
 import { checkBearerToken, checkRequestOrigin, listenerUrl, type ListenPolicy } from './host-check.js';
 import { sendJsonRpcError } from './json-lines.js';
 import { createSseHandler } from './stdio-bridge-sse.js';
@@ -143,11 +145,13 @@ export async function startStdioBridge(options: StdioBridgeOptions): Promise<Std
   }
   const policy: ListenPolicy = { host: opts.listen.host, port: opts.listen.port, extraNames: opts.extraNames, token: opts.token };
   const handle = opts.transport === 'sse' ? createSseHandler(core) : createStreamableHandler(core);
+  const unchecked = new UncheckedConnections();
   const server = createServer({ noDelay: true }, (req, res) => {
     const refusal = checkRequestOrigin(policy, req.headers.host, req.headers.origin);
     if (refusal !== undefined) return sendJsonRpcError(res, 403, -32000, `Forbidden: ${refusal}`);
     const unauthorized = checkBearerToken(policy, req.headers.authorization);
     if (unauthorized !== undefined) return sendJsonRpcError(res, 401, -32000, `Unauthorized: ${unauthorized}`, { 'www-authenticate': 'Bearer realm="mcp-lok"' });
+    unchecked.passed(req.socket);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     handle(req, res, q === -1 ? url : url.slice(0, q), q === -1 ? '' : url.slice(q + 1)).catch((error: unknown) => {
@@ -155,6 +159,8 @@ export async function startStdioBridge(options: StdioBridgeOptions): Promise<Std
       sendJsonRpcError(res, 500, -32603, 'Internal error');
     });
   });
+  server.maxConnections = MAX_CONNECTIONS;
+  server.on('connection', (socket: Socket) => unchecked.add(socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.listen.port, opts.listen.host, () => {

@@ -932,6 +932,29 @@ splice('keeps a connection whose response is still streaming, however long past 
   assert.is(rest.join(''), 'data: two\n\n');
 });
 
+splice('holds at most 64 connections that sent no checked request: more close the oldest, and a client with the token is still served', async () => {
+  const p = await proxyTo(await upstreamOn(echo), { token: 'sekrit-token' });
+  // A keep-alive client that passed the checks is never one of those closed.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  assert.is((await send(p.port, { agent, headers: { authorization: 'Bearer sekrit-token' } })).status, 201);
+  const closed: boolean[] = [];
+  const sockets: Socket[] = [];
+  for (let i = 0; i < 64 + 36; i++) {
+    const socket = createConnection({ host: '127.0.0.1', port: p.port });
+    await within(new Promise((resolve) => socket.once('connect', resolve)), 'a connection');
+    const index = closed.push(false) - 1;
+    socket.on('error', () => {}).once('close', () => { closed[index] = true; });
+    sockets.push(socket);
+    toClose.push(async () => { socket.destroy(); });
+  }
+  await waitUntil(() => closed.slice(0, 36).every(Boolean), 'the 36 oldest idle connections to be closed');
+  await sleep(100);
+  assert.is(closed.filter(Boolean).length, 36);
+  assert.is((await send(p.port, { agent, headers: { authorization: 'Bearer sekrit-token' } })).status, 201);
+  assert.is((await send(p.port, { headers: { authorization: 'Bearer sekrit-token' } })).status, 201);
+  agent.destroy();
+});
+
 splice.run();
 
 const sdk = suite('startReverseProxy with MCP SDK servers');

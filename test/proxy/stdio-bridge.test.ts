@@ -1,4 +1,5 @@
 // lok-offline-data: evil.example; Host and Origin values sent to the bridge under test on loopback
+import { createConnection } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request as httpRequest } from 'node:http';
@@ -453,6 +454,25 @@ streamable('stops reading a server whose client does not read its stream, reads 
   assertFlooded(text, 'flood');
   await other.client.close();
 }));
+
+streamable('holds at most 64 connections that sent no checked request: more close the oldest, and a client with the token is still served', async () => {
+  await withBridge('streamable-http', async (h) => {
+    const closed: boolean[] = [];
+    const sockets = [];
+    for (let i = 0; i < 64 + 36; i++) {
+      const socket = createConnection({ host: '127.0.0.1', port: h.bridge.port });
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const index = closed.push(false) - 1;
+      socket.on('error', () => {}).once('close', () => { closed[index] = true; });
+      sockets.push(socket);
+    }
+    await until('the 36 oldest idle connections to be closed', () => closed.slice(0, 36).every(Boolean));
+    await sleep(100);
+    assert.is(closed.filter(Boolean).length, 36);
+    assert.is((await rawHttp(h.bridge.port, { authorization: 'Bearer sekrit-token' })).status, 200);
+    for (const socket of sockets) socket.destroy();
+  }, { token: 'sekrit-token' });
+});
 
 streamable.run();
 
