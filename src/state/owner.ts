@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Owner } from '../sandbox/labels.js';
@@ -39,4 +40,34 @@ export function isOwnerAlive(owner: Owner): boolean {
   // A killed process that nobody has reaped yet (a zombie) still has its pid and start time.
   if (fields?.[0] === 'Z') return false;
   return !ticks || (fields?.[19] ?? '') === ticks;
+}
+
+/** Returns a process's arguments, or undefined when it is gone or cannot be read. */
+function readCommandLine(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((arg) => arg !== '');
+  } catch {
+    if (process.platform === 'linux') return undefined;
+  }
+  try {
+    // No /proc (macOS): ps, whose one line cannot tell spaces in a path from separators.
+    const line = execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return line === '' ? undefined : line.split(/\s+(?=\S*supervisor[\\/]main\.js$)/);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Returns true when `pid` is a running mcp-lok supervisor (node running its supervisor script).
+ * A record in the state folder is a file anything with the user's rights can edit: its pid is
+ * signalled (by stop) only when this holds, so a record cannot make mcp-lok kill another process,
+ * nor a pid of 0 or -1 every process of a group or of the user.
+ */
+export function isSupervisorProcess(pid: unknown): boolean {
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 1) return false;
+  const args = readCommandLine(pid);
+  if (!args || args.length < 2) return false;
+  const [program = '', script = ''] = args;
+  return /^node(js)?[0-9.]*(\.exe)?$/.test(program.split(/[\\/]/).pop() ?? '') && /[\\/]supervisor[\\/]main\.js$/.test(script);
 }

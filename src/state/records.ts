@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Owner } from '../sandbox/labels.js';
 import type { BackgroundSpec } from '../supervisor/protocol.js';
 import { removeLog } from './log-rotation.js';
-import { isOwnerAlive } from './owner.js';
+import { isOwnerAlive, isSupervisorProcess } from './owner.js';
 
 /**
  * A server sent to the background by `mcp-lok start`. Its containers come and go (restarts,
@@ -78,9 +78,9 @@ export function removeRecord(stateDir: string, name: string): void {
   removeLog(serverLogPath(stateDir, name));
 }
 
-/** Returns true while the record's supervisor runs (after a reboot or `kill -9`, false). */
+/** Returns true while the record's supervisor runs (after a reboot or `kill -9`, false; never for a pid that is not an mcp-lok supervisor). */
 export function isSupervised(record: ServerRecord): boolean {
-  return record.supervisor !== undefined && isOwnerAlive(record.supervisor);
+  return record.supervisor !== undefined && isSupervisorProcess(record.supervisor.pid) && isOwnerAlive(record.supervisor);
 }
 
 /** Returns the record as it truly is: a dead supervisor means a stopped server, whatever the file says. */

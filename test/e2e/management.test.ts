@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -205,6 +207,36 @@ management('starts a stopped server again only as a start: a wider record needs 
     assert.is((await lokContainers(`mcp-lok-name=${name}`)).length, 0);
   } finally {
     await client.callTool({ name: 'remove_server', arguments: { name, force: true } }).catch(() => {});
+  }
+});
+
+management('never signals a process that is not an mcp-lok supervisor, whatever a record in the state folder says', async () => {
+  const victim = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  const name = `e2e-mgmt-forged-${randomBytes(3).toString('hex')}`;
+  const dir = join(getPaths({ MCP_LOK_HOME: LOK_HOME }).state, 'servers');
+  mkdirSync(dir, { recursive: true });
+  try {
+    for (const supervisor of [
+      { pid: victim.pid, startTicks: '', host: 'another-machine' },
+      { pid: victim.pid, startTicks: `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8)}:${readFileSync(`/proc/${victim.pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[19]}`, host: hostname() },
+    ]) {
+      // What anything with the user's rights (an agent's file tool) can write there.
+      writeFileSync(join(dir, `${name}.json`), JSON.stringify({
+        name, transport: 'streamable-http', host: '127.0.0.1', port: 4000, url: 'http://127.0.0.1:4000/mcp', mode: 'bridge', source: 'npx://x',
+        profile: 'stdio', allows: [], supervisor, state: 'running', restarts: 0, startedAt: 'x', updatedAt: 'x',
+      }));
+      const stopped = await client.callTool({ name: 'stop_server', arguments: { name, graceSeconds: 0 } }) as Result;
+      assert.is(stopped.structuredContent?.wasRunning, false, stopped.content[0]?.text);
+      assert.is(victim.exitCode, null);
+      assert.is(victim.signalCode, null);
+    }
+    const removed = await client.callTool({ name: 'remove_server', arguments: { name, force: true } }) as Result;
+    assert.not.ok(removed.isError, removed.content[0]?.text);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.is(victim.signalCode, null, 'the victim was signalled');
+  } finally {
+    victim.kill('SIGKILL');
+    rmSync(join(dir, `${name}.json`), { force: true });
   }
 });
 
