@@ -103,6 +103,8 @@ export interface GrantContext {
 /** What a scan of a granted folder found: the first socket, `.git` entries, or why it stopped. */
 export interface GrantScan {
   socket?: string;
+  /** The first named pipe: a program may read commands from it, and a read-only mount does not stop writing to it. */
+  pipe?: string;
   gitPaths: string[];
   /** Set when the bound was hit: what was exceeded. */
   tooLarge?: string;
@@ -117,13 +119,15 @@ function canEnter(dir: string): boolean {
 /**
  * Returns what a granted path holds, walking it without following symlinks (inside the
  * sandbox a link resolves among the sandbox's own paths, not the host's): the first Unix
- * socket (a bind mount, even read-only, does not stop `connect()`), and every `.git` folder
+ * socket (a bind mount, even read-only, does not stop `connect()`) or named pipe (nor writing
+ * to it: a program that reads commands from a pipe would run the server's), and every `.git` folder
  * or file. Stops, saying so, past `limits` entries or time.
  */
 export function scanGrant(root: string, options: { limits: ScanLimits; now: () => number; caseInsensitive: boolean }): GrantScan {
   const gitPaths: string[] = [];
   const st = lstatSync(root);
   if (st.isSocket()) return { socket: root, gitPaths };
+  if (st.isFIFO()) return { pipe: root, gitPaths };
   if (!st.isDirectory()) return { gitPaths };
   const deadline = options.now() + options.limits.timeMs;
   const isGit = (name: string): boolean => (options.caseInsensitive ? name.toLowerCase() : name) === '.git';
@@ -145,6 +149,7 @@ export function scanGrant(root: string, options: { limits: ScanLimits; now: () =
       if (entries > options.limits.maxEntries) return { gitPaths, tooLarge: `more than ${options.limits.maxEntries} entries` };
       const path = join(dir, entry.name);
       if (entry.isSocket()) return { socket: path, gitPaths };
+      if (entry.isFIFO()) return { pipe: path, gitPaths };
       if (isGit(entry.name) && (entry.isDirectory() || entry.isFile())) gitPaths.push(path);
       if (entry.isDirectory()) stack.push(path);
     }
@@ -205,6 +210,9 @@ export function resolveGrantMounts(profile: Profile, ctx: GrantContext, previous
     const scan = scanGrant(real, { limits: ctx.limits ?? GRANT_SCAN_LIMITS, now: ctx.now ?? Date.now, caseInsensitive: ctx.caseInsensitive });
     if (scan.socket !== undefined) {
       throw refuse(`${where}: refusing to grant ${shown}: it ${scan.socket === real ? 'is' : 'contains'} a Unix socket (${scan.socket}), which a server could connect to even read-only.`, 'Grant a folder without sockets, or move the program that made it elsewhere.');
+    }
+    if (scan.pipe !== undefined) {
+      throw refuse(`${where}: refusing to grant ${shown}: it ${scan.pipe === real ? 'is' : 'contains'} a named pipe (${scan.pipe}), which a server could write to (or read from) even read-only.`, 'Grant a folder without named pipes, or move the program that made it elsewhere.');
     }
     if (scan.tooLarge !== undefined) {
       throw refuse(`${where}: refusing to grant ${shown}: it is too large to check for sockets (${scan.tooLarge}).`, 'Grant a narrower folder, such as one project.');

@@ -2,7 +2,7 @@
 // read-only inside a write grant, every container create checks the grants again (a swapped
 // path or a new socket refuses the next session of a background server), and `profile check`
 // says exactly what `run` says.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -83,6 +83,24 @@ planTime('refuses a folder holding a Unix socket, naming it, and the same line c
   } finally {
     await close(listener.server);
   }
+});
+
+planTime('refuses a folder holding a named pipe, which a read-only mount would let the server write to, naming it', async () => {
+  const dir = folder('with-pipe-');
+  mkdirSync(join(dir, 'irc'));
+  const pipe = join(dir, 'irc', 'in');
+  execFileSync('mkfifo', [pipe]);
+  const profile = writeProfile({ read: [dir] });
+  const before = (await lokContainers()).length;
+  const shim = await runBin(SHIM, ['--profile', profile, '-y', FILESYSTEM, dir]);
+  assert.is(shim.code, 125, shim.stderr);
+  assert.is(shim.stdout.length, 0);
+  const line = oneLine(shim.stderr, 'mcp-lok-npx');
+  assert.match(line, `refusing to grant ${dir}: it contains a named pipe (${pipe})`);
+  const check = await runBin(MANAGER, ['profile', 'check', profile]);
+  assert.is(check.code, 2, check.stderr);
+  assert.is(oneLine(check.stderr, 'mcp-lok'), line);
+  assert.is((await lokContainers()).length, before);
 });
 
 planTime('refuses /tmp and the temporary folders, where other programs keep their sockets', async () => {

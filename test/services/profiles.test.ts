@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -121,6 +122,20 @@ resolveSuite('refuses a grant holding a Unix socket, read-only or not, naming th
     assert.is(error.code, 'PROFILE_INVALID');
     assert.is(error.message, `$.${list}[0]: refusing to grant ${dir}: it contains a Unix socket (${join(dir, 'run/agent.sock')}), which a server could connect to even read-only.`);
   }
+});
+
+resolveSuite('refuses a grant holding a named pipe, or that is one, read-only or not, naming it', () => {
+  const dir = project();
+  mkdirSync(join(dir, 'irc'));
+  // A program that reads commands from a pipe (ii, mpv's input file): a read-only mount does not stop writing to it.
+  execFileSync('mkfifo', [join(dir, 'irc/in')]);
+  for (const list of ['read', 'write']) {
+    const error = refusal(() => resolveGrantMounts(profile({ [list]: [dir] }), context(scratchDir('home-'))));
+    assert.is(error.code, 'PROFILE_INVALID');
+    assert.is(error.message, `$.${list}[0]: refusing to grant ${dir}: it contains a named pipe (${join(dir, 'irc/in')}), which a server could write to (or read from) even read-only.`);
+  }
+  const itself = refusal(() => resolveGrantMounts(profile({ read: [join(dir, 'irc/in')] }), context(scratchDir('home-'))));
+  assert.is(itself.message, `$.read[0]: refusing to grant ${join(dir, 'irc/in')}: it is a named pipe (${join(dir, 'irc/in')}), which a server could write to (or read from) even read-only.`);
 });
 
 resolveSuite('refuses a folder too large to check, rather than mounting it unchecked', () => {
