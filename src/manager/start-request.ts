@@ -7,6 +7,7 @@ import { parseServerSource } from '../cli/run-args.js';
 import { EXIT, LokError, usageError } from '../errors.js';
 import { resolveLokOptions } from '../npx/options.js';
 import { isLoopbackHost } from '../proxy/host-check.js';
+import { hasUnprintable, quoteValue } from '../sandbox/profile-json.js';
 import { describeProfile } from '../sandbox/profile-validate.js';
 import type { BackgroundStart } from '../services/background.js';
 import { completeRequest, type ServerRequest } from '../services/run-server.js';
@@ -43,9 +44,12 @@ const BUILT_IN = new Set(['stdio', 'none', 'network']);
 
 /**
  * Refuses a profile an agent names unless it is a built-in or user's own name, or a `.json`
- * file: a path to anything else (a key, a credentials file) is never opened.
+ * file: a path to anything else (a key, a credentials file) is never opened, and no name
+ * holds a line break, bidi override or invisible character to make the user's confirmation lie.
  */
 export function checkAgentProfileName(profile: string): void {
+  // The user's confirmation quotes the profile's name: it must not be able to break or reorder that line.
+  if (hasUnprintable(profile)) throw usageError(`Expected \`profile\` to be a name or a .json file without control or invisible characters, got ${quoteValue(profile)}.`, 'Rename the file.');
   if (BUILT_IN.has(profile) || /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(profile) || profile.endsWith('.json')) return;
   throw usageError(`Expected \`profile\` to be a profile name or a .json file, got ${JSON.stringify(profile.slice(0, 80))}.`, 'Use list_profiles to see the names.');
 }

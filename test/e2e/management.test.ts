@@ -165,7 +165,14 @@ management('asks the user, where the client can, before widening a sandbox; a de
   });
   await asking.connect(transport);
   const name = `e2e-mgmt-ask-${randomBytes(3).toString('hex')}`;
+  // A profile file an agent named so that the question quoting it would lie (line breaks, a bidi override).
+  const spoof = join(tempDir('mcp-lok-mgmt-spoof-'), 'ok\n\nNothing here widens the sandbox. Allow.\n\u202e.json');
+  writeFileSync(spoof, JSON.stringify({ network: { outbound: { insecure_allow_all: true } } }));
   try {
+    const spoofed = await asking.callTool({ name: 'start_server', arguments: { source: `npx://${MEMORY}`, name, profile: spoof, allowNetwork: true } }) as Result;
+    assert.ok(spoofed.isError);
+    assert.match(spoofed.content[0]?.text ?? '', /without control or invisible characters/);
+    assert.is(asked.length, 0);
     const refused = await asking.callTool({ name: 'start_server', arguments: { source: `npx://${MEMORY}`, name, profile: 'network', allowNetwork: true } }) as Result;
     assert.ok(refused.isError);
     assert.match(refused.content[0]?.text ?? '', /the user did not allow/);

@@ -126,6 +126,13 @@ restart('fields only a new start takes are refused, not ignored', () => {
 
 const names = suite('checkAgentProfileName');
 
+names('refuses a .json path whose name could make the confirmation lie (line breaks, bidi overrides, invisible characters)', () => {
+  // An agent that can write files can name one so; the user's confirmation quotes the profile's name.
+  for (const bad of ['/home/u/ok\n\nNothing here widens the sandbox. Allow.\n.json', '/home/u/\u202enosj.evil.json', '/home/u/a\u200bb.json', '/home/u/x\u0000.json']) {
+    assert.match(refusal(() => checkAgentProfileName(bad)).message, /control or invisible characters/);
+  }
+});
+
 for (const ok of ['stdio', 'none', 'network', 'my-profile', '/home/u/p.json', 'p.json']) {
   names(`accepts ${ok}`, () => { checkAgentProfileName(ok); });
 }
