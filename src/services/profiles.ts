@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LokError, EXIT } from '../errors.js';
 import type { MountPlan } from '../sandbox/build-spec.js';
 import { listKnownEngineSockets } from '../engine/discover.js';
@@ -112,6 +112,25 @@ export interface GrantScan {
   unreadable?: string;
 }
 
+/** Returns true when a folder's entries are those of a git folder: HEAD, objects and refs (what `git init --bare` makes). */
+function looksLikeGitDir(list: readonly Dirent[]): boolean {
+  let found = 0;
+  for (const entry of list) {
+    if ((entry.name === 'HEAD' && entry.isFile()) || ((entry.name === 'objects' || entry.name === 'refs') && entry.isDirectory())) found += 1;
+  }
+  return found === 3;
+}
+
+/** Returns the git folder (a bare repository, or a `.git` folder) that `path` is or lies in, found by its contents. */
+function findGitDirAround(path: string): string | undefined {
+  for (let dir = path; ; dir = dirname(dir)) {
+    try {
+      if (looksLikeGitDir(readdirSync(dir, { withFileTypes: true }).filter((e) => e.name === 'HEAD' || e.name === 'objects' || e.name === 'refs'))) return dir;
+    } catch { /* unreadable: not one we can tell */ }
+    if (dir === dirname(dir)) return undefined;
+  }
+}
+
 function canEnter(dir: string): boolean {
   try { accessSync(dir, constants.X_OK); return true; } catch { return false; }
 }
@@ -131,6 +150,7 @@ export function scanGrant(root: string, options: { limits: ScanLimits; now: () =
   if (!st.isDirectory()) return { gitPaths };
   const deadline = options.now() + options.limits.timeMs;
   const isGit = (name: string): boolean => (options.caseInsensitive ? name.toLowerCase() : name) === '.git';
+  const found = new Set<string>();
   const stack = [root];
   let entries = 0;
   while (stack.length > 0) {
@@ -144,18 +164,22 @@ export function scanGrant(root: string, options: { limits: ScanLimits; now: () =
       if ((code === 'EACCES' || code === 'EPERM') && !canEnter(dir)) continue;
       return { gitPaths, unreadable: dir };
     }
+    // A git folder by its contents, whatever its name: a bare repository (`server.git`) runs its hooks when you push to it.
+    if (dir !== root && looksLikeGitDir(list)) found.add(dir);
     for (const entry of list) {
       entries += 1;
       if (entries > options.limits.maxEntries) return { gitPaths, tooLarge: `more than ${options.limits.maxEntries} entries` };
       const path = join(dir, entry.name);
       if (entry.isSocket()) return { socket: path, gitPaths };
       if (entry.isFIFO()) return { pipe: path, gitPaths };
-      if (isGit(entry.name) && (entry.isDirectory() || entry.isFile())) gitPaths.push(path);
+      if (isGit(entry.name) && (entry.isDirectory() || entry.isFile())) found.add(path);
       if (entry.isDirectory()) stack.push(path);
     }
     if (options.now() >= deadline) return { gitPaths, tooLarge: `more than ${options.limits.timeMs / 1000} s to read` };
   }
-  gitPaths.sort();
+  // One read-only mount covers what lies inside it (a submodule's folder in .git/modules).
+  const sorted = [...found].sort();
+  gitPaths.push(...sorted.filter((path) => !sorted.some((outer) => path.startsWith(`${outer}/`))));
   return { gitPaths };
 }
 
@@ -202,6 +226,10 @@ export function resolveGrantMounts(profile: Profile, ctx: GrantContext, previous
     if (violation) throw refuse(`${where}: refusing to grant ${shown}: ${violation}.`, 'Grant a narrower folder, such as one project.');
     if (!readOnly && !profile.gitWritable && isInGitFolder(real, fold)) {
       throw refuse(`${where}: refusing to grant ${shown} read-write: it is inside a .git folder, whose hooks and config run code on the host.`, 'Grant it read-only, or set "git_writable": true in the profile.');
+    }
+    const gitDir = !readOnly && !profile.gitWritable ? findGitDirAround(real) : undefined;
+    if (gitDir !== undefined) {
+      throw refuse(`${where}: refusing to grant ${shown} read-write: it is inside a git repository's own folder (${gitDir}), whose hooks and config run code on the host.`, 'Grant it read-only, or set "git_writable": true in the profile.');
     }
     if (!readOnly && !canWrite(real, ctx.uid, ctx.gid)) {
       throw refuse(`${where}: the sandbox user (uid ${ctx.uid}) cannot write to ${real}.`, `Make it writable for uid ${ctx.uid} (chown or chmod), or grant it read-only.`);

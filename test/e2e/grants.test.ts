@@ -169,6 +169,27 @@ git('a server cannot write .git/hooks or .git/config, writes beside them, and st
   }
 });
 
+git('a bare repository in a write grant is read-only too, whatever its name: a server cannot plant the hook your next push runs', async () => {
+  const dir = folder('with-bare-');
+  const bare = join(dir, 'site.git');
+  for (const sub of ['hooks', 'objects', 'refs']) mkdirSync(join(bare, sub), { recursive: true });
+  writeFileSync(join(bare, 'HEAD'), 'ref: refs/heads/main\n');
+  chmodSync(bare, 0o777);
+  chmodSync(join(bare, 'hooks'), 0o777);
+  const profile = writeProfile({ write: [dir] });
+  const { client, stderr } = await connectShim(['--profile', profile, '-y', FILESYSTEM, dir]);
+  try {
+    const hook = await client.callTool({ name: 'write_file', arguments: { path: join(bare, 'hooks', 'post-receive'), content: '#!/bin/sh\necho owned\n' } }) as ToolResult;
+    assert.ok(hook.isError, 'a hook of the bare repository was written');
+    assert.not.ok(existsSync(join(bare, 'hooks', 'post-receive')));
+    const beside = await client.callTool({ name: 'write_file', arguments: { path: join(dir, 'notes.txt'), content: 'ok' } }) as ToolResult;
+    assert.not.ok(beside.isError, beside.content[0]?.text);
+    assert.match(stderr(), /site\.git stays read-only/);
+  } finally {
+    await client.close();
+  }
+});
+
 git('"git_writable": true lets the server write .git, as the profile says', async () => {
   const dir = folder('work-tree-writable-');
   mkdirSync(join(dir, '.git', 'hooks'), { recursive: true });

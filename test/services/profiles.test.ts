@@ -91,6 +91,18 @@ scan('stops past the time bound, saying so (the clock is the test\'s)', () => {
   assert.is(result.tooLarge, 'more than 5 s to read');
 });
 
+scan('finds git folders by their contents too, and lists none inside another', () => {
+  const dir = project();
+  for (const git of ['.git', '.git/modules/lib', 'backup/site.git']) {
+    mkdirSync(join(dir, git, 'objects'), { recursive: true });
+    mkdirSync(join(dir, git, 'refs'));
+    writeFileSync(join(dir, git, 'HEAD'), 'ref: refs/heads/main\n');
+  }
+  mkdirSync(join(dir, 'notes/refs'), { recursive: true });
+  writeFileSync(join(dir, 'notes/HEAD'), 'not a repository: no objects\n');
+  assert.equal(scanGrant(dir, { limits: LIMITS, now: Date.now, caseInsensitive: false }).gitPaths, [join(dir, '.git'), join(dir, 'backup/site.git')]);
+});
+
 scan('lists every .git folder and .git file (a worktree\'s or submodule\'s pointer)', () => {
   const dir = project();
   mkdirSync(join(dir, '.git/hooks'), { recursive: true });
@@ -174,6 +186,40 @@ resolveSuite('keeps each .git of a write grant read-only, saying so, unless git_
   assert.equal(writable.notes, []);
   const readOnly = resolveGrantMounts(profile({ read: [dir] }), context(home));
   assert.is(readOnly.mounts.length, 1);
+});
+
+/** Makes a bare repository (what `git init --bare` leaves): its hooks run when you push to it. */
+function bareRepo(path: string): string {
+  mkdirSync(join(path, 'hooks'), { recursive: true });
+  mkdirSync(join(path, 'objects'));
+  mkdirSync(join(path, 'refs'));
+  writeFileSync(join(path, 'HEAD'), 'ref: refs/heads/main\n');
+  writeFileSync(join(path, 'config'), '[core]\n\tbare = true\n');
+  return path;
+}
+
+resolveSuite('keeps a bare repository inside a write grant read-only, whatever its name, unless git_writable', () => {
+  const dir = project();
+  const bare = bareRepo(join(dir, 'remotes/server.git'));
+  const home = scratchDir('home-');
+  const got = resolveGrantMounts(profile({ write: [`${dir}:/work`] }), context(home));
+  assert.equal(got.mounts, [
+    { type: 'bind', source: dir, target: '/work', readOnly: false },
+    { type: 'bind', source: bare, target: '/work/remotes/server.git', readOnly: true },
+  ]);
+  assert.match(got.notes[0] ?? '', /server\.git stays read-only/);
+  assert.is(resolveGrantMounts(profile({ write: [`${dir}:/work`], git_writable: true }), context(home)).mounts.length, 1);
+});
+
+resolveSuite('refuses a write grant of a bare repository or a folder inside one, unless git_writable', () => {
+  const bare = bareRepo(join(project(), 'shared-repo'));
+  chmodSync(join(bare, 'hooks'), 0o777);
+  chmodSync(bare, 0o777);
+  for (const path of [bare, join(bare, 'hooks')]) {
+    const error = refusal(() => resolveGrantMounts(profile({ write: [path] }), context(scratchDir('home-'))));
+    assert.match(error.message, /read-write: it is inside a git repository's own folder \(.*shared-repo\)/);
+    assert.ok(resolveGrantMounts(profile({ write: [path], git_writable: true }), context(scratchDir('home-'))));
+  }
 });
 
 resolveSuite('refuses a write grant inside a .git folder unless git_writable', () => {
