@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   report.on('error', () => { reporting = false; });
   const send = (message: SupervisorMessage): void => { if (reporting) report.write(`${JSON.stringify(message)}\n`); };
   // The typed request its front end built and checked; nothing in it is parsed as options.
-  const request = JSON.parse(await readStdin()) as SupervisorRequest;
+  // JSON has no Infinity: `--refresh-after never` arrives as null.
+  const request = JSON.parse(await readStdin(), (key, value: unknown) => (key === 'refreshAfterMs' && value === null ? Infinity : value)) as SupervisorRequest;
   const { spec } = request;
   const ctx = createProcessContext(spec.server.lok.debug);
   // Lines for the log file only (the supervisor's own bookkeeping; `start` prints the error itself).

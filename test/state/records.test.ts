@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { currentOwner } from '../../src/state/owner.js';
+import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
+import { currentOwner, readStartTicks } from '../../src/state/owner.js';
 import {
   effectiveRecord, isSupervised, readRecord, readRecords, removeRecord, serverLogPath, writeRecord, type ServerRecord,
 } from '../../src/state/records.js';
@@ -29,12 +31,25 @@ records('writes private files and reads them back, sorted', () => {
   assert.is(statSync(join(dir, 'servers', 'a.json')).mode & 0o777, 0o600);
 });
 
-records('says a record whose supervisor is gone is stopped (a reboot, kill -9)', () => {
-  const live = record('live');
+records('says a record whose supervisor is gone is stopped (a reboot, kill -9), and one whose pid is no supervisor too', async () => {
+  // A process that looks like a supervisor: node running .../supervisor/main.js.
+  const fake = mkdtempSync(join(tmpdir(), 'lok-fake-supervisor-'));
+  mkdirSync(join(fake, 'supervisor'));
+  writeFileSync(join(fake, 'supervisor', 'main.js'), 'setTimeout(() => {}, 60_000);\n');
+  const child = spawn(process.execPath, [join(fake, 'supervisor', 'main.js')], { stdio: 'ignore' });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const owner = currentOwner();
+  const live = record('live', { pid: child.pid ?? 0, startTicks: `${owner.startTicks.split(':')[0]}:${readStartTicks(child.pid ?? 0)}`, host: hostname() });
+  try {
+    assert.ok(isSupervised(live));
+    assert.is(effectiveRecord(live).state, 'running');
+    assert.not.ok(isSupervised(record('test-runner', owner)), 'a live process that is not a supervisor counts as none');
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(fake, { recursive: true, force: true });
+  }
   const dead = record('dead', { pid: 2 ** 22 + 1, startTicks: 'x:1', host: currentOwner().host });
-  assert.ok(isSupervised(live));
   assert.not.ok(isSupervised(dead));
-  assert.is(effectiveRecord(live).state, 'running');
   assert.is(effectiveRecord(dead).state, 'stopped');
   assert.is(effectiveRecord({ ...live, supervisor: undefined }).state, 'stopped');
 });
