@@ -49,7 +49,7 @@ export function parseServerSource(text: string): ServerSource {
   if (text.startsWith(NPX_PREFIX)) {
     return { kind: 'npx', packages: [parsePackageSpec(text.slice(NPX_PREFIX.length))], command: undefined, allowInstall: true };
   }
-  if (text.length <= 255 && IMAGE_REF.test(text)) return { kind: 'image', image: text };
+  if (text.length <= 255 && IMAGE_REF.test(text)) return { kind: 'image', image: text, allowPull: true };
   throw new LokError('INVALID_INPUT', `Expected an image reference such as \`ghcr.io/org/server:1.0\` or \`npx://package@1.2.3\`, got ${showInput(text)}.`, { exitCode: EXIT.usage, hint: 'Run `mcp-lok run --help`.' });
 }
 

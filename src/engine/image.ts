@@ -270,8 +270,11 @@ export function shortReason(error: unknown): string {
  * Makes sure an image is on the engine, pulling it (progress through `log`) when it is not;
  * a failed pull is one line naming the image and the engine's reason.
  */
-export async function ensureImagePresent(endpoint: EngineEndpoint, ref: string, log: (line: string) => void): Promise<void> {
+export async function ensureImagePresent(endpoint: EngineEndpoint, ref: string, log: (line: string) => void, options: { allowPull?: boolean } = {}): Promise<void> {
   if (await imageExists(endpoint, ref)) return;
+  if (options.allowPull === false) {
+    throw new LokError('NOT_FOUND', `The image ${ref} is not on this machine, and this start may not download it.`, { exitCode: EXIT.failure, hint: 'Set `allowPull: true` if the user wants the engine to pull it, or pull it yourself first.' });
+  }
   log(`mcp-lok: pulling ${ref}...`);
   const { default: DockerClient } = await import('dockerode');
   const docker = new DockerClient(toModemOptions(endpoint));

@@ -127,6 +127,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
       allowWrites: z.boolean().optional().describe('Required for a profile that lets the server write host files.'),
       allowRemoteClients: z.boolean().optional().describe('Required to listen on an address other machines can reach.'),
       allowHostEnv: z.boolean().optional().describe('Required for envFromHost.'),
+      allowPull: z.boolean().optional().describe('Let the engine download an image that is not on this machine (default: only images already here).'),
     },
     outputSchema: { name: z.string(), url: z.string(), mode: z.enum(['proxy', 'bridge']), token: z.string().nullable(), alreadyRunning: z.boolean(), relaxations: z.array(z.string()) },
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
@@ -138,6 +139,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
       let relaxations: string[] = [];
       const started = await restartBackground(ctx, input.name, async (spec) => {
         checkAgentRestart(spec, { cwd: process.cwd(), env: ctx.env });
+        if (spec.server.source.kind === 'image') spec.server.source = { ...spec.server.source, allowPull: input.allowPull === true };
         const widenings = findWidenings(spec, hostEnvNames(spec.server));
         requireFlags(widenings, input);
         await confirmWidenings(server, widenings);

@@ -28,6 +28,7 @@ export interface StartServerInput {
   envFromHost?: string[] | undefined;
   host?: string | undefined;
   auth?: boolean | undefined;
+  allowPull?: boolean | undefined;
   allowNetwork?: boolean | undefined;
   allowReads?: boolean | undefined;
   allowWrites?: boolean | undefined;
@@ -35,7 +36,7 @@ export interface StartServerInput {
   allowHostEnv?: boolean | undefined;
 }
 
-export type WideningFlag = 'allowNetwork' | 'allowReads' | 'allowWrites' | 'allowRemoteClients' | 'allowHostEnv';
+export type WideningFlag = 'allowNetwork' | 'allowReads' | 'allowWrites' | 'allowRemoteClients' | 'allowHostEnv' | 'allowPull';
 
 /** One way a request widens the default sandbox, the flag that allows it, and how to say it. */
 export interface Widening { flag: WideningFlag; what: string }
@@ -63,7 +64,9 @@ export function checkAgentProfileName(profile: string): void {
  */
 export function buildAgentStart(input: StartServerInput, options: { configDir: string; cwd: string; env: Readonly<Record<string, string | undefined>> }): BackgroundStart {
   if (input.source.startsWith('-')) throw usageError(`Expected \`source\` to be an image reference or npx://package, got an option (${JSON.stringify(input.source.slice(0, 40))}).`, 'Options are fields of start_server, never part of `source`.');
-  const source = parseServerSource(input.source);
+  const parsed = parseServerSource(input.source);
+  // The engine downloads an image that is not here: from an agent, only with its own yes.
+  const source = parsed.kind === 'image' ? { ...parsed, allowPull: input.allowPull === true } : parsed;
   const profile = input.profile ?? 'stdio';
   checkAgentProfileName(profile);
   const host = input.host ?? '127.0.0.1';
@@ -127,6 +130,8 @@ export function findWidenings(start: Pick<BackgroundStart, 'server' | 'host'>, c
   else if (profile.outbound.hosts.length > 0) out.push({ flag: 'allowNetwork', what: `profile ${name} lets the server reach ${profile.outbound.hosts.join(', ')} on port ${profile.outbound.ports.join(', ')}` });
   if (profile.read.length > 0) out.push({ flag: 'allowReads', what: `profile ${name} lets the server read ${profile.read.map((g) => g.host).join(', ')}` });
   if (profile.write.length > 0) out.push({ flag: 'allowWrites', what: `profile ${name} lets the server write ${profile.write.map((g) => g.host).join(', ')}` });
+  const { source } = start.server;
+  if (source.kind === 'image' && source.allowPull) out.push({ flag: 'allowPull', what: `the engine may download ${source.image} if it is not on this machine` });
   if (!isLoopbackHost(start.host)) out.push({ flag: 'allowRemoteClients', what: `listening on ${start.host} lets other machines use the server` });
   if (copiedFromHost.length > 0) out.push({ flag: 'allowHostEnv', what: `the server gets ${copiedFromHost.join(', ')} from mcp-lok's own environment` });
   return out;

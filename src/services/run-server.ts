@@ -32,7 +32,8 @@ import type { PackageSpec } from '../npx/package-spec.js';
 /** Where a server comes from: npm packages (the shim's install/run path) or an image. */
 export type ServerSource =
   | { kind: 'npx'; packages: PackageSpec[]; command: string | undefined; allowInstall: boolean }
-  | { kind: 'image'; image: string };
+  /** `allowPull`: the engine may download the image when it is not here (an agent's start needs a yes for that). */
+  | { kind: 'image'; image: string; allowPull: boolean };
 
 /**
  * One server to run, as every front end hands it over: typed and validated, never argv to
@@ -142,7 +143,7 @@ async function prepareNpx(ctx: Context, endpoint: EngineEndpoint, req: ServerReq
 
 /** Makes sure the image is there (pulling it, progress on stderr) and runs its own command. */
 async function prepareImage(ctx: Context, endpoint: EngineEndpoint, req: ServerRequest, source: Extract<ServerSource, { kind: 'image' }>): Promise<Prepared> {
-  await ensureImagePresent(endpoint, source.image, ctx.log);
+  await ensureImagePresent(endpoint, source.image, ctx.log, { allowPull: source.allowPull });
   return {
     image: source.image,
     cmd: req.args.length > 0 ? req.args : undefined,

@@ -140,6 +140,10 @@ management('refuses to widen a sandbox without the explicit flag, and creates no
     assert.ok(refused.isError);
     assert.match(refused.content[0]?.text ?? '', new RegExp(`^Refused: .*Set \`${flag}: true\``));
   }
+  // An image that is not here is not pulled for an agent unless it asks (and the user agrees).
+  const absent = await client.callTool({ name: 'start_server', arguments: { source: 'mcp-lok-e2e/never-pulled:1', name } }) as Result;
+  assert.ok(absent.isError);
+  assert.match(absent.content[0]?.text ?? '', /not on this machine, and this start may not download it.*allowPull: true/);
   const bad = await client.callTool({ name: 'start_server', arguments: { source: 'Not An Image!', name } }) as Result;
   assert.ok(bad.isError);
   assert.match(bad.content[0]?.text ?? '', /Expected an image reference/);

@@ -71,6 +71,16 @@ widen('the network profile, write grants, a non-loopback host and host variables
   assert.equal(start.server.env, { GITHUB_TOKEN: 'ghp_secret' });
 });
 
+widen('an image from an agent is never pulled unless the request says so, and then that is a widening the user is asked about', () => {
+  const quiet = check({ source: 'ghcr.io/org/server:1.0' });
+  assert.equal(quiet.server.source, { kind: 'image', image: 'ghcr.io/org/server:1.0', allowPull: false });
+  assert.equal(findWidenings(quiet, []), []);
+  const pulling = buildAgentStart({ source: 'ghcr.io/org/server:1.0', allowPull: true }, options);
+  assert.equal(findWidenings(pulling, []).map((w) => w.flag), ['allowPull']);
+  assert.match(findWidenings(pulling, [])[0]?.what ?? '', /download ghcr\.io\/org\/server:1\.0/);
+  assert.is(check({ source: 'npx://x', allowPull: true }).server.source.kind, 'npx');
+});
+
 widen('a variable mcp-lok does not have is refused, not silently skipped', () => {
   assert.match(refusal(() => check({ source: 'npx://x', envFromHost: ['NOPE'], allowHostEnv: true })).message, /NOPE/);
 });

@@ -1,18 +1,35 @@
 // Scratch folders for tests that grant folders to a sandbox: mcp-lok refuses /tmp and the other
 // temporary folders as grants (other programs' sockets live there), so these live in the
-// repository's own ignored `.tmp/`, one folder per test process, removed when it exits.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+// repository's own ignored `.tmp/`, or, when the checkout itself sits in a temporary folder
+// (a CI clone in /tmp, say), under ~/.cache/mcp-lok-test-scratch; one folder per test
+// process, removed when it exits.
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const TEMPORARY = ['/tmp', '/var/tmp', '/dev/shm', '/run', '/private/tmp', '/private/var/folders', '/var/folders'];
 let base: string | undefined;
+
+/** Returns true when a path lies in a temporary or runtime folder, where grants are refused. */
+function inTemporaryFolder(path: string): boolean {
+  const real = realpathSync(path);
+  const temp = [...TEMPORARY, realpathSync(tmpdir())];
+  return temp.some((t) => real === t || real.startsWith(`${t}/`));
+}
+
+/** Returns the folder scratch folders go in, outside every temporary folder. */
+function scratchRoot(): string {
+  const root = inTemporaryFolder(REPO) ? join(homedir(), '.cache', 'mcp-lok-test-scratch') : join(REPO, '.tmp');
+  mkdirSync(root, { recursive: true });
+  return root;
+}
 
 /** Returns a fresh empty folder outside every temporary folder, removed when the process exits. */
 export function scratchDir(prefix: string): string {
   if (!base) {
-    mkdirSync(join(REPO, '.tmp'), { recursive: true });
-    const made = mkdtempSync(join(REPO, '.tmp', `grants-${process.pid}-`));
+    const made = mkdtempSync(join(scratchRoot(), `grants-${process.pid}-`));
     base = made;
     process.once('exit', () => { rmSync(made, { recursive: true, force: true }); });
   }
