@@ -7,7 +7,7 @@ const source = suite('parseServerSource');
 
 for (const image of ['alpine', 'mcp-lok/sandbox:abc', 'ghcr.io/org/server:1.2.3', 'localhost:5000/a/b', 'registry.example.com/x@sha256:' + 'a'.repeat(64), 'my_org/my-image:v1.0-rc.1']) {
   source(`reads ${image} as an image`, () => {
-    assert.equal(parseServerSource(image), { kind: 'image', image });
+    assert.equal(parseServerSource(image), { kind: 'image', image, allowPull: true });
   });
 }
 
