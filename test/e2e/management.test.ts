@@ -10,6 +10,7 @@ import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getPaths } from '../../src/state/paths.js';
+import { scratchDir } from '../support/scratch.js';
 import { LOK_HOME, MANAGER, MEMORY, ROOT, SHIM, eventually, lokContainers, requireEngine, shimEnv, spawnBin, tempDir } from './harness.js';
 
 type Result = { content: Array<{ text: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
@@ -197,7 +198,7 @@ management('starts a stopped server again only as a start: a wider record needs 
     edit(record.spec);
     writeFileSync(recordPath, JSON.stringify(record));
   };
-  const granted = join(ROOT, 'profiles');
+  const granted = scratchDir('mgmt-again-');
   try {
     const started = await client.callTool({ name: 'start_server', arguments: { source: `npx://${MEMORY}`, name } }, undefined, { timeout: 120_000 }) as Result;
     assert.not.ok(started.isError, started.content[0]?.text);
