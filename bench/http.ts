@@ -237,7 +237,7 @@ async function checkGone(engine: EngineEndpoint, containers: LokContainer[], pid
 /** Returns the ingress sidecar's socket of server `name`: the one `http.sock` in its folders under state/run. */
 function findIngressSocket(home: string, name: string): string {
   const run = join(home, 'data', 'state', 'run');
-  const dir = readdirSync(run).find((d) => d.startsWith(`${name}-`) && existsSync(join(run, d, INGRESS_SOCKET)));
+  const dir = readdirSync(run).find((d) => (d.startsWith(`${name}.`) || d.startsWith(`${name}-`)) && existsSync(join(run, d, INGRESS_SOCKET)));
   if (!dir) throw new Error(`no ingress socket for ${name} under ${run}`);
   return join(run, dir, INGRESS_SOCKET);
 }
