@@ -102,7 +102,8 @@ export function buildDenyRules(input: DenyInput): DenyRule[] {
   ];
 }
 
-function isInside(child: string, parent: string): boolean {
+/** Returns true when `child` lies strictly inside `parent` (both absolute, normalised). */
+export function isInside(child: string, parent: string): boolean {
   return parent === '/' ? child !== '/' : child.startsWith(`${parent}/`);
 }
 

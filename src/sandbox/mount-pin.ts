@@ -4,6 +4,7 @@
 // checked from inside the new container, before the server runs, against what was checked on
 // the host: the filesystem (major:minor) and the path within it, as /proc/self/mountinfo says.
 import type { MountPlan } from './build-spec.js';
+import { isInside } from './grant-policy.js';
 
 /** What a mount at `target` must be: `/proc/self/mountinfo`'s device and root fields, escaped as there. */
 export interface MountPin {
@@ -49,10 +50,6 @@ export function findMountSource(entries: readonly MountInfoEntry[], path: string
   const rest = best.mountPoint === '/' ? escaped : escaped.slice(best.mountPoint.length);
   const root = best.root === '/' ? (rest === '' ? '/' : rest) : `${best.root}${rest}`;
   return { device: best.device, root };
-}
-
-function isInside(child: string, parent: string): boolean {
-  return parent === '/' ? child !== '/' : child.startsWith(`${parent}/`);
 }
 
 /** Returns the bind mounts whose host path lies inside the host path of a writable bind mount. */

@@ -164,6 +164,8 @@ interface CaChoice {
   proxyInSidecar: boolean;
 }
 
+const NO_GRANTS: ResolvedGrants = { mounts: [], resolved: {}, notes: [] };
+
 /** Everything decided once per server: validated input, the engine, the installed tree. */
 export interface ServerPlan {
   endpoint: EngineEndpoint;
@@ -186,7 +188,7 @@ export interface ServerPlan {
    * container is created (sessions, restarts), since a server can swap a granted path for a
    * link or a program can leave a socket there while it runs.
    */
-  grants: { profile: Profile; context: GrantContext; first: ResolvedGrants };
+  grants: { profile: Profile; context: GrantContext | undefined; first: ResolvedGrants };
   env: Record<string, string>;
   source: ServerSource;
   lok: LokOptions;
@@ -218,8 +220,10 @@ export async function planServer(ctx: Context, req: ServerRequest): Promise<Serv
   const net = decideNetwork(loaded.profile, loaded.name);
   const registry = lok.registry ?? npm.registry;
   const upstreamProxy = source.kind === 'npx' ? chooseNpmProxy(npm, registry) : undefined;
-  const grantContext = buildGrantContext({ env: ctx.env, home: ctx.home, paths: ctx.paths, platform: process.platform, endpoint });
-  const grants = resolveGrantMounts(loaded.profile, grantContext);
+  // Most servers get no host files: their starts skip the machine's grant facts altogether.
+  const hasGrants = loaded.profile.read.length + loaded.profile.write.length > 0;
+  const grantContext = hasGrants ? buildGrantContext({ env: ctx.env, home: ctx.home, paths: ctx.paths, platform: process.platform, endpoint }) : undefined;
+  const grants = grantContext ? resolveGrantMounts(loaded.profile, grantContext) : NO_GRANTS;
   // Refused now, before an image is pulled; launchSandbox checks again for each container.
   if (local && findNestedUnderWrite(grants.mounts).length > 0) refuseUncheckableMounts({ source, profileName: loaded.name });
   const sweep = sweepOrphans(endpoint, join(ctx.paths.state, 'run'), ctx.now()).then(
@@ -296,7 +300,7 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
   const { lok, prepared } = plan;
   const name = options.containerName;
   // Checked again now, right before the create: what was granted must still be what it was.
-  const grants = resolveGrantMounts(plan.grants.profile, plan.grants.context, plan.grants.first);
+  const grants = plan.grants.context ? resolveGrantMounts(plan.grants.profile, plan.grants.context, plan.grants.first) : NO_GRANTS;
   const mounts = [...plan.mounts, ...grants.mounts];
   // A mount inside a write grant is checked again from inside the container, before the server runs.
   const pins = plan.local ? pinNestedMounts(mounts) : [];
