@@ -14,7 +14,7 @@ import { startEgressProxy, type EgressEntry, type UpstreamProxy } from '../egres
 import type { MountPlan } from '../sandbox/build-spec.js';
 import { buildLabels, type LabelInput } from '../sandbox/labels.js';
 import type { OutboundRules } from '../sandbox/profile-validate.js';
-import { logFiles, rotateBeforeAppend } from '../state/log-rotation.js';
+import { logFiles, logMaxBytes, rotateBeforeAppend } from '../state/log-rotation.js';
 import { currentOwner } from '../state/owner.js';
 import { awaitSidecarReady, startSidecar } from './sidecar.js';
 
@@ -71,11 +71,12 @@ export interface EgressRecordOptions {
  */
 export function createEgressRecorder(ctx: Context, options: EgressRecordOptions): (entry: EgressEntry) => void {
   const logPath = egressLogPath(ctx.paths.state, options.server);
+  const maxBytes = logMaxBytes(ctx.env);
   mkdirSync(join(ctx.paths.state, 'egress'), { recursive: true, mode: 0o700 });
   return (entry) => {
     const line = `${JSON.stringify(entry)}\n`;
     try {
-      rotateBeforeAppend(logPath, Buffer.byteLength(line));
+      rotateBeforeAppend(logPath, Buffer.byteLength(line), maxBytes);
       appendFileSync(logPath, line);
     } catch { /* the log must not break the server */ }
     // The host (and so the reason) is what the sandbox asked for: it goes to a terminal escaped.

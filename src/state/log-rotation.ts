@@ -5,6 +5,15 @@ import { closeSync, copyFileSync, openSync, readSync, renameSync, rmSync, statSy
 
 /** The size past which a log is rotated (one older file is kept: at most about twice this on disk). */
 export const LOG_MAX_BYTES = 10 * 1024 * 1024;
+/** The least cap MCP_LOK_LOG_MAX_BYTES may set. */
+const LOG_MIN_BYTES = 64 * 1024;
+
+/** Returns the log cap: MCP_LOK_LOG_MAX_BYTES (bytes, at least 64 KiB) when set to a whole number, else LOG_MAX_BYTES. */
+export function logMaxBytes(env: Readonly<Record<string, string | undefined>>): number {
+  const raw = env.MCP_LOK_LOG_MAX_BYTES;
+  const n = raw !== undefined && /^\d{1,12}$/.test(raw) ? Number(raw) : NaN;
+  return Number.isFinite(n) ? Math.max(n, LOG_MIN_BYTES) : LOG_MAX_BYTES;
+}
 /** How often a log held open by other processes (a background server's) is checked. */
 export const LOG_CHECK_MS = 1000;
 

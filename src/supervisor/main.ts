@@ -8,7 +8,7 @@ import { createProcessContext } from '../cli/context.js';
 import { LokError } from '../errors.js';
 import { machineNames } from './names.js';
 import { serveHttp, type HttpServing, type ServeStatus } from '../services/serve-http.js';
-import { keepLogRotated } from '../state/log-rotation.js';
+import { keepLogRotated, logMaxBytes } from '../state/log-rotation.js';
 import { currentOwner } from '../state/owner.js';
 import { readRecord, removeRecord, serverLogPath, writeRecord, type ServerRecord } from '../state/records.js';
 import { REPORT_FD, type SupervisorMessage, type SupervisorRequest } from './protocol.js';
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   };
   const { state } = ctx.paths;
   const { name, port } = spec;
-  keepLogRotated(serverLogPath(state, name));
+  keepLogRotated(serverLogPath(state, name), { maxBytes: logMaxBytes(process.env) });
   const record: ServerRecord = {
     name, spec, transport: spec.transport, host: spec.host, port,
     url: '', mode: request.mode, source: spec.sourceText, profile: spec.server.profile.name, allows: [],
