@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { engineRequest } from '../src/engine/http.js';
 import type { EngineEndpoint } from '../src/engine/endpoint.js';
 import { LABEL } from '../src/sandbox/labels.js';
-import { DEFAULT_TARGET_PORT } from '../src/services/serve-http.js';
+import { DEFAULT_TARGET_PORT } from '../src/app/serve-http.js';
 
 const EVERYTHING = '@modelcontextprotocol/server-everything';
 const PROTOCOL_VERSION = '2025-06-18';

@@ -2,7 +2,7 @@
 // (no engine, no I/O): typical small messages, large ones (a base64 image), and a line that
 // never ends (past MAX_MESSAGE_BYTES it is skipped, never held). Prints a table and a JSON
 // line. Figures are reported, never asserted.
-import { MAX_MESSAGE_BYTES, splitLines } from '../src/bridge/lines.js';
+import { MAX_MESSAGE_BYTES, splitLines } from '../src/lines.js';
 
 const CHUNK_BYTES = 64 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);

@@ -8,11 +8,11 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureSandboxImage } from '../src/engine/image.js';
+import { ensureSandboxImage } from '../src/prepare/images.js';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES } from '../src/sandbox/hardening.js';
 import type { EngineEndpoint } from '../src/engine/endpoint.js';
-import { installRecordPath, type InstallRecord } from '../src/npx/install.js';
-import { readNpmSettings } from '../src/npx/npm-config.js';
+import { installRecordPath, type InstallRecord } from '../src/prepare/install.js';
+import { readNpmSettings } from '../src/prepare/npm-config.js';
 import { getPaths } from '../src/state/paths.js';
 import { formatHttpRows, measureHttp } from './http.js';
 

@@ -1,7 +1,7 @@
 import { usageError } from '../errors.js';
 import { COMMANDS, findCommand, type CommandSpec, type ParsedCommand } from './commands.js';
 import type { ManagerContext } from './manager-context.js';
-import { readVersion } from './version.js';
+import { readVersion } from '../version.js';
 
 /** Returns the manager's overview help. */
 export function renderHelp(): string {

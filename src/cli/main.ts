@@ -1,10 +1,10 @@
 import { EXIT, usageError } from '../errors.js';
 import { findCommand } from './commands.js';
 import { parseCommandArgs } from './parse-command.js';
-import { formatError } from './format-error.js';
+import { formatError } from '../format-error.js';
 import { renderCommandHelp, renderHelp } from './help.js';
 import { createManagerContext } from './manager-context.js';
-import { readVersion } from './version.js';
+import { readVersion } from '../version.js';
 
 const PROG = 'mcp-lok';
 

@@ -5,7 +5,7 @@ import { discoverEngine } from '../engine/discover.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { sweepOrphans } from '../engine/sweep.js';
 import { getPaths, type LokPaths } from '../state/paths.js';
-import { createDebug } from './context.js';
+import { createDebug } from '../app/process-context.js';
 
 /** What a manager command may touch. Tests build their own. */
 export interface ManagerContext {

@@ -1,9 +1,10 @@
 import { isIP } from 'node:net';
 import { EXIT, LokError, usageError } from '../errors.js';
-import { showInput } from '../npx/input-errors.js';
-import { findOption, resolveLokOptions, type LokOptions, type RawLokValues } from '../npx/options.js';
-import { parsePackageSpec } from '../npx/package-spec.js';
-import type { ServerSource } from '../services/run-server.js';
+import { showInput } from '../request/input-errors.js';
+import { findOption, resolveLokOptions, type LokOptions, type RawLokValues } from '../request/options.js';
+import { parsePackageSpec } from '../request/package-spec.js';
+import type { ServerSource } from '../request/server-request.js';
+import { parseServerSource } from '../request/source.js';
 
 export type Transport = 'stdio' | 'sse' | 'streamable-http';
 
@@ -37,22 +38,6 @@ export type RunInvocation =
 
 export const DEFAULT_BIND_HOST = '127.0.0.1';
 const TRANSPORTS: readonly Transport[] = ['stdio', 'sse', 'streamable-http'];
-const NPX_PREFIX = 'npx://';
-// docker's reference grammar: [registry[:port]/]path[:tag][@digest], lower-case path components.
-const DOMAIN = '(?:localhost(?::[0-9]{1,5})?|[a-zA-Z0-9-]+(?:\\.[a-zA-Z0-9-]+)+(?::[0-9]{1,5})?|[a-zA-Z0-9-]+:[0-9]{1,5})';
-const PATH_PART = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-// A registry domain needs a dot, a port or `localhost`; otherwise the first part is a lower-case path.
-const IMAGE_REF = new RegExp(`^(?:${DOMAIN}/)?${PATH_PART}(?:/${PATH_PART})*(?::[\\w][\\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`);
-
-/** Returns the server source a positional names: `npx://<package>[@version]` or an image reference. */
-export function parseServerSource(text: string): ServerSource {
-  if (text.startsWith(NPX_PREFIX)) {
-    return { kind: 'npx', packages: [parsePackageSpec(text.slice(NPX_PREFIX.length))], command: undefined, allowInstall: true };
-  }
-  if (text.length <= 255 && IMAGE_REF.test(text)) return { kind: 'image', image: text, allowPull: true };
-  throw new LokError('INVALID_INPUT', `Expected an image reference such as \`ghcr.io/org/server:1.0\` or \`npx://package@1.2.3\`, got ${showInput(text)}.`, { exitCode: EXIT.usage, hint: 'Run `mcp-lok run --help`.' });
-}
-
 function parsePortValue(flag: string, text: string, hint: string): number {
   const port = Number(text);
   if (!/^\d{1,5}$/.test(text) || port < 1 || port > 65535) throw usageError(`Expected \`${flag}\` to be a port from 1 to 65535, got ${showInput(text)}.`, hint);

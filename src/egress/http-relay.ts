@@ -2,7 +2,7 @@
 // target allowed, its Host header naming that target), not only the first, and responses are
 // followed to their end so that a request for another target waits for the ones before it.
 import type { Socket } from 'node:net';
-import { ChunkedDecoder, HeadScanner, HttpFramingError, parseResponseHead, responseBodyFraming } from '../proxy/http-framing.js';
+import { ChunkedDecoder, HeadScanner, HttpFramingError, parseResponseHead, responseBodyFraming } from '../http/framing.js';
 import { isSameTarget, readProxyRequest, type HttpRequest, type Target } from './http-request.js';
 
 /** How long a request head may take from its first byte to its end (slow-request attacks). */

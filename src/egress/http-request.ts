@@ -1,6 +1,6 @@
 // What the egress proxy reads from a request head: where it goes, whether its Host header names
 // that place, and the head to send on. Pure; the framing rules are the reverse proxy's own.
-import { HttpFramingError, inspectRequest, parseRequestHead, type BodyFraming, type RequestHead } from '../proxy/http-framing.js';
+import { HttpFramingError, inspectRequest, parseRequestHead, type BodyFraming, type RequestHead } from '../http/framing.js';
 import { normaliseIp, type EgressDecision } from './match.js';
 
 /** A host and TCP port, the host as written (lower case, no brackets). */

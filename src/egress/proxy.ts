@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { connect, createServer, isIP, type Server, type Socket } from 'node:net';
 import type { OutboundRules } from '../sandbox/profile-validate.js';
-import { HeadScanner, HttpFramingError, parseResponseHead } from '../proxy/http-framing.js';
+import { HeadScanner, HttpFramingError, parseResponseHead } from '../http/framing.js';
 import { EGRESS_HEAD_TIMEOUT_MS, HttpRelay, type RelayUpstream } from './http-relay.js';
 import { formatAuthority, readProxyRequest, type Target } from './http-request.js';
 import { checkResolvedAddress, checkServerName, decideEgress } from './match.js';

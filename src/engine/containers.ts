@@ -17,7 +17,7 @@ export async function createContainer(endpoint: EngineEndpoint, name: string, bo
   return res.body.Id;
 }
 
-/** Opens the container's stdio stream (multiplexed; see bridge/demux). Call before start. */
+/** Opens the container's stdio stream (multiplexed; see stdio/demux). Call before start. */
 export function attachContainer(endpoint: EngineEndpoint, id: string, stdin: boolean): Promise<Duplex> {
   const query = `stream=1&stdout=1&stderr=1${stdin ? '&stdin=1' : ''}`;
   return engineUpgrade(endpoint, `/containers/${id}/attach?${query}`);

@@ -5,17 +5,17 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
 import type { ManagerContext } from '../cli/manager-context.js';
-import { readVersion } from '../cli/version.js';
+import { readVersion } from '../version.js';
 import { readFileSync } from 'node:fs';
-import { restartBackground, startBackground, type Started } from '../services/background.js';
+import { restartBackground, startBackground, type Started } from '../app/background.js';
 import { EXIT, LokError, usageError } from '../errors.js';
 import { logFiles } from '../state/log-rotation.js';
 import { readRecord, serverLogPath } from '../state/records.js';
 import { describeProfile } from '../sandbox/profile-validate.js';
 import { buildAgentStart, checkAgentProfileName, checkAgentRestart, checkRestartInput, describeRelaxations, findWidenings, hostEnvNames, requireFlags, type StartServerInput, type Widening } from './start-request.js';
-import { readEgressLog } from '../services/egress.js';
-import { listProfiles, loadProfile } from '../services/profiles.js';
-import { listServers, removeServer, stopServer } from '../services/servers.js';
+import { readEgressLog } from '../egress/wiring.js';
+import { listProfiles, loadProfile } from '../request/profiles.js';
+import { listServers, removeServer, stopServer } from '../app/servers.js';
 
 type ToolResult = { content: Array<{ type: 'text'; text: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
 

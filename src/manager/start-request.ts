@@ -3,17 +3,17 @@
 // the request widens the default sandbox found on the effective request (the profile's
 // content, not its name), so each needs its own flag and, where the client can ask, the
 // user's yes.
-import { parseServerSource } from '../cli/run-args.js';
+import { parseServerSource } from '../request/source.js';
 import { EXIT, LokError, usageError } from '../errors.js';
-import { resolveLokOptions } from '../npx/options.js';
-import { isLoopbackHost } from '../proxy/host-check.js';
+import { resolveLokOptions } from '../request/options.js';
+import { isLoopbackHost } from '../http/host-check.js';
 import { hasUnprintable, quoteValue } from '../sandbox/profile-json.js';
 import { describeProfile } from '../sandbox/profile-validate.js';
-import type { BackgroundStart } from '../services/background.js';
-import { completeRequest, type ServerRequest } from '../services/run-server.js';
-import type { BackgroundSpec } from '../supervisor/protocol.js';
+import type { BackgroundStart } from '../app/background.js';
+import { completeRequest, type ServerRequest } from '../request/server-request.js';
+import type { BackgroundSpec } from '../app/supervisor-protocol.js';
 import { resolve as resolvePath } from 'node:path';
-import type { HttpTransport } from '../services/serve-http.js';
+import type { HttpTransport } from '../app/serve-http.js';
 
 /** `start_server`'s arguments after the tool's schema checked their types and shapes. */
 export interface StartServerInput {

@@ -58,3 +58,6 @@ export const FIXED_ENV: Readonly<Record<string, string>> = {
   // 16 MB is what it picks on a large machine. `-e NODE_OPTIONS=...` replaces this.
   NODE_OPTIONS: '--max-semi-space-size=16',
 };
+
+/** Where a sandbox's runtime folder is mounted (read-only): its named pipes, the egress proxy's socket. */
+export const FIFO_MOUNT = '/run/mcp-lok';

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Owner } from '../sandbox/labels.js';
-import type { BackgroundSpec } from '../supervisor/protocol.js';
+import type { BackgroundSpec } from '../app/supervisor-protocol.js';
 import { removeLog } from './log-rotation.js';
 import { isOwnerAlive, isSupervisorProcess } from './owner.js';
 

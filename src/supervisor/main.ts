@@ -4,14 +4,14 @@
 // Its record in the state directory is what `list` reads; its containers carry its pid, so
 // if it is killed outright their reapers and the next sweep remove them.
 import { Socket } from 'node:net';
-import { createProcessContext } from '../cli/context.js';
+import { createProcessContext } from '../app/process-context.js';
 import { LokError } from '../errors.js';
-import { machineNames } from './names.js';
-import { serveHttp, type HttpServing, type ServeStatus } from '../services/serve-http.js';
+import { machineNames } from '../http/machine-names.js';
+import { serveHttp, type HttpServing, type ServeStatus } from '../app/serve-http.js';
 import { keepLogRotated, logMaxBytes } from '../state/log-rotation.js';
 import { currentOwner } from '../state/owner.js';
 import { readRecord, removeRecord, serverLogPath, writeRecord, type ServerRecord } from '../state/records.js';
-import { REPORT_FD, type SupervisorMessage, type SupervisorRequest } from './protocol.js';
+import { REPORT_FD, type SupervisorMessage, type SupervisorRequest } from '../app/supervisor-protocol.js';
 
 function readStdin(): Promise<string> {
   return new Promise((resolve, reject) => {

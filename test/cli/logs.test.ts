@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { runLogs } from '../../src/cli/commands/logs.js';
 import type { ManagerContext } from '../../src/cli/manager-context.js';
 import type { EgressEntry } from '../../src/egress/proxy.js';
-import { egressLogPath } from '../../src/services/egress.js';
+import { egressLogPath } from '../../src/egress/wiring.js';
 import { rotateInPlace, rotatedLogPath } from '../../src/state/log-rotation.js';
 import { currentOwner } from '../../src/state/owner.js';
 import { getPaths } from '../../src/state/paths.js';

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseRunArgs, parseServerSource } from '../../src/cli/run-args.js';
+import { parseRunArgs } from '../../src/cli/run-args.js';
+import { parseServerSource } from '../../src/request/source.js';
 import { catchError } from '../support/catch-error.js';
 
 const source = suite('parseServerSource');

@@ -10,7 +10,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
-import { MAX_MESSAGE_BYTES } from '../../src/bridge/lines.js';
+import { MAX_MESSAGE_BYTES } from '../../src/lines.js';
 import { ENGINE, LOK_HOME, MANAGER, eventually, lokContainers, requireEngine, runBin } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
-import { installKey } from '../../src/npx/install.js';
+import { installKey } from '../../src/prepare/install.js';
 import { ENGINE, SHIM, lokContainers, requireEngine, runBin, tempDir } from './harness.js';
 import { startEgressWorld, type EgressWorld } from './egress-world.js';
 

@@ -14,9 +14,9 @@ import * as assert from 'uvu/assert';
 import { scratchDir } from '../support/scratch.js';
 import { removeFixtureVolumes } from './escape-support.js';
 import { engineRequest } from '../../src/engine/http.js';
-import { ensureSandboxImage } from '../../src/engine/image.js';
+import { ensureSandboxImage } from '../../src/prepare/images.js';
 import { buildPinCheck } from '../../src/sandbox/mount-pin.js';
-import { pinNestedMounts } from '../../src/services/mount-pins.js';
+import { pinNestedMounts } from '../../src/prepare/mount-pins.js';
 import { ENGINE, EVERYTHING, MANAGER, SHIM, connectShim, eventually, lokContainers, requireEngine, runBin } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
-import { currentImageTag } from '../../src/services/image.js';
+import { currentImageTag } from '../../src/app/images.js';
 import { ENGINE, MANAGER, ROOT, eventually, lokContainers, requireEngine, runBin, spawnBin, tempDir } from './harness.js';
 import { startEgressWorld, type EgressWorld } from './egress-world.js';
 

@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { currentImageTag } from '../../src/services/image.js';
+import { currentImageTag } from '../../src/app/images.js';
 import { ENGINE, MANAGER, ROOT, eventually, lokContainers, requireEngine, runBin, spawnBin } from './harness.js';
 import { engineRequest } from '../../src/engine/http.js';
 

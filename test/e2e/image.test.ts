@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
-import { DEFAULT_BASE_IMAGE, DOCKERFILE, DOCKER_DIR, computeImageTag, ensureSandboxImage, readContextFiles } from '../../src/engine/image.js';
+import { DEFAULT_BASE_IMAGE, DOCKERFILE, DOCKER_DIR, computeImageTag, ensureSandboxImage, readContextFiles } from '../../src/prepare/images.js';
 import { EXIT, LokError } from '../../src/errors.js';
 import { ENGINE } from './harness.js';
 

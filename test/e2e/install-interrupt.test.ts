@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
-import { installKey } from '../../src/npx/install.js';
+import { installKey } from '../../src/prepare/install.js';
 import { ENGINE, SHIM, eventually, lokContainers, requireEngine, spawnBin, tempDir } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 

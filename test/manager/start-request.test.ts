@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LokError } from '../../src/errors.js';
 import { buildAgentStart, checkAgentProfileName, checkAgentRestart, checkRestartInput, findWidenings, hostEnvNames, requireFlags, type StartServerInput } from '../../src/manager/start-request.js';
-import type { BackgroundSpec } from '../../src/supervisor/protocol.js';
+import type { BackgroundSpec } from '../../src/app/supervisor-protocol.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lok-agent-start-'));
 const options = { configDir: join(dir, 'config'), cwd: dir, env: { GITHUB_TOKEN: 'ghp_secret', MCP_LOK_PROFILE: 'network' } };

@@ -4,7 +4,7 @@
 // lenient flags) it is configured as `http.createServer()` configures it. Called directly it is
 // synchronous and deterministic (no sockets, timers or event-loop order), fast enough for tens of
 // thousands of inputs, and fed a byte at a time it tells at which byte each head and message
-// ends. It is an internal module, so `test/proxy/http-framing-fuzz.test.ts` also checks it
+// ends. It is an internal module, so `test/http/framing-fuzz.test.ts` also checks it
 // against a real `node:http` server, and anything missing here throws instead of passing.
 import { METHODS } from 'node:http';
 import { createRequire } from 'node:module';

@@ -2,8 +2,8 @@
 // speaks newline-delimited JSON-RPC over its stdio, as a container's attached stdio would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { splitLines } from '../../src/bridge/lines.js';
-import type { OpenBackend } from '../../src/proxy/stdio-bridge.js';
+import { splitLines } from '../../src/lines.js';
+import type { OpenBackend } from '../../src/http/session-bridge/bridge.js';
 
 const SERVER_PATH = fileURLToPath(new URL('./sdk-stdio-server.js', import.meta.url));
 /** How long a closed server may take to exit on its own before SIGTERM, then SIGKILL. */

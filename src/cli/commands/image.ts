@@ -1,5 +1,5 @@
 import { usageError } from '../../errors.js';
-import { buildImage, describeImages, removeImages } from '../../services/image.js';
+import { buildImage, describeImages, removeImages } from '../../app/images.js';
 import type { ParsedCommand } from '../commands.js';
 import type { ManagerContext } from '../manager-context.js';
 import { formatBytes, renderTable, formatAge } from '../output.js';

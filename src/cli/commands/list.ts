@@ -1,4 +1,4 @@
-import { listServers } from '../../services/servers.js';
+import { listServers } from '../../app/servers.js';
 import type { ParsedCommand } from '../commands.js';
 import type { ManagerContext } from '../manager-context.js';
 import { formatAge, renderTable } from '../output.js';

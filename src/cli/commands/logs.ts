@@ -1,8 +1,8 @@
 import { createReadStream, statSync, watch } from 'node:fs';
 import { createControlEscaper, escapeControl, escapeControlInJson } from '../../control-chars.js';
 import { EXIT, LokError, usageError } from '../../errors.js';
-import { readEgressLog } from '../../services/egress.js';
-import { findServer } from '../../services/servers.js';
+import { readEgressLog } from '../../egress/wiring.js';
+import { findServer } from '../../app/servers.js';
 import { rotatedLogPath, rotationId } from '../../state/log-rotation.js';
 import { isSupervised, readRecord, serverLogPath } from '../../state/records.js';
 import type { ParsedCommand } from '../commands.js';

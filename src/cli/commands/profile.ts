@@ -1,6 +1,7 @@
 import { usageError } from '../../errors.js';
 import { describeProfile } from '../../sandbox/profile-validate.js';
-import { buildGrantContext, listProfiles, loadProfile, loadProfileFile, resolveGrantMounts } from '../../services/profiles.js';
+import { buildGrantContext, resolveGrantMounts } from '../../prepare/grants.js';
+import { listProfiles, loadProfile, loadProfileFile } from '../../request/profiles.js';
 import type { ParsedCommand } from '../commands.js';
 import type { ManagerContext } from '../manager-context.js';
 import { renderTable } from '../output.js';

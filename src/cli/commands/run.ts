@@ -1,4 +1,4 @@
-import { createProcessContext } from '../context.js';
+import { createProcessContext } from '../../app/process-context.js';
 import type { ManagerContext } from '../manager-context.js';
 import { parseRunArgs } from '../run-args.js';
 
@@ -13,14 +13,14 @@ export async function runRun(_ctx: ManagerContext, argv: string[]): Promise<numb
     return 0;
   }
   const ctx = createProcessContext(invocation.lok.debug);
-  const { completeRequest, runServerStdio } = await import('../../services/run-server.js');
+  const [{ completeRequest }, { runServerStdio }] = await Promise.all([import('../../request/server-request.js'), import('../../app/run-server.js')]);
   const request = completeRequest(
     { source: invocation.source, args: invocation.args, lok: invocation.lok, quiet: false, launcher: 'run' },
     { configDir: ctx.paths.config, cwd: process.cwd(), env: process.env },
   );
   if (invocation.transport === 'stdio') return runServerStdio(ctx, request);
   const [{ serveHttp }, { chooseToken, reservePort }, { machineNames }] = await Promise.all([
-    import('../../services/serve-http.js'), import('../../services/background.js'), import('../../supervisor/names.js'),
+    import('../../app/serve-http.js'), import('../../app/background.js'), import('../../http/machine-names.js'),
   ]);
   const { host } = invocation.http;
   const port = await reservePort(host, invocation.http.port);

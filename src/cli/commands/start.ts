@@ -3,7 +3,7 @@ import { readRecord } from '../../state/records.js';
 import type { ManagerContext } from '../manager-context.js';
 import { parseRunArgs } from '../run-args.js';
 
-export { defaultServerName, reservePort } from '../../services/background.js';
+export { defaultServerName, reservePort } from '../../app/background.js';
 
 /**
  * `mcp-lok start`: the same as `run` over HTTP, sent to the background under a supervisor;
@@ -11,8 +11,8 @@ export { defaultServerName, reservePort } from '../../services/background.js';
  * `mcp-lok start NAME` starts a stopped one again, exactly as it was first started.
  */
 export async function runStart(ctx: ManagerContext, argv: string[]): Promise<number> {
-  const { completeRequest } = await import('../../services/run-server.js');
-  const { restartBackground, startBackground } = await import('../../services/background.js');
+  const { completeRequest } = await import('../../request/server-request.js');
+  const { restartBackground, startBackground } = await import('../../app/background.js');
   const [only] = argv;
   let started;
   let json = false;

@@ -1,7 +1,7 @@
 import { EXIT, usageError } from '../../errors.js';
-import { removeServer, stopServer } from '../../services/servers.js';
+import { removeServer, stopServer } from '../../app/servers.js';
 import type { ParsedCommand } from '../commands.js';
-import { formatError } from '../format-error.js';
+import { formatError } from '../../format-error.js';
 import type { ManagerContext } from '../manager-context.js';
 
 const DEFAULT_STOP_SECONDS = 3;

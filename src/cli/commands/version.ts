@@ -1,6 +1,6 @@
 import type { ParsedCommand } from '../commands.js';
 import type { ManagerContext } from '../manager-context.js';
-import { readVersion } from '../version.js';
+import { readVersion } from '../../version.js';
 
 /** `mcp-lok version [--json]`. */
 export async function runVersion(ctx: ManagerContext, args: ParsedCommand): Promise<number> {

@@ -1,0 +1,37 @@
+import { EXIT } from '../errors.js';
+import { parseNpxArgs } from './parse-args.js';
+import { renderShimHelp } from '../request/options.js';
+import { createProcessContext } from '../app/process-context.js';
+import { formatError } from '../format-error.js';
+import { readVersion } from '../version.js';
+
+const PROG = 'mcp-lok-npx';
+
+function exitAfterFlush(code: number): void {
+  // Our stdin may stay open (the client holds it): leave explicitly once stdout is flushed.
+  process.stdout.write('', () => process.exit(code));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const debugRequested = argv.includes('--debug') || /^(1|true|yes)$/i.test(process.env.MCP_LOK_DEBUG ?? '');
+  try {
+    const invocation = parseNpxArgs(argv, process.env);
+    if (invocation.kind === 'help') { process.stdout.write(renderShimHelp()); return EXIT.ok; }
+    if (invocation.kind === 'version') { process.stdout.write(`${readVersion()}\n`); return EXIT.ok; }
+    const ctx = createProcessContext(invocation.lok.debug);
+    const { runShim } = await import('./run.js');
+    return await runShim(ctx, invocation);
+  } catch (error) {
+    const { text, exitCode } = formatError(error, PROG, debugRequested);
+    process.stderr.write(`${text}\n`);
+    // The shim's own failures follow `docker run`: usage errors are 125 there too.
+    return exitCode === EXIT.usage || exitCode === EXIT.failure ? EXIT.engine : exitCode;
+  }
+}
+
+// A client that closes our stdout must not crash us with EPIPE; the bridge notices it.
+process.stdout.on('error', () => {});
+main(process.argv.slice(2)).then(exitAfterFlush, (error: unknown) => {
+  process.stderr.write(`${PROG}: internal error: ${String(error)}\n`);
+  exitAfterFlush(EXIT.engine);
+});

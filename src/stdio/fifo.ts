@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { close, constants, open as openCallback } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { FIFO_MOUNT } from '../sandbox/hardening.js';
+import { createSandboxDir } from '../state/run-dirs.js';
+
+export interface FifoSet {
+  dir: string;
+  paths: { in: string; out: string; err: string };
+}
+
+/**
+ * Creates a private directory holding three named pipes for a server's stdin, stdout and
+ * stderr. The engine bind-mounts it, so the server reads and writes the same kernel pipes
+ * as the shim: no engine, attach protocol or framing between client and server.
+ * The parent is 0700 so no other host user can reach the pipes.
+ */
+export async function createFifos(parent: string, name: string): Promise<FifoSet> {
+  const dir = await createSandboxDir(parent, name);
+  const paths = { in: join(dir, 'in'), out: join(dir, 'out'), err: join(dir, 'err') };
+  // The container's user is not ours: the pipes must be open to it; the 0700 parent guards them.
+  await promisify(execFile)('mkfifo', ['-m', '0666', paths.in, paths.out, paths.err]);
+  return { dir, paths };
+}
+
+/**
+ * Returns the container command that wires the server's stdio to the mounted pipes, after
+ * `prefix` (shell that must run first, such as the egress forwarder's start).
+ */
+export function wrapWithFifos(cmd: string[], options: { prefix?: string } = {}): string[] {
+  // The shell's own variables (PWD, SHLVL) are dropped: the server sees only the documented set.
+  return ['/bin/sh', '-c', `unset PWD OLDPWD SHLVL; ${options.prefix ?? ''}exec "$@" <${FIFO_MOUNT}/in >${FIFO_MOUNT}/out 2>${FIFO_MOUNT}/err`, 'mcp-lok', ...cmd];
+}
+
+// Raw descriptors (not FileHandles, which close themselves when collected).
+function openFd(path: string, flags: number): Promise<number> {
+  return new Promise((resolve, reject) => openCallback(path, flags, (error, fd) => (error ? reject(error) : resolve(fd))));
+}
+
+export interface FifoFds {
+  in: number;
+  out: number;
+  err: number;
+}
+
+/**
+ * Opens the host ends (raw descriptors) once the container opens its own. `abandon`
+ * unblocks the waiting opens, by opening the far ends, when the container died first.
+ */
+export function openFifos(set: FifoSet): { ready: Promise<FifoFds>; abandon: () => Promise<void> } {
+  const ready = Promise.all([
+    openFd(set.paths.in, constants.O_WRONLY),
+    openFd(set.paths.out, constants.O_RDONLY),
+    openFd(set.paths.err, constants.O_RDONLY),
+  ]).then(([i, o, e]) => ({ in: i, out: o, err: e }));
+  const abandon = async (): Promise<void> => {
+    const far = await Promise.allSettled([
+      openFd(set.paths.in, constants.O_RDONLY | constants.O_NONBLOCK),
+      openFd(set.paths.out, constants.O_WRONLY | constants.O_NONBLOCK),
+      openFd(set.paths.err, constants.O_WRONLY | constants.O_NONBLOCK),
+    ]);
+    const fds = await ready.catch(() => undefined);
+    for (const r of far) if (r.status === 'fulfilled') close(r.value, () => {});
+    if (fds) for (const fd of [fds.in, fds.out, fds.err]) close(fd, () => {});
+  };
+  return { ready, abandon };
+}
+
+/** Returns a socket over a pipe descriptor, for the bridge's JavaScript side. */
+export function socketFor(fd: number, direction: 'read' | 'write'): Socket {
+  return new Socket({ fd, readable: direction === 'read', writable: direction === 'write' });
+}
+
+/** Removes the pipes' directory. */
+export async function removeFifos(set: FifoSet): Promise<void> {
+  await rm(set.dir, { recursive: true, force: true });
+}

@@ -1,0 +1,37 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Context } from '../../src/app/context.js';
+import { createEgressRecorder, egressLogPath, readEgressLog } from '../../src/egress/wiring.js';
+import { getPaths } from '../../src/state/paths.js';
+
+let home = '';
+const recorder = suite('createEgressRecorder');
+recorder.before.each(() => { home = mkdtempSync(join(tmpdir(), 'lok-egress-rec-')); });
+recorder.after.each(() => { rmSync(home, { recursive: true, force: true }); });
+
+function context(lines: string[]): Context {
+  const stream = new PassThrough();
+  return {
+    env: {}, home, stdin: stream, stdout: stream, stderr: stream, paths: getPaths({ MCP_LOK_HOME: home }), now: Date.now,
+    log: (line) => lines.push(line), debug: () => {},
+  };
+}
+
+recorder('announces a refusal with the host the sandbox chose escaped, and logs it as it was', () => {
+  const lines: string[] = [];
+  const ctx = context(lines);
+  const record = createEgressRecorder(ctx, { server: 's', profile: 'p.json' });
+  const host = '\x1b]0;owned\x07\u009b2J';
+  const entry = { time: 't', host, port: 443, address: null, allowed: false, reason: `${host} is not in allow_host`, bytesOut: 0, bytesIn: 0 };
+  record(entry);
+  assert.is(lines.length, 1);
+  assert.not.match(lines[0] ?? '', /[\x00-\x1f\x7f-\x9f]/);
+  assert.match(lines[0] ?? '', /egress denied: \\x1b\]0;owned\\x07\\x9b2J is not in allow_host/);
+  assert.equal(readEgressLog(ctx.paths.state, 's'), [entry]);
+  assert.ok(readFileSync(egressLogPath(ctx.paths.state, 's'), 'utf8').endsWith('\n'));
+});
+recorder.run();

@@ -1,0 +1,38 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { installKey, isRecordFresh, type InstallRecord } from '../../src/prepare/install.js';
+import type { PackageSpec } from '../../src/request/package-spec.js';
+
+const spec = (raw: string, kind: PackageSpec['kind']): PackageSpec => ({ raw, name: raw.split('@')[0] ?? raw, selector: 'x', kind });
+const record = (resolvedAt: number): InstallRecord => ({ specs: [], registry: 'r', volume: 'v', dir: 'd', packages: [], resolvedAt });
+
+const fresh = suite('isRecordFresh');
+
+fresh('never re-resolves exact versions, however old', () => {
+  assert.ok(isRecordFresh(record(0), [spec('a', 'version')], 1000, 10 ** 12));
+});
+
+fresh('re-resolves tags and ranges once older than the interval', () => {
+  assert.ok(isRecordFresh(record(1000), [spec('a', 'tag')], 500, 1400));
+  assert.not.ok(isRecordFresh(record(1000), [spec('a', 'tag')], 500, 1500));
+  assert.not.ok(isRecordFresh(record(1000), [spec('a', 'version'), spec('b', 'range')], 500, 1600));
+});
+
+fresh('re-resolves every time with an interval of 0, never with Infinity', () => {
+  assert.not.ok(isRecordFresh(record(1000), [spec('a', 'tag')], 0, 1000));
+  assert.ok(isRecordFresh(record(0), [spec('a', 'tag')], Infinity, 10 ** 12));
+});
+
+fresh.run();
+
+const key = suite('installKey');
+
+key('differs by spec, order and registry, and is stable', () => {
+  const k = installKey(['a@1', 'b@2'], 'https://r/');
+  assert.is(k, installKey(['a@1', 'b@2'], 'https://r/'));
+  assert.is.not(k, installKey(['b@2', 'a@1'], 'https://r/'));
+  assert.is.not(k, installKey(['a@1', 'b@2'], 'https://other/'));
+  assert.match(k, /^[0-9a-f]{16}$/);
+});
+
+key.run();

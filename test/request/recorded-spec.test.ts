@@ -1,0 +1,71 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LokError } from '../../src/errors.js';
+import { parseServerSource } from '../../src/request/source.js';
+import { checkRecordedSpec } from '../../src/request/recorded-spec.js';
+import type { BackgroundSpec } from '../../src/app/supervisor-protocol.js';
+
+/** A record's request as a `start` of `npx://x` with the stdio profile writes it. */
+function spec(): BackgroundSpec {
+  return JSON.parse(JSON.stringify({
+    name: 'srv', sourceText: 'npx://x', transport: 'streamable-http', host: '127.0.0.1', port: 4000, targetPort: undefined, token: undefined,
+    server: {
+      source: { kind: 'npx', packages: [{ raw: 'x', name: 'x', selector: 'latest', kind: 'tag' }], command: undefined, allowInstall: true },
+      args: [], env: {}, quiet: false, launcher: 'start',
+      lok: { profile: 'stdio', env: [], name: 'srv', memoryBytes: 2 ** 30, cpus: 2, pids: 256, caCert: undefined, registry: undefined, refreshAfterMs: 86_400_000, engine: undefined, debug: false },
+      profile: { name: 'stdio', source: 'built-in', profile: { read: [], write: [], outbound: { insecureAllowAll: false, transports: [], hosts: [], ports: [] } } },
+    },
+  })) as BackgroundSpec;
+}
+
+function damage(edit: (s: BackgroundSpec & Record<string, unknown>) => void): string {
+  const s = spec() as BackgroundSpec & Record<string, unknown>;
+  edit(s);
+  try { checkRecordedSpec(s, 'srv'); } catch (error) { if (error instanceof LokError) return error.message; throw error; }
+  throw new Error('expected the record to be refused');
+}
+
+const check = suite('checkRecordedSpec: a record edited on disk gains nothing');
+
+check('takes a record as written', () => {
+  const ok = checkRecordedSpec(spec(), 'srv');
+  assert.is(ok.server.profile.name, 'stdio');
+  assert.equal(ok.server.source, parseServerSource('npx://x'));
+});
+
+check('validates the profile again and runs the validated one', () => {
+  const s = spec();
+  s.server.profile.profile = { read: [{ host: '~/docs', container: '~/docs' }], write: [], outbound: { insecureAllowAll: false, transports: ['tcp'], hosts: ['API.example.com'], ports: [443] } };
+  const ok = checkRecordedSpec(s, 'srv');
+  assert.equal(ok.server.profile.profile.outbound.hosts, ['api.example.com']);
+  assert.equal(ok.server.profile.profile.read, [{ host: '~/docs', container: '~/docs' }]);
+});
+
+for (const [title, edit, message] of [
+  ['a listener beyond loopback without a token', (s: BackgroundSpec) => { s.host = '0.0.0.0'; }, /0\.0\.0\.0 without a token/],
+  ['a host that is not an address', (s: BackgroundSpec) => { s.host = 'evil.example'; }, /host/],
+  ['a malformed token', (s: BackgroundSpec) => { s.token = 'x'; }, /token/],
+  ['another server\'s name', (s: BackgroundSpec) => { s.name = 'other'; }, /another server/],
+  ['an unknown transport', (s: BackgroundSpec) => { (s as { transport: string }).transport = 'stdio'; }, /transport/],
+  ['a port out of range', (s: BackgroundSpec) => { s.port = 70000; }, /port/],
+  ['a profile that is not a list of grants', (s: BackgroundSpec) => { (s.server.profile.profile as unknown as { read: string }).read = '/'; }, /profile/],
+  ['a grant a profile file could not hold', (s: BackgroundSpec) => { s.server.profile.profile = { ...s.server.profile.profile, read: [{ host: '/srv', container: '/proc' }] }; }, /reserved/],
+  ['a relative grant', (s: BackgroundSpec) => { s.server.profile.profile = { ...s.server.profile.profile, read: [{ host: 'docs', container: 'docs' }] }; }, /absolute/],
+  ['a source that is not an image or npx:// package', (s: BackgroundSpec) => { s.sourceText = '--profile=network'; }, /source/],
+  ['variables that are not text', (s: BackgroundSpec) => { (s.server.env as Record<string, unknown>).X = 1; }, /not text/],
+  ['a process limit no option accepts', (s: BackgroundSpec) => { s.server.lok.pids = 10_000_000; }, /limits out of range/],
+  ['a CPU limit no option accepts', (s: BackgroundSpec) => { s.server.lok.cpus = 1000; }, /limits out of range/],
+  ['a memory limit that is not a size', (s: BackgroundSpec) => { (s.server.lok as { memoryBytes: unknown }).memoryBytes = '1g'; }, /limits out of range/],
+  ['an engine that is not text', (s: BackgroundSpec) => { (s.server.lok as { engine: unknown }).engine = { host: 'x' }; }, /not text/],
+] as const) {
+  check(`refuses ${title}`, () => { assert.match(damage(edit), message); });
+}
+
+check('parses the source again from the text the record shows', () => {
+  const s = spec();
+  s.sourceText = 'npx://y@1.0.0';
+  const ok = checkRecordedSpec(s, 'srv');
+  assert.equal(ok.server.source, { kind: 'npx', packages: [{ raw: 'y@1.0.0', name: 'y', selector: '1.0.0', kind: 'version' }], command: undefined, allowInstall: true });
+});
+
+check.run();
