@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { splitLines } from '../lines.js';
-import type { ManagerContext } from '../cli/manager-context.js';
+import type { Context } from './context.js';
 import { EXIT, LokError, type ErrorCode } from '../errors.js';
 import { isLoopbackHost } from '../http/host-check.js';
 import { isSupervised, readRecord, serverLogPath } from '../state/records.js';
@@ -54,7 +54,7 @@ export function chooseToken(host: string, auth: boolean): string | undefined {
   return auth || !isLoopbackHost(host) ? newToken() : undefined;
 }
 
-async function chooseName(ctx: ManagerContext, wanted: string | undefined, sourceText: string): Promise<string> {
+async function chooseName(ctx: Context, wanted: string | undefined, sourceText: string): Promise<string> {
   const endpoint = await ctx.engine();
   const taken = async (name: string): Promise<boolean> => readRecord(ctx.paths.state, name) !== undefined || (await findServer(endpoint, name)) !== undefined;
   if (wanted) {
@@ -78,7 +78,7 @@ async function chooseName(ctx: ManagerContext, wanted: string | undefined, sourc
 }
 
 /** Spawns the supervisor in its own session and relays its progress until the server is ready. */
-function spawnSupervisor(ctx: ManagerContext, name: string, request: SupervisorRequest): Promise<Extract<SupervisorMessage, { type: 'ready' }>> {
+function spawnSupervisor(ctx: Context, name: string, request: SupervisorRequest): Promise<Extract<SupervisorMessage, { type: 'ready' }>> {
   const logPath = serverLogPath(ctx.paths.state, name);
   mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
   const log = openSync(logPath, 'a', 0o600);
@@ -132,7 +132,7 @@ export interface Started {
  * Starts a server in the background under a supervisor, relaying progress to ctx.stderr, and
  * resolves once clients can connect.
  */
-export async function startBackground(ctx: ManagerContext, start: BackgroundStart): Promise<Started> {
+export async function startBackground(ctx: Context, start: BackgroundStart): Promise<Started> {
   const name = await chooseName(ctx, start.name, start.sourceText);
   const port = await reservePort(start.host, start.port);
   if (!isLoopbackHost(start.host)) ctx.stderr.write(`mcp-lok: listening on ${start.host}: other machines that can reach this address can use ${name} with its token.\n`);
@@ -153,7 +153,7 @@ export type ApproveRestart = (spec: BackgroundSpec) => Promise<void>;
  * with the user's rights can edit) and, when given, `approve` (the management server asks
  * for the same flags and confirmation as a new start).
  */
-export async function restartBackground(ctx: ManagerContext, name: string, approve?: ApproveRestart): Promise<Started> {
+export async function restartBackground(ctx: Context, name: string, approve?: ApproveRestart): Promise<Started> {
   const record = readRecord(ctx.paths.state, name);
   if (!record) {
     throw new LokError('NOT_FOUND', `No background server is named "${name}".`, { exitCode: EXIT.failure, hint: 'Run `mcp-lok list --all` to see them, or give an image or npx:// package to start a new one.' });

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import type { Context } from './context.js';
 import { availableParallelism } from 'node:os';
-import { join, resolve as resolvePath } from 'node:path';
+import { join } from 'node:path';
+import type { Context } from './context.js';
 import { createFifos, removeFifos, wrapWithFifos } from '../stdio/fifo.js';
 import { egressForwarderPrefix, wrapWithEgressForwarder } from '../egress/forwarder.js';
 import { EGRESS_PROXY_ENV, openEgress, startSandboxEgress, type EgressAccess } from '../egress/wiring.js';
@@ -10,32 +10,20 @@ import { startLoopbackSidecar } from '../egress/loopback.js';
 import type { Sidecar } from '../egress/sidecar.js';
 import { runContainer, type RunIo } from '../stdio/run-container.js';
 import { chooseBridgeKind } from '../stdio/select.js';
-import { discoverEngine } from '../engine/discover.js';
-import type { EngineEndpoint } from '../engine/endpoint.js';
 import { ensureImagePresent, ensureSandboxImage } from '../prepare/images.js';
-import { sweepOrphans } from '../engine/sweep.js';
 import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
-import { buildPinCheck, findNestedUnderWrite } from '../sandbox/mount-pin.js';
+import { buildPinCheck } from '../sandbox/mount-pin.js';
 import { pinNestedMounts } from '../prepare/mount-pins.js';
-import { CA_BUNDLE_PATH, chooseSandboxUser, DEFAULT_NOFILE, FIFO_MOUNT, FIXED_ENV, PACKAGES_DIR } from '../sandbox/hardening.js';
+import { DEFAULT_NOFILE, FIFO_MOUNT, FIXED_ENV, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { buildLabels } from '../sandbox/labels.js';
-import { decideNetwork } from '../sandbox/profile.js';
-import { describeProfile, type Profile } from '../sandbox/profile-validate.js';
-import { buildGrantContext, resolveGrantMounts, type GrantContext, type ResolvedGrants } from '../prepare/grants.js';
-import type { ServerRequest, ServerSource } from '../request/server-request.js';
+import { buildGrantContext, resolveGrantMounts } from '../prepare/grants.js';
+import type { ServerRequest } from '../request/server-request.js';
 import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from '../prepare/choose-bin.js';
 import { ensureInstalled } from '../prepare/install.js';
-import { chooseNpmProxy, readNpmSettings } from '../prepare/npm-config.js';
-import type { EnvEntry, LokOptions } from '../shim/parse-args.js';
-import type { PackageSpec } from '../request/package-spec.js';
-
-/** Returns a container name for a package: readable, unique, valid for the engine. */
-export function defaultContainerName(pkg: string, random: string): string {
-  const slug = pkg.replace(/^@/, '').replace(/[^a-zA-Z0-9_.-]+/g, '-').replace(/^[-_.]+/, '').slice(0, 40);
-  return `mcp-lok-${slug || 'server'}-${random}`;
-}
+import { readNpmSettings } from '../prepare/npm-config.js';
+import { NO_GRANTS, planServer, refuseUncheckableMounts, type EngineFacts, type HostFacts, type PlannedServer } from './plan.js';
 
 function readableCaFile(path: string | undefined, origin: string): string | undefined {
   if (!path) return undefined;
@@ -53,176 +41,93 @@ function readableCaFile(path: string | undefined, origin: string): string | unde
   }
 }
 
-interface Prepared {
+/** Finds the engine (once per process) and says what it is: on this machine's kernel or not. */
+export async function gatherEngineFacts(ctx: Context, explicit: string | undefined): Promise<EngineFacts> {
+  const endpoint = await ctx.engine(explicit);
+  return { endpoint, local: chooseBridgeKind(endpoint, ctx.env, ctx.home, ctx.platform) === 'fifo' };
+}
+
+/**
+ * Reads what the planner needs from the machine: the user's ids, npm's settings, the CA bundle
+ * and, when the profile grants files, the grants resolved against the filesystem.
+ */
+export function gatherHostFacts(ctx: Context, req: ServerRequest, engine: EngineFacts): HostFacts {
+  const { lok, profile } = req;
+  const npm = readNpmSettings(ctx.env, ctx.home, process.execPath);
+  // npm's own cafile replaces npm's trusted roots, as on the host; the others add to them.
+  const npmCa = lok.caCert ? undefined : readableCaFile(npm.cafile, 'npm cafile');
+  const caFile = lok.caCert ? readableCaFile(lok.caCert, '--ca-cert') : npmCa ?? readableCaFile(ctx.env.NODE_EXTRA_CA_CERTS, 'NODE_EXTRA_CA_CERTS');
+  // Most servers get no host files: their starts skip the machine's grant facts altogether.
+  const hasGrants = profile.profile.read.length + profile.profile.write.length > 0;
+  const context = hasGrants ? buildGrantContext({ env: ctx.env, home: ctx.home, paths: ctx.paths, platform: ctx.platform, endpoint: engine.endpoint }) : undefined;
+  return {
+    uid: process.getuid?.(), gid: process.getgid?.(), npm, caFile, caIsNpmCafile: npmCa !== undefined,
+    grants: context ? { context, first: resolveGrantMounts(profile.profile, context) } : undefined,
+    random: randomBytes(3).toString('hex'),
+  };
+}
+
+/** The server's code on the engine: its image and command, and what its containers mount for it. */
+export interface Prepared {
   image: string;
   cmd: string[] | undefined;
+  /** Variables of the code itself (the package's bins on PATH), under the plan's. */
   env: Record<string, string>;
   mounts: MountPlan[];
   packages: string[];
   what: string;
-  nameHint: string;
+}
+
+/** A plan whose code is on the engine, its mounts and variables complete: what every container of the server is launched from. */
+export interface ServerPlan extends PlannedServer {
+  prepared: Prepared;
+  /** mcp-lok's sandbox image, for its helpers (the egress and loopback sidecars); undefined when none is needed. */
+  helperImage: string | undefined;
 }
 
 /** Installs (or finds) the packages and returns how to start their bin from the tree. */
-async function prepareNpx(ctx: Context, endpoint: EngineEndpoint, req: ServerRequest, source: Extract<ServerSource, { kind: 'npx' }>, ca: CaChoice): Promise<Prepared> {
-  const { lok } = req;
-  const image = await ensureSandboxImage(endpoint, { log: ctx.log });
-  const record = await ensureInstalled(ctx, endpoint, {
-    packages: source.packages,
-    registry: lok.registry ?? ca.npm.registry,
-    caFile: ca.file,
-    caIsNpmCafile: ca.isNpmCafile,
-    upstreamProxy: ca.upstreamProxy,
-    proxyInSidecar: ca.proxyInSidecar,
-    allowInstall: source.allowInstall,
-    refreshAfterMs: lok.refreshAfterMs,
-    image,
-    quiet: req.quiet,
-    // A background server's supervisor has its own signal handling; the reaper covers it.
-    handleSignals: req.launcher !== 'start',
-  });
-  const bin = chooseBin(record.packages.map((p) => ({ name: p.name, bin: normalizeBinField(p.name, p.bin) })), source.command);
+async function installPackages(ctx: Context, plan: PlannedServer, step: Extract<PlannedServer['prepare'], { kind: 'install' }>, args: string[]): Promise<Prepared> {
+  const image = await ensureSandboxImage(plan.endpoint, { log: ctx.log });
+  const record = await ensureInstalled(ctx, plan.endpoint, { ...step.install, image });
+  const command = plan.source.kind === 'npx' ? plan.source.command : undefined;
+  const bin = chooseBin(record.packages.map((p) => ({ name: p.name, bin: normalizeBinField(p.name, p.bin) })), command);
   const tree = `${PACKAGES_DIR}/${record.dir}`;
   return {
     image,
-    cmd: [`${tree}/node_modules/.bin/${bin.binName}`, ...req.args],
+    cmd: [`${tree}/node_modules/.bin/${bin.binName}`, ...args],
     // As npx does: the package's own bins first.
     env: { PATH: `${tree}/node_modules/.bin:${FIXED_ENV.PATH}` },
     mounts: [{ type: 'volume', source: record.volume, target: PACKAGES_DIR, readOnly: true }],
     packages: record.packages.map((p) => `${p.name}@${p.version}`),
     what: `${bin.pkg} bin ${bin.binName}`,
-    nameHint: source.packages[0]?.name ?? 'server',
   };
 }
 
 /** Makes sure the image is there (pulling it, progress on stderr) and runs its own command. */
-async function prepareImage(ctx: Context, endpoint: EngineEndpoint, req: ServerRequest, source: Extract<ServerSource, { kind: 'image' }>): Promise<Prepared> {
-  await ensureImagePresent(endpoint, source.image, ctx.log, { allowPull: source.allowPull });
-  return {
-    image: source.image,
-    cmd: req.args.length > 0 ? req.args : undefined,
-    env: {},
-    mounts: [],
-    packages: [],
-    what: `image ${source.image}`,
-    nameHint: (source.image.replace(/@.*$/, '').split('/').pop() ?? '').replace(/:.*$/, '') || 'server',
-  };
+async function pullImage(ctx: Context, plan: PlannedServer, step: Extract<PlannedServer['prepare'], { kind: 'image' }>, args: string[]): Promise<Prepared> {
+  await ensureImagePresent(plan.endpoint, step.image, ctx.log, { allowPull: step.allowPull });
+  return { image: step.image, cmd: args.length > 0 ? args : undefined, env: {}, mounts: [], packages: [], what: `image ${step.image}` };
 }
 
-interface CaChoice {
-  npm: ReturnType<typeof readNpmSettings>;
-  file: string | undefined;
-  isNpmCafile: boolean;
-  /** The user's own npm proxy URL, which the install's egress proxy goes through. */
-  upstreamProxy: string | undefined;
-  proxyInSidecar: boolean;
-}
-
-const NO_GRANTS: ResolvedGrants = { mounts: [], resolved: {}, notes: [] };
-
-/** Everything decided once per server: validated input, the engine, the installed tree. */
-export interface ServerPlan {
-  endpoint: EngineEndpoint;
-  name: string;
-  profileName: string;
-  allows: string[];
-  user: ReturnType<typeof chooseSandboxUser>;
-  net: ReturnType<typeof decideNetwork>;
-  /** Sockets can be mounted: the engine shares this machine's kernel (else the egress proxy runs in a sidecar). */
-  local: boolean;
-  /** The server's stdio goes through named pipes (our image has the shell that wires them). */
-  fifo: boolean;
-  prepared: Prepared;
-  /** mcp-lok's sandbox image, for its helpers (the egress and loopback sidecars); undefined when none is needed. */
-  helperImage: string | undefined;
-  /** The read-only mounts every container of this server gets (package tree, CA); grants are apart. */
-  mounts: MountPlan[];
-  /**
-   * The profile's grants as first resolved. They are resolved and checked again before every
-   * container is created (sessions, restarts), since a server can swap a granted path for a
-   * link or a program can leave a socket there while it runs.
-   */
-  grants: { profile: Profile; context: GrantContext | undefined; first: ResolvedGrants };
-  env: Record<string, string>;
-  source: ServerSource;
-  lok: LokOptions;
-  launcher: 'npx' | 'run' | 'start';
-  /** The orphan sweep started with the plan; await it before exiting. */
-  sweep: Promise<void>;
+/** Puts the plan's code on the engine: installs its packages or pulls its image, and its helpers' image. */
+export async function prepareServer(ctx: Context, plan: PlannedServer, args: string[]): Promise<ServerPlan> {
+  const step = plan.prepare;
+  const prepared = step.kind === 'install' ? await installPackages(ctx, plan, step, args) : await pullImage(ctx, plan, step, args);
+  const helperImage = step.kind === 'install' ? prepared.image : plan.needsHelperImage ? await ensureSandboxImage(plan.endpoint, { log: ctx.log }) : undefined;
+  // The code's own mounts and variables (the package tree, its bins on PATH) under the plan's.
+  return { ...plan, mounts: [...prepared.mounts, ...plan.mounts], env: { ...prepared.env, ...plan.env }, prepared, helperImage };
 }
 
 /**
- * Validates a request, finds the engine and installs or pulls what the server needs, saying
- * on stderr how the profile relaxes the sandbox. Bad input fails here, before anything exists.
+ * Plans a server and puts its code on the engine, saying on stderr how the profile relaxes the
+ * sandbox. Bad input fails in the planner, before anything exists.
  */
-export async function planServer(ctx: Context, req: ServerRequest): Promise<ServerPlan> {
-  const { lok } = req;
-  const loaded = req.profile;
-  const user = chooseSandboxUser(process.getuid?.(), process.getgid?.());
-  const npm = readNpmSettings(ctx.env, ctx.home, process.execPath);
-  // npm's own cafile replaces npm's trusted roots, as on the host; the others add to them.
-  const npmCa = lok.caCert ? undefined : readableCaFile(npm.cafile, 'npm cafile');
-  const caFile = lok.caCert ? readableCaFile(lok.caCert, '--ca-cert') : npmCa ?? readableCaFile(ctx.env.NODE_EXTRA_CA_CERTS, 'NODE_EXTRA_CA_CERTS');
-  const endpoint: EngineEndpoint = await discoverEngine({ env: ctx.env, home: ctx.home, platform: process.platform, explicit: lok.engine });
-  ctx.debug(`engine: ${endpoint.kind === 'unix' ? endpoint.socketPath : `${endpoint.host}:${endpoint.port}`} (${endpoint.source})`);
-  const source = req.source;
-  const local = chooseBridgeKind(endpoint, ctx.env, ctx.home, process.platform) === 'fifo';
-  // Named pipes need a shell in the image: ours has one; an arbitrary image may not.
-  const fifo = local && source.kind === 'npx';
-  // The proxy's socket is mounted from here (local) or shared from a sidecar (a VM or TCP
-  // engine); an image reaches it through a loopback sidecar that runs the forwarder.
-  const net = decideNetwork(loaded.profile, loaded.name);
-  const registry = lok.registry ?? npm.registry;
-  const upstreamProxy = source.kind === 'npx' ? chooseNpmProxy(npm, registry) : undefined;
-  // Most servers get no host files: their starts skip the machine's grant facts altogether.
-  const hasGrants = loaded.profile.read.length + loaded.profile.write.length > 0;
-  const grantContext = hasGrants ? buildGrantContext({ env: ctx.env, home: ctx.home, paths: ctx.paths, platform: process.platform, endpoint }) : undefined;
-  const grants = grantContext ? resolveGrantMounts(loaded.profile, grantContext) : NO_GRANTS;
-  // Refused now, before an image is pulled; launchSandbox checks again for each container.
-  if (local && findNestedUnderWrite(grants.mounts).length > 0) refuseUncheckableMounts({ source, profileName: loaded.name });
-  const sweep = sweepOrphans(endpoint, join(ctx.paths.state, 'run'), ctx.now()).then(
-    (names) => { for (const n of names) ctx.debug(`removed leftover ${n}`); },
-    (error: unknown) => ctx.debug(`orphan sweep failed: ${String(error)}`),
-  );
-  const prepared = source.kind === 'npx'
-    ? await prepareNpx(ctx, endpoint, req, source, {
-      npm, file: caFile, isNpmCafile: npmCa !== undefined,
-      // A proxy of the user's own (a corporate one) is the way out: ours goes through it.
-      upstreamProxy,
-      proxyInSidecar: !local,
-    })
-    : await prepareImage(ctx, endpoint, req, source);
-  const helperImage = source.kind === 'npx' ? prepared.image : net.egress ? await ensureSandboxImage(endpoint, { log: ctx.log }) : undefined;
-  const name = lok.name ?? defaultContainerName(prepared.nameHint, randomBytes(3).toString('hex'));
-  if (net.relaxation) ctx.log(`mcp-lok: ${net.relaxation}`);
-  for (const m of grants.mounts) ctx.log(`mcp-lok: profile ${loaded.name}: ${m.readOnly ? 'read-only' : 'read-write'} ${m.source}${m.target === m.source ? '' : ` at ${m.target}`}`);
-  for (const note of grants.notes) ctx.log(`mcp-lok: profile ${loaded.name}: ${note}`);
-  const env: Record<string, string> = { ...prepared.env };
-  const mounts: MountPlan[] = [...prepared.mounts];
-  if (caFile && net.egress) {
-    mounts.push({ type: 'bind', source: caFile, target: CA_BUNDLE_PATH, readOnly: true });
-    env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
-  }
-  Object.assign(env, req.env);
-  return {
-    endpoint, name, profileName: loaded.name,
-    allows: describeProfile(loaded.profile).filter((line) => line !== 'files: none' && line !== 'network: none'),
-    user, net, local, fifo, prepared, helperImage, mounts, env, source, lok, launcher: req.launcher, sweep,
-    grants: { profile: loaded.profile, context: grantContext, first: grants },
-  };
-}
-
-/**
- * Refuses a server from an image whose grants put a mount inside a write grant (a `.git` kept
- * read-only, a grant inside another) where the engine shares this machine's kernel: such a
- * mount is checked from inside the container by the sandbox image's shell, and an image may
- * have none, so a server holding the write grant could swap it for a link to any host folder.
- */
-function refuseUncheckableMounts(plan: Pick<ServerPlan, 'source' | 'profileName'>): void {
-  if (plan.source.kind !== 'image') return;
-  throw new LokError('PROFILE_INVALID', `Profile ${plan.profileName}: a server from an image cannot have a mount inside a write grant (a .git folder kept read-only, or a grant inside another): mcp-lok cannot check it in the image before the server runs, and the server could swap it for a link to any host folder.`, {
-    exitCode: EXIT.usage, hint: 'Run the server from its npm package (npx://), grant the folder read-only, or set "git_writable": true in the profile.',
-  });
+export async function startServerPlan(ctx: Context, req: ServerRequest): Promise<ServerPlan> {
+  const engine = await gatherEngineFacts(ctx, req.lok.engine);
+  const plan = planServer(req, engine, gatherHostFacts(ctx, req, engine));
+  const ready = await prepareServer(ctx, plan, req.args);
+  for (const line of plan.notices) ctx.log(line);
+  return ready;
 }
 
 /** How one container of a plan is wired. */
@@ -346,7 +251,7 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
  * Nothing but the server's bytes reaches ctx.stdout.
  */
 export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<number> {
-  const plan = await planServer(ctx, req);
+  const plan = await startServerPlan(ctx, req);
   const stdout = ctx.stdout;
   const direct = plan.fifo && ctx.stdioFds;
   try {
@@ -362,6 +267,6 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
       handleSignals: true,
     });
   } finally {
-    await plan.sweep;
+    await ctx.swept();
   }
 }

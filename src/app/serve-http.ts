@@ -16,7 +16,7 @@ import { buildLabels } from '../sandbox/labels.js';
 import { currentOwner } from '../state/owner.js';
 import { openEgress, type EgressAccess } from '../egress/wiring.js';
 import { INGRESS_SOCKET, startLoopbackSidecar } from '../egress/loopback.js';
-import { launchSandbox, planServer, type ServerPlan } from './run-server.js';
+import { launchSandbox, startServerPlan, type ServerPlan } from './run-server.js';
 import type { ServerRequest } from '../request/server-request.js';
 import type { Sidecar } from '../egress/sidecar.js';
 
@@ -207,7 +207,7 @@ async function stopRunning(running: Running | undefined): Promise<void> {
  * through the bridge with one sandbox per client session. Resolves once clients can connect.
  */
 export async function serveHttp(ctx: Context, req: HttpServeRequest, onStatus: (status: ServeStatus) => void = () => {}): Promise<HttpServing> {
-  const plan = await planServer(ctx, req);
+  const plan = await startServerPlan(ctx, req);
   if (!plan.local && req.targetPort !== undefined) {
     throw new LokError('INVALID_INPUT', 'A server that listens itself (--target-port) needs an engine on this machine\'s kernel (Docker Engine or Podman on Linux) in this version.', {
       exitCode: EXIT.usage, hint: 'Run it where Docker or Podman runs natively, or use a stdio server (bridged to HTTP).',
@@ -233,7 +233,7 @@ export async function serveHttp(ctx: Context, req: HttpServeRequest, onStatus: (
     await stopIngress(ingress);
   }
   const bridge = await serveBridge(ctx, plan, req, report);
-  return { name: plan.name, url: bridge.url, mode: 'bridge', plan, close: async () => { await bridge.close(); await plan.sweep; } };
+  return { name: plan.name, url: bridge.url, mode: 'bridge', plan, close: async () => { await bridge.close(); await ctx.swept(); } };
 }
 
 async function serveProxy(
@@ -305,7 +305,7 @@ async function serveProxy(
       await supervised;
       // The server leaves first: it lives in the sidecar's namespace.
       await stopIngress(ingress);
-      await plan.sweep;
+      await ctx.swept();
     },
   };
 }

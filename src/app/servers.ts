@@ -1,5 +1,6 @@
 import { listContainers, removeContainer, stopContainer, type ContainerSummary } from '../engine/containers.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
+import type { Context } from './context.js';
 import { LokError, EXIT } from '../errors.js';
 import { LABEL } from '../sandbox/labels.js';
 import { effectiveRecord, isSupervised, readRecord, readRecords, removeRecord, type ServerRecord } from '../state/records.js';
@@ -89,8 +90,11 @@ export function describeRecord(raw: ServerRecord): ServerInfo {
  * started otherwise, running ones or all with `all`. A background server's own containers
  * (its server, its sidecar, one per client session) are shown as the one server.
  */
-export async function listServers(endpoint: EngineEndpoint, stateDir: string, options: { all: boolean }): Promise<ServerInfo[]> {
-  const records = readRecords(stateDir);
+export async function listServers(ctx: Context, options: { all: boolean }): Promise<ServerInfo[]> {
+  const endpoint = await ctx.engine();
+  // What crashed mcp-lok processes left behind is gone before it is listed.
+  await ctx.swept();
+  const records = readRecords(ctx.paths.state);
   const owned = new Set(records.filter(isSupervised).map((r) => r.name));
   const containers = await listContainers(endpoint, [`${LABEL.managed}=true`], options.all) as SummaryWithTimes[];
   const rows = containers
@@ -131,13 +135,14 @@ async function stopSupervisor(record: ServerRecord, graceSeconds: number): Promi
 }
 
 /** Stops a server (SIGTERM, then SIGKILL after `graceSeconds`); returns whether it was running. */
-export async function stopServer(endpoint: EngineEndpoint, stateDir: string, name: string, graceSeconds: number): Promise<boolean> {
-  const record = readRecord(stateDir, name);
+export async function stopServer(ctx: Context, name: string, graceSeconds: number): Promise<boolean> {
+  const record = readRecord(ctx.paths.state, name);
   if (record) {
     if (!isSupervised(record)) return false;
     await stopSupervisor(record, graceSeconds);
     return true;
   }
+  const endpoint = await ctx.engine();
   const c = await findServer(endpoint, name);
   if (!c) throw notFound(name);
   if (c.State !== 'running') return false;
@@ -146,10 +151,12 @@ export async function stopServer(endpoint: EngineEndpoint, stateDir: string, nam
 }
 
 /** Removes a server (its record and log, or its container); a running one only with `force`. */
-export async function removeServer(endpoint: EngineEndpoint, stateDir: string, name: string, force: boolean): Promise<void> {
+export async function removeServer(ctx: Context, name: string, force: boolean): Promise<void> {
+  const stateDir = ctx.paths.state;
   const record = readRecord(stateDir, name);
   const running = record ? isSupervised(record) : undefined;
-  const c = record ? undefined : await findServer(endpoint, name);
+  const endpoint = record ? undefined : await ctx.engine();
+  const c = endpoint ? await findServer(endpoint, name) : undefined;
   if (!record && !c) throw notFound(name);
   if ((running || c?.State === 'running') && !force) {
     throw new LokError('INVALID_INPUT', `The server "${name}" is running.`, { exitCode: EXIT.failure, hint: `Stop it first (\`mcp-lok stop ${name}\`) or use \`mcp-lok rm -f ${name}\`.` });
@@ -159,5 +166,5 @@ export async function removeServer(endpoint: EngineEndpoint, stateDir: string, n
     removeRecord(stateDir, name);
     return;
   }
-  if (c) await removeContainer(endpoint, c.Id);
+  if (c && endpoint) await removeContainer(endpoint, c.Id);
 }

@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import type { ManagerContext } from './manager-context.js';
+import type { Context } from '../app/context.js';
 
 /** One option of a manager command: its parseArgs shape and its help line. */
 export interface OptionSpec {
@@ -18,8 +18,8 @@ export interface CommandSpec {
   options: Record<string, OptionSpec>;
   examples: string[];
   /** Runs with arguments parsed from the table, or `raw`: it parses its own (docker-like). */
-  run: { parsed: (ctx: ManagerContext, args: ParsedCommand) => Promise<number> }
-    | { raw: (ctx: ManagerContext, argv: string[]) => Promise<number> };
+  run: { parsed: (ctx: Context, args: ParsedCommand) => Promise<number> }
+    | { raw: (ctx: Context, argv: string[]) => Promise<number> };
 }
 
 export interface ParsedCommand {

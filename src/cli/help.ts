@@ -1,6 +1,6 @@
 import { usageError } from '../errors.js';
 import { COMMANDS, findCommand, type CommandSpec, type ParsedCommand } from './commands.js';
-import type { ManagerContext } from './manager-context.js';
+import type { Context } from '../app/context.js';
 import { readVersion } from '../version.js';
 
 /** Returns the manager's overview help. */
@@ -45,7 +45,7 @@ ${spec.examples.map((e) => `  ${e}`).join('\n')}
 }
 
 /** `mcp-lok help [COMMAND]`. */
-export async function runHelp(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
+export async function runHelp(ctx: Context, args: ParsedCommand): Promise<number> {
   const [name] = args.positionals;
   if (!name) { ctx.stdout.write(renderHelp()); return 0; }
   const spec = findCommand(name);

@@ -1,8 +1,7 @@
 import { isIP } from 'node:net';
-import { EXIT, LokError, usageError } from '../errors.js';
+import { usageError } from '../errors.js';
 import { showInput } from '../request/input-errors.js';
 import { findOption, resolveLokOptions, type LokOptions, type RawLokValues } from '../request/options.js';
-import { parsePackageSpec } from '../request/package-spec.js';
 import type { ServerSource } from '../request/server-request.js';
 import { parseServerSource } from '../request/source.js';
 

@@ -4,16 +4,13 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
-import type { ManagerContext } from '../cli/manager-context.js';
+import type { Context } from '../app/context.js';
 import { readVersion } from '../version.js';
-import { readFileSync } from 'node:fs';
 import { restartBackground, startBackground, type Started } from '../app/background.js';
 import { EXIT, LokError, usageError } from '../errors.js';
-import { logFiles } from '../state/log-rotation.js';
-import { readRecord, serverLogPath } from '../state/records.js';
 import { describeProfile } from '../sandbox/profile-validate.js';
 import { buildAgentStart, checkAgentProfileName, checkAgentRestart, checkRestartInput, describeRelaxations, findWidenings, hostEnvNames, requireFlags, type StartServerInput, type Widening } from './start-request.js';
-import { readEgressLog } from '../egress/wiring.js';
+import { readEgressEntries, readServerLogTail } from '../app/logs.js';
 import { listProfiles, loadProfile } from '../request/profiles.js';
 import { listServers, removeServer, stopServer } from '../app/servers.js';
 
@@ -51,16 +48,6 @@ function startedResult(started: Started, relaxations: string[]): ToolResult {
   return ok({ name: started.name, url: started.url, mode: started.mode, token: started.already ? null : started.token ?? null, alreadyRunning: started.already, relaxations });
 }
 
-/** Returns the last `count` lines of a background server's log; NOT_FOUND for other servers. */
-function readServerLog(stateDir: string, name: string, count: number): string[] {
-  if (!readRecord(stateDir, name)) {
-    throw new LokError('NOT_FOUND', `"${name}" is not a background server; only servers from start_server keep a log.`, { exitCode: EXIT.failure, hint: 'Use list_servers to see them.' });
-  }
-  let text = '';
-  try { text = logFiles(serverLogPath(stateDir, name)).map((file) => readFileSync(file, 'utf8')).join(''); } catch { /* no output yet */ }
-  return text.split('\n').filter((line) => line !== '').slice(-count);
-}
-
 /**
  * Where the client can ask its user, asks about every widening at once: an agent cannot
  * quietly give a server the network, host files, host variables or other machines' clients.
@@ -77,7 +64,7 @@ async function confirmWidenings(server: McpServer, widenings: readonly Widening[
 }
 
 /** Returns the management server with its tools registered. */
-export function createManagementServer(ctx: ManagerContext): McpServer {
+export function createManagementServer(ctx: Context): McpServer {
   const server = new McpServer({ name: 'mcp-lok', version: readVersion() });
 
   server.registerTool('list_servers', {
@@ -86,7 +73,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
     inputSchema: { all: z.boolean().optional().describe('Include stopped servers and install containers.') },
     outputSchema: { servers: z.array(serverShape) },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  }, async ({ all }) => guard(async () => ok({ servers: (await listServers(await ctx.engine(), ctx.paths.state, { all: all ?? false })).map(({ token: _token, ...row }) => row) })));
+  }, async ({ all }) => guard(async () => ok({ servers: (await listServers(ctx, { all: all ?? false })).map(({ token: _token, ...row }) => row) })));
 
   server.registerTool('stop_server', {
     title: 'Stop a sandboxed server',
@@ -94,7 +81,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
     inputSchema: { name: NAME, graceSeconds: z.number().int().min(0).max(3600).optional().describe('Seconds between SIGTERM and SIGKILL (default 3).') },
     outputSchema: { name: z.string(), wasRunning: z.boolean() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  }, async ({ name, graceSeconds }) => guard(async () => ok({ name, wasRunning: await stopServer(await ctx.engine(), ctx.paths.state, name, graceSeconds ?? 3) })));
+  }, async ({ name, graceSeconds }) => guard(async () => ok({ name, wasRunning: await stopServer(ctx, name, graceSeconds ?? 3) })));
 
   server.registerTool('remove_server', {
     title: 'Remove a sandboxed server',
@@ -103,7 +90,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
     outputSchema: { name: z.string(), removed: z.boolean() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   }, async ({ name, force }) => guard(async () => {
-    await removeServer(await ctx.engine(), ctx.paths.state, name, force ?? false);
+    await removeServer(ctx, name, force ?? false);
     return ok({ name, removed: true });
   }));
 
@@ -138,7 +125,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
       // Starting a stopped server again is a start: its recorded request needs the same flags and yes.
       let relaxations: string[] = [];
       const started = await restartBackground(ctx, input.name, async (spec) => {
-        checkAgentRestart(spec, { cwd: process.cwd(), env: ctx.env });
+        checkAgentRestart(spec, { cwd: ctx.cwd, env: ctx.env });
         if (spec.server.source.kind === 'image') spec.server.source = { ...spec.server.source, allowPull: input.allowPull === true };
         const widenings = findWidenings(spec, hostEnvNames(spec.server));
         requireFlags(widenings, input);
@@ -147,7 +134,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
       });
       return startedResult(started, relaxations);
     }
-    const start = buildAgentStart(input as StartServerInput & { source: string }, { configDir: ctx.paths.config, cwd: process.cwd(), env: ctx.env });
+    const start = buildAgentStart(input as StartServerInput & { source: string }, { configDir: ctx.paths.config, cwd: ctx.cwd, env: ctx.env });
     const widenings = findWidenings(start, input.envFromHost ?? []);
     requireFlags(widenings, input);
     await confirmWidenings(server, widenings);
@@ -160,7 +147,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
     inputSchema: { name: NAME, lines: z.number().int().min(1).max(10_000).optional().describe('How many of the last lines (default 200).') },
     outputSchema: { name: z.string(), lines: z.array(z.string()) },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  }, async ({ name, lines }) => guard(async () => ok({ name, lines: readServerLog(ctx.paths.state, name, lines ?? 200) })));
+  }, async ({ name, lines }) => guard(async () => ok({ name, lines: await readServerLogTail(ctx, name, lines ?? 200) })));
 
   server.registerTool('get_egress_log', {
     title: 'Read a server\'s egress log',
@@ -168,7 +155,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
     inputSchema: { name: NAME, limit: z.number().int().min(1).max(10_000).optional().describe('Only the last N entries (default 200).') },
     outputSchema: { name: z.string(), entries: z.array(z.record(z.string(), z.unknown())) },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  }, async ({ name, limit }) => guard(async () => ok({ name, entries: readEgressLog(ctx.paths.state, name).slice(-(limit ?? 200)) })));
+  }, async ({ name, limit }) => guard(async () => ok({ name, entries: readEgressEntries(ctx, name).slice(-(limit ?? 200)) })));
 
   server.registerTool('list_profiles', {
     title: 'List permission profiles',
@@ -186,7 +173,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   }, async ({ profile }) => guard(async () => {
     checkAgentProfileName(profile);
-    const loaded = loadProfile(profile, { configDir: ctx.paths.config, cwd: process.cwd() });
+    const loaded = loadProfile(profile, { configDir: ctx.paths.config, cwd: ctx.cwd });
     return ok({ name: loaded.name, source: loaded.source, allows: describeProfile(loaded.profile) });
   }));
 
@@ -194,7 +181,7 @@ export function createManagementServer(ctx: ManagerContext): McpServer {
 }
 
 /** Serves the management tools over stdio until the client goes away. */
-export async function serveManagement(ctx: ManagerContext): Promise<void> {
+export async function serveManagement(ctx: Context): Promise<void> {
   if (process.stdin.isTTY) {
     ctx.stderr.write('mcp-lok: this is an MCP server (stdio) that manages sandboxes; add it to a client, or run `mcp-lok help` for the commands.\n');
   }

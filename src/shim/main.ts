@@ -1,7 +1,7 @@
 import { EXIT } from '../errors.js';
 import { parseNpxArgs } from './parse-args.js';
 import { renderShimHelp } from '../request/options.js';
-import { createProcessContext } from '../app/process-context.js';
+import { createProcessContext } from '../app/context.js';
 import { formatError } from '../format-error.js';
 import { readVersion } from '../version.js';
 
@@ -18,7 +18,7 @@ async function main(argv: string[]): Promise<number> {
     const invocation = parseNpxArgs(argv, process.env);
     if (invocation.kind === 'help') { process.stdout.write(renderShimHelp()); return EXIT.ok; }
     if (invocation.kind === 'version') { process.stdout.write(`${readVersion()}\n`); return EXIT.ok; }
-    const ctx = createProcessContext(invocation.lok.debug);
+    const ctx = createProcessContext({ debug: invocation.lok.debug });
     const { runShim } = await import('./run.js');
     return await runShim(ctx, invocation);
   } catch (error) {

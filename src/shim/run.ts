@@ -4,8 +4,6 @@ import { completeRequest } from '../request/server-request.js';
 import type { LokOptions } from './parse-args.js';
 import type { PackageSpec } from '../request/package-spec.js';
 
-export { resolveUserEnv } from '../request/server-request.js';
-export { defaultContainerName } from '../app/run-server.js';
 
 export interface ShimRun {
   lok: LokOptions;
@@ -24,5 +22,5 @@ export function runShim(ctx: Context, run: ShimRun): Promise<number> {
     lok: run.lok,
     quiet: run.quiet,
     launcher: 'npx',
-  }, { configDir: ctx.paths.config, cwd: process.cwd(), env: ctx.env }));
+  }, { configDir: ctx.paths.config, cwd: ctx.cwd, env: ctx.env }));
 }

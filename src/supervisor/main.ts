@@ -4,7 +4,7 @@
 // Its record in the state directory is what `list` reads; its containers carry its pid, so
 // if it is killed outright their reapers and the next sweep remove them.
 import { Socket } from 'node:net';
-import { createProcessContext } from '../app/process-context.js';
+import { createProcessContext } from '../app/context.js';
 import { LokError } from '../errors.js';
 import { machineNames } from '../http/machine-names.js';
 import { serveHttp, type HttpServing, type ServeStatus } from '../app/serve-http.js';
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   // JSON has no Infinity: `--refresh-after never` arrives as null.
   const request = JSON.parse(await readStdin(), (key, value: unknown) => (key === 'refreshAfterMs' && value === null ? Infinity : value)) as SupervisorRequest;
   const { spec } = request;
-  const ctx = createProcessContext(spec.server.lok.debug);
+  const ctx = createProcessContext({ debug: spec.server.lok.debug });
   // Lines for the log file only (the supervisor's own bookkeeping; `start` prints the error itself).
   const logOnly = (line: string): void => { process.stderr.write(`${timestamp()} ${line}\n`); };
   ctx.log = (line) => {

@@ -5,7 +5,8 @@ import { Writable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runLogs } from '../../src/cli/commands/logs.js';
-import type { ManagerContext } from '../../src/cli/manager-context.js';
+import type { Context } from '../../src/app/context.js';
+import { testContext } from '../support/context.js';
 import type { EgressEntry } from '../../src/egress/proxy.js';
 import { egressLogPath } from '../../src/egress/wiring.js';
 import { rotateInPlace, rotatedLogPath } from '../../src/state/log-rotation.js';
@@ -16,13 +17,10 @@ import { serverLogPath, writeRecord } from '../../src/state/records.js';
 const RAW_CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
 let home = '';
 
-function context(): { ctx: ManagerContext; out: () => string } {
+function context(): { ctx: Context; out: () => string } {
   let text = '';
   const stdout = new Writable({ write(chunk: Buffer, _enc, done) { text += chunk.toString('utf8'); done(); } });
-  const ctx: ManagerContext = {
-    env: {}, stdout, stderr: stdout, paths: getPaths({ MCP_LOK_HOME: home }), now: Date.now, color: false, debug: () => {},
-    engine: () => Promise.reject(new Error('no engine in this test')),
-  };
+  const ctx: Context = testContext({ home, stdout, stderr: stdout });
   return { ctx, out: () => text };
 }
 

@@ -1,12 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Context } from '../../src/app/context.js';
 import { createEgressRecorder, egressLogPath, readEgressLog } from '../../src/egress/wiring.js';
-import { getPaths } from '../../src/state/paths.js';
+import { testContext } from '../support/context.js';
 
 let home = '';
 const recorder = suite('createEgressRecorder');
@@ -14,11 +13,7 @@ recorder.before.each(() => { home = mkdtempSync(join(tmpdir(), 'lok-egress-rec-'
 recorder.after.each(() => { rmSync(home, { recursive: true, force: true }); });
 
 function context(lines: string[]): Context {
-  const stream = new PassThrough();
-  return {
-    env: {}, home, stdin: stream, stdout: stream, stderr: stream, paths: getPaths({ MCP_LOK_HOME: home }), now: Date.now,
-    log: (line) => lines.push(line), debug: () => {},
-  };
+  return testContext({ home, log: (line) => lines.push(line) });
 }
 
 recorder('announces a refusal with the host the sandbox chose escaped, and logs it as it was', () => {

@@ -30,6 +30,7 @@ const PURE_TABLES = new Map([
   ['test/sandbox/profile.test.ts', 'decides network plans from profiles (pure)'],
   ['test/manager/start-request.test.ts', 'builds start requests from tool input (pure; nothing starts)'],
   ['test/request/recorded-spec.test.ts', 'checks recorded start requests (pure; nothing starts)'],
+  ['test/app/plan.test.ts', 'plans servers from requests and facts (pure; nothing starts)'],
   ['test/cli/logs.test.ts', 'prints log files the test wrote (no network)'],
   ['test/control-chars.test.ts', 'escapes control characters (pure)'],
   ['test/repo/offline-targets.test.ts', 'the scanner\'s own examples'],

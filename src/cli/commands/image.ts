@@ -1,11 +1,11 @@
 import { usageError } from '../../errors.js';
 import { buildImage, describeImages, removeImages } from '../../app/images.js';
 import type { ParsedCommand } from '../commands.js';
-import type { ManagerContext } from '../manager-context.js';
+import type { Context } from '../../app/context.js';
 import { formatBytes, renderTable, formatAge } from '../output.js';
 
 /** `mcp-lok image [show|build|rm]`. */
-export async function runImage(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
+export async function runImage(ctx: Context, args: ParsedCommand): Promise<number> {
   const action = args.positionals[0] ?? 'show';
   if (!['show', 'build', 'rm'].includes(action)) {
     throw usageError(`Unknown image action "${action}": expected show, build or rm.`, 'Run `mcp-lok image --help`.');

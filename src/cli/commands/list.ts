@@ -1,11 +1,11 @@
 import { listServers } from '../../app/servers.js';
 import type { ParsedCommand } from '../commands.js';
-import type { ManagerContext } from '../manager-context.js';
+import type { Context } from '../../app/context.js';
 import { formatAge, renderTable } from '../output.js';
 
 /** `mcp-lok list`: a table, or JSON with --json. */
-export async function runList(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
-  const servers = await listServers(await ctx.engine(), ctx.paths.state, { all: Boolean(args.values.all) });
+export async function runList(ctx: Context, args: ParsedCommand): Promise<number> {
+  const servers = await listServers(ctx, { all: Boolean(args.values.all) });
   if (args.values.json) {
     ctx.stdout.write(`${JSON.stringify(servers, null, 2)}\n`);
     return 0;

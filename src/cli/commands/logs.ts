@@ -1,12 +1,10 @@
 import { createReadStream, statSync, watch } from 'node:fs';
 import { createControlEscaper, escapeControl, escapeControlInJson } from '../../control-chars.js';
-import { EXIT, LokError, usageError } from '../../errors.js';
-import { readEgressLog } from '../../egress/wiring.js';
-import { findServer } from '../../app/servers.js';
+import { EXIT, usageError } from '../../errors.js';
+import { openServerLog, readEgressEntries } from '../../app/logs.js';
 import { rotatedLogPath, rotationId } from '../../state/log-rotation.js';
-import { isSupervised, readRecord, serverLogPath } from '../../state/records.js';
 import type { ParsedCommand } from '../commands.js';
-import type { ManagerContext } from '../manager-context.js';
+import type { Context } from '../../app/context.js';
 import { renderTable } from '../output.js';
 
 const FOLLOW_POLL_MS = 250;
@@ -30,7 +28,7 @@ const sizeOf = (path: string): number => statSync(path, { throwIfNoEntry: false 
  * Prints a log (its rotated file, then the current one), then with `follow` what is added to
  * it until Ctrl-C or the server stops.
  */
-async function printLog(ctx: ManagerContext, path: string, follow: boolean, stillRunning: () => boolean): Promise<void> {
+async function printLog(ctx: Context, path: string, follow: boolean, stillRunning: () => boolean): Promise<void> {
   const escape = createControlEscaper();
   const print: Printer = (chunk) => { ctx.stdout.write(escape(chunk)); };
   const rotated = rotatedLogPath(path);
@@ -75,24 +73,16 @@ async function printLog(ctx: ManagerContext, path: string, follow: boolean, stil
  * `mcp-lok logs NAME [-f]`: a background server's output with its supervisor's and proxy's
  * lines; `--egress`: every outbound attempt of any server, allowed or denied.
  */
-export async function runLogs(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
+export async function runLogs(ctx: Context, args: ParsedCommand): Promise<number> {
   const [name = ''] = args.positionals;
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(name)) throw usageError(`Expected a server name, got "${name}".`);
   if (!args.values.egress) {
     if (args.values.json) throw usageError('`--json` goes with `--egress`; the server log is plain text.');
-    const record = readRecord(ctx.paths.state, name);
-    if (record) {
-      await printLog(ctx, serverLogPath(ctx.paths.state, name), Boolean(args.values.follow), () => isSupervised(readRecord(ctx.paths.state, name) ?? record));
-      return EXIT.ok;
-    }
-    if (await findServer(await ctx.engine(), name)) {
-      throw new LokError('NOT_FOUND', `"${name}" talks to its client over stdio: its output went to that client, and no copy is kept.`, {
-        exitCode: EXIT.failure, hint: `\`mcp-lok logs ${name} --egress\` shows its outbound log; servers from \`mcp-lok start\` keep a log.`,
-      });
-    }
-    throw new LokError('NOT_FOUND', `No mcp-lok server is named "${name}".`, { exitCode: EXIT.failure, hint: 'Run `mcp-lok list --all` to see them.' });
+    const log = await openServerLog(ctx, name);
+    await printLog(ctx, log.path, Boolean(args.values.follow), log.stillRunning);
+    return EXIT.ok;
   }
-  const entries = readEgressLog(ctx.paths.state, name);
+  const entries = readEgressEntries(ctx, name);
   if (args.values.json) {
     for (const e of entries) ctx.stdout.write(`${escapeControlInJson(JSON.stringify(e))}\n`);
     return EXIT.ok;

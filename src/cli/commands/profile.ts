@@ -3,11 +3,11 @@ import { describeProfile } from '../../sandbox/profile-validate.js';
 import { buildGrantContext, resolveGrantMounts } from '../../prepare/grants.js';
 import { listProfiles, loadProfile, loadProfileFile } from '../../request/profiles.js';
 import type { ParsedCommand } from '../commands.js';
-import type { ManagerContext } from '../manager-context.js';
+import type { Context } from '../../app/context.js';
 import { renderTable } from '../output.js';
 
 /** `mcp-lok profile list | show NAME | check FILE`. */
-export async function runProfile(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
+export async function runProfile(ctx: Context, args: ParsedCommand): Promise<number> {
   const [action = 'list', target] = args.positionals;
   const json = Boolean(args.values.json);
   switch (action) {
@@ -20,10 +20,10 @@ export async function runProfile(ctx: ManagerContext, args: ParsedCommand): Prom
     case 'show':
     case 'check': {
       if (!target) throw usageError(`Missing the profile to ${action}. Usage: mcp-lok profile ${action} ${action === 'show' ? 'NAME|FILE' : 'FILE'}`);
-      const loaded = action === 'check' ? loadProfileFile(target) : loadProfile(target, { configDir: ctx.paths.config, cwd: process.cwd() });
+      const loaded = action === 'check' ? loadProfileFile(target) : loadProfile(target, { configDir: ctx.paths.config, cwd: ctx.cwd });
       // The same checks, in the same words, as every start: denylist, symlinks, existence,
       // writability, sockets, .git.
-      const grants = action === 'check' ? resolveGrantMounts(loaded.profile, buildGrantContext({ env: ctx.env, paths: ctx.paths, platform: process.platform })) : undefined;
+      const grants = action === 'check' ? resolveGrantMounts(loaded.profile, buildGrantContext({ env: ctx.env, paths: ctx.paths, platform: ctx.platform })) : undefined;
       if (json) {
         ctx.stdout.write(`${JSON.stringify({ name: loaded.name, source: loaded.source, valid: true, profile: loaded.profile, allows: describeProfile(loaded.profile), ...(grants ? { notes: grants.notes } : {}) }, null, 2)}\n`);
       } else {

@@ -1,22 +1,20 @@
-import { createProcessContext } from '../../app/process-context.js';
-import type { ManagerContext } from '../manager-context.js';
+import type { Context } from '../../app/context.js';
 import { parseRunArgs } from '../run-args.js';
 
 /**
  * `mcp-lok run`: a server in the foreground, on this process's stdio or over HTTP;
  * Ctrl-C stops and removes what it started.
  */
-export async function runRun(_ctx: ManagerContext, argv: string[]): Promise<number> {
-  const invocation = parseRunArgs(argv, process.env);
+export async function runRun(ctx: Context, argv: string[]): Promise<number> {
+  const invocation = parseRunArgs(argv, ctx.env);
   if (invocation.kind === 'help') {
-    process.stdout.write((await import('../help.js')).renderRunHelp());
+    ctx.stdout.write((await import('../help.js')).renderRunHelp());
     return 0;
   }
-  const ctx = createProcessContext(invocation.lok.debug);
   const [{ completeRequest }, { runServerStdio }] = await Promise.all([import('../../request/server-request.js'), import('../../app/run-server.js')]);
   const request = completeRequest(
     { source: invocation.source, args: invocation.args, lok: invocation.lok, quiet: false, launcher: 'run' },
-    { configDir: ctx.paths.config, cwd: process.cwd(), env: process.env },
+    { configDir: ctx.paths.config, cwd: ctx.cwd, env: ctx.env },
   );
   if (invocation.transport === 'stdio') return runServerStdio(ctx, request);
   const [{ serveHttp }, { chooseToken, reservePort }, { machineNames }] = await Promise.all([

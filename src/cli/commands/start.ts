@@ -1,6 +1,6 @@
 import { EXIT } from '../../errors.js';
 import { readRecord } from '../../state/records.js';
-import type { ManagerContext } from '../manager-context.js';
+import type { Context } from '../../app/context.js';
 import { parseRunArgs } from '../run-args.js';
 
 export { defaultServerName, reservePort } from '../../app/background.js';
@@ -10,7 +10,7 @@ export { defaultServerName, reservePort } from '../../app/background.js';
  * prints the name and the URL clients should use, and the bearer token when the listener needs one.
  * `mcp-lok start NAME` starts a stopped one again, exactly as it was first started.
  */
-export async function runStart(ctx: ManagerContext, argv: string[]): Promise<number> {
+export async function runStart(ctx: Context, argv: string[]): Promise<number> {
   const { completeRequest } = await import('../../request/server-request.js');
   const { restartBackground, startBackground } = await import('../../app/background.js');
   const [only] = argv;
@@ -29,7 +29,7 @@ export async function runStart(ctx: ManagerContext, argv: string[]): Promise<num
     // A bad profile is bad input: refused here, before a name, a port or a supervisor exists.
     const server = completeRequest(
       { source: invocation.source, args: invocation.args, lok: invocation.lok, quiet: false, launcher: 'start' },
-      { configDir: ctx.paths.config, cwd: process.cwd(), env: ctx.env },
+      { configDir: ctx.paths.config, cwd: ctx.cwd, env: ctx.env },
     );
     started = await startBackground(ctx, {
       name: invocation.lok.name, sourceText: invocation.sourceText, server, transport: invocation.transport,

@@ -2,7 +2,7 @@ import { EXIT, usageError } from '../../errors.js';
 import { removeServer, stopServer } from '../../app/servers.js';
 import type { ParsedCommand } from '../commands.js';
 import { formatError } from '../../format-error.js';
-import type { ManagerContext } from '../manager-context.js';
+import type { Context } from '../../app/context.js';
 
 const DEFAULT_STOP_SECONDS = 3;
 
@@ -16,7 +16,7 @@ function readSeconds(raw: string | boolean | undefined): number {
 }
 
 /** Runs `action` for each name, like docker: one line per failure, the others still done, exit 1 if any failed. */
-async function forEachName(ctx: ManagerContext, names: string[], action: (name: string) => Promise<string>): Promise<number> {
+async function forEachName(ctx: Context, names: string[], action: (name: string) => Promise<string>): Promise<number> {
   let code: number = EXIT.ok;
   for (const name of names) {
     try {
@@ -32,17 +32,15 @@ async function forEachName(ctx: ManagerContext, names: string[], action: (name: 
 }
 
 /** `mcp-lok stop NAME...`. */
-export async function runStop(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
+export async function runStop(ctx: Context, args: ParsedCommand): Promise<number> {
   const seconds = readSeconds(args.values.time);
-  const endpoint = await ctx.engine();
-  return forEachName(ctx, args.positionals, async (name) => (await stopServer(endpoint, ctx.paths.state, name, seconds) ? `Stopped ${name}.` : `${name} was not running.`));
+  return forEachName(ctx, args.positionals, async (name) => (await stopServer(ctx, name, seconds) ? `Stopped ${name}.` : `${name} was not running.`));
 }
 
 /** `mcp-lok rm [-f] NAME...`. */
-export async function runRm(ctx: ManagerContext, args: ParsedCommand): Promise<number> {
-  const endpoint = await ctx.engine();
+export async function runRm(ctx: Context, args: ParsedCommand): Promise<number> {
   return forEachName(ctx, args.positionals, async (name) => {
-    await removeServer(endpoint, ctx.paths.state, name, Boolean(args.values.force));
+    await removeServer(ctx, name, Boolean(args.values.force));
     return `Removed ${name}.`;
   });
 }

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { defaultContainerName, resolveUserEnv } from '../../src/shim/run.js';
+import { defaultContainerName } from '../../src/app/plan.js';
+import { resolveUserEnv } from '../../src/request/server-request.js';
 
 const env = suite('resolveUserEnv');
 

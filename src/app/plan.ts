@@ -1,0 +1,158 @@
+import type { EngineEndpoint } from '../engine/endpoint.js';
+import { LokError, EXIT } from '../errors.js';
+import type { GrantContext, ResolvedGrants } from '../prepare/grants.js';
+import type { InstallRequest } from '../prepare/install.js';
+import type { NpmSettings } from '../prepare/npm-config.js';
+import { chooseNpmProxy } from '../prepare/npm-config.js';
+import type { LokOptions } from '../request/options.js';
+import type { ServerRequest, ServerSource } from '../request/server-request.js';
+import type { MountPlan } from '../sandbox/build-spec.js';
+import { CA_BUNDLE_PATH, chooseSandboxUser, type SandboxUser } from '../sandbox/hardening.js';
+import { findNestedUnderWrite } from '../sandbox/mount-pin.js';
+import { decideNetwork, type NetworkDecision } from '../sandbox/profile.js';
+import { describeProfile, type Profile } from '../sandbox/profile-validate.js';
+
+/** What the engine is, as far as a plan cares. */
+export interface EngineFacts {
+  endpoint: EngineEndpoint;
+  /** The engine shares this machine's kernel: sockets and named pipes can be mounted. */
+  local: boolean;
+}
+
+/** What the machine says, read by `gatherFacts`: the planner itself reads nothing. */
+export interface HostFacts {
+  /** The invoking user's ids (undefined where the platform has none). */
+  uid: number | undefined;
+  gid: number | undefined;
+  npm: NpmSettings;
+  /** The CA bundle the sandbox trusts (a readable file), and whether it is npm's own cafile. */
+  caFile: string | undefined;
+  caIsNpmCafile: boolean;
+  /** The profile's grants resolved against the filesystem; undefined when it grants nothing. */
+  grants: { context: GrantContext; first: ResolvedGrants } | undefined;
+  /** Random hex for the default container name. */
+  random: string;
+}
+
+/** How the server's code gets onto the engine: an install into a package volume, or an image. */
+export type PrepareStep =
+  | { kind: 'install'; install: Omit<InstallRequest, 'image'> }
+  | { kind: 'image'; image: string; allowPull: boolean };
+
+/** Everything decided about a server before anything exists: the pure planner's result. */
+export interface PlannedServer {
+  endpoint: EngineEndpoint;
+  name: string;
+  profileName: string;
+  /** What the profile allows beyond the default sandbox, in words (the `allows` label). */
+  allows: string[];
+  user: SandboxUser;
+  net: NetworkDecision;
+  /** Sockets can be mounted: the engine shares this machine's kernel (else the egress proxy runs in a sidecar). */
+  local: boolean;
+  /** The server's stdio goes through named pipes (our image has the shell that wires them). */
+  fifo: boolean;
+  prepare: PrepareStep;
+  /** mcp-lok's sandbox image is needed for helpers (sidecars) even though the server runs from an image. */
+  needsHelperImage: boolean;
+  /** Read-only mounts every container of this server gets besides its code (the CA bundle); grants are apart. */
+  mounts: MountPlan[];
+  /** Variables every container gets, over those of its code (PATH): the CA's, then the user's. */
+  env: Record<string, string>;
+  /**
+   * The profile's grants as first resolved. They are resolved and checked again before every
+   * container is created (sessions, restarts), since a server can swap a granted path for a
+   * link or a program can leave a socket there while it runs.
+   */
+  grants: { profile: Profile; context: GrantContext | undefined; first: ResolvedGrants };
+  /** Lines for stderr: how the profile relaxes the sandbox, and each grant. */
+  notices: string[];
+  source: ServerSource;
+  lok: LokOptions;
+  launcher: ServerRequest['launcher'];
+}
+
+/** Returns a container name for a package: readable, unique, valid for the engine. */
+export function defaultContainerName(pkg: string, random: string): string {
+  const slug = pkg.replace(/^@/, '').replace(/[^a-zA-Z0-9_.-]+/g, '-').replace(/^[-_.]+/, '').slice(0, 40);
+  return `mcp-lok-${slug || 'server'}-${random}`;
+}
+
+export const NO_GRANTS: ResolvedGrants = { mounts: [], resolved: {}, notes: [] };
+
+/** Returns the name a server's containers are named after, from where it comes from. */
+export function nameHint(source: ServerSource): string {
+  if (source.kind === 'npx') return source.packages[0]?.name ?? 'server';
+  return (source.image.replace(/@.*$/, '').split('/').pop() ?? '').replace(/:.*$/, '') || 'server';
+}
+
+/**
+ * Returns the plan of a server from its request, the engine and what the machine says: the
+ * profile's network and grants, the user, the names, the mounts and variables, and how its code
+ * gets there. Pure: it reads nothing and starts nothing; bad combinations throw here.
+ */
+export function planServer(req: ServerRequest, engine: EngineFacts, host: HostFacts): PlannedServer {
+  const { lok, source } = req;
+  const loaded = req.profile;
+  // Named pipes need a shell in the image: ours has one; an arbitrary image may not.
+  const fifo = engine.local && source.kind === 'npx';
+  const net = decideNetwork(loaded.profile, loaded.name);
+  const grants = host.grants?.first ?? NO_GRANTS;
+  // Refused now, before an image is pulled; the launch checks again for each container.
+  if (engine.local && findNestedUnderWrite(grants.mounts).length > 0) refuseUncheckableMounts({ source, profileName: loaded.name });
+  const registry = lok.registry ?? host.npm.registry;
+  const prepare: PrepareStep = source.kind === 'npx'
+    ? {
+      kind: 'install',
+      install: {
+        packages: source.packages,
+        registry,
+        caFile: host.caFile,
+        caIsNpmCafile: host.caIsNpmCafile,
+        // A proxy of the user's own (a corporate one) is the way out: ours goes through it.
+        upstreamProxy: chooseNpmProxy(host.npm, registry),
+        proxyInSidecar: !engine.local,
+        allowInstall: source.allowInstall,
+        refreshAfterMs: lok.refreshAfterMs,
+        quiet: req.quiet,
+        // A background server's supervisor has its own signal handling; the reaper covers it.
+        handleSignals: req.launcher !== 'start',
+      },
+    }
+    : { kind: 'image', image: source.image, allowPull: source.allowPull };
+  const notices: string[] = [];
+  if (net.relaxation) notices.push(`mcp-lok: ${net.relaxation}`);
+  for (const m of grants.mounts) notices.push(`mcp-lok: profile ${loaded.name}: ${m.readOnly ? 'read-only' : 'read-write'} ${m.source}${m.target === m.source ? '' : ` at ${m.target}`}`);
+  for (const note of grants.notes) notices.push(`mcp-lok: profile ${loaded.name}: ${note}`);
+  const env: Record<string, string> = {};
+  const mounts: MountPlan[] = [];
+  if (host.caFile && net.egress) {
+    mounts.push({ type: 'bind', source: host.caFile, target: CA_BUNDLE_PATH, readOnly: true });
+    env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
+  }
+  Object.assign(env, req.env);
+  return {
+    endpoint: engine.endpoint,
+    name: lok.name ?? defaultContainerName(nameHint(source), host.random),
+    profileName: loaded.name,
+    allows: describeProfile(loaded.profile).filter((line) => line !== 'files: none' && line !== 'network: none'),
+    user: chooseSandboxUser(host.uid, host.gid),
+    net, local: engine.local, fifo, prepare,
+    needsHelperImage: source.kind === 'image' && net.egress !== undefined,
+    mounts, env, notices, source, lok, launcher: req.launcher,
+    grants: { profile: loaded.profile, context: host.grants?.context, first: grants },
+  };
+}
+
+/**
+ * Refuses a server from an image whose grants put a mount inside a write grant (a `.git` kept
+ * read-only, a grant inside another) where the engine shares this machine's kernel: such a
+ * mount is checked from inside the container by the sandbox image's shell, and an image may
+ * have none, so a server holding the write grant could swap it for a link to any host folder.
+ */
+export function refuseUncheckableMounts(plan: { source: ServerSource; profileName: string }): void {
+  if (plan.source.kind !== 'image') return;
+  throw new LokError('PROFILE_INVALID', `Profile ${plan.profileName}: a server from an image cannot have a mount inside a write grant (a .git folder kept read-only, or a grant inside another): mcp-lok cannot check it in the image before the server runs, and the server could swap it for a link to any host folder.`, {
+    exitCode: EXIT.usage, hint: 'Run the server from its npm package (npx://), grant the folder read-only, or set "git_writable": true in the profile.',
+  });
+}

@@ -1,0 +1,166 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { defaultContainerName, nameHint, planServer, type EngineFacts, type HostFacts } from '../../src/app/plan.js';
+import type { ResolvedGrants } from '../../src/prepare/grants.js';
+import type { LokOptions } from '../../src/request/options.js';
+import type { ServerRequest } from '../../src/request/server-request.js';
+import { CA_BUNDLE_PATH } from '../../src/sandbox/hardening.js';
+import { BUILT_IN_PROFILES, validateProfile } from '../../src/sandbox/profile-validate.js';
+import { catchError } from '../support/catch-error.js';
+
+const LOK: LokOptions = {
+  profile: 'stdio', env: [], name: undefined, memoryBytes: 512 * 1024 * 1024, cpus: 1, pids: 256,
+  caCert: undefined, registry: undefined, refreshAfterMs: 86_400_000, engine: undefined, debug: false,
+};
+const PKG = { raw: '@scope/server@1.2.3', name: '@scope/server', selector: '1.2.3', kind: 'version' as const };
+
+const npxRequest = (over: Partial<ServerRequest> = {}): ServerRequest => ({
+  source: { kind: 'npx', packages: [PKG], command: undefined, allowInstall: true },
+  args: ['--flag'],
+  lok: LOK,
+  profile: { name: 'stdio', source: 'built-in', profile: BUILT_IN_PROFILES.stdio },
+  env: {},
+  quiet: false,
+  launcher: 'npx',
+  ...over,
+});
+const imageRequest = (over: Partial<ServerRequest> = {}): ServerRequest => npxRequest({ source: { kind: 'image', image: 'ghcr.io/org/server:1.0', allowPull: false }, launcher: 'run', ...over });
+
+const LOCAL: EngineFacts = { endpoint: { kind: 'unix', socketPath: '/var/run/docker.sock', source: 'test' }, local: true };
+const REMOTE: EngineFacts = { endpoint: { kind: 'tcp', host: '127.0.0.1', port: 2375, tls: false, source: 'test' }, local: false };
+const HOST: HostFacts = {
+  uid: 501, gid: 20, npm: { registry: 'https://registry.example.test/', cafile: undefined, proxy: undefined },
+  caFile: undefined, caIsNpmCafile: false, grants: undefined, random: 'abc123',
+};
+const egressProfile = (hosts: string[]) => ({
+  name: 'api.json', source: '/p/api.json', profile: validateProfile({ network: { outbound: { allow_host: hosts, allow_port: [443] } } }, 'api.json'),
+});
+const grants = (mounts: ResolvedGrants['mounts'], notes: string[] = []): HostFacts['grants'] => ({
+  context: { home: '/home/me', engineSockets: [], lokDirs: [], tempDirs: [], uid: 501, gid: 20, caseInsensitive: false, limits: { maxEntries: 10, timeMs: 10 }, now: Date.now } as never,
+  first: { mounts, resolved: {}, notes },
+});
+
+const plan = suite('planServer');
+
+plan('an npm package on a local engine: named pipes, an install step, the user\'s own ids, no network', () => {
+  const p = planServer(npxRequest(), LOCAL, HOST);
+  assert.is(p.fifo, true);
+  assert.is(p.local, true);
+  assert.equal(p.user, { uid: 501, gid: 20 });
+  assert.equal(p.net, { network: 'none', egress: undefined, relaxation: undefined });
+  assert.is(p.name, 'mcp-lok-scope-server-abc123');
+  assert.is(p.prepare.kind, 'install');
+  if (p.prepare.kind !== 'install') return;
+  assert.is(p.prepare.install.registry, 'https://registry.example.test/');
+  assert.is(p.prepare.install.proxyInSidecar, false);
+  assert.is(p.prepare.install.handleSignals, true);
+  assert.equal(p.mounts, []);
+  assert.equal(p.notices, []);
+  assert.equal(p.allows, []);
+  assert.is(p.needsHelperImage, false);
+});
+
+plan('root on the host runs as 1000:1000 in the sandbox', () => {
+  assert.equal(planServer(npxRequest(), LOCAL, { ...HOST, uid: 0, gid: 0 }).user, { uid: 1000, gid: 1000 });
+  assert.equal(planServer(npxRequest(), LOCAL, { ...HOST, uid: undefined, gid: undefined }).user, { uid: 1000, gid: 1000 });
+});
+
+plan('an engine in a VM or over TCP: the attach stream, and the install\'s egress proxy in a sidecar', () => {
+  const p = planServer(npxRequest(), REMOTE, HOST);
+  assert.is(p.fifo, false);
+  assert.is(p.prepare.kind === 'install' && p.prepare.install.proxyInSidecar, true);
+});
+
+plan('an image: never named pipes (it may have no shell), a pull step that keeps the request\'s permission to pull', () => {
+  const p = planServer(imageRequest(), LOCAL, HOST);
+  assert.is(p.fifo, false);
+  assert.equal(p.prepare, { kind: 'image', image: 'ghcr.io/org/server:1.0', allowPull: false });
+  assert.is(p.name, 'mcp-lok-server-abc123');
+});
+
+plan('the --registry option wins over npm\'s registry, and a background server leaves signals to its supervisor', () => {
+  const p = planServer(npxRequest({ lok: { ...LOK, registry: 'http://127.0.0.1:4873/' }, launcher: 'start' }), LOCAL, HOST);
+  assert.is(p.prepare.kind === 'install' && p.prepare.install.registry, 'http://127.0.0.1:4873/');
+  assert.is(p.prepare.kind === 'install' && p.prepare.install.handleSignals, false);
+});
+
+plan('npm\'s proxy is used for the install only when it applies to the registry', () => {
+  const withProxy = { ...HOST, npm: { ...HOST.npm, proxy: 'http://127.0.0.1:3128', noProxy: [] } };
+  assert.is((planServer(npxRequest(), LOCAL, withProxy).prepare as { install: { upstreamProxy?: string } }).install.upstreamProxy, 'http://127.0.0.1:3128');
+  const bypass = { ...withProxy, npm: { ...withProxy.npm, noProxy: ['registry.example.test'] } };
+  assert.is((planServer(npxRequest(), LOCAL, bypass).prepare as { install: { upstreamProxy?: string } }).install.upstreamProxy, undefined);
+});
+
+plan('an outbound allowlist: egress rules, a notice naming the hosts, the CA mounted only then', () => {
+  const host = { ...HOST, caFile: '/etc/ssl/corp.pem' };
+  const p = planServer(npxRequest({ profile: egressProfile(['api.example.test']) }), LOCAL, host);
+  assert.ok(p.net.egress);
+  assert.match(p.notices.join('\n'), /api\.example\.test/);
+  assert.equal(p.mounts, [{ type: 'bind', source: '/etc/ssl/corp.pem', target: CA_BUNDLE_PATH, readOnly: true }]);
+  assert.is(p.env.NODE_EXTRA_CA_CERTS, CA_BUNDLE_PATH);
+  const closed = planServer(npxRequest(), LOCAL, host);
+  assert.equal(closed.mounts, []);
+  assert.is(closed.env.NODE_EXTRA_CA_CERTS, undefined);
+});
+
+plan('an image with an allowlist needs mcp-lok\'s image for its sidecars; an npm package already has it', () => {
+  assert.is(planServer(imageRequest({ profile: egressProfile(['api.example.test']) }), LOCAL, HOST).needsHelperImage, true);
+  assert.is(planServer(imageRequest(), LOCAL, HOST).needsHelperImage, false);
+  assert.is(planServer(npxRequest({ profile: egressProfile(['api.example.test']) }), LOCAL, HOST).needsHelperImage, false);
+});
+
+plan('the user\'s variables come last: they override the CA variable, and are kept as given', () => {
+  const p = planServer(npxRequest({ profile: egressProfile(['api.example.test']), env: { NODE_EXTRA_CA_CERTS: '/mine.pem', TOKEN: 't' } }), LOCAL, { ...HOST, caFile: '/ca.pem' });
+  assert.is(p.env.NODE_EXTRA_CA_CERTS, '/mine.pem');
+  assert.is(p.env.TOKEN, 't');
+});
+
+plan('grants are announced one line each, with their notes, and kept for the re-check before each container', () => {
+  const mounts = [{ type: 'bind' as const, source: '/home/me/project', target: '/home/me/project', readOnly: false }, { type: 'bind' as const, source: '/data/ref', target: '/ref', readOnly: true }];
+  const p = planServer(npxRequest(), LOCAL, { ...HOST, grants: grants(mounts, ['.git is read-only']) });
+  assert.equal(p.notices, [
+    'mcp-lok: profile stdio: read-write /home/me/project',
+    'mcp-lok: profile stdio: read-only /data/ref at /ref',
+    'mcp-lok: profile stdio: .git is read-only',
+  ]);
+  assert.equal(p.grants.first.mounts, mounts);
+  assert.ok(p.grants.context);
+});
+
+plan('refuses an image whose grants nest a mount in a write grant on a local engine (it cannot be checked in the image)', () => {
+  const nested = [
+    { type: 'bind' as const, source: '/home/me/project', target: '/home/me/project', readOnly: false },
+    { type: 'bind' as const, source: '/home/me/project/.git', target: '/home/me/project/.git', readOnly: true },
+  ];
+  const error = catchError(() => planServer(imageRequest(), LOCAL, { ...HOST, grants: grants(nested) }));
+  assert.match(String(error), /cannot have a mount inside a write grant/);
+  // An npm package checks it with the sandbox image's shell; a VM engine cannot mount sockets anyway.
+  assert.is(planServer(npxRequest(), LOCAL, { ...HOST, grants: grants(nested) }).fifo, true);
+  assert.is(planServer(imageRequest(), REMOTE, { ...HOST, grants: grants(nested) }).fifo, false);
+});
+
+plan('--name is used as given', () => {
+  assert.is(planServer(npxRequest({ lok: { ...LOK, name: 'mine' } }), LOCAL, HOST).name, 'mine');
+});
+
+plan('is pure: the same input gives the same plan', () => {
+  assert.equal(planServer(npxRequest(), LOCAL, HOST), planServer(npxRequest(), LOCAL, HOST));
+});
+
+plan.run();
+
+const names = suite('nameHint and defaultContainerName');
+
+names('name containers after the package or the image\'s last path part, without tag or digest', () => {
+  const table: Array<[Parameters<typeof nameHint>[0], string]> = [
+    [{ kind: 'npx', packages: [PKG], command: undefined, allowInstall: true }, '@scope/server'],
+    [{ kind: 'image', image: 'ghcr.io/org/server:1.0', allowPull: true }, 'server'],
+    [{ kind: 'image', image: 'localhost:5000/a/b@sha256:' + '0'.repeat(64), allowPull: true }, 'b'],
+    [{ kind: 'image', image: 'server', allowPull: true }, 'server'],
+  ];
+  for (const [source, want] of table) assert.is(nameHint(source), want, JSON.stringify(source));
+  assert.is(defaultContainerName('@scope/server', 'abc'), 'mcp-lok-scope-server-abc');
+  assert.is(defaultContainerName('---', 'abc'), 'mcp-lok-server-abc');
+});
+
+names.run();
