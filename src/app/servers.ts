@@ -168,3 +168,8 @@ export async function removeServer(ctx: Context, name: string, force: boolean): 
   }
   if (c && endpoint) await removeContainer(endpoint, c.Id);
 }
+
+/** Returns true when `name` is a background server (running or stopped) that `start NAME` can start again. */
+export function isBackgroundServer(ctx: Context, name: string): boolean {
+  return readRecord(ctx.paths.state, name) !== undefined;
+}

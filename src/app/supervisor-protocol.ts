@@ -38,3 +38,8 @@ export type SupervisorMessage =
 
 /** The descriptor the supervisor reports on. */
 export const REPORT_FD = 3;
+
+/** Returns the request `start` wrote on the supervisor's stdin. JSON has no Infinity: `--refresh-after never` arrives as null. */
+export function parseSupervisorRequest(text: string): SupervisorRequest {
+  return JSON.parse(text, (key, value: unknown) => (key === 'refreshAfterMs' && value === null ? Infinity : value)) as SupervisorRequest;
+}

@@ -8,10 +8,9 @@ import type { Context } from '../app/context.js';
 import { readVersion } from '../version.js';
 import { restartBackground, startBackground, type Started } from '../app/background.js';
 import { EXIT, LokError, usageError } from '../errors.js';
-import { describeProfile } from '../sandbox/profile-validate.js';
 import { buildAgentStart, checkAgentProfileName, checkAgentRestart, checkRestartInput, describeRelaxations, findWidenings, hostEnvNames, requireFlags, type StartServerInput, type Widening } from './start-request.js';
 import { readEgressEntries, readServerLogTail } from '../app/logs.js';
-import { listProfiles, loadProfile } from '../request/profiles.js';
+import { describeProfileFor, listAllProfiles } from '../app/profiles.js';
 import { listServers, removeServer, stopServer } from '../app/servers.js';
 
 type ToolResult = { content: Array<{ type: 'text'; text: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
@@ -163,7 +162,7 @@ export function createManagementServer(ctx: Context): McpServer {
     inputSchema: {},
     outputSchema: { profiles: z.array(z.object({ name: z.string(), source: z.string() })) },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  }, async () => guard(async () => ok({ profiles: listProfiles(ctx.paths.config) })));
+  }, async () => guard(async () => ok({ profiles: listAllProfiles(ctx) })));
 
   server.registerTool('show_profile', {
     title: 'Show what a permission profile allows',
@@ -173,8 +172,8 @@ export function createManagementServer(ctx: Context): McpServer {
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   }, async ({ profile }) => guard(async () => {
     checkAgentProfileName(profile);
-    const loaded = loadProfile(profile, { configDir: ctx.paths.config, cwd: ctx.cwd });
-    return ok({ name: loaded.name, source: loaded.source, allows: describeProfile(loaded.profile) });
+    const report = describeProfileFor(ctx, profile, 'show');
+    return ok({ name: report.name, source: report.source, allows: report.allows });
   }));
 
   return server;

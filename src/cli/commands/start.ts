@@ -1,5 +1,5 @@
 import { EXIT } from '../../errors.js';
-import { readRecord } from '../../state/records.js';
+import { isBackgroundServer } from '../../app/servers.js';
 import type { Context } from '../../app/context.js';
 import { parseRunArgs } from '../run-args.js';
 
@@ -16,7 +16,7 @@ export async function runStart(ctx: Context, argv: string[]): Promise<number> {
   const [only] = argv;
   let started;
   let json = false;
-  if (argv.length === 1 && only !== undefined && !only.startsWith('-') && readRecord(ctx.paths.state, only)) {
+  if (argv.length === 1 && only !== undefined && !only.startsWith('-') && isBackgroundServer(ctx, only)) {
     started = await restartBackground(ctx, only);
   } else {
     const invocation = parseRunArgs(argv, ctx.env, 'start');
