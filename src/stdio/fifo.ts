@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FIFO_MOUNT } from '../sandbox/hardening.js';
 import { createSandboxDir } from '../state/run-dirs.js';
+import { ended, type StdioChannel } from './channel.js';
+import { relayDone, startRelay } from './relay.js';
 
 export interface FifoSet {
   dir: string;
@@ -77,4 +79,51 @@ export function socketFor(fd: number, direction: 'read' | 'write'): Socket {
 /** Removes the pipes' directory. */
 export async function removeFifos(set: FifoSet): Promise<void> {
   await rm(set.dir, { recursive: true, force: true });
+}
+
+/**
+ * Returns the channel over mounted named pipes: the server reads and writes kernel pipes that
+ * `cat` relays to this process's own descriptors (`io.fds`, `io.stderrFd`), or sockets over
+ * them feed `io`'s callbacks. No engine and no framing in the data path.
+ */
+export function fifoChannel(set: FifoSet): StdioChannel {
+  return {
+    connect: async ({ io, start, exited, track, stopLater }) => {
+      const fifos = openFifos(set);
+      await start();
+      const fds = await Promise.race([fifos.ready, exited.then(() => undefined)]);
+      if (!fds) {
+        await fifos.abandon();
+        const code = await exited;
+        io.onStderr(Buffer.from(`mcp-lok: the sandbox exited (code ${code}) before connecting its stdio; MCP_LOK_BRIDGE=attach shows its own output.\n`));
+        return undefined;
+      }
+      let errorsDone: Promise<void>;
+      if (io.stderrFd !== undefined) {
+        const relayErr = startRelay(fds.err, io.stderrFd, fds.err);
+        track(relayErr);
+        errorsDone = relayDone(relayErr);
+      } else {
+        const errors = socketFor(fds.err, 'read');
+        errors.on('data', io.onStderr);
+        errors.on('error', () => {});
+        errorsDone = ended(errors);
+      }
+      if (io.fds) {
+        const relayIn = startRelay(io.fds.stdin, fds.in, fds.in);
+        const relayOut = startRelay(fds.out, io.fds.stdout, fds.out);
+        track(relayIn);
+        track(relayOut);
+        void relayDone(relayIn).then(stopLater);
+        return { input: undefined, drained: Promise.all([relayDone(relayOut), errorsDone]).then(() => {}) };
+      }
+      const input = socketFor(fds.in, 'write');
+      const output = socketFor(fds.out, 'read');
+      output.on('data', io.onStdout);
+      io.flow?.bind(output);
+      for (const s of [input, output]) s.on('error', () => {});
+      if (!io.stdin) input.end();
+      return { input, drained: Promise.all([ended(output), errorsDone]).then(() => {}) };
+    },
+  };
 }

@@ -2,16 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import {
-  attachContainer, createContainer, removeContainer, startContainer, stopContainer, waitContainer,
-} from '../engine/containers.js';
+import { createContainer, removeContainer, startContainer, stopContainer, waitContainer } from '../engine/containers.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import type { ContainerCreateBody } from '../sandbox/build-spec.js';
-import { Demuxer } from './demux.js';
-import { openFifos, socketFor, type FifoSet } from './fifo.js';
+import { attachChannel } from './attach.js';
+import type { RunIo, StdioChannel } from './channel.js';
+import { fifoChannel, type FifoSet } from './fifo.js';
 import { STOP_SIGNALS } from './interrupt.js';
-import type { OutputFlow } from './output-flow.js';
-import { relayDone, startRelay } from './relay.js';
+
+export type { RunIo } from './channel.js';
 
 /** How long a server may take to exit by itself after its stdin closes. */
 export const EOF_GRACE_MS = 2000;
@@ -19,29 +18,6 @@ export const EOF_GRACE_MS = 2000;
 export const STOP_GRACE_S = 3;
 /** How long to wait for the last output bytes after the container exited. */
 const DRAIN_MS = 1000;
-
-export interface RunIo {
-  /** Bytes for the server's stdin; its end closes the server's stdin. Omit for no stdin. */
-  stdin?: Readable;
-  /**
-   * The process's own stdin/stdout descriptors: with the named-pipe bridge they are relayed
-   * by `cat` instead of `stdin`/`onStdout`, and must not have been read by Node.
-   */
-  fds?: { stdin: number; stdout: number };
-  onStdout: (chunk: Buffer) => void;
-  onStderr: (chunk: Buffer) => void;
-  /**
-   * Bound to the stream `onStdout` is fed from, so its consumer can stop reading the server
-   * (with the attach bridge its stderr waits too: both share the engine's stream).
-   */
-  flow?: OutputFlow;
-  /**
-   * With the named-pipe bridge, relay the server's stderr to this descriptor with `cat`
-   * instead of `onStderr`: a background server's chatter then costs the supervisor (and the
-   * proxy sharing its event loop) nothing.
-   */
-  stderrFd?: number;
-}
 
 /** How the server's stdio reaches us: the engine's attach stream, or mounted named pipes. */
 export type Bridge = { kind: 'attach' } | { kind: 'fifo'; fifos: FifoSet };
@@ -76,17 +52,6 @@ function spawnReaper(endpoint: EngineEndpoint, name: string, dir: string | undef
   child.stdin?.on('error', () => {});
   (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   return child;
-}
-
-interface Connected {
-  /** The writable end of the server's stdin, if any. */
-  input: Writable | undefined;
-  /** Resolves when the server's output streams have ended. */
-  drained: Promise<void>;
-}
-
-function ended(stream: Readable): Promise<void> {
-  return new Promise((resolve) => { stream.once('end', resolve); stream.once('close', resolve); });
 }
 
 function pipeInput(source: Readable, target: Writable, onEnd: () => void): void {
@@ -133,54 +98,12 @@ export async function runContainer(
     const cid = id;
     const exited = waitContainer(endpoint, cid, body.HostConfig.AutoRemove);
     exited.catch(() => {});
-    let connected: Connected;
-    if (options.bridge.kind === 'attach') {
-      const stream = await attachContainer(endpoint, cid, io.stdin !== undefined);
-      const demux = new Demuxer(io.onStdout, io.onStderr);
-      stream.on('data', (chunk: Buffer) => demux.feed(chunk));
-      stream.on('error', () => {});
-      io.flow?.bind(stream);
-      connected = { input: io.stdin ? stream : undefined, drained: ended(stream) };
-      await startContainer(endpoint, cid);
-    } else {
-      const fifos = openFifos(options.bridge.fifos);
-      await startContainer(endpoint, cid);
-      const fds = await Promise.race([fifos.ready, exited.then(() => undefined)]);
-      if (!fds) {
-        await fifos.abandon();
-        const code = await exited;
-        io.onStderr(Buffer.from(`mcp-lok: the sandbox exited (code ${code}) before connecting its stdio; MCP_LOK_BRIDGE=attach shows its own output.\n`));
-        return code;
-      }
-      let errorsDone: Promise<void>;
-      if (io.stderrFd !== undefined) {
-        const relayErr = startRelay(fds.err, io.stderrFd, fds.err);
-        reaper?.stdin?.write(`pid ${relayErr.pid}\n`);
-        relays.push(relayErr);
-        errorsDone = relayDone(relayErr);
-      } else {
-        const errors = socketFor(fds.err, 'read');
-        errors.on('data', io.onStderr);
-        errors.on('error', () => {});
-        errorsDone = ended(errors);
-      }
-      if (io.fds) {
-        const relayIn = startRelay(io.fds.stdin, fds.in, fds.in);
-        const relayOut = startRelay(fds.out, io.fds.stdout, fds.out);
-        reaper?.stdin?.write(`pid ${relayIn.pid}\npid ${relayOut.pid}\n`);
-        void relayDone(relayIn).then(stopLater);
-        relays.push(relayIn, relayOut);
-        connected = { input: undefined, drained: Promise.all([relayDone(relayOut), errorsDone]).then(() => {}) };
-      } else {
-        const input = socketFor(fds.in, 'write');
-        const output = socketFor(fds.out, 'read');
-        output.on('data', io.onStdout);
-        io.flow?.bind(output);
-        for (const s of [input, output]) s.on('error', () => {});
-        connected = { input, drained: Promise.all([ended(output), errorsDone]).then(() => {}) };
-        if (!io.stdin) input.end();
-      }
-    }
+    const channel: StdioChannel = options.bridge.kind === 'attach' ? attachChannel() : fifoChannel(options.bridge.fifos);
+    const connected = await channel.connect({
+      endpoint, id: cid, io, exited, start: () => startContainer(endpoint, cid), stopLater,
+      track: (relay) => { reaper?.stdin?.write(`pid ${relay.pid}\n`); relays.push(relay); },
+    });
+    if (!connected) return await exited;
     options.onStarted?.(cid);
     if (options.handleSignals) for (const s of STOP_SIGNALS) process.on(s, stop);
     const onAbort = options.removeOnAbort ? remove : stop;
