@@ -9,7 +9,7 @@ import { EGRESS_PROXY_ENV, openEgress, startSandboxEgress, type EgressAccess } f
 import { startLoopbackSidecar } from '../egress/loopback.js';
 import type { Sidecar } from '../egress/sidecar.js';
 import { runContainer, type RunIo } from '../stdio/run-container.js';
-import { chooseBridgeKind } from '../stdio/select.js';
+import { chooseStdioChannel } from '../stdio/select.js';
 import { ensureImagePresent, ensureSandboxImage } from '../prepare/images.js';
 import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
@@ -44,7 +44,7 @@ function readableCaFile(path: string | undefined, origin: string): string | unde
 /** Finds the engine (once per process) and says what it is: on this machine's kernel or not. */
 export async function gatherEngineFacts(ctx: Context, explicit: string | undefined): Promise<EngineFacts> {
   const endpoint = await ctx.engine(explicit);
-  return { endpoint, local: chooseBridgeKind(endpoint, ctx.env, ctx.home, ctx.platform) === 'fifo' };
+  return { endpoint, local: chooseStdioChannel(endpoint, ctx.env, ctx.home, ctx.platform) === 'fifo' };
 }
 
 /**
@@ -232,7 +232,7 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
     });
     ctx.debug(`starting ${name}: ${prepared.what}, ${fifos ? 'fifo' : 'attach'} bridge${egress?.volumesFrom ? ', egress sidecar' : ''}${loopback ? ', loopback sidecar' : ''}`);
     return await runContainer(plan.endpoint, name, body, options.io, {
-      bridge: fifos ? { kind: 'fifo', fifos } : { kind: 'attach' },
+      channel: fifos ? { kind: 'fifo', fifos } : { kind: 'attach' },
       reaper: true, handleSignals: options.handleSignals, cleanupDir: fifos?.dir,
       signal: options.signal, onStarted: options.onStarted,
     });

@@ -65,7 +65,7 @@ export async function startSidecar(spec: SidecarSpec): Promise<Sidecar> {
   const started = new Promise<string>((resolve) => { markStarted = resolve; });
   const exited = runContainer(spec.endpoint, spec.name, body, {
     ...(stdin ? { stdin } : {}), onStdout: spec.onStdout ?? (() => {}), onStderr: spec.onStderr ?? (() => {}),
-  }, { bridge: { kind: 'attach' }, reaper: true, handleSignals: false, cleanupDir: spec.cleanupDir, signal: abort.signal, onStarted: markStarted });
+  }, { channel: { kind: 'attach' }, reaper: true, handleSignals: false, cleanupDir: spec.cleanupDir, signal: abort.signal, onStarted: markStarted });
   const stop = async (): Promise<void> => { abort.abort(); await exited.catch(() => {}); };
   const id = await Promise.race([started, exited.then((code) => {
     throw new LokError('ENGINE_ERROR', `${spec.what[0]?.toUpperCase()}${spec.what.slice(1)} exited (code ${code})${spec.exitDetail?.() ?? ''}.`, { exitCode: EXIT.engine });

@@ -178,7 +178,7 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
     onStdout: (c) => out.push(c),
     onStderr: (c) => ctx.debug(c.toString('utf8').trimEnd()),
   }, {
-    bridge: { kind: 'attach' }, handleSignals: false, signal: run.stop, removeOnAbort: true,
+    channel: { kind: 'attach' }, handleSignals: false, signal: run.stop, removeOnAbort: true,
     // A shim killed outright (a client giving up, even by kill -9) must not leave npm running.
     reaper: true, cleanupDir: egress.dir, cleanupVolume: run.newVolume ? volume : undefined,
   }).finally(() => egress.close());

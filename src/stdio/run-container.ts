@@ -20,10 +20,10 @@ export const STOP_GRACE_S = 3;
 const DRAIN_MS = 1000;
 
 /** How the server's stdio reaches us: the engine's attach stream, or mounted named pipes. */
-export type Bridge = { kind: 'attach' } | { kind: 'fifo'; fifos: FifoSet };
+export type ChannelChoice = { kind: 'attach' } | { kind: 'fifo'; fifos: FifoSet };
 
 export interface RunOptions {
-  bridge: Bridge;
+  channel: ChannelChoice;
   /** Spawn a reaper that removes the container if this process dies. */
   reaper: boolean;
   /** Stop the container on SIGINT/SIGTERM/SIGHUP. */
@@ -98,7 +98,7 @@ export async function runContainer(
     const cid = id;
     const exited = waitContainer(endpoint, cid, body.HostConfig.AutoRemove);
     exited.catch(() => {});
-    const channel: StdioChannel = options.bridge.kind === 'attach' ? attachChannel() : fifoChannel(options.bridge.fifos);
+    const channel: StdioChannel = options.channel.kind === 'attach' ? attachChannel() : fifoChannel(options.channel.fifos);
     const connected = await channel.connect({
       endpoint, id: cid, io, exited, start: () => startContainer(endpoint, cid), stopLater,
       track: (relay) => { reaper?.stdin?.write(`pid ${relay.pid}\n`); relays.push(relay); },

@@ -7,7 +7,7 @@ import { LokError, EXIT } from '../errors.js';
  * Rancher Desktop, Podman machine) or across TCP get the engine's attach stream.
  * MCP_LOK_BRIDGE=attach|fifo overrides.
  */
-export function chooseBridgeKind(
+export function chooseStdioChannel(
   endpoint: EngineEndpoint,
   env: Readonly<Record<string, string | undefined>>,
   home: string,

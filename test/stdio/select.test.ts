@@ -1,10 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chooseBridgeKind } from '../../src/stdio/select.js';
+import { chooseStdioChannel } from '../../src/stdio/select.js';
 import type { EngineEndpoint } from '../../src/engine/endpoint.js';
 
 const unix = (socketPath: string): EngineEndpoint => ({ kind: 'unix', socketPath, source: 't' });
-const choose = suite('chooseBridgeKind');
+const choose = suite('chooseStdioChannel');
 
 for (const [title, endpoint, platform, expected] of [
   ['a native Linux daemon gets named pipes', unix('/var/run/docker.sock'), 'linux', 'fifo'],
@@ -14,13 +14,13 @@ for (const [title, endpoint, platform, expected] of [
   ['a TCP engine gets attach', { kind: 'tcp', host: 'h', port: 1, tls: false, source: 't' }, 'linux', 'attach'],
 ] as const) {
   choose(title, () => {
-    assert.is(chooseBridgeKind(endpoint as EngineEndpoint, {}, '/home/u', platform as NodeJS.Platform), expected);
+    assert.is(chooseStdioChannel(endpoint as EngineEndpoint, {}, '/home/u', platform as NodeJS.Platform), expected);
   });
 }
 
 choose('lets MCP_LOK_BRIDGE override and rejects unknown values', () => {
-  assert.is(chooseBridgeKind(unix('/var/run/docker.sock'), { MCP_LOK_BRIDGE: 'attach' }, '/h', 'linux'), 'attach');
-  assert.throws(() => chooseBridgeKind(unix('/x'), { MCP_LOK_BRIDGE: 'pipes' }, '/h', 'linux'), /MCP_LOK_BRIDGE/);
+  assert.is(chooseStdioChannel(unix('/var/run/docker.sock'), { MCP_LOK_BRIDGE: 'attach' }, '/h', 'linux'), 'attach');
+  assert.throws(() => chooseStdioChannel(unix('/x'), { MCP_LOK_BRIDGE: 'pipes' }, '/h', 'linux'), /MCP_LOK_BRIDGE/);
 });
 
 choose.run();
