@@ -37,7 +37,11 @@ export const COMMANDS: CommandSpec[] = [
     usage: 'mcp-lok run [options] IMAGE|npx://PACKAGE[@VERSION] [--] [ARGS...]',
     positionals: { min: 1, max: Infinity, names: ['SOURCE'] },
     options: {},
-    examples: ['mcp-lok run npx://@modelcontextprotocol/server-memory', 'mcp-lok run --name fs --profile ./fs.json npx://@modelcontextprotocol/server-filesystem -- /data'],
+    examples: [
+      'mcp-lok run npx://@modelcontextprotocol/server-memory',
+      'mcp-lok run --transport sse --name my-mcp-server --port 8080 my-mcp-server-image:latest -- my-mcp-server-args',
+      'mcp-lok run --name fs --profile ./fs.json npx://@modelcontextprotocol/server-filesystem -- /data',
+    ],
     run: { raw: async (ctx, argv) => (await import('./commands/run.js')).runRun(ctx, argv) },
   },
   {
@@ -46,7 +50,11 @@ export const COMMANDS: CommandSpec[] = [
     usage: 'mcp-lok start [options] IMAGE|npx://PACKAGE[@VERSION] [--] [ARGS...] | mcp-lok start NAME',
     positionals: { min: 1, max: Infinity, names: ['SOURCE'] },
     options: {},
-    examples: ['mcp-lok start --name memory --port 8082 npx://@modelcontextprotocol/server-memory'],
+    examples: [
+      'mcp-lok start --name memory --port 8082 npx://@modelcontextprotocol/server-memory',
+      'mcp-lok start --transport streamable-http --name everything --port 8081 npx://@modelcontextprotocol/server-everything -- streamableHttp',
+      'mcp-lok start memory',
+    ],
     run: { raw: async (ctx, argv) => (await import('./commands/start.js')).runStart(ctx, argv) },
   },
   {

@@ -2,6 +2,8 @@ import { usageError } from '../errors.js';
 import { COMMANDS, findCommand, type CommandSpec, type ParsedCommand } from './commands.js';
 import type { Context } from '../app/context.js';
 import { readVersion } from '../version.js';
+import { flagColumnWidth, renderFlagHelp, type FlagHelp } from '../request/options.js';
+import { runOptions, type RunCommand, type RunOption } from './run-args.js';
 
 /** Returns the manager's overview help. */
 export function renderHelp(): string {
@@ -17,7 +19,6 @@ Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Run \`mcp-lok <command> --help\` for a command's options, \`mcp-lok-npx --help\` for the shim's.
-Coming next: start (servers over SSE and streamable HTTP) and server logs.
 
 Every command takes --debug. Environment: MCP_LOK_ENGINE (engine socket), NO_COLOR.
 `;
@@ -54,9 +55,30 @@ export async function runHelp(ctx: Context, args: ParsedCommand): Promise<number
   return 0;
 }
 
-/** Returns `mcp-lok run --help` or `start --help`: their flags, then the options they share with the shim. */
-export function renderRunHelp(command: 'run' | 'start' = 'run'): string {
+const RUN_SECTIONS: ReadonlyArray<readonly [RunOption['def']['group'], string]> = [
+  ['run', 'Options:'],
+  ['mcp-lok', 'Options shared with mcp-lok-npx (each also read from the variable shown; a flag wins over its variable):'],
+  ['general', 'Other:'],
+];
+
+/** Returns a run/start option as its help line shows it, with the default for `command`. */
+function toFlagHelp(option: RunOption, command: RunCommand): FlagHelp {
+  if (option.kind === 'lok') return option.def;
+  const { default: byCommand, ...def } = option.def;
+  return { ...def, default: typeof byCommand === 'object' ? byCommand[command] : byCommand };
+}
+
+/** Returns `mcp-lok run --help` or `start --help`, its options rendered from the table that parses them. */
+export function renderRunHelp(command: RunCommand = 'run'): string {
   const start = command === 'start';
+  const spec = findCommand(command);
+  if (!spec) throw new Error(`no command table entry for ${command}`);
+  const options = runOptions(command);
+  const width = flagColumnWidth(options.map((o) => toFlagHelp(o, command)));
+  const sections = RUN_SECTIONS.map(([group, title]) => {
+    const lines = options.filter((o) => o.def.group === group).flatMap((o) => renderFlagHelp(toFlagHelp(o, command), width));
+    return `${title}\n${lines.join('\n')}`;
+  });
   const intro = start
     ? `Start a server in the background under a supervisor, served over HTTP, and print its name
 and the URL clients should use. The supervisor restarts a crashed server with backoff; after
@@ -66,7 +88,7 @@ over HTTP with --transport sse or streamable-http.`;
   return `${intro}
 
 Usage:
-  mcp-lok ${command} [options] IMAGE|npx://PACKAGE[@VERSION] [--] [ARGS...]${start ? '\n  mcp-lok start NAME             Start a stopped background server again.' : ''}
+${spec.usage.split(' | ').map((line) => `  ${line}`).join('\n')}
 
 The server is an image reference (run with its own entrypoint, as a non-root user, with the
 same hardening as every mcp-lok sandbox) or an npm package (npx://, installed and run as by
@@ -76,29 +98,9 @@ Over HTTP, a server that listens itself (on PORT/MCP_PORT, or --target-port) is 
 mcp-lok's reverse proxy; its sandbox still has no network and publishes no port. A stdio
 server is bridged to the transport, one sandbox per client session.
 
-Options:
-  --transport stdio|sse|streamable-http
-                                  How clients reach the server (default ${start ? 'streamable-http' : 'stdio'}).
-  --port PORT                     Host port for HTTP transports (default: a free one).
-  --host ADDRESS                  Address to listen on (default 127.0.0.1; 0.0.0.0 exposes it to the network,
-                                  and clients then need the bearer token printed after the URL).
-  --auth                          Require the bearer token on loopback too.
-  --target-port PORT              Port the server listens on in its sandbox (default 8080, given as PORT and MCP_PORT).
-  --profile, --permission-profile NAME|FILE
-                                  Permission profile (default stdio: no network, no host files).
-  -e, --env NAME[=VALUE]          Give the server a variable (repeatable).
-  --name NAME                     Server name${start ? ' (default: from the package or image)' : ''}.
-  --memory SIZE, --cpus N, --pids N
-                                  Limits (defaults 1g, 2, 256).
-  --ca-cert PATH, --registry URL  For npx:// installs, as in mcp-lok-npx.
-  --debug                         Explain each step on stderr.${start ? '\n  --json                          Print {"name", "url", "mode", "token"} as JSON instead of `NAME URL [TOKEN]`.' : ''}
-  -h, --help                      Show this help.
+${sections.join('\n\n')}
 
 Examples:
-${start ? `  mcp-lok start --name memory --port 8082 npx://@modelcontextprotocol/server-memory
-  mcp-lok start --transport streamable-http --name everything --port 8081 npx://@modelcontextprotocol/server-everything -- streamableHttp
-  mcp-lok start memory` : `  mcp-lok run npx://@modelcontextprotocol/server-memory
-  mcp-lok run --transport sse --name my-mcp-server --port 8080 my-mcp-server-image:latest -- my-mcp-server-args
-  mcp-lok run --name fs --profile ./fs.json npx://@modelcontextprotocol/server-filesystem -- /data`}
+${spec.examples.map((e) => `  ${e}`).join('\n')}
 `;
 }

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { usageError } from '../errors.js';
 import { showInput } from '../request/input-errors.js';
-import { findOption, resolveLokOptions, type LokOptions, type RawLokValues } from '../request/options.js';
+import { resolveLokOptions, SHIM_OPTIONS, type FlagDef, type LokOptions, type OptionKey, type RawLokValues } from '../request/options.js';
 import type { ServerSource } from '../request/server-request.js';
 import { parseServerSource } from '../request/source.js';
 
@@ -36,7 +36,88 @@ export type RunInvocation =
   };
 
 export const DEFAULT_BIND_HOST = '127.0.0.1';
+/** As app/serve-http.ts's DEFAULT_TARGET_PORT (a test checks): not imported, to keep parsing light. */
+const DEFAULT_TARGET_PORT_TEXT = '8080';
 const TRANSPORTS: readonly Transport[] = ['stdio', 'sse', 'streamable-http'];
+
+export type RunCommand = 'run' | 'start';
+type OwnKey = 'transport' | 'port' | 'host' | 'auth' | 'targetPort' | 'json' | 'help';
+
+/** A flag that belongs to `run`/`start` themselves: its help, and which commands take it. */
+export interface RunFlagDef {
+  group: 'run' | 'general';
+  flags: readonly string[];
+  value?: string;
+  /** Shown in help; per command where they differ. */
+  default?: string | Readonly<Record<RunCommand, string>>;
+  description: string;
+  commands: readonly RunCommand[];
+  /** Only the HTTP transports use it: refused for a stdio server. */
+  http?: true;
+}
+
+const BOTH: readonly RunCommand[] = ['run', 'start'];
+
+/**
+ * The flags of `run` and `start` beyond the sandbox's (SHIM_OPTIONS' mcp-lok group, which both
+ * take too). With them it is the one table: parseRunArgs accepts exactly the flags runOptions
+ * lists, and renderRunHelp shows exactly those, so a flag cannot be parsed without being in help.
+ */
+export const RUN_FLAGS: Readonly<Record<OwnKey, RunFlagDef>> = {
+  transport: {
+    group: 'run', flags: ['--transport'], value: TRANSPORTS.join('|'), commands: BOTH, default: { run: 'stdio', start: 'streamable-http' },
+    description: 'How clients reach the server.',
+  },
+  port: {
+    group: 'run', flags: ['--port'], value: 'PORT', commands: BOTH, http: true,
+    description: 'Host port for HTTP transports (default: a free one).',
+  },
+  host: {
+    group: 'run', flags: ['--host'], value: 'ADDRESS', commands: BOTH, http: true, default: DEFAULT_BIND_HOST,
+    description: 'Listen address; 0.0.0.0 exposes it to the network, and clients then need the bearer token.',
+  },
+  auth: {
+    group: 'run', flags: ['--auth'], commands: BOTH, http: true,
+    description: 'Require the bearer token on loopback too.',
+  },
+  targetPort: {
+    group: 'run', flags: ['--target-port'], value: 'PORT', commands: BOTH, http: true, default: DEFAULT_TARGET_PORT_TEXT,
+    description: 'Port the server listens on in its sandbox (given to it as PORT and MCP_PORT).',
+  },
+  json: {
+    group: 'general', flags: ['--json'], commands: ['start'],
+    description: 'Print {"name", "url", "mode", "token", "alreadyRunning"} instead of `NAME URL [TOKEN]`.',
+  },
+  help: { group: 'general', flags: ['-h', '--help'], commands: BOTH, description: 'Show this help.' },
+};
+
+/** One flag `run` or `start` takes: theirs, or a sandbox option they share with mcp-lok-npx. */
+export type RunOption =
+  | { kind: 'own'; key: OwnKey; def: RunFlagDef }
+  | { kind: 'lok'; key: keyof LokOptions; def: FlagDef };
+
+function listRunOptions(command: RunCommand): RunOption[] {
+  const own = (Object.entries(RUN_FLAGS) as Array<[OwnKey, RunFlagDef]>)
+    .filter(([, def]) => def.commands.includes(command))
+    .map(([key, def]): RunOption => ({ kind: 'own', key, def }));
+  const lok = (Object.entries(SHIM_OPTIONS) as Array<[OptionKey, FlagDef]>)
+    .filter(([, def]) => def.group === 'mcp-lok')
+    .map(([key, def]): RunOption => ({ kind: 'lok', key: key as keyof LokOptions, def }));
+  return [...own, ...lok];
+}
+
+const OPTIONS_BY_COMMAND: Readonly<Record<RunCommand, readonly RunOption[]>> = { run: listRunOptions('run'), start: listRunOptions('start') };
+
+/** Returns every flag `command` takes, in table order: what the parser accepts and the help lists. */
+export function runOptions(command: RunCommand): readonly RunOption[] {
+  return OPTIONS_BY_COMMAND[command];
+}
+
+/** Returns the option `command` takes for a flag such as `--port` or `-e`, or undefined. */
+export function findRunOption(flag: string, command: RunCommand): RunOption | undefined {
+  return OPTIONS_BY_COMMAND[command].find((o) => o.def.flags.includes(flag));
+}
+
 function parsePortValue(flag: string, text: string, hint: string): number {
   const port = Number(text);
   if (!/^\d{1,5}$/.test(text) || port < 1 || port > 65535) throw usageError(`Expected \`${flag}\` to be a port from 1 to 65535, got ${showInput(text)}.`, hint);
@@ -52,7 +133,7 @@ function parseBindHost(text: string, hint: string): string {
  * Returns the invocation of `mcp-lok run` or `start`. Like `docker run`, options come before
  * the server source; everything after it (an optional `--` aside) goes to the server.
  */
-export function parseRunArgs(argv: string[], env: Readonly<Record<string, string | undefined>>, command: 'run' | 'start' = 'run'): RunInvocation {
+export function parseRunArgs(argv: string[], env: Readonly<Record<string, string | undefined>>, command: RunCommand = 'run'): RunInvocation {
   const HINT = `Run \`mcp-lok ${command} --help\`.`;
   const raw: RawLokValues = {};
   let transport: Transport | undefined;
@@ -74,22 +155,28 @@ export function parseRunArgs(argv: string[], env: Readonly<Record<string, string
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const flag = eq === -1 ? arg : arg.slice(0, eq);
     const inline = eq === -1 ? undefined : arg.slice(eq + 1);
-    if (flag === '-h' || flag === '--help') return { kind: 'help' };
-    if (flag === '--transport') {
-      const t = value(flag, inline);
-      if (!(TRANSPORTS as readonly string[]).includes(t)) throw usageError(`Expected \`--transport\` to be stdio, sse or streamable-http, got ${showInput(t)}.`, HINT);
-      transport = t as Transport;
+    const option = findRunOption(flag, command);
+    if (!option) throw usageError(`Unknown option ${showInput(flag)}; options go before the image or npx:// package.`, HINT);
+    if (option.kind === 'lok') {
+      (raw[option.key] ??= []).push(option.def.value ? value(flag, inline) : inline ?? 'true');
       continue;
     }
-    if (flag === '--json' && command === 'start' && inline === undefined) { json = true; continue; }
-    if (flag === '--auth' && inline === undefined) { auth = true; httpFlags.push(flag); continue; }
-    if (flag === '--port') { http.port = parsePortValue('--port', value(flag, inline), HINT); httpFlags.push('--port'); continue; }
-    if (flag === '--target-port') { http.targetPort = parsePortValue(flag, value(flag, inline), HINT); httpFlags.push(flag); continue; }
-    if (flag === '--host') { http.host = parseBindHost(value(flag, inline), HINT); httpFlags.push(flag); continue; }
-    const found = findOption(flag);
-    if (!found || found.def.group !== 'mcp-lok') throw usageError(`Unknown option ${showInput(flag)}; options go before the image or npx:// package.`, HINT);
-    const key = found.key as keyof LokOptions;
-    (raw[key] ??= []).push(found.def.value ? value(flag, inline) : inline ?? 'true');
+    if (option.key === 'help') return { kind: 'help' };
+    if (option.def.http) httpFlags.push(flag);
+    if (!option.def.value && inline !== undefined) throw usageError(`\`${flag}\` takes no value.`, HINT);
+    switch (option.key) {
+      case 'transport': {
+        const t = value(flag, inline);
+        if (!(TRANSPORTS as readonly string[]).includes(t)) throw usageError(`Expected \`--transport\` to be stdio, sse or streamable-http, got ${showInput(t)}.`, HINT);
+        transport = t as Transport;
+        break;
+      }
+      case 'json': json = true; break;
+      case 'auth': auth = true; break;
+      case 'port': http.port = parsePortValue(flag, value(flag, inline), HINT); break;
+      case 'targetPort': http.targetPort = parsePortValue(flag, value(flag, inline), HINT); break;
+      case 'host': http.host = parseBindHost(value(flag, inline), HINT); break;
+    }
   }
   const lok = resolveLokOptions(raw, env);
   const [first, ...rest] = argv.slice(i);

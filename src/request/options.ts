@@ -63,7 +63,7 @@ export const SHIM_OPTIONS: LokDefs & Record<NpxKey, FlagDef> = {
   name: {
     group: 'mcp-lok', flags: ['--name'], value: 'NAME', env: 'MCP_LOK_NAME',
     expects: 'a container name such as `my-server` (letters, digits, `_`, `.`, `-`; at most 63)', parse: parseContainerName,
-    description: 'Container name (default: derived from the package).',
+    description: 'Container name (default: derived from the package or image).',
   },
   memoryBytes: {
     group: 'mcp-lok', flags: ['--memory'], value: 'SIZE', env: 'MCP_LOK_MEMORY', default: DEFAULT_MEMORY_BYTES % 2 ** 30 === 0 ? `${DEFAULT_MEMORY_BYTES / 2 ** 30}g` : `${DEFAULT_MEMORY_BYTES / 2 ** 20}m`,
@@ -186,25 +186,48 @@ const GROUP_TITLES: ReadonlyArray<readonly [FlagDef['group'], string]> = [
   ['general', 'Other:'],
 ];
 
+/** What a help line shows of a flag: its spellings and value, what it does, its variable and default. */
+export interface FlagHelp {
+  flags: readonly string[];
+  value?: string | undefined;
+  repeatable?: true | undefined;
+  description: string;
+  env?: string | undefined;
+  default?: string | undefined;
+}
+
+/** Returns the width of the flag column for `defs` (at most 24, so descriptions line up). */
+export function flagColumnWidth(defs: readonly FlagHelp[]): number {
+  return Math.min(24, Math.max(...defs.map((d) => flagLabel(d).length))) + 2;
+}
+
+function flagLabel(d: FlagHelp): string {
+  return `${d.flags.join(', ')}${d.value ? ` ${d.value}` : ''}`;
+}
+
+/** Returns one flag's help lines: its flags (alone on a line when wider than `width`), description, variable and default. */
+export function renderFlagHelp(d: FlagHelp, width: number): string[] {
+  const head = `  ${flagLabel(d).padEnd(width)}`;
+  const text = `${d.description}${d.repeatable ? ' Repeatable.' : ''}`;
+  const first = head.length > width + 2 ? [head.trimEnd(), `${' '.repeat(width + 2)}${text}`] : [`${head}${text}`];
+  const facts = [
+    ...(d.env ? [`env ${d.env}${d.repeatable ? ', comma-separated' : ''}`] : []),
+    ...(d.default !== undefined ? [`default ${d.default}`] : []),
+  ];
+  return facts.length > 0 ? [...first, `${' '.repeat(width + 2)}[${facts.join(', ')}]`] : first;
+}
+
 /** Returns the `mcp-lok-npx --help` text, rendered from the option table. */
 export function renderShimHelp(): string {
   const defs = Object.values(SHIM_OPTIONS) as Array<FlagDef & Partial<LokOptionDef<unknown>>>;
-  const label = (d: FlagDef): string => `${d.flags.join(', ')}${d.value ? ` ${d.value}` : ''}`;
-  const width = Math.min(24, Math.max(...defs.map((d) => label(d).length))) + 2;
-  const line = (d: FlagDef & Partial<LokOptionDef<unknown>>): string[] => {
-    const head = `  ${label(d).padEnd(width)}`;
-    const text = `${d.description}${d.repeatable ? ' Repeatable.' : ''}`;
-    const first = head.length > width + 2 ? [head.trimEnd(), `${' '.repeat(width + 2)}${text}`] : [`${head}${text}`];
-    const extra = d.env ? [`${' '.repeat(width + 2)}[env ${d.env}${d.repeatable ? ', comma-separated' : ''}${d.default !== undefined ? `, default ${d.default}` : ''}]`] : [];
-    return [...first, ...extra];
-  };
+  const width = flagColumnWidth(defs);
   return [
     'Usage: mcp-lok-npx [mcp-lok options] [npx options] <package>[@version] [args...]',
     '',
     'Runs an MCP server from npm in a locked-down container, speaking MCP over stdio: a drop-in for npx.',
     'Options go before the package; everything after the package is passed to the server.',
     'Packages come from the npm registry; local paths, git, tarball URLs and aliases are not supported yet.',
-    ...GROUP_TITLES.flatMap(([group, title]) => ['', title, ...defs.filter((d) => d.group === group).flatMap(line)]),
+    ...GROUP_TITLES.flatMap(([group, title]) => ['', title, ...defs.filter((d) => d.group === group).flatMap((d) => renderFlagHelp(d, width))]),
     '',
     'Examples:',
     '  mcp-lok-npx --memory 1g -e GITHUB_TOKEN -y @modelcontextprotocol/server-github',

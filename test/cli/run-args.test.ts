@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseRunArgs } from '../../src/cli/run-args.js';
+import { findRunOption, parseRunArgs, runOptions } from '../../src/cli/run-args.js';
 import { parseServerSource } from '../../src/request/source.js';
 import { catchError } from '../support/catch-error.js';
 
@@ -76,6 +76,7 @@ for (const [args, message] of [
   [['--transport', 'sse', '--host', 'example.com', 'alpine'], /IP address of this machine/],
   [['--memory', 'lots', 'alpine'], /--memory/],
   [['--name'], /Missing the value of `--name`/],
+  [['--transport', 'sse', '--auth=yes', 'alpine'], /`--auth` takes no value/],
 ] as const) {
   run(`rejects ${args.join(' ') || 'nothing'} with exit 2`, () => {
     const error = catchError(() => parseRunArgs([...args], {}));
@@ -119,4 +120,25 @@ run('refuses stdio for a background server', () => {
   assert.match(error.message, /needs an HTTP transport/);
 });
 
+run('takes --debug=0 as a sandbox option with a value, like the shim', () => {
+  const r = parseRunArgs(['--debug=0', 'img'], { MCP_LOK_DEBUG: '1' });
+  assert.ok(r.kind === 'run' && !r.lok.debug);
+});
+
 run.run();
+
+const table = suite('runOptions');
+
+for (const command of ['run', 'start'] as const) {
+  table(`gives every flag of ${command} to exactly one option`, () => {
+    const flags = runOptions(command).flatMap((o) => [...o.def.flags]);
+    assert.is(new Set(flags).size, flags.length);
+    for (const flag of flags) assert.is(findRunOption(flag, command)?.def.flags.includes(flag), true, flag);
+  });
+}
+
+table('takes none of npx\'s own flags: those are the shim\'s grammar', () => {
+  for (const flag of ['-y', '--yes', '-p', '--package', '--no-install', '-v', '--version']) assert.is(findRunOption(flag, 'run'), undefined, flag);
+});
+
+table.run();

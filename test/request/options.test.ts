@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LokError } from '../../src/errors.js';
 import { catchError } from '../support/catch-error.js';
-import { findOption, renderShimHelp, resolveLokOptions, SHIM_OPTIONS, type LokOptions, type RawLokValues } from '../../src/request/options.js';
+import { findOption, flagColumnWidth, renderFlagHelp, renderShimHelp, resolveLokOptions, SHIM_OPTIONS, type LokOptions, type RawLokValues } from '../../src/request/options.js';
 
 
 const DEFAULTS: LokOptions = {
@@ -142,6 +142,23 @@ help('has no colour codes and no line wider than 120 columns', () => {
   const text = renderShimHelp();
   assert.not.match(text, /\u001b/);
   for (const line of text.split('\n')) assert.ok(line.length <= 120, line);
+});
+
+help('renders one flag: label and description on one line when the label fits, then its variable and default', () => {
+  assert.equal(renderFlagHelp({ flags: ['--pids'], value: 'N', description: 'Process limit.', env: 'MCP_LOK_PIDS', default: '256' }, 10), [
+    '  --pids N  Process limit.',
+    '            [env MCP_LOK_PIDS, default 256]',
+  ]);
+  assert.equal(renderFlagHelp({ flags: ['--a-long-flag'], value: 'VALUE', description: 'Text.', repeatable: true }, 10), [
+    '  --a-long-flag VALUE',
+    '            Text. Repeatable.',
+  ]);
+  assert.equal(renderFlagHelp({ flags: ['--host'], description: 'Where.', default: '127.0.0.1' }, 8), [
+    '  --host  Where.',
+    '          [default 127.0.0.1]',
+  ]);
+  assert.is(flagColumnWidth([{ flags: ['-a'], description: '' }, { flags: ['--bb'], value: 'X', description: '' }]), 8);
+  assert.is(flagColumnWidth([{ flags: ['--'.padEnd(40, 'x')], description: '' }]), 26);
 });
 
 help.run();
