@@ -54,7 +54,8 @@ function spawnReaper(endpoint: EngineEndpoint, name: string, dir: string | undef
   return child;
 }
 
-function pipeInput(source: Readable, target: Writable, onEnd: () => void): void {
+/** Copies the client's bytes to the server's stdin, pausing while it is full; ends it, then calls `onEnd`, when the client's input ends or fails. */
+export function pipeInput(source: Readable, target: Writable, onEnd: () => void): void {
   source.on('data', (chunk: Buffer) => {
     if (!target.write(chunk)) { source.pause(); target.once('drain', () => source.resume()); }
   });
