@@ -38,12 +38,3 @@ export function formatEndpoint(endpoint: EngineEndpoint): string {
     ? `unix://${endpoint.socketPath}`
     : `${endpoint.tls ? 'https' : 'tcp'}://${endpoint.host}:${endpoint.port}`;
 }
-
-/** Returns dockerode/docker-modem connection options for an endpoint. */
-export function toModemOptions(
-  endpoint: EngineEndpoint,
-): { socketPath: string } | { host: string; port: number; protocol: 'http' | 'https' } {
-  return endpoint.kind === 'unix'
-    ? { socketPath: endpoint.socketPath }
-    : { host: endpoint.host, port: endpoint.port, protocol: endpoint.tls ? 'https' : 'http' };
-}

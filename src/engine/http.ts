@@ -1,14 +1,14 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { LokError, EXIT } from '../errors.js';
 import type { EngineEndpoint } from './endpoint.js';
 
 /**
- * A thin Docker Engine API client over node:http. The hot start path of mcp-lok-npx uses it
- * instead of dockerode, whose import alone cost ~200 ms here (and execa ~135 ms), measured with
- * `await import()` timings on Node 20;
- * dockerode stays for image builds, imports and pulls, which are rare and slow anyway.
+ * mcp-lok's Docker Engine API client over node:http: every request to the engine goes through
+ * here (JSON requests, attach, and the streaming image endpoints in images.ts). It replaced
+ * dockerode, whose import alone cost ~200 ms on the start path (and execa ~135 ms), measured
+ * with `await import()` timings on Node 20.
  */
 export interface EngineResponse<T = unknown> {
   status: number;
@@ -55,22 +55,74 @@ export function engineRequest<T = unknown>(
     const opts = requestOptions(endpoint, method, path);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     if (payload) opts.headers = { ...opts.headers, 'content-type': 'application/json', 'content-length': payload.length };
-    const req = transport(endpoint).request(opts, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        if ((res.headers['content-type'] ?? '').includes('json') && text) {
-          try { parsed = JSON.parse(text); } catch { parsed = text; }
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed as T, headers: res.headers });
-      });
-      res.on('error', reject);
-    });
+    const req = transport(endpoint).request(opts, (res) => { readResponse<T>(res).then(resolve, reject); });
     if (options.timeoutMs) req.setTimeout(options.timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
     req.end(payload);
+  });
+}
+
+/** Reads a whole answer, parsing JSON bodies (a body that is not JSON stays text). */
+function readResponse<T>(res: http.IncomingMessage): Promise<EngineResponse<T>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let parsed: unknown = text;
+      if ((res.headers['content-type'] ?? '').includes('json') && text) {
+        try { parsed = JSON.parse(text); } catch { parsed = text; }
+      }
+      resolve({ status: res.statusCode ?? 0, body: parsed as T, headers: res.headers });
+    });
+    res.on('error', reject);
+  });
+}
+
+/** An engine answer with an error status, carrying the engine's own message. */
+export class EngineHttpError extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'EngineHttpError';
+    this.status = status;
+  }
+}
+
+/**
+ * Sends a request whose answer is a stream (pull, build, import progress) and resolves with
+ * the answer once its status is 2xx; otherwise rejects with an EngineHttpError. `body` is
+ * sent as is: a Buffer with its length, a stream chunked.
+ */
+export function engineStream(
+  endpoint: EngineEndpoint,
+  method: string,
+  path: string,
+  options: { body?: Buffer | Readable; contentType?: string } = {},
+): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const opts = requestOptions(endpoint, method, path);
+    // A connection of its own: a build can hold it for minutes, and it closes with the answer.
+    opts.agent = false;
+    const { body, contentType } = options;
+    opts.headers = {
+      ...opts.headers,
+      ...(contentType ? { 'content-type': contentType } : {}),
+      ...(Buffer.isBuffer(body) ? { 'content-length': body.length } : {}),
+    };
+    const req = transport(endpoint).request(opts, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) { resolve(res); return; }
+      readResponse(res).then((answer) => reject(new EngineHttpError(status, engineMessage(answer).trim())), reject);
+    });
+    req.on('error', reject);
+    if (body === undefined || Buffer.isBuffer(body)) {
+      req.end(body);
+    } else {
+      body.on('error', (error) => req.destroy(error));
+      body.pipe(req);
+    }
   });
 }
 

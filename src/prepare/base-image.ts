@@ -1,12 +1,15 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { constants, createReadStream, existsSync } from 'node:fs';
+import { access, chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, delimiter, dirname, isAbsolute, join } from 'node:path';
+import { promisify } from 'node:util';
 import { LokError, EXIT } from '../errors.js';
-import { toModemOptions, type EngineEndpoint } from '../engine/endpoint.js';
+import type { EngineEndpoint } from '../engine/endpoint.js';
 import { engineRequest } from '../engine/http.js';
-import { dockerodeMessage, followEngineStream, imageExists } from './images.js';
+import { importImage } from '../engine/images.js';
+import { engineErrorText, imageExists } from './images.js';
 
 /**
  * A stand-in for node:24-alpine where no registry answers: the host's own Node, npm and a
@@ -43,13 +46,12 @@ export async function inspectHostRuntime(): Promise<HostRuntime> {
       exitCode: EXIT.engine, hint: PULL_HINT,
     });
   }
-  const { default: which } = await import('which');
-  const lddPath = await which('ldd', { nothrow: true });
+  const lddPath = await findOnPath('ldd', process.env.PATH);
   if (!lddPath) throw missing('ldd, which was not found on PATH', 'apt-get install libc-bin');
-  const busyboxPath = BUSYBOX_CANDIDATES.find((p) => existsSync(p)) ?? (await which('busybox', { nothrow: true }));
+  const busyboxPath = BUSYBOX_CANDIDATES.find((p) => existsSync(p)) ?? (await findOnPath('busybox', process.env.PATH));
   if (!busyboxPath) throw missing(`a statically linked busybox, which was not found at ${BUSYBOX_CANDIDATES.join(' or ')}`, BUSYBOX_INSTALL);
   if (!(await isStatic(lddPath, busyboxPath))) throw missing(`a statically linked busybox, but ${busyboxPath} is dynamically linked`, BUSYBOX_INSTALL);
-  const npmBin = await which('npm', { nothrow: true });
+  const npmBin = await findOnPath('npm', process.env.PATH);
   if (!npmBin) throw missing('npm, which was not found on PATH', 'apt-get install npm');
   const npm = await findNpmPackage(await realpath(npmBin));
   if (!npm) throw missing(`npm's package directory, which was not found above ${npmBin}`, 'apt-get install npm');
@@ -104,10 +106,53 @@ export async function ensureLocalBase(endpoint: EngineEndpoint, log: (line: stri
   return tag;
 }
 
+/**
+ * Returns the first executable file called `name` in the folders of `path` (a PATH value),
+ * as `which` does; empty entries and relative folders are skipped, so the current folder
+ * never supplies a program.
+ */
+export async function findOnPath(name: string, path: string | undefined): Promise<string | undefined> {
+  for (const dir of (path ?? '').split(delimiter)) {
+    if (!dir || !isAbsolute(dir)) continue;
+    const candidate = join(dir, name);
+    try {
+      if (!(await stat(candidate)).isFile()) continue;
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch { /* not here */ }
+  }
+  return undefined;
+}
+
+const execFileAsync = promisify(execFile);
+/** The environment with the C locale, so ldd's words are matched in English. */
+const cLocale = (): NodeJS.ProcessEnv => ({ ...process.env, LC_ALL: 'C' });
+
+/** Runs a program and returns its stdout; rejects as execFile does (exit code, stderr on the error). */
+async function run(file: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+  return (await execFileAsync(file, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, ...(env ? { env } : {}) })).stdout;
+}
+
+/** Returns a failed execFile's one line, as execa said it: `Command failed with exit code N: CMD` (or with the errno). */
+export function commandFailure(error: unknown): string {
+  const { code, cmd } = error as { code?: unknown; cmd?: unknown };
+  const what = typeof cmd === 'string' ? `: ${cmd}` : '';
+  if (typeof code === 'number') return `Command failed with exit code ${code}${what}`;
+  if (typeof code === 'string') return `Command failed with ${code}${what}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
 async function isStatic(lddPath: string, binary: string): Promise<boolean> {
-  const { execa } = await import('execa');
-  const res = await execa(lddPath, [binary], { reject: false, all: true, env: { LC_ALL: 'C' } });
-  return /not a dynamic executable|statically linked/.test(res.all ?? '');
+  // ldd exits 1 for a static binary: its words, on either stream, are the answer.
+  let all: string;
+  try {
+    const res = await execFileAsync(lddPath, [binary], { encoding: 'utf8', env: cLocale() });
+    all = res.stdout + res.stderr;
+  } catch (error) {
+    const e = error as { stdout?: unknown; stderr?: unknown };
+    all = `${typeof e.stdout === 'string' ? e.stdout : ''}${typeof e.stderr === 'string' ? e.stderr : ''}`;
+  }
+  return /not a dynamic executable|statically linked/.test(all);
 }
 
 async function findNpmPackage(from: string): Promise<{ dir: string; version: string } | undefined> {
@@ -140,7 +185,6 @@ async function copyAt(root: string, source: string, target: string, mode?: numbe
 }
 
 async function assembleRootfs(root: string, host: HostRuntime): Promise<void> {
-  const { execa } = await import('execa');
   for (const dir of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'usr/local/bin', 'usr/local/sbin', 'usr/local/lib/node_modules', 'etc/ssl/certs', 'run', 'var', 'home/node']) {
     await mkdir(join(root, dir), { recursive: true });
   }
@@ -151,8 +195,8 @@ async function assembleRootfs(root: string, host: HostRuntime): Promise<void> {
   await symlink('../run', join(root, 'var/run'));
 
   await copyAt(root, host.nodePath, '/usr/local/bin/node', 0o755);
-  const ldd = await execa(host.lddPath, [host.nodePath], { env: { LC_ALL: 'C' } });
-  for (const lib of parseLddOutput(ldd.stdout)) await copyAt(root, lib, lib);
+  const ldd = await run(host.lddPath, [host.nodePath], cLocale());
+  for (const lib of parseLddOutput(ldd)) await copyAt(root, lib, lib);
 
   // npm's ~2000 files are not copied here but packed straight from the host (tarRootfs):
   // creating that many small files costs seconds on some file systems.
@@ -160,7 +204,7 @@ async function assembleRootfs(root: string, host: HostRuntime): Promise<void> {
   await symlink('../lib/node_modules/npm/bin/npx-cli.js', join(root, 'usr/local/bin/npx'));
 
   await copyAt(root, host.busyboxPath, '/bin/busybox', 0o755);
-  const applets = (await execa(host.busyboxPath, ['--list'])).stdout.split('\n').map((a) => a.trim());
+  const applets = (await run(host.busyboxPath, ['--list'])).split('\n').map((a) => a.trim());
   for (const applet of new Set(applets)) {
     if (!applet || applet === 'busybox' || applet.includes('/')) continue;
     await symlink('busybox', join(root, 'bin', applet));
@@ -178,33 +222,29 @@ async function assembleRootfs(root: string, host: HostRuntime): Promise<void> {
  * Root owns everything but /home/node, whatever user builds it (no chown, so no root needed).
  */
 async function tarRootfs(root: string, npmDir: string, tarPath: string): Promise<void> {
-  const { execa } = await import('execa');
   const npmName = basename(npmDir);
   // GNU tar's sed syntax; `S`: leave npm's own relative symlink targets alone.
   const toNpm = `s,^${npmName.replace(/[\\.^$*[\],]/g, '\\$&')},usr/local/lib/node_modules/npm,S`;
   const asRoot = ['--numeric-owner', '--owner=0', '--group=0'];
   try {
-    await execa('tar', ['-cf', tarPath, ...asRoot, '--exclude=./home/node', '-C', root, '.']);
-    await execa('tar', ['-rf', tarPath, ...asRoot, `--transform=${toNpm}`, '-C', dirname(npmDir), npmName]);
-    await execa('tar', ['-rf', tarPath, '--numeric-owner', `--owner=${NODE_UID}`, `--group=${NODE_UID}`, '-C', root, './home/node']);
+    await run('tar', ['-cf', tarPath, ...asRoot, '--exclude=./home/node', '-C', root, '.']);
+    await run('tar', ['-rf', tarPath, ...asRoot, `--transform=${toNpm}`, '-C', dirname(npmDir), npmName]);
+    await run('tar', ['-rf', tarPath, '--numeric-owner', `--owner=${NODE_UID}`, `--group=${NODE_UID}`, '-C', root, './home/node']);
   } catch (error) {
-    throw new LokError('IMAGE_BUILD_FAILED', `Packing the local base image failed: ${(error as { shortMessage?: string }).shortMessage ?? String(error)}`, {
+    throw new LokError('IMAGE_BUILD_FAILED', `Packing the local base image failed: ${commandFailure(error)}`, {
       exitCode: EXIT.engine, hint: 'The local base needs GNU tar (Debian/Ubuntu: apt-get install tar).', cause: error,
     });
   }
 }
 
 async function importRootfs(endpoint: EngineEndpoint, tarPath: string, tag: string): Promise<void> {
-  const { default: DockerClient } = await import('dockerode');
-  const docker = new DockerClient(toModemOptions(endpoint));
   try {
     // The tag travels inside `repo` (the API allows it): Podman ignores a separate `tag`.
-    const stream = await docker.importImage(tarPath, {
+    await importImage(endpoint, createReadStream(tarPath), {
       repo: tag,
       changes: [`ENV PATH=${IMAGE_PATH}`, 'CMD ["node"]', 'LABEL mcp-lok=true'],
-    }) as NodeJS.ReadableStream;
-    await followEngineStream(stream, () => {});
+    });
   } catch (error) {
-    throw new LokError('IMAGE_BUILD_FAILED', `Importing the local base image ${tag} failed: ${dockerodeMessage(error)}`, { exitCode: EXIT.engine, cause: error });
+    throw new LokError('IMAGE_BUILD_FAILED', `Importing the local base image ${tag} failed: ${engineErrorText(error)}`, { exitCode: EXIT.engine, cause: error });
   }
 }

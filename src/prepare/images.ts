@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type Docker from 'dockerode';
 import { LokError, EXIT } from '../errors.js';
-import { toModemOptions, type EngineEndpoint } from '../engine/endpoint.js';
-import { splitLines } from '../lines.js';
+import type { EngineEndpoint } from '../engine/endpoint.js';
 import { engineRequest, expectStatus } from '../engine/http.js';
+import { buildImage, pullImage } from '../engine/images.js';
+import { packTar } from '../engine/tar.js';
 
 export const SANDBOX_REPO = 'mcp-lok/sandbox';
 export const DEFAULT_BASE_IMAGE = 'node:24-alpine';
@@ -25,6 +23,8 @@ export const EGRESS_MODULES = [
 export const EGRESS_CONTEXT_DIR = 'lib';
 const TAG_HEX_CHARS = 16;
 const MAX_REASON_CHARS = 120;
+/** Context files are plain data read by `node`; COPY gives them to root in the image. */
+const CONTEXT_FILE_MODE = 0o644;
 
 export interface ContextFile {
   /** Path inside the build context, with `/` separators. */
@@ -90,7 +90,7 @@ export function readContextFiles(dir: string, egressDir: string = EGRESS_CODE_DI
   return files;
 }
 
-/** Returns true when the engine has an image by that name (one cheap request, no dockerode). */
+/** Returns true when the engine has an image by that name (one cheap request). */
 export async function imageExists(endpoint: EngineEndpoint, ref: string): Promise<boolean> {
   const res = await engineRequest(endpoint, 'GET', `/images/${ref}/json`);
   if (res.status === 404) return false;
@@ -111,12 +111,10 @@ export async function ensureSandboxImage(endpoint: EngineEndpoint, options: Ensu
 
   const { log } = options;
   log(`mcp-lok: building the sandbox image ${tag} (first run only)...`);
-  const { default: DockerClient } = await import('dockerode');
-  const docker = new DockerClient(toModemOptions(endpoint));
-  const usedBase = await ensureBaseImage(endpoint, docker, base, log);
+  const usedBase = await ensureBaseImage(endpoint, base, log);
   // Another process may have finished the same build meanwhile.
   if (await imageExists(endpoint, tag)) return tag;
-  await buildImage(docker, { files, tag, base: usedBase, log });
+  await buildSandbox(endpoint, { files, tag, base: usedBase, log });
   if (!(await imageExists(endpoint, tag))) {
     throw new LokError('IMAGE_BUILD_FAILED', `The engine finished building ${tag} but does not list it.`, { exitCode: EXIT.engine });
   }
@@ -124,12 +122,11 @@ export async function ensureSandboxImage(endpoint: EngineEndpoint, options: Ensu
 }
 
 /** Returns the base to build on: the local or pulled `base`, else a stand-in made from this machine. */
-async function ensureBaseImage(endpoint: EngineEndpoint, docker: Docker, base: string, log: (line: string) => void): Promise<string> {
+async function ensureBaseImage(endpoint: EngineEndpoint, base: string, log: (line: string) => void): Promise<string> {
   if (await imageExists(endpoint, base)) return base;
   let reason: string;
   try {
-    const stream = await docker.pull(base) as NodeJS.ReadableStream;
-    await followEngineStream(stream, (event) => {
+    await pullImage(endpoint, base, (event) => {
       // Per-layer status changes only; byte-progress events would flood the log.
       if (typeof event.status === 'string' && event.progress === undefined && event.status !== 'Waiting') {
         log(`mcp-lok: pull: ${typeof event.id === 'string' ? `${event.id}: ` : ''}${event.status}`);
@@ -154,51 +151,22 @@ async function ensureBaseImage(endpoint: EngineEndpoint, docker: Docker, base: s
   return ensureLocalBase(endpoint, log, host);
 }
 
-/** Writes the context files to a fresh directory, so what is built is exactly what was hashed. */
-async function stageContext(files: ContextFile[]): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'mcp-lok-context-'));
-  for (const file of files) {
-    await mkdir(dirname(join(dir, file.name)), { recursive: true });
-    await writeFile(join(dir, file.name), file.content);
-  }
-  return dir;
-}
-
-async function buildImage(
-  docker: Docker,
+/**
+ * Builds the sandbox image from the context files, sent as a tar made from the same bytes
+ * that were hashed into its tag; build output goes to `log` line by line.
+ */
+async function buildSandbox(
+  endpoint: EngineEndpoint,
   build: { files: ContextFile[]; tag: string; base: string; log: (line: string) => void },
 ): Promise<void> {
-  const dir = await stageContext(build.files);
+  const context = packTar(build.files.map((f) => ({ name: f.name, content: f.content, mode: CONTEXT_FILE_MODE })));
   try {
-    await buildStaged(docker, { ...build, dir });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-async function buildStaged(
-  docker: Docker,
-  build: { dir: string; files: ContextFile[]; tag: string; base: string; log: (line: string) => void },
-): Promise<void> {
-  const fail = (message: string, cause?: unknown): LokError =>
-    new LokError('IMAGE_BUILD_FAILED', `Building the sandbox image ${build.tag} on ${build.base} failed: ${message}`, {
-      exitCode: EXIT.engine, hint: 'Run again with --debug for the build output, or check the engine\'s disk space.', cause,
-    });
-  let stream: NodeJS.ReadableStream;
-  try {
-    stream = await docker.buildImage({ context: build.dir, src: build.files.map((f) => f.name) }, {
-      t: build.tag,
+    await buildImage(endpoint, context, {
+      tag: build.tag,
       dockerfile: DOCKERFILE,
-      buildargs: { BASE: build.base },
+      buildArgs: { BASE: build.base },
       labels: { 'mcp-lok': 'true', 'mcp-lok-base': build.base },
-      rm: true,
-      forcerm: true,
-    });
-  } catch (error) {
-    throw fail(dockerodeMessage(error), error);
-  }
-  try {
-    await followEngineStream(stream, (event) => {
+    }, (event) => {
       if (typeof event.stream !== 'string') return;
       for (const line of event.stream.split('\n')) {
         const text = line.trim();
@@ -206,63 +174,21 @@ async function buildStaged(
       }
     });
   } catch (error) {
-    throw fail(error instanceof Error ? error.message : String(error), error);
+    throw new LokError('IMAGE_BUILD_FAILED', `Building the sandbox image ${build.tag} on ${build.base} failed: ${engineErrorText(error)}`, {
+      exitCode: EXIT.engine, hint: 'Run again with --debug for the build output, or check the engine\'s disk space.', cause: error,
+    });
   }
 }
 
-export interface EngineStreamEvent {
-  status?: unknown;
-  id?: unknown;
-  progress?: unknown;
-  stream?: unknown;
-  error?: unknown;
-  errorDetail?: { message?: unknown };
-  [key: string]: unknown;
-}
-
-/**
- * Resolves when a JSON-lines progress stream (pull, build, import) ends; rejects with the
- * engine's message when an event carries `error`/`errorDetail`.
- */
-export function followEngineStream(stream: NodeJS.ReadableStream, onEvent: (event: EngineStreamEvent) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let failure: Error | undefined;
-    const handle = (line: string): void => {
-      if (!line.trim() || failure) return;
-      let event: EngineStreamEvent;
-      try { event = JSON.parse(line) as EngineStreamEvent; } catch { return; }
-      const message = event.errorDetail?.message ?? event.error;
-      if (message !== undefined) {
-        failure = new Error(String(message).trim());
-        return;
-      }
-      onEvent(event);
-    };
-    const split = splitLines(handle);
-    stream.on('data', (chunk: Buffer | string) => split(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
-    let ended = false;
-    stream.on('error', reject);
-    stream.on('end', () => {
-      ended = true;
-      split.end();
-      if (failure) reject(failure); else resolve();
-    });
-    // Settling twice is harmless; this catches an engine that hangs up mid-stream.
-    stream.on('close', () => { if (!ended) reject(new Error('the engine closed the connection early')); });
-  });
-}
-
-/** Returns the engine's message from a dockerode error, without dockerode's HTTP preamble. */
-export function dockerodeMessage(error: unknown): string {
-  const json = (error as { json?: { message?: unknown } } | undefined)?.json;
-  const text = typeof json?.message === 'string' ? json.message : error instanceof Error ? error.message : String(error);
-  return text.replace(/^\(HTTP code \d+\) [^-]*- /, '').trim();
+/** Returns the text of an engine error (an error answer, an `error` event or a failed connection), trimmed. */
+export function engineErrorText(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).trim();
 }
 
 /** Returns an engine error short enough for one line (no request preamble, capped). */
 export function shortReason(error: unknown): string {
   // `Get "https://registry-1.docker.io/v2/": dial tcp: lookup ...: no such host`
-  const text = dockerodeMessage(error).replace(/^(?:Get|Head|Post) "[^"]*": /, '');
+  const text = engineErrorText(error).replace(/^(?:Get|Head|Post) "[^"]*": /, '');
   return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS - 3)}...` : text;
 }
 
@@ -276,11 +202,8 @@ export async function ensureImagePresent(endpoint: EngineEndpoint, ref: string, 
     throw new LokError('NOT_FOUND', `The image ${ref} is not on this machine, and this start may not download it.`, { exitCode: EXIT.failure, hint: 'Set `allowPull: true` if the user wants the engine to pull it, or pull it yourself first.' });
   }
   log(`mcp-lok: pulling ${ref}...`);
-  const { default: DockerClient } = await import('dockerode');
-  const docker = new DockerClient(toModemOptions(endpoint));
   try {
-    const stream = await docker.pull(ref) as NodeJS.ReadableStream;
-    await followEngineStream(stream, (event) => {
+    await pullImage(endpoint, ref, (event) => {
       if (typeof event.status === 'string' && !/Downloading|Extracting|Waiting/.test(event.status)) log(`mcp-lok: pull: ${event.status}`);
     });
   } catch (error) {

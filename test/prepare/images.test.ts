@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DOCKER_DIR, EGRESS_CODE_DIR, EGRESS_MODULES, computeImageTag, readContextFiles, shortReason } from '../../src/prepare/images.js';
+import { EngineHttpError } from '../../src/engine/http.js';
+import { DOCKER_DIR, EGRESS_CODE_DIR, EGRESS_MODULES, computeImageTag, engineErrorText, readContextFiles, shortReason } from '../../src/prepare/images.js';
 
 const file = (name: string, content: string) => ({ name, content: Buffer.from(content) });
 const FILES = [file('Dockerfile.node-alpine', 'FROM ${BASE}\n'), file('install.mjs', '// install\n')];
@@ -45,10 +46,13 @@ tag.run();
 const reason = suite('shortReason');
 
 reason('drops the request preamble from a registry lookup failure', () => {
-  const error = Object.assign(new Error('(HTTP code 500) server error - Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host'), {
-    json: { message: 'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host' },
-  });
+  const error = new EngineHttpError(500, 'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host');
   assert.is(shortReason(error), 'dial tcp: lookup registry-1.docker.io: no such host');
+});
+
+reason('keeps the text of an error event or a connection error whole', () => {
+  assert.is(shortReason(new Error('manifest for localhost:5000/x:1 not found: manifest unknown')), 'manifest for localhost:5000/x:1 not found: manifest unknown');
+  assert.is(shortReason(Object.assign(new Error('connect ENOENT /var/run/docker.sock'), { code: 'ENOENT' })), 'connect ENOENT /var/run/docker.sock');
 });
 
 reason('caps long messages to one short line', () => {
@@ -58,6 +62,16 @@ reason('caps long messages to one short line', () => {
 });
 
 reason.run();
+
+const text = suite('engineErrorText');
+
+text('returns an error\'s message, trimmed, and other values as text', () => {
+  assert.is(engineErrorText(new EngineHttpError(404, ' no such image ')), 'no such image');
+  assert.is(engineErrorText(new Error('returned a non-zero code: 3\n')), 'returned a non-zero code: 3');
+  assert.is(engineErrorText('plain'), 'plain');
+});
+
+text.run();
 
 const context = suite('readContextFiles');
 const temps: string[] = [];
