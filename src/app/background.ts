@@ -54,8 +54,8 @@ export function chooseToken(host: string, auth: boolean): string | undefined {
   return auth || !isLoopbackHost(host) ? newToken() : undefined;
 }
 
-async function chooseName(ctx: Context, wanted: string | undefined, sourceText: string): Promise<string> {
-  const endpoint = await ctx.engine();
+async function chooseName(ctx: Context, wanted: string | undefined, sourceText: string, engine: string | undefined): Promise<string> {
+  const endpoint = await ctx.engine(engine);
   const taken = async (name: string): Promise<boolean> => readRecord(ctx.paths.state, name) !== undefined || (await findServer(endpoint, name)) !== undefined;
   if (wanted) {
     const record = readRecord(ctx.paths.state, wanted);
@@ -133,7 +133,7 @@ export interface Started {
  * resolves once clients can connect.
  */
 export async function startBackground(ctx: Context, start: BackgroundStart): Promise<Started> {
-  const name = await chooseName(ctx, start.name, start.sourceText);
+  const name = await chooseName(ctx, start.name, start.sourceText, start.server.lok.engine);
   const port = await reservePort(start.host, start.port);
   if (!isLoopbackHost(start.host)) ctx.stderr.write(`mcp-lok: listening on ${start.host}: other machines that can reach this address can use ${name} with its token.\n`);
   const spec: BackgroundSpec = {

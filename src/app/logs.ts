@@ -34,7 +34,8 @@ export async function readServerLogTail(ctx: Context, name: string, count: numbe
   const log = await openServerLog(ctx, name);
   let text = '';
   try { text = logFiles(log.path).map((file) => readFileSync(file, 'utf8')).join(''); } catch { /* no output yet */ }
-  return text.split('\n').filter((line) => line !== '').slice(-count);
+  const lines = text.split('\n').filter((line) => line !== '');
+  return count > 0 ? lines.slice(-count) : [];
 }
 
 /** Returns every outbound attempt a server's egress proxy logged, allowed or denied, oldest first. */

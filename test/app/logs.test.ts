@@ -98,6 +98,7 @@ tail('returns the last lines across the rotated file and the current one, oldest
   const ctx = testContext({ home });
   assert.equal(await readServerLogTail(ctx, 'bg', 3), ['r3', 'c1', 'c2']);
   assert.equal(await readServerLogTail(ctx, 'bg', 100), ['r1', 'r2', 'r3', 'c1', 'c2']);
+  assert.equal(await readServerLogTail(ctx, 'bg', 0), []);
   assert.equal(await readServerLogTail(ctx, 'bg', 1), ['c2']);
 });
 
