@@ -1,6 +1,7 @@
 // mcp-lok's one line splitter: every newline-delimited stream it reads (a bridged server's
 // stdout, the egress sidecar's reports, the supervisor's progress, the engine's build and pull
-// events, the reaper's orders) goes through splitLines.
+// events, the reaper's orders) goes through splitLines, and every whole text it reads line by
+// line (logs, mountinfo, npmrc, ldd output) through textLines, with the same idea of a line.
 
 /**
  * The longest message (one line, without its newline) mcp-lok holds from a stream: 16 MiB.
@@ -102,4 +103,14 @@ export function splitLines(onLine: (line: string) => void, options: SplitOptions
     },
     bufferedBytes: (): number => held,
   });
+}
+
+/** Returns the non-blank lines of a whole text, without newline or trailing CR: what splitLines gives for it. */
+export function textLines(text: string): string[] {
+  const out: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() !== '') out.push(line);
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MAX_MESSAGE_BYTES, splitLines, type SplitOptions } from '../src/lines.js';
+import { MAX_MESSAGE_BYTES, splitLines, textLines, type SplitOptions } from '../src/lines.js';
 
 const lines = suite('splitLines');
 
@@ -107,3 +107,32 @@ lines('passes a line of exactly the cap, and a line of several MiB in 64 KiB chu
 });
 
 lines.run();
+
+const text = suite('textLines');
+
+for (const [input, expected] of [
+  ['', []],
+  ['\n\n', []],
+  ['one', ['one']],
+  ['one\ntwo\n', ['one', 'two']],
+  ['one\r\ntwo\r\n', ['one', 'two']],
+  ['one\n\n  \n\t\r\ntwo', ['one', 'two']],
+  ['  indented \n', ['  indented ']],
+  ['a\rb\n', ['a\rb']],
+  ['last\r', ['last']],
+  ['{"s":"é✓😀"}\n', ['{"s":"é✓😀"}']],
+] as const) {
+  text(`splits ${JSON.stringify(input)}`, () => assert.equal(textLines(input), [...expected]));
+}
+
+text('gives the lines splitLines gives for the same text, the last one without its newline too', () => {
+  for (const input of ['{"id":1}\r\n\n  \n{"id":2}\r\n{"id":3}', 'x\r\r\ny\n', ' \r\n', 'tail']) {
+    const streamed: string[] = [];
+    const push = splitLines((line) => streamed.push(line));
+    push(Buffer.from(input));
+    push.end();
+    assert.equal(textLines(input), streamed, JSON.stringify(input));
+  }
+});
+
+text.run();

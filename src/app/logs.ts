@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { EXIT, LokError } from '../errors.js';
 import { readEgressLog } from '../egress/wiring.js';
+import { textLines } from '../lines.js';
 import type { EgressEntry } from '../egress/proxy.js';
 import { logFiles } from '../state/log-rotation.js';
 import { isSupervised, readRecord, serverLogPath } from '../state/records.js';
@@ -34,7 +35,7 @@ export async function readServerLogTail(ctx: Context, name: string, count: numbe
   const log = await openServerLog(ctx, name);
   let text = '';
   try { text = logFiles(log.path).map((file) => readFileSync(file, 'utf8')).join(''); } catch { /* no output yet */ }
-  const lines = text.split('\n').filter((line) => line !== '');
+  const lines = textLines(text);
   return count > 0 ? lines.slice(-count) : [];
 }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createSandboxDir } from '../state/run-dirs.js';
 import { FIFO_MOUNT } from '../sandbox/hardening.js';
 import { EGRESS_FORWARD_PORT, EGRESS_SOCKET } from './forwarder.js';
-import { splitLines } from '../lines.js';
+import { splitLines, textLines } from '../lines.js';
 import type { Context } from '../app/context.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { startEgressProxy, type EgressEntry, type UpstreamProxy } from './proxy.js';
@@ -56,7 +56,7 @@ export function readEgressLog(stateDir: string, server: string): EgressEntry[] {
   if (files.length === 0 || text === '') {
     throw new LokError('NOT_FOUND', `No egress log for "${server}": it never had an outbound allowlist, or made no attempt.`, { exitCode: EXIT.failure });
   }
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as EgressEntry);
+  return textLines(text).map((line) => JSON.parse(line) as EgressEntry);
 }
 
 /** Whose egress log the attempts go to, and how refusals are told. */

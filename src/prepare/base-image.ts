@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { LokError, EXIT } from '../errors.js';
+import { textLines } from '../lines.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { engineRequest } from '../engine/http.js';
 import { importImage } from '../engine/images.js';
@@ -75,7 +76,7 @@ export function localBaseTag(host: Pick<HostRuntime, 'nodeVersion' | 'npmVersion
 /** Returns the absolute library paths (and the loader) in `ldd` output; vdso has no file. */
 export function parseLddOutput(text: string): string[] {
   const paths = new Set<string>();
-  for (const raw of text.split('\n')) {
+  for (const raw of textLines(text)) {
     const line = raw.trim();
     const target = /=>\s*(\/\S+)/.exec(line)?.[1] ?? /^(\/\S+)/.exec(line)?.[1];
     if (target) paths.add(target);
@@ -204,7 +205,7 @@ async function assembleRootfs(root: string, host: HostRuntime): Promise<void> {
   await symlink('../lib/node_modules/npm/bin/npx-cli.js', join(root, 'usr/local/bin/npx'));
 
   await copyAt(root, host.busyboxPath, '/bin/busybox', 0o755);
-  const applets = (await run(host.busyboxPath, ['--list'])).split('\n').map((a) => a.trim());
+  const applets = textLines(await run(host.busyboxPath, ['--list'])).map((a) => a.trim());
   for (const applet of new Set(applets)) {
     if (!applet || applet === 'busybox' || applet.includes('/')) continue;
     await symlink('busybox', join(root, 'bin', applet));

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LokError, EXIT } from '../errors.js';
+import { textLines } from '../lines.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { engineRequest, expectStatus } from '../engine/http.js';
 import { buildImage, pullImage } from '../engine/images.js';
@@ -168,10 +169,7 @@ async function buildSandbox(
       labels: { 'mcp-lok': 'true', 'mcp-lok-base': build.base },
     }, (event) => {
       if (typeof event.stream !== 'string') return;
-      for (const line of event.stream.split('\n')) {
-        const text = line.trim();
-        if (text) build.log(`mcp-lok: build: ${text}`);
-      }
+      for (const line of textLines(event.stream)) build.log(`mcp-lok: build: ${line.trim()}`);
     });
   } catch (error) {
     throw new LokError('IMAGE_BUILD_FAILED', `Building the sandbox image ${build.tag} on ${build.base} failed: ${engineErrorText(error)}`, {

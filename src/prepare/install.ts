@@ -8,6 +8,7 @@ import type { Context } from '../app/context.js';
 import { createVolume, removeVolume, volumeExists } from '../engine/containers.js';
 import { formatEndpoint, type EngineEndpoint } from '../engine/endpoint.js';
 import { LokError, EXIT } from '../errors.js';
+import { textLines } from '../lines.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
 import { CA_BUNDLE_PATH, DEFAULT_NOFILE, NPM_CACHE_DIR, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { LABEL, buildLabels } from '../sandbox/labels.js';
@@ -183,7 +184,7 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
     reaper: true, cleanupDir: egress.dir, cleanupVolume: run.newVolume ? volume : undefined,
   }).finally(() => egress.close());
   if (run.stop?.aborted) return STOPPED;
-  const text = Buffer.concat(out).toString('utf8').trim().split('\n').pop() ?? '';
+  const text = textLines(Buffer.concat(out).toString('utf8')).pop()?.trim() ?? '';
   try {
     return JSON.parse(text) as InstallResult;
   } catch {

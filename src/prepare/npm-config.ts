@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { UpstreamProxy } from '../egress/proxy.js';
 import { LokError, EXIT } from '../errors.js';
+import { textLines } from '../lines.js';
 
 /** The few npm settings the install phase mirrors from the host. */
 export interface NpmSettings {
@@ -20,7 +21,7 @@ export const DEFAULT_REGISTRY = 'https://registry.npmjs.org/';
 /** Returns `key=value` settings from npmrc text (comments, sections and quotes handled). */
 export function parseNpmrc(text: string, env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const raw of text.split(/\r?\n/)) {
+  for (const raw of textLines(text)) {
     const line = raw.trim();
     if (!line || line.startsWith('#') || line.startsWith(';') || line.startsWith('[')) continue;
     const eq = line.indexOf('=');

@@ -5,6 +5,7 @@
 // the host: the filesystem (major:minor) and the path within it, as /proc/self/mountinfo says.
 import type { MountPlan } from './build-spec.js';
 import { isInside } from './grant-policy.js';
+import { textLines } from '../lines.js';
 
 /** What a mount at `target` must be: `/proc/self/mountinfo`'s device and root fields, escaped as there. */
 export interface MountPin {
@@ -27,7 +28,7 @@ export function escapeMountInfo(path: string): string {
 
 /** Returns the entries of a mountinfo text (fields 3, 4 and 5 of each line). */
 export function parseMountInfo(text: string): MountInfoEntry[] {
-  return text.split('\n').filter((line) => line !== '').map((line) => {
+  return textLines(text).map((line) => {
     const [, , device = '', root = '', mountPoint = ''] = line.split(' ');
     return { device, root, mountPoint };
   });
