@@ -16,6 +16,7 @@ import type { BackgroundSpec, SupervisorMessage, SupervisorRequest } from './sup
 import { listenError } from '../http/listen-error.js';
 import { checkRecordedSpec } from '../request/recorded-spec.js';
 import type { ServerRequest } from '../request/server-request.js';
+import { imageShortName, slugName } from '../sandbox/names.js';
 import type { HttpTransport, ServeMode } from './serve-http.js';
 import { findServer } from './servers.js';
 
@@ -27,9 +28,8 @@ const TOKEN_BYTES = 24;
 export function defaultServerName(sourceText: string): string {
   const base = sourceText.startsWith('npx://')
     ? sourceText.slice('npx://'.length).replace(/^@[^/]+\//, '').replace(/@.*$/, '')
-    : (sourceText.replace(/@.*$/, '').split('/').pop() ?? '').replace(/:.*$/, '');
-  const slug = base.replace(/[^a-zA-Z0-9_.-]+/g, '-').replace(/^[-_.]+/, '').slice(0, 50);
-  return slug || 'server';
+    : imageShortName(sourceText);
+  return slugName(base, 50);
 }
 
 /** Resolves with a free port on `host`, or with `port` once it is known to be free. */

@@ -9,6 +9,7 @@ import type { ServerRequest, ServerSource } from '../request/server-request.js';
 import type { MountPlan } from '../sandbox/build-spec.js';
 import { CA_BUNDLE_PATH, chooseSandboxUser, type SandboxUser } from '../sandbox/hardening.js';
 import { findNestedUnderWrite } from '../sandbox/mount-pin.js';
+import { imageShortName, slugName } from '../sandbox/names.js';
 import { decideNetwork, type NetworkDecision } from '../sandbox/profile.js';
 import { describeProfile, type Profile } from '../sandbox/profile-validate.js';
 
@@ -74,8 +75,7 @@ export interface PlannedServer {
 
 /** Returns a container name for a package: readable, unique, valid for the engine. */
 export function defaultContainerName(pkg: string, random: string): string {
-  const slug = pkg.replace(/^@/, '').replace(/[^a-zA-Z0-9_.-]+/g, '-').replace(/^[-_.]+/, '').slice(0, 40);
-  return `mcp-lok-${slug || 'server'}-${random}`;
+  return `mcp-lok-${slugName(pkg, 40)}-${random}`;
 }
 
 export const NO_GRANTS: ResolvedGrants = { mounts: [], resolved: {}, notes: [] };
@@ -83,7 +83,7 @@ export const NO_GRANTS: ResolvedGrants = { mounts: [], resolved: {}, notes: [] }
 /** Returns the name a server's containers are named after, from where it comes from. */
 export function nameHint(source: ServerSource): string {
   if (source.kind === 'npx') return source.packages[0]?.name ?? 'server';
-  return (source.image.replace(/@.*$/, '').split('/').pop() ?? '').replace(/:.*$/, '') || 'server';
+  return imageShortName(source.image) || 'server';
 }
 
 /**

@@ -6,6 +6,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { z } from 'zod';
 import type { Context } from '../app/context.js';
 import { readVersion } from '../version.js';
+import { CONTAINER_NAME } from '../sandbox/names.js';
 import { restartBackground, startBackground, type Started } from '../app/background.js';
 import { EXIT, LokError, usageError } from '../errors.js';
 import { buildAgentStart, checkAgentProfileName, checkAgentRestart, checkRestartInput, describeRelaxations, findWidenings, hostEnvNames, requireFlags, type StartServerInput, type Widening } from './start-request.js';
@@ -30,7 +31,7 @@ async function guard(body: () => Promise<ToolResult>): Promise<ToolResult> {
   }
 }
 
-const NAME = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'a server name: letters, digits, _ . -, at most 63').describe('The server\'s name, as `list_servers` shows it.');
+const NAME = z.string().regex(CONTAINER_NAME, 'a server name: letters, digits, _ . -, at most 63').describe('The server\'s name, as `list_servers` shows it.');
 
 const serverShape = z.object({
   name: z.string(), id: z.string(), state: z.string(), status: z.string(), launcher: z.string(), transport: z.string(),

@@ -1,5 +1,6 @@
 // Parsers for the values of mcp-lok's own options: each returns the value, or undefined when the
 // text is not one, so the caller can say which flag or variable was wrong.
+import { isContainerName } from '../sandbox/names.js';
 
 /** A variable for the server: a value, or undefined to copy it from the shim's environment. */
 export interface EnvEntry {
@@ -29,7 +30,7 @@ export function parseEnvEntry(raw: string): EnvEntry | undefined {
 
 /** Returns the text when it is a valid container name. */
 export function parseContainerName(raw: string): string | undefined {
-  return /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(raw) ? raw : undefined;
+  return isContainerName(raw) ? raw : undefined;
 }
 
 /** Returns a memory size such as `512m`, `1.5g`, `512mb` or `268435456` in whole bytes, at least 6 MiB. */

@@ -3,6 +3,7 @@ import { createControlEscaper, escapeControl, escapeControlInJson } from '../../
 import { EXIT, usageError } from '../../errors.js';
 import { openServerLog, readEgressEntries } from '../../app/logs.js';
 import { rotatedLogPath, rotationId } from '../../state/log-rotation.js';
+import { isContainerName } from '../../sandbox/names.js';
 import type { ParsedCommand } from '../commands.js';
 import type { Context } from '../../app/context.js';
 import { renderTable } from '../output.js';
@@ -75,7 +76,7 @@ async function printLog(ctx: Context, path: string, follow: boolean, stillRunnin
  */
 export async function runLogs(ctx: Context, args: ParsedCommand): Promise<number> {
   const [name = ''] = args.positionals;
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(name)) throw usageError(`Expected a server name, got "${name}".`);
+  if (!isContainerName(name)) throw usageError(`Expected a server name, got "${name}".`);
   if (!args.values.egress) {
     if (args.values.json) throw usageError('`--json` goes with `--egress`; the server log is plain text.');
     const log = await openServerLog(ctx, name);
