@@ -1,6 +1,7 @@
 // HTTP/1.1 message framing for the splicing reverse proxy: request heads are parsed strictly and
 // rewritten; bodies and responses are only delimited, so their bytes can be copied unchanged.
 import { METHODS, STATUS_CODES } from 'node:http';
+import { formatJsonRpcError } from './json-rpc.js';
 
 /** Bytes a message head may take, start line and closing blank line included. */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -697,7 +698,7 @@ function trimWhitespace(value: string): string {
 
 /** Returns a complete response carrying a JSON-RPC error; the connection closes after it. */
 export function formatErrorResponse(status: number, message: string, extra: Readonly<Record<string, string>> = {}): Buffer {
-  const body = JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
+  const body = formatJsonRpcError(-32000, message);
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
   for (const name in extra) head += `${name}: ${extra[name]}\r\n`;
   head += `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { formatJsonRpcError } from '../json-rpc.js';
 
 /** Largest request body the bridge reads; stops one client from exhausting memory. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -55,11 +56,6 @@ export function splitJsonArray(text: string): string[] {
   return parts;
 }
 
-/** Returns a JSON-RPC error message; `idJson` is the id already serialized. */
-export function errorLine(idJson: string, code: number, message: string): string {
-  return `{"jsonrpc":"2.0","id":${idJson},"error":{"code":${code},"message":${JSON.stringify(message)}}}`;
-}
-
 /** Answers an HTTP request with a JSON-RPC error that carries no id, as the SDK's transports do. */
 export function sendJsonRpcError(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
@@ -67,7 +63,7 @@ export function sendJsonRpcError(res: ServerResponse, status: number, code: numb
     return;
   }
   res.writeHead(status, { ...headers, 'content-type': 'application/json' });
-  res.end(`{"jsonrpc":"2.0","error":{"code":${code},"message":${JSON.stringify(message)}},"id":null}`);
+  res.end(formatJsonRpcError(code, message));
 }
 
 /** Returns true for a Content-Type whose media type is application/json. */

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BackendHandlers, BridgeCore, BridgeSession, SessionBackend, TransportHandler } from './bridge.js';
 import { MAX_MESSAGE_BYTES } from '../../lines.js';
+import { formatJsonRpcError } from '../json-rpc.js';
 import { Backpressure } from './backpressure.js';
-import { errorLine, isJsonContentType, MAX_BATCH_MESSAGES, messageKind, readPostedMessages, sendJsonRpcError, splitJsonArray, toSingleLine } from './json-lines.js';
+import { isJsonContentType, MAX_BATCH_MESSAGES, messageKind, readPostedMessages, sendJsonRpcError, splitJsonArray, toSingleLine } from './json-lines.js';
 
 /** Server messages kept for a standalone stream not yet open; older ones are dropped first. */
 const MAX_QUEUED_MESSAGES = 1000;
@@ -242,7 +243,7 @@ class StreamableSession implements BridgeSession, BackendHandlers {
       for (const k of ex.keys) {
         if (this.pending.get(k) !== ex) continue;
         this.pending.delete(k);
-        this.deliver(ex, errorLine(k, -32000, message), --ex.remaining === 0);
+        this.deliver(ex, formatJsonRpcError(-32000, message, k), --ex.remaining === 0);
       }
     }
     this.getStream?.end();
