@@ -5,7 +5,7 @@ import { LokError, EXIT } from '../errors.js';
 import type { MountPlan } from '../sandbox/build-spec.js';
 import { listKnownEngineSockets } from '../engine/discover.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
-import { buildDenyRules, findGrantViolation, isInGitFolder } from '../sandbox/grant-policy.js';
+import { buildDenyRules, findGrantViolation, isInGitFolder, isInside } from '../sandbox/grant-policy.js';
 import { chooseSandboxUser } from '../sandbox/hardening.js';
 import type { LokPaths } from '../state/paths.js';
 import type { PathGrant, Profile } from '../sandbox/profile-validate.js';
@@ -129,7 +129,7 @@ export function scanGrant(root: string, options: { limits: ScanLimits; now: () =
   }
   // One read-only mount covers what lies inside it (a submodule's folder in .git/modules).
   const sorted = [...found].sort();
-  gitPaths.push(...sorted.filter((path) => !sorted.some((outer) => path.startsWith(`${outer}/`))));
+  gitPaths.push(...sorted.filter((path) => !sorted.some((outer) => isInside(path, outer))));
   return { gitPaths };
 }
 

@@ -44,7 +44,7 @@ export function findMountSource(entries: readonly MountInfoEntry[], path: string
   const escaped = escapeMountInfo(path);
   let best: MountInfoEntry | undefined;
   for (const entry of entries) {
-    const inside = entry.mountPoint === '/' || escaped === entry.mountPoint || escaped.startsWith(`${entry.mountPoint}/`);
+    const inside = escaped === entry.mountPoint || isInside(escaped, entry.mountPoint);
     if (inside && (!best || entry.mountPoint.length >= best.mountPoint.length)) best = entry;
   }
   if (!best) return undefined;

@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { EXIT, LokError } from '../errors.js';
+import { isInside } from './grant-policy.js';
 import { appendJsonPath, hasUnprintable, nameSource, quoteValue } from './profile-json.js';
 
 /**
@@ -65,10 +66,6 @@ function describeValue(value: unknown): string {
   if (typeof value === 'number') return `the number ${value}`;
   if (typeof value === 'object') return 'an object';
   return String(value);
-}
-
-function isInside(child: string, parent: string): boolean {
-  return child.startsWith(`${parent}/`);
 }
 
 function readObject(value: unknown, path: string, keys: string[]): Record<string, unknown> {

@@ -1,5 +1,6 @@
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { LokError, EXIT } from '../errors.js';
+import { isInside } from '../sandbox/grant-policy.js';
 
 /**
  * Returns which stdio bridge to use. Named pipes need the engine on this very kernel (a native
@@ -19,5 +20,6 @@ export function chooseStdioChannel(
     throw new LokError('INVALID_INPUT', `Expected MCP_LOK_BRIDGE to be \`attach\` or \`fifo\`, got \`${forced}\`.`, { exitCode: EXIT.usage });
   }
   if (platform !== 'linux' || endpoint.kind !== 'unix') return 'attach';
-  return endpoint.socketPath.startsWith(`${home}/`) ? 'attach' : 'fifo';
+  // A home of `/` says nothing about where the engine runs.
+  return home !== '/' && isInside(endpoint.socketPath, home) ? 'attach' : 'fifo';
 }

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildDenyRules, findGrantViolation, isInGitFolder } from '../../src/sandbox/grant-policy.js';
+import { buildDenyRules, findGrantViolation, isInGitFolder, isInside } from '../../src/sandbox/grant-policy.js';
 
 const rules = buildDenyRules({
   home: '/home/me', engineSockets: ['/var/run/docker.sock'], lokDirs: ['/home/me/.cache/mcp-lok', '/home/me/.config/mcp-lok'],
@@ -119,3 +119,19 @@ git('finds a .git segment anywhere in the path, folded where the filesystem fold
 });
 
 git.run();
+
+const inside = suite('isInside');
+for (const [child, parent, expected] of [
+  ['/home/me/.ssh', '/home/me', true],
+  ['/home/me/.ssh/id', '/home/me', true],
+  ['/home/me', '/home/me', false],
+  ['/home/me2', '/home/me', false],
+  ['/home', '/home/me', false],
+  ['/x', '/', true],
+  ['/', '/', false],
+  ['/proc/1', '/proc', true],
+  ['/processes', '/proc', false],
+] as const) {
+  inside(`${child} is ${expected ? '' : 'not '}strictly inside ${parent}`, () => assert.is(isInside(child, parent), expected));
+}
+inside.run();

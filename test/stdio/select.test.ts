@@ -18,6 +18,11 @@ for (const [title, endpoint, platform, expected] of [
   });
 }
 
+choose('a home of / does not put every socket inside it: a native Linux daemon still gets named pipes', () => {
+  assert.is(chooseStdioChannel(unix('/var/run/docker.sock'), {}, '/', 'linux'), 'fifo');
+  assert.is(chooseStdioChannel(unix('/home/u-other/docker.sock'), {}, '/home/u', 'linux'), 'fifo');
+});
+
 choose('lets MCP_LOK_BRIDGE override and rejects unknown values', () => {
   assert.is(chooseStdioChannel(unix('/var/run/docker.sock'), { MCP_LOK_BRIDGE: 'attach' }, '/h', 'linux'), 'attach');
   assert.throws(() => chooseStdioChannel(unix('/x'), { MCP_LOK_BRIDGE: 'pipes' }, '/h', 'linux'), /MCP_LOK_BRIDGE/);
