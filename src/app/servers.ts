@@ -2,6 +2,7 @@ import { listContainers, removeContainer, stopContainer, type ContainerSummary }
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import type { Context } from './context.js';
 import { LokError, EXIT } from '../errors.js';
+import { STOP_GRACE_S } from '../sandbox/hardening.js';
 import { LABEL } from '../sandbox/labels.js';
 import { effectiveRecord, isSupervised, readRecord, readRecords, removeRecord, type ServerRecord } from '../state/records.js';
 
@@ -162,7 +163,7 @@ export async function removeServer(ctx: Context, name: string, force: boolean): 
     throw new LokError('INVALID_INPUT', `The server "${name}" is running.`, { exitCode: EXIT.failure, hint: `Stop it first (\`mcp-lok stop ${name}\`) or use \`mcp-lok rm -f ${name}\`.` });
   }
   if (record) {
-    if (running) await stopSupervisor(record, 3);
+    if (running) await stopSupervisor(record, STOP_GRACE_S);
     removeRecord(stateDir, name);
     return;
   }

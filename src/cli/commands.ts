@@ -1,5 +1,6 @@
 import type { ParseArgsConfig } from 'node:util';
 import type { Context } from '../app/context.js';
+import { STOP_GRACE_S } from '../sandbox/hardening.js';
 
 /** One option of a manager command: its parseArgs shape and its help line. */
 export interface OptionSpec {
@@ -71,7 +72,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'Stop a server (it is removed if it was started by mcp-lok-npx)',
     usage: 'mcp-lok stop [--time SECONDS] NAME [NAME...]',
     positionals: { min: 1, max: Infinity, names: ['NAME'] },
-    options: { time: { type: 'string', short: 't', value: 'SECONDS', description: 'Seconds to wait after SIGTERM before SIGKILL (default 3).' } },
+    options: { time: { type: 'string', short: 't', value: 'SECONDS', description: `Seconds to wait after SIGTERM before SIGKILL (default ${STOP_GRACE_S}).` } },
     examples: ['mcp-lok stop memory'],
     run: { parsed: async (ctx, args) => (await import('./commands/stop-rm.js')).runStop(ctx, args) },
   },

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Context } from '../app/context.js';
 import { readVersion } from '../version.js';
 import { CONTAINER_NAME } from '../sandbox/names.js';
+import { STOP_GRACE_S } from '../sandbox/hardening.js';
 import { restartBackground, startBackground, type Started } from '../app/background.js';
 import { EXIT, LokError, usageError } from '../errors.js';
 import { buildAgentStart, checkAgentProfileName, checkAgentRestart, checkRestartInput, describeRelaxations, findWidenings, hostEnvNames, requireFlags, type StartServerInput, type Widening } from './start-request.js';
@@ -78,10 +79,10 @@ export function createManagementServer(ctx: Context): McpServer {
   server.registerTool('stop_server', {
     title: 'Stop a sandboxed server',
     description: 'Stops one of mcp-lok\'s servers (SIGTERM, then SIGKILL after the grace period). A background server stays listed as stopped until removed; one started by mcp-lok-npx or `run` is removed when it stops.',
-    inputSchema: { name: NAME, graceSeconds: z.number().int().min(0).max(3600).optional().describe('Seconds between SIGTERM and SIGKILL (default 3).') },
+    inputSchema: { name: NAME, graceSeconds: z.number().int().min(0).max(3600).optional().describe(`Seconds between SIGTERM and SIGKILL (default ${STOP_GRACE_S}).`) },
     outputSchema: { name: z.string(), wasRunning: z.boolean() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  }, async ({ name, graceSeconds }) => guard(async () => ok({ name, wasRunning: await stopServer(ctx, name, graceSeconds ?? 3) })));
+  }, async ({ name, graceSeconds }) => guard(async () => ok({ name, wasRunning: await stopServer(ctx, name, graceSeconds ?? STOP_GRACE_S) })));
 
   server.registerTool('remove_server', {
     title: 'Remove a sandboxed server',

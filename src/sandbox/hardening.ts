@@ -43,6 +43,8 @@ export const PODMAN_NPROC = 4096;
 /** /tmp and the home directory live in memory, capped, and cannot hold executables. */
 export const TMP_SIZE_BYTES = 64 * 1024 * 1024;
 export const HOME_SIZE_BYTES = 64 * 1024 * 1024;
+/** Seconds the engine waits after SIGTERM before SIGKILL when mcp-lok stops a server and nobody chose another. */
+export const STOP_GRACE_S = 3;
 
 /** The environment every sandbox gets besides what the user names. */
 export const FIXED_ENV: Readonly<Record<string, string>> = {

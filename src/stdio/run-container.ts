@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { createContainer, removeContainer, startContainer, stopContainer, waitContainer } from '../engine/containers.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import type { ContainerCreateBody } from '../sandbox/build-spec.js';
+import { STOP_GRACE_S } from '../sandbox/hardening.js';
 import { attachChannel } from './attach.js';
 import type { RunIo, StdioChannel } from './channel.js';
 import { fifoChannel, type FifoSet } from './fifo.js';
@@ -14,8 +15,6 @@ export type { RunIo } from './channel.js';
 
 /** How long a server may take to exit by itself after its stdin closes. */
 export const EOF_GRACE_MS = 2000;
-/** How long the engine waits after SIGTERM before SIGKILL. */
-export const STOP_GRACE_S = 3;
 /** How long to wait for the last output bytes after the container exited. */
 const DRAIN_MS = 1000;
 

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { findCommand } from '../../src/cli/commands.js';
 import { formatAge, formatBytes, renderTable } from '../../src/cli/output.js';
 import { parseCommandArgs } from '../../src/cli/parse-command.js';
+import { STOP_GRACE_S } from '../../src/sandbox/hardening.js';
 import { catchError } from '../support/catch-error.js';
 
 const parse = suite('parseCommandArgs');
@@ -13,6 +14,11 @@ parse('reads flags, short flags and positionals', () => {
   assert.equal(parseCommandArgs(list, ['-a', '--json']).values.all, true);
   assert.equal(parseCommandArgs(stop, ['-t', '5', 'memory']).positionals, ['memory']);
   assert.is(parseCommandArgs(stop, ['--time=5', 'memory']).values.time, '5');
+});
+
+parse('says the default stop grace it uses (STOP_GRACE_S) in stop\'s help', () => {
+  assert.is(stop.options?.time?.description, `Seconds to wait after SIGTERM before SIGKILL (default ${STOP_GRACE_S}).`);
+  assert.is(STOP_GRACE_S, 3);
 });
 
 parse('lets --help through without the positionals', () => {

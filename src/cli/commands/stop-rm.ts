@@ -2,12 +2,11 @@ import { EXIT, usageError } from '../../errors.js';
 import { removeServer, stopServer } from '../../app/servers.js';
 import type { ParsedCommand } from '../commands.js';
 import { formatError } from '../../format-error.js';
+import { STOP_GRACE_S } from '../../sandbox/hardening.js';
 import type { Context } from '../../app/context.js';
 
-const DEFAULT_STOP_SECONDS = 3;
-
 function readSeconds(raw: string | boolean | undefined): number {
-  if (raw === undefined) return DEFAULT_STOP_SECONDS;
+  if (raw === undefined) return STOP_GRACE_S;
   const value = Number(raw);
   if (typeof raw !== 'string' || !/^\d{1,4}$/.test(raw) || value > 3600) {
     throw usageError(`Expected \`--time\` to be whole seconds from 0 to 3600, got \`${String(raw)}\`.`);
