@@ -51,7 +51,7 @@ slug.run();
 
 const image = suite('imageShortName');
 for (const [ref, expected] of [
-  ['ghcr.io/org/my-server:1.2', 'my-server'],
+  ['registry.mcp-lok.test/org/my-server:1.2', 'my-server'],
   ['localhost:5000/img@sha256:abc', 'img'],
   ['localhost:5000/img:2@sha256:abc', 'img'],
   ['alpine', 'alpine'],
