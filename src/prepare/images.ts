@@ -18,7 +18,7 @@ export const DOCKER_DIR = fileURLToPath(new URL('../../../docker/', import.meta.
 export const EGRESS_CODE_DIR = fileURLToPath(new URL('../', import.meta.url));
 /** The modules the sidecar needs, relative to EGRESS_CODE_DIR: they import only `node:` modules and each other. */
 export const EGRESS_MODULES = [
-  'egress/proxy.js', 'egress/match.js', 'egress/http-relay.js', 'egress/http-request.js', 'egress/tls-hello.js', 'http/framing.js',
+  'egress/proxy.js', 'egress/match.js', 'egress/http-relay.js', 'egress/http-request.js', 'egress/tls-hello.js', 'http/framing.js', 'http/json-rpc.js',
 ];
 /** Where they go in the build context, with the same layout (and, by the Dockerfile, under /opt/mcp-lok/lib/). */
 export const EGRESS_CONTEXT_DIR = 'lib';

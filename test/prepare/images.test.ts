@@ -1,6 +1,6 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EngineHttpError } from '../../src/engine/http.js';
@@ -93,6 +93,23 @@ context('holds docker/ and the compiled egress proxy (with the HTTP framing it u
   assert.equal(files.map((f) => f.name).sort(), ['Dockerfile.node-alpine', 'egress-sidecar.mjs', ...EGRESS_MODULES.map((m) => `lib/${m}`), 'lib/package.json'].sort());
   assert.equal(JSON.parse(files.find((f) => f.name === 'lib/package.json')?.content.toString() ?? ''), { type: 'module' });
   assert.is(files.find((f) => f.name === 'lib/egress/proxy.js')?.content.toString(), '// egress/proxy.js\n');
+});
+
+context('lists every module that the sidecar modules import: the image holds nothing else of mcp-lok', () => {
+  for (const module of EGRESS_MODULES) {
+    const source = readFileSync(join(EGRESS_CODE_DIR, module), 'utf8');
+    const specs = [
+      ...source.matchAll(/^\s*import\s+(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]/gm),
+      ...source.matchAll(/^\s*export\s+[^'";]*?\s+from\s+['"]([^'"]+)['"]/gm),
+      ...source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ].map((m) => m[1] ?? '');
+    for (const spec of specs) {
+      if (spec.startsWith('node:')) continue;
+      assert.ok(spec.startsWith('.'), `${module} imports ${spec}, a package the image does not have`);
+      const target = posix.normalize(posix.join(posix.dirname(module), spec));
+      assert.ok(EGRESS_MODULES.includes(target), `${module} imports ${target}, which EGRESS_MODULES does not list`);
+    }
+  }
 });
 
 context('gives a new tag when the egress proxy changes', () => {
