@@ -6,7 +6,7 @@ import type { EgressEntry } from '../egress/proxy.js';
 import { logFiles } from '../state/log-rotation.js';
 import { isSupervised, readRecord, serverLogPath } from '../state/records.js';
 import type { Context } from './context.js';
-import { findServer } from './servers.js';
+import { checkServerName, findServer } from './servers.js';
 
 /** Where a background server's log is, and whether its supervisor still writes to it. */
 export interface ServerLog {
@@ -19,6 +19,7 @@ export interface ServerLog {
  * went to its client, which the error says (and where to look instead); an unknown name is NOT_FOUND.
  */
 export async function openServerLog(ctx: Context, name: string): Promise<ServerLog> {
+  checkServerName(name);
   const state = ctx.paths.state;
   const record = readRecord(state, name);
   if (record) return { path: serverLogPath(state, name), stillRunning: () => isSupervised(readRecord(state, name) ?? record) };
@@ -41,5 +42,6 @@ export async function readServerLogTail(ctx: Context, name: string, count: numbe
 
 /** Returns every outbound attempt a server's egress proxy logged, allowed or denied, oldest first. */
 export function readEgressEntries(ctx: Context, name: string): EgressEntry[] {
+  checkServerName(name);
   return readEgressLog(ctx.paths.state, name);
 }

@@ -1,7 +1,9 @@
 import { listContainers, removeContainer, stopContainer, type ContainerSummary } from '../engine/containers.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import type { Context } from './context.js';
-import { LokError, EXIT } from '../errors.js';
+import { LokError, EXIT, usageError } from '../errors.js';
+import { showInput } from '../request/input-errors.js';
+import { isContainerName } from '../sandbox/names.js';
 import { STOP_GRACE_S } from '../sandbox/hardening.js';
 import { LABEL } from '../sandbox/labels.js';
 import { effectiveRecord, isSupervised, readRecord, readRecords, removeRecord, type ServerRecord } from '../state/records.js';
@@ -137,6 +139,7 @@ async function stopSupervisor(record: ServerRecord, graceSeconds: number): Promi
 
 /** Stops a server (SIGTERM, then SIGKILL after `graceSeconds`); returns whether it was running. */
 export async function stopServer(ctx: Context, name: string, graceSeconds: number): Promise<boolean> {
+  checkServerName(name);
   const record = readRecord(ctx.paths.state, name);
   if (record) {
     if (!isSupervised(record)) return false;
@@ -153,6 +156,7 @@ export async function stopServer(ctx: Context, name: string, graceSeconds: numbe
 
 /** Removes a server (its record and log, or its container); a running one only with `force`. */
 export async function removeServer(ctx: Context, name: string, force: boolean): Promise<void> {
+  checkServerName(name);
   const stateDir = ctx.paths.state;
   const record = readRecord(stateDir, name);
   const running = record ? isSupervised(record) : undefined;
@@ -172,5 +176,12 @@ export async function removeServer(ctx: Context, name: string, force: boolean): 
 
 /** Returns true when `name` is a background server (running or stopped) that `start NAME` can start again. */
 export function isBackgroundServer(ctx: Context, name: string): boolean {
-  return readRecord(ctx.paths.state, name) !== undefined;
+  return isContainerName(name) && readRecord(ctx.paths.state, name) !== undefined;
+}
+
+/** Refuses what cannot be a server's name (it also names files under the state folder): one line, a usage error. */
+export function checkServerName(name: string): void {
+  if (!isContainerName(name)) {
+    throw usageError(`Expected a server name (a letter or digit, then letters, digits, _ . -, at most 63), got ${showInput(name)}.`, 'Run `mcp-lok list --all` to see the names.');
+  }
 }

@@ -4,6 +4,13 @@ import type { Owner } from '../sandbox/labels.js';
 import type { BackgroundSpec } from '../app/supervisor-protocol.js';
 import { removeLog } from './log-rotation.js';
 import { isOwnerAlive, isSupervisorProcess } from './owner.js';
+import { isContainerName } from '../sandbox/names.js';
+
+/** Returns a server name fit to be a file name here; front ends check names first, this is the last line. */
+function safeName(name: string): string {
+  if (!isContainerName(name)) throw new Error(`not a server name: ${JSON.stringify(name)}`);
+  return name;
+}
 
 /**
  * A server sent to the background by `mcp-lok start`. Its containers come and go (restarts,
@@ -39,14 +46,14 @@ export function recordsDir(stateDir: string): string {
 
 /** Returns where a started server's log (its output, the supervisor's and the proxy's lines) is kept. */
 export function serverLogPath(stateDir: string, name: string): string {
-  return join(stateDir, 'logs', `${name}.log`);
+  return join(stateDir, 'logs', `${safeName(name)}.log`);
 }
 
 /** Writes a record atomically (a reader never sees half of one). */
 export function writeRecord(stateDir: string, record: ServerRecord): void {
   const dir = recordsDir(stateDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = join(dir, `${record.name}.json`);
+  const path = join(dir, `${safeName(record.name)}.json`);
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, path);
@@ -55,7 +62,7 @@ export function writeRecord(stateDir: string, record: ServerRecord): void {
 /** Returns a server's record, or undefined. */
 export function readRecord(stateDir: string, name: string): ServerRecord | undefined {
   try {
-    return JSON.parse(readFileSync(join(recordsDir(stateDir), `${name}.json`), 'utf8')) as ServerRecord;
+    return JSON.parse(readFileSync(join(recordsDir(stateDir), `${safeName(name)}.json`), 'utf8')) as ServerRecord;
   } catch {
     return undefined;
   }
@@ -74,7 +81,7 @@ export function readRecords(stateDir: string): ServerRecord[] {
 
 /** Removes a record and its log. */
 export function removeRecord(stateDir: string, name: string): void {
-  rmSync(join(recordsDir(stateDir), `${name}.json`), { force: true });
+  rmSync(join(recordsDir(stateDir), `${safeName(name)}.json`), { force: true });
   removeLog(serverLogPath(stateDir, name));
 }
 

@@ -183,6 +183,20 @@ stop.after.each(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
+stop('refuses a name that is not a server name (a path, an option) with one usage line, and touches no file', async () => {
+  const outside = join(home, 'victim.json');
+  writeFileSync(outside, '{}');
+  const ctx = testContext({ home });
+  for (const name of ['../../victim', '../victim', '-rf', '', 'a/b', 'x'.repeat(64)]) {
+    for (const act of [() => stopServer(ctx, name, 1), () => removeServer(ctx, name, true)]) {
+      const error = await catchErrorAsync(act);
+      assert.is(error.exitCode, EXIT.usage, name);
+      assert.match(error.message, /Expected a server name/);
+    }
+  }
+  assert.ok(existsSync(outside));
+});
+
 stop('returns false for a stopped one, asks no engine, and keeps its record', async () => {
   writeServer();
   assert.is(await stopServer(testContext({ home }), 'srv', 1), false);
