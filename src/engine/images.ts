@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { splitLines } from '../lines.js';
 import type { EngineEndpoint } from './endpoint.js';
-import { engineStream } from './http.js';
+import { engineRequest, engineStream, expectStatus } from './http.js';
 
 /**
  * The engine's streaming image endpoints: pull, build and import. Each answers with a stream
@@ -130,4 +130,17 @@ export async function importImage(
 ): Promise<void> {
   const res = await engineStream(endpoint, 'POST', importPath(options), { body: rootfs, contentType: 'application/x-tar' });
   await followEngineStream(res, onEvent);
+}
+
+/** Returns true when the engine has an image by that name (one cheap request). */
+export async function imageExists(endpoint: EngineEndpoint, ref: string): Promise<boolean> {
+  const res = await engineRequest(endpoint, 'GET', `/images/${ref}/json`);
+  if (res.status === 404) return false;
+  expectStatus(res, [200], `Inspecting the image ${ref}`);
+  return true;
+}
+
+/** Returns the text of an engine error (an error answer, an `error` event or a failed connection), trimmed. */
+export function engineErrorText(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).trim();
 }

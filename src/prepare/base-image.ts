@@ -10,7 +10,7 @@ import { textLines } from '../lines.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { engineRequest } from '../engine/http.js';
 import { importImage } from '../engine/images.js';
-import { engineErrorText, imageExists } from './images.js';
+import { engineErrorText, imageExists } from '../engine/images.js';
 
 /**
  * A stand-in for node:24-alpine where no registry answers: the host's own Node, npm and a

@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { LokError, EXIT } from '../errors.js';
 import { textLines } from '../lines.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
-import { engineRequest, expectStatus } from '../engine/http.js';
-import { buildImage, pullImage } from '../engine/images.js';
+import { buildImage, engineErrorText, imageExists, pullImage } from '../engine/images.js';
+
+export { engineErrorText, imageExists } from '../engine/images.js';
 import { packTar } from '../engine/tar.js';
 
 export const SANDBOX_REPO = 'mcp-lok/sandbox';
@@ -91,14 +92,6 @@ export function readContextFiles(dir: string, egressDir: string = EGRESS_CODE_DI
   return files;
 }
 
-/** Returns true when the engine has an image by that name (one cheap request). */
-export async function imageExists(endpoint: EngineEndpoint, ref: string): Promise<boolean> {
-  const res = await engineRequest(endpoint, 'GET', `/images/${ref}/json`);
-  if (res.status === 404) return false;
-  expectStatus(res, [200], `Inspecting the image ${ref}`);
-  return true;
-}
-
 /**
  * Returns the image reference to run servers in, building it on first use. Warm starts cost
  * one inspect request; progress goes only through `options.log`.
@@ -176,11 +169,6 @@ async function buildSandbox(
       exitCode: EXIT.engine, hint: 'Run again with --debug for the build output, or check the engine\'s disk space.', cause: error,
     });
   }
-}
-
-/** Returns the text of an engine error (an error answer, an `error` event or a failed connection), trimmed. */
-export function engineErrorText(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).trim();
 }
 
 /** Returns an engine error short enough for one line (no request preamble, capped). */
