@@ -49,8 +49,8 @@ export function createDebug(on: boolean): (line: string) => void {
 }
 
 /**
- * Returns the engine finder of a context: discovery once per explicit address, and one orphan
- * sweep per engine found, whose end `swept` reports.
+ * Returns the engine finder of a context: discovery once per explicit address (again after a
+ * failure), and one orphan sweep per engine found, whose end `swept` reports.
  */
 export function createEngineFinder(input: { env: Context['env']; home: string; platform: NodeJS.Platform; runDir: string; now: () => number; debug: (line: string) => void }): Pick<Context, 'engine' | 'swept'> {
   const found = new Map<string, Promise<EngineEndpoint>>();
@@ -67,7 +67,10 @@ export function createEngineFinder(input: { env: Context['env']; home: string; p
             (names) => { for (const n of names) input.debug(`removed leftover ${n}`); },
             (error: unknown) => input.debug(`orphan sweep failed: ${String(error)}`),
           ));
-        }, () => {});
+        }, () => {
+          // Not found now: the next call looks again (a long-lived management server outlives an engine's start).
+          if (found.get(key) === endpoint) found.delete(key);
+        });
         found.set(key, endpoint);
       }
       return endpoint;

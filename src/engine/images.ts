@@ -82,8 +82,11 @@ export function followEngineStream(stream: NodeJS.ReadableStream, onEvent: (even
     let failure: Error | undefined;
     const handle = (line: string): void => {
       if (!line.trim() || failure) return;
-      let event: EngineStreamEvent;
-      try { event = JSON.parse(line) as EngineStreamEvent; } catch { return; }
+      let parsed: unknown;
+      try { parsed = JSON.parse(line); } catch { return; }
+      // Only objects are events: a `null` line would otherwise throw from the stream's handler.
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return;
+      const event = parsed as EngineStreamEvent;
       const message = event.errorDetail?.message ?? event.error;
       if (message !== undefined) {
         failure = new Error(String(message).trim());

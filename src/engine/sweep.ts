@@ -16,13 +16,17 @@ const FRESH_RUN_DIR_MS = 60_000;
 export async function sweepOrphans(endpoint: EngineEndpoint, runDir: string, now: number): Promise<string[]> {
   const containers = await listContainers(endpoint, [`${LABEL.managed}=true`]);
   const removed: string[] = [];
+  const gone = new Set<string>();
   await Promise.all(containers.map(async (c) => {
     const owner = readOwner(c.Labels);
     if (!owner || isOwnerAlive(owner)) return;
     await removeContainer(endpoint, c.Id);
+    gone.add(c.Id);
     removed.push(c.Labels[LABEL.name] ?? c.Names[0] ?? c.Id);
   }));
-  const live = new Set(containers.map((c) => c.Labels[LABEL.name]).filter((n) => n && !removed.includes(n)));
+  // A run folder is named after its server (egress, ingress) or after its container (a session's
+  // pipes and egress socket, `NAME-SESSION.x`): both names of every container left keep theirs.
+  const live = new Set(containers.filter((c) => !gone.has(c.Id)).flatMap((c) => [c.Labels[LABEL.name] ?? '', ...c.Names.map((n) => n.replace(/^\//, ''))]).filter((n) => n !== ''));
   const entries = await readdir(runDir).catch(() => [] as string[]);
   await Promise.all(entries.map(async (entry) => {
     const name = entry.slice(0, entry.lastIndexOf('.'));

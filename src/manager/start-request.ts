@@ -129,7 +129,11 @@ export function findWidenings(start: Pick<BackgroundStart, 'server' | 'host'>, c
   if (profile.outbound.insecureAllowAll) out.push({ flag: 'allowNetwork', what: `profile ${name} lets the server reach any public host on any port` });
   else if (profile.outbound.hosts.length > 0) out.push({ flag: 'allowNetwork', what: `profile ${name} lets the server reach ${profile.outbound.hosts.join(', ')} on port ${profile.outbound.ports.join(', ')}` });
   if (profile.read.length > 0) out.push({ flag: 'allowReads', what: `profile ${name} lets the server read ${profile.read.map((g) => g.host).join(', ')}` });
-  if (profile.write.length > 0) out.push({ flag: 'allowWrites', what: `profile ${name} lets the server write ${profile.write.map((g) => g.host).join(', ')}` });
+  if (profile.write.length > 0) {
+    // Without git_writable each .git inside stays read-only; with it, the server can plant hooks git runs on the host.
+    const git = profile.gitWritable ? ', .git folders included (git_writable: their hooks and config run code on this machine)' : '';
+    out.push({ flag: 'allowWrites', what: `profile ${name} lets the server write ${profile.write.map((g) => g.host).join(', ')}${git}` });
+  }
   const { source } = start.server;
   if (source.kind === 'image' && source.allowPull) out.push({ flag: 'allowPull', what: `the engine may download ${source.image} if it is not on this machine` });
   if (!isLoopbackHost(start.host)) out.push({ flag: 'allowRemoteClients', what: `listening on ${start.host} lets other machines use the server` });

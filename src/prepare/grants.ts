@@ -36,6 +36,11 @@ export const GRANT_SCAN_LIMITS: ScanLimits = { maxEntries: 200_000, timeMs: 5_00
 
 export interface GrantContext {
   home: string;
+  /**
+   * The home as the filesystem resolves it, when that differs (a home reached through a link, such
+   * as an automounted one): grants are checked by their real path, so its stores are refused by it too.
+   */
+  realHome?: string | undefined;
   /** Every engine socket this machine may have, the one in use included. */
   engineSockets: string[];
   lokDirs: string[];
@@ -155,7 +160,8 @@ function refuse(message: string, hint: string): LokError {
  * write grant, each `.git` gets a read-only mount over it unless the profile sets git_writable.
  */
 export function resolveGrantMounts(profile: Profile, ctx: GrantContext, previous?: ResolvedGrants): ResolvedGrants {
-  const rules = buildDenyRules({ home: ctx.home, engineSockets: ctx.engineSockets, lokDirs: ctx.lokDirs, tempDirs: ctx.tempDirs });
+  const homes = [...new Set([ctx.home, ctx.realHome ?? ctx.home])];
+  const rules = homes.flatMap((home) => buildDenyRules({ home, engineSockets: ctx.engineSockets, lokDirs: ctx.lokDirs, tempDirs: ctx.tempDirs }));
   const fold = { caseInsensitive: ctx.caseInsensitive };
   const out: ResolvedGrants = { mounts: [], resolved: {}, notes: [] };
   const one = (grant: PathGrant, readOnly: boolean, index: number): void => {
@@ -253,6 +259,7 @@ export function buildGrantContext(input: {
   const both = (paths: string[]): string[] => [...new Set(paths.flatMap((p) => [resolve(p), realOrSelf(p)]))];
   return {
     home,
+    realHome: realOrSelf(home),
     engineSockets: both(sockets),
     lokDirs: both([input.paths.config, input.paths.cache, input.paths.state]),
     tempDirs: both(temps),

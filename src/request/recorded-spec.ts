@@ -53,6 +53,8 @@ export function checkRecordedSpec(value: unknown, name: string): BackgroundSpec 
     || typeof lok.cpus !== 'number' || parseCpus(String(lok.cpus)) !== lok.cpus
     || typeof lok.memoryBytes !== 'number' || parseMemory(String(lok.memoryBytes)) !== lok.memoryBytes) throw damaged(name, 'limits out of range');
   if (![lok.caCert, lok.engine, lok.registry].every((v) => v === undefined || typeof v === 'string')) throw damaged(name, 'settings that are not text');
+  // The container name names the sandbox's folders and log files under the state folder: `start` records the server's own.
+  if (lok.name !== undefined && lok.name !== name) throw damaged(name, 'it names another server');
   const loaded = server.profile;
   if (typeof loaded.name !== 'string' || typeof loaded.source !== 'string') throw damaged(name, 'an unnamed profile');
   let profile;

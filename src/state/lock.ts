@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { EXIT, LokError } from '../errors.js';
 import type { Owner } from '../sandbox/labels.js';
 import { currentOwner, isOwnerAlive } from './owner.js';
 
@@ -10,6 +12,26 @@ const POLL_MS = 150;
 export const UNCHECKED_LOCK_MS = 10 * 60 * 1000;
 /** The one file of a lock written before holders were recorded with their start time: the pid alone. */
 const PID_ONLY_FILE = 'pid';
+/** A holder record is under 100 bytes; more than this is not one (read no further). */
+const MAX_HOLDER_BYTES = 4096;
+
+/**
+ * Returns the text of a regular file, at most MAX_HOLDER_BYTES, and its mtime; the text is
+ * undefined for anything else. No link is followed and nothing blocks: a named pipe put in a
+ * lock folder would otherwise hold the read (and the process's exit) until something writes to it.
+ */
+async function readHolderFile(path: string): Promise<{ text: string | undefined; mtimeMs: number }> {
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) return { text: undefined, mtimeMs: info.mtimeMs };
+    const buffer = Buffer.alloc(MAX_HOLDER_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, MAX_HOLDER_BYTES, 0);
+    return { text: buffer.toString('utf8', 0, bytesRead), mtimeMs: info.mtimeMs };
+  } finally {
+    await handle.close();
+  }
+}
 
 /**
  * One holder of a lock: a file in the lock's directory, named uniquely for one acquisition, so
@@ -65,12 +87,12 @@ export async function readLockHolders(path: string): Promise<LockHolder[]> {
   const holders: LockHolder[] = [];
   for (const file of files) {
     try {
-      const [text, info] = await Promise.all([readFile(join(path, file), 'utf8'), stat(join(path, file))]);
-      holders.push(parseLockHolder(file, text, info.mtimeMs, host));
+      const { text, mtimeMs } = await readHolderFile(join(path, file));
+      holders.push(text === undefined ? { file, owner: undefined, format: 'owner', writtenMs: mtimeMs } : parseLockHolder(file, text, mtimeMs, host));
     } catch (error) {
-      // Gone since readdir: released. Anything else (a folder, no permission): judged by age.
+      // Gone since readdir: released. Anything else (a link, a folder, no permission): judged by age.
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      const info = await stat(join(path, file)).catch(() => undefined);
+      const info = await lstat(join(path, file)).catch(() => undefined);
       holders.push({ file, owner: undefined, format: 'owner', writtenMs: info?.mtimeMs ?? 0 });
     }
   }
@@ -102,6 +124,11 @@ export async function tryTakeLock(staging: string, path: string): Promise<boolea
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+    if (code === 'ENOTDIR') {
+      throw new LokError('INSTALL_FAILED', `The install lock ${path} is not a folder (mcp-lok makes only folders there).`, {
+        exitCode: EXIT.engine, hint: `Remove it (rm ${path}) if no mcp-lok of yours is installing, and run again.`,
+      });
+    }
     throw error;
   }
 }
@@ -130,7 +157,9 @@ async function removeDeadStaging(path: string): Promise<void> {
   const host = hostname();
   for (const name of names) {
     const file = name.slice(prefix.length);
-    const text = await readFile(join(dirname(path), name, file), 'utf8').catch(() => undefined);
+    // A staging folder is ours: a link in its place is not followed.
+    const staged = await lstat(join(dirname(path), name)).catch(() => undefined);
+    const text = staged?.isDirectory() ? (await readHolderFile(join(dirname(path), name, file)).catch(() => undefined))?.text : undefined;
     const holder = text === undefined ? undefined : parseLockHolder(file, text, 0, host);
     if (holder?.owner && holder.owner.host === host && !isOwnerAlive(holder.owner)) {
       await rm(join(dirname(path), name), { recursive: true, force: true }).catch(() => {});

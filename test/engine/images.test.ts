@@ -113,6 +113,12 @@ follow('rejects with `error` when an event has no errorDetail', async () => {
   assert.is(error?.message, 'manifest unknown');
 });
 
+follow('skips JSON lines that are not objects (null, numbers, lists) instead of throwing from the stream', async () => {
+  const { events, error } = await feed(['null\n', '7\n', '"text"\n', '[1]\n', '{"status":"ok"}\n']);
+  assert.is(error, undefined);
+  assert.equal(events, [{ status: 'ok' }]);
+});
+
 follow('rejects when the engine hangs up before the end of the stream', async () => {
   const { error } = await feed(['{"status":"Downloading"}\n'], 'close');
   assert.match(error?.message ?? '', /closed the connection early/);

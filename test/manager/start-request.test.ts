@@ -81,6 +81,16 @@ widen('an image from an agent is never pulled unless the request says so, and th
   assert.is(check({ source: 'npx://x', allowPull: true }).server.source.kind, 'npx');
 });
 
+widen('a write grant whose .git folders stay writable (git_writable) says so in what the user is asked', () => {
+  const plain = join(dir, 'writes-plain.json');
+  writeFileSync(plain, JSON.stringify({ write: [dir] }));
+  const hooks = join(dir, 'writes-git.json');
+  writeFileSync(hooks, JSON.stringify({ write: [dir], git_writable: true }));
+  const what = (profile: string): string => findWidenings(buildAgentStart({ source: 'npx://x', profile }, options), []).map((w) => w.what).join('; ');
+  assert.not.match(what(plain), /git/);
+  assert.match(what(hooks), new RegExp(`write ${dir}, \\.git folders included .*hooks.*run code on this machine`));
+});
+
 widen('a variable mcp-lok does not have is refused, not silently skipped', () => {
   assert.match(refusal(() => check({ source: 'npx://x', envFromHost: ['NOPE'], allowHostEnv: true })).message, /NOPE/);
 });

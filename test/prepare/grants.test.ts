@@ -271,6 +271,19 @@ resolveSuite('compares case-insensitively when told the filesystem does', () => 
   assert.match(refusal(() => resolveGrantMounts(profile({ read: [join(home, '.SSH')] }), context(home, { caseInsensitive: true }))).message, /credential store/);
 });
 
+resolveSuite('refuses the home and its credential stores by their real path when the home is reached through a link', () => {
+  const real = scratchDir('real-home-');
+  mkdirSync(join(real, '.ssh'));
+  mkdirSync(join(real, 'project'));
+  const home = join(scratchDir('link-home-'), 'me');
+  symlinkSync(real, home);
+  const ctx = buildGrantContext({ env: {}, home, paths: getPaths({ MCP_LOK_HOME: scratchDir('lok-') }), platform: 'linux' });
+  assert.match(refusal(() => resolveGrantMounts(profile({ read: ['~/.ssh'] }), ctx)).message, /credential store/);
+  assert.match(refusal(() => resolveGrantMounts(profile({ read: [join(real, '.ssh')] }), ctx)).message, /credential store/);
+  assert.match(refusal(() => resolveGrantMounts(profile({ read: ['~'] }), ctx)).message, /whole home directory/);
+  assert.equal(resolveGrantMounts(profile({ read: ['~/project'] }), ctx).mounts.map((m) => m.source), [join(real, 'project')]);
+});
+
 resolveSuite.run();
 
 const contextSuite = suite('buildGrantContext');

@@ -46,6 +46,7 @@ for (const [title, edit, message] of [
   ['a host that is not an address', (s: BackgroundSpec) => { s.host = 'evil.example'; }, /host/],
   ['a malformed token', (s: BackgroundSpec) => { s.token = 'x'; }, /token/],
   ['another server\'s name', (s: BackgroundSpec) => { s.name = 'other'; }, /another server/],
+  ['a container name other than its own (it names folders and files under the state folder)', (s: BackgroundSpec) => { s.server.lok.name = '../../../../tmp/x'; }, /another server/],
   ['an unknown transport', (s: BackgroundSpec) => { (s as { transport: string }).transport = 'stdio'; }, /transport/],
   ['a port out of range', (s: BackgroundSpec) => { s.port = 70000; }, /port/],
   ['a profile that is not a list of grants', (s: BackgroundSpec) => { (s.server.profile.profile as unknown as { read: string }).read = '/'; }, /profile/],

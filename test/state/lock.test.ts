@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { LokError } from '../../src/errors.js';
 import type { Owner } from '../../src/sandbox/labels.js';
 import {
   isHolderGone, parseLockHolder, readLockHolders, removeHolders, stageHolder, tryTakeLock, UNCHECKED_LOCK_MS, withLock, type LockHolder,
@@ -306,6 +308,49 @@ lock('removes staging folders that dead takers left beside the lock', async () =
   assert.not.ok(existsSync(leftover));
   assert.ok(existsSync(waiting), 'a live waiter\'s staging folder stays');
   child.kill('SIGKILL');
+});
+
+lock('reads a holder that is a link as one it cannot check, without following it', async () => {
+  const path = join(dir, 'key');
+  const { child, owner: live } = await liveProcess();
+  const elsewhere = join(dir, 'elsewhere.json');
+  writeFileSync(elsewhere, JSON.stringify(live));
+  mkdirSync(path);
+  symlinkSync(elsewhere, join(path, `${live.pid}.0123456789abcdef`));
+  const [read] = await readLockHolders(path);
+  assert.is(read?.owner, undefined);
+  child.kill('SIGKILL');
+});
+
+lock('reads a holder that is a named pipe as one it cannot check, without waiting for a writer', async () => {
+  const path = join(dir, 'key');
+  mkdirSync(path);
+  const pipe = join(path, '42.0123456789abcdef');
+  execFileSync('mkfifo', [pipe]);
+  const { child, owner: live } = await liveProcess();
+  let settled = false;
+  const reading = readLockHolders(path).finally(() => { settled = true; });
+  // A reader blocked in open() lets a writer in: write a live holder's record, as a planted pipe's owner could.
+  while (!settled) {
+    try {
+      const fd = openSync(pipe, constants.O_WRONLY | constants.O_NONBLOCK);
+      writeSync(fd, JSON.stringify(live));
+      closeSync(fd);
+      break;
+    } catch { await new Promise((r) => setTimeout(r, 20)); }
+  }
+  const [read] = await within(reading, 'reading the lock');
+  assert.is(read?.owner, undefined);
+  child.kill('SIGKILL');
+});
+
+lock('refuses, in one line, a lock path that is not a folder, and leaves no staging folder', async () => {
+  const path = join(dir, 'key');
+  writeFileSync(path, 'not a lock');
+  const error = await withLock(path, async () => 'ran').catch((e: unknown) => e);
+  assert.instance(error, LokError);
+  assert.match((error as LokError).message, /is not a folder/);
+  assert.equal(leftovers(), ['key']);
 });
 
 lock.run();
