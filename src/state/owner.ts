@@ -18,20 +18,39 @@ function readStatFields(pid: number): string[] | undefined {
   }
 }
 
-/** Returns a process's start time in clock ticks since boot, or '' where /proc is absent. */
+/**
+ * Returns a process's start time: clock ticks since boot from /proc, or where there is no /proc
+ * (macOS, the BSDs) the start time `ps` gives (to the second); '' when neither can tell.
+ */
 export function readStartTicks(pid: number): string {
-  return readStatFields(pid)?.[19] ?? '';
+  const fields = readStatFields(pid);
+  if (fields) return fields[19] ?? '';
+  if (process.platform === 'linux' || process.platform === 'win32') return '';
+  try {
+    return execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().replace(/\s+/g, ' ');
+  } catch {
+    return '';
+  }
 }
 
-/** Returns the owner record of the current process. */
+/** Returns the boot id and start time of an owner's `startTicks` (`BOOT:TIME`; the time may hold colons). */
+export function splitStartTicks(startTicks: string): { boot: string; ticks: string } {
+  const at = startTicks.indexOf(':');
+  return at < 0 ? { boot: '', ticks: startTicks } : { boot: startTicks.slice(0, at), ticks: startTicks.slice(at + 1) };
+}
+
+let own: Owner | undefined;
+
+/** Returns the owner record of the current process (read once: it does not change). */
 export function currentOwner(): Owner {
-  return { pid: process.pid, startTicks: `${readBootId()}:${readStartTicks(process.pid)}`, host: hostname() };
+  own ??= { pid: process.pid, startTicks: `${readBootId()}:${readStartTicks(process.pid)}`, host: hostname() };
+  return { ...own };
 }
 
 /** Returns true while the owner process still runs (same boot, same pid, same start time). */
 export function isOwnerAlive(owner: Owner): boolean {
   if (owner.host !== hostname()) return true; // another machine's container: not ours to judge
-  const [boot, ticks] = owner.startTicks.split(':');
+  const { boot, ticks } = splitStartTicks(owner.startTicks);
   if (boot && boot !== readBootId()) return false;
   try { process.kill(owner.pid, 0); } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
@@ -39,7 +58,7 @@ export function isOwnerAlive(owner: Owner): boolean {
   const fields = readStatFields(owner.pid);
   // A killed process that nobody has reaped yet (a zombie) still has its pid and start time.
   if (fields?.[0] === 'Z') return false;
-  return !ticks || (fields?.[19] ?? '') === ticks;
+  return !ticks || (fields ? fields[19] ?? '' : readStartTicks(owner.pid)) === ticks;
 }
 
 /** Returns a process's arguments, or undefined when it is gone or cannot be read. */

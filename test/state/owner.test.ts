@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isSupervisorProcess } from '../../src/state/owner.js';
+import { currentOwner, isOwnerAlive, isSupervisorProcess, splitStartTicks } from '../../src/state/owner.js';
 
 const owner = suite('isSupervisorProcess');
 
@@ -38,3 +38,19 @@ for (const pid of [0, 1, -1, -42, 1.5, '123', undefined, 2 ** 31]) {
 }
 
 owner.run();
+
+const ticks = suite('splitStartTicks and isOwnerAlive');
+
+ticks('splits at the first colon only: a start time from ps holds colons', () => {
+  assert.equal(splitStartTicks('ab12cd34:123456'), { boot: 'ab12cd34', ticks: '123456' });
+  assert.equal(splitStartTicks(':Mon Nov 30 08:00:01 2026'), { boot: '', ticks: 'Mon Nov 30 08:00:01 2026' });
+  assert.equal(splitStartTicks('123456'), { boot: '', ticks: '123456' });
+});
+
+ticks('this process is alive as itself, and not with another start time', () => {
+  const me = currentOwner();
+  assert.ok(isOwnerAlive(me));
+  assert.not.ok(isOwnerAlive({ ...me, startTicks: `${splitStartTicks(me.startTicks).boot}:Mon Nov 30 08:00:01 2026` }));
+});
+
+ticks.run();
