@@ -9,7 +9,7 @@ import { BUILT_IN_PROFILES, validateProfile } from '../../src/sandbox/profile-va
 import { catchError } from '../support/catch-error.js';
 
 const LOK: LokOptions = {
-  profile: 'stdio', env: [], name: undefined, memoryBytes: 512 * 1024 * 1024, cpus: 1, pids: 256,
+  profile: 'stdio', env: [], clientEnv: true, name: undefined, memoryBytes: 512 * 1024 * 1024, cpus: 1, pids: 256,
   caCert: undefined, registry: undefined, refreshAfterMs: 86_400_000, engine: undefined, debug: false,
 };
 const PKG = { raw: '@scope/server@1.2.3', name: '@scope/server', selector: '1.2.3', kind: 'version' as const };
