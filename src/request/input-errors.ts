@@ -24,7 +24,7 @@ export function invalidInput(message: string, hint?: string): LokError {
 export function resolveAgainstCwd(path: string, cwd: string, what: string, hint = 'Give its absolute path.'): string {
   if (isAbsolute(path)) return path;
   if (cwd === '/') {
-    throw invalidInput(`The ${what} path ${showInput(path)} is relative, and the working folder is / (where desktop clients start servers), so it names nothing you meant.`, hint);
+    throw invalidInput(`The ${what} path ${showInput(path)} is relative, but the working folder is / (desktop clients start servers there): mcp-lok does not read it as ${showInput(resolve('/', path))}.`, hint);
   }
   return resolve(cwd, path);
 }

@@ -46,7 +46,7 @@ export interface RequestContext {
  */
 export function completeRequest(parsed: ParsedServer, options: RequestContext): ServerRequest {
   const profile = loadProfile(parsed.lok.profile, { configDir: options.configDir, cwd: options.cwd });
-  const caCert = parsed.lok.caCert === undefined ? undefined : resolveAgainstCwd(parsed.lok.caCert, options.cwd, '--ca-cert file');
+  const caCert = parsed.lok.caCert === undefined ? undefined : resolveAgainstCwd(parsed.lok.caCert, options.cwd, 'CA file (--ca-cert, MCP_LOK_CA_CERT)');
   return { ...parsed, lok: { ...parsed.lok, caCert }, profile, env: { ...options.clientEnv, ...resolveUserEnv(parsed.lok.env, options.env) } };
 }
 
