@@ -33,6 +33,19 @@ export interface HostFacts {
   grants: { context: GrantContext; first: ResolvedGrants } | undefined;
   /** Random hex for the default container name. */
   random: string;
+  /** The server's arguments that are absolute paths existing on this machine (see findPathArguments). */
+  hostPaths: HostPathArgument[];
+}
+
+/** A server argument naming a path that exists on this machine: what the server will look for in its sandbox. */
+export interface HostPathArgument {
+  /** The path as the argument gives it. */
+  path: string;
+  /** It resolved through its links. */
+  real: string;
+  kind: 'folder' | 'file';
+  /** Why no profile may grant it (grant-policy's words), when none may. */
+  refused: string | undefined;
 }
 
 /** How the server's code gets onto the engine: an install into a package volume, or an image. */
@@ -124,6 +137,7 @@ export function planServer(req: ServerRequest, engine: EngineFacts, host: HostFa
   if (net.relaxation) notices.push(`mcp-lok: ${net.relaxation}`);
   for (const m of grants.mounts) notices.push(`mcp-lok: profile ${loaded.name}: ${m.readOnly ? 'read-only' : 'read-write'} ${m.source}${m.target === m.source ? '' : ` at ${m.target}`}`);
   for (const note of grants.notes) notices.push(`mcp-lok: profile ${loaded.name}: ${note}`);
+  notices.push(...explainHostPaths(host.hostPaths, grants.mounts, loaded));
   const env: Record<string, string> = {};
   const mounts: MountPlan[] = [];
   if (host.caFile && net.egress) {
@@ -155,4 +169,48 @@ export function refuseUncheckableMounts(plan: { source: ServerSource; profileNam
   throw new LokError('PROFILE_INVALID', `Profile ${plan.profileName}: a server from an image cannot have a mount inside a write grant (a .git folder kept read-only, or a grant inside another): mcp-lok cannot check it in the image before the server runs, and the server could swap it for a link to any host folder.`, {
     exitCode: EXIT.usage, hint: 'Run the server from its npm package (npx://), grant the folder read-only, or set "git_writable": true in the profile.',
   });
+}
+
+/**
+ * Returns the absolute paths among a server's arguments, alone (`/home/me/project`) or as an
+ * option's value (`--root=/home/me/project`). Relative paths are the server's own business:
+ * mcp-lok never resolves them against its working folder (a desktop client's is `/`).
+ */
+export function findPathArguments(args: readonly string[]): string[] {
+  const paths: string[] = [];
+  for (const arg of args) {
+    const value = /^--?[A-Za-z][\w-]*=(\/.*)$/.exec(arg)?.[1] ?? arg;
+    if (value.startsWith('/') && !value.startsWith('//') && !value.includes('\0')) paths.push(value);
+  }
+  return paths;
+}
+
+function isAtOrInside(path: string, folder: string): boolean {
+  return path === folder || path.startsWith(folder.endsWith('/') ? folder : `${folder}/`);
+}
+
+/**
+ * Returns one stderr line for each server argument that names a path of this machine the
+ * sandbox does not have, saying what to change: the profile entry that grants it, the path
+ * it is granted at inside, or why no profile may grant it. Without it the server fails with
+ * its own "no such directory", which does not say that mcp-lok is why.
+ */
+export function explainHostPaths(paths: readonly HostPathArgument[], mounts: readonly MountPlan[], profile: { name: string; source: string }): string[] {
+  const lines: string[] = [];
+  for (const arg of paths) {
+    const shown = JSON.stringify(arg.path);
+    if (mounts.some((m) => isAtOrInside(arg.path, m.target))) continue;
+    const mapped = mounts.find((m) => m.type === 'bind' && isAtOrInside(arg.real, m.source));
+    if (mapped) {
+      const inside = `${mapped.target}${arg.real.slice(mapped.source.length)}`;
+      lines.push(`mcp-lok: the server's argument ${shown} is granted by profile ${profile.name} at ${JSON.stringify(inside)} inside the sandbox; pass that path to the server instead.`);
+    } else if (arg.refused !== undefined) {
+      lines.push(`mcp-lok: the server's argument ${shown} is a host ${arg.kind} that no profile may grant (${arg.refused}), so the server cannot see it; use a ${arg.kind} a profile may grant (see "Permission profiles" in mcp-lok's README).`);
+    } else if (profile.source.startsWith('built-in')) {
+      lines.push(`mcp-lok: the server's argument ${shown} is a host ${arg.kind} that profile ${profile.name} does not grant, so the server cannot see it; to grant it, save {"write": [${shown}]} ("read" for read-only) in a profile file and pass --profile FILE before the package.`);
+    } else {
+      lines.push(`mcp-lok: the server's argument ${shown} is a host ${arg.kind} that profile ${profile.name} does not grant, so the server cannot see it; to grant it, add ${shown} to "write" ("read" for read-only) in ${JSON.stringify(profile.source)}.`);
+    }
+  }
+  return lines;
 }

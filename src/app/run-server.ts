@@ -23,7 +23,8 @@ import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from '../prepare/choose-bin.js';
 import { ensureInstalled } from '../prepare/install.js';
 import { readNpmSettings } from '../prepare/npm-config.js';
-import { NO_GRANTS, planServer, refuseUncheckableMounts, type EngineFacts, type HostFacts, type PlannedServer } from './plan.js';
+import { buildDenyRules, findGrantViolation } from '../sandbox/grant-policy.js';
+import { findPathArguments, NO_GRANTS, planServer, refuseUncheckableMounts, type EngineFacts, type HostFacts, type PlannedServer } from './plan.js';
 
 function readableCaFile(path: string | undefined, origin: string): string | undefined {
   if (!path) return undefined;
@@ -59,11 +60,18 @@ export function gatherHostFacts(ctx: Context, req: ServerRequest, engine: Engine
   const caFile = lok.caCert ? readableCaFile(lok.caCert, '--ca-cert') : npmCa ?? readableCaFile(ctx.env.NODE_EXTRA_CA_CERTS, 'NODE_EXTRA_CA_CERTS');
   // Most servers get no host files: their starts skip the machine's grant facts altogether.
   const hasGrants = profile.profile.read.length + profile.profile.write.length > 0;
-  const context = hasGrants ? buildGrantContext({ env: ctx.env, home: ctx.home, paths: ctx.paths, platform: ctx.platform, endpoint: engine.endpoint }) : undefined;
+  const existing = findPathArguments(req.args).flatMap((path) => {
+    try { return [{ path, real: realpathSync(path), folder: statSync(path).isDirectory() }]; } catch { return []; }
+  });
+  const context = hasGrants || existing.length > 0 ? buildGrantContext({ env: ctx.env, home: ctx.home, paths: ctx.paths, platform: ctx.platform, endpoint: engine.endpoint }) : undefined;
+  const rules = context && existing.length > 0 ? buildDenyRules(context) : [];
   return {
     uid: process.getuid?.(), gid: process.getgid?.(), npm, caFile, caIsNpmCafile: npmCa !== undefined,
-    grants: context ? { context, first: resolveGrantMounts(profile.profile, context) } : undefined,
+    grants: context && hasGrants ? { context, first: resolveGrantMounts(profile.profile, context) } : undefined,
     random: randomBytes(3).toString('hex'),
+    hostPaths: existing.map(({ path, real, folder }) => ({
+      path, real, kind: folder ? 'folder' : 'file', refused: findGrantViolation(real, rules, { caseInsensitive: context?.caseInsensitive ?? false }),
+    })),
   };
 }
 

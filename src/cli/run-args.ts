@@ -101,7 +101,7 @@ function listRunOptions(command: RunCommand): RunOption[] {
     .filter(([, def]) => def.commands.includes(command))
     .map(([key, def]): RunOption => ({ kind: 'own', key, def }));
   const lok = (Object.entries(SHIM_OPTIONS) as Array<[OptionKey, FlagDef]>)
-    .filter(([, def]) => def.group === 'mcp-lok')
+    .filter(([, def]) => def.group === 'mcp-lok' && !def.shimOnly)
     .map(([key, def]): RunOption => ({ kind: 'lok', key: key as keyof LokOptions, def }));
   return [...own, ...lok];
 }

@@ -1,3 +1,4 @@
+import { isAbsolute, resolve } from 'node:path';
 import { EXIT, LokError } from '../errors.js';
 
 const MAX_SHOWN_CHARS = 80;
@@ -13,4 +14,17 @@ export function showInput(value: string): string {
 /** Returns an INVALID_INPUT error that exits like a usage error. */
 export function invalidInput(message: string, hint?: string): LokError {
   return new LokError('INVALID_INPUT', message, { exitCode: EXIT.usage, ...(hint ? { hint } : {}) });
+}
+
+/**
+ * Returns a path made absolute against the working folder, refusing a relative one when that
+ * folder is `/`: desktop clients start servers there, so `./profile.json` would silently mean
+ * `/profile.json`, whatever folder the user had in mind.
+ */
+export function resolveAgainstCwd(path: string, cwd: string, what: string, hint = 'Give its absolute path.'): string {
+  if (isAbsolute(path)) return path;
+  if (cwd === '/') {
+    throw invalidInput(`The ${what} path ${showInput(path)} is relative, but the working folder is / (desktop clients start servers there): mcp-lok does not read it as ${showInput(resolve('/', path))}.`, hint);
+  }
+  return resolve(cwd, path);
 }

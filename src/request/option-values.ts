@@ -81,6 +81,11 @@ export function parseEngineAddress(raw: string): string | undefined {
   return port >= 1 && port <= MAX_PORT ? raw : undefined;
 }
 
+/** Returns true for `auto` (or any word parseBoolean reads as true) and false for `off` (or one it reads as false). */
+export function parseClientEnvMode(raw: string): boolean | undefined {
+  return raw.trim().toLowerCase() === 'auto' ? true : parseBoolean(raw);
+}
+
 /** Returns true for `1`, `true`, `yes`, `on` and false for `0`, `false`, `no`, `off` (any case). */
 export function parseBoolean(raw: string): boolean | undefined {
   const text = raw.trim().toLowerCase();

@@ -2,7 +2,7 @@ import { LokError } from '../errors.js';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES, DEFAULT_PIDS } from '../sandbox/hardening.js';
 import { invalidInput, showInput } from './input-errors.js';
 import {
-  parseBoolean, parseContainerName, parseCpus, parseDuration, parseEngineAddress, parseEnvEntry, parseHttpUrl,
+  parseBoolean, parseClientEnvMode, parseContainerName, parseCpus, parseDuration, parseEngineAddress, parseEnvEntry, parseHttpUrl,
   parseMemory, parsePids, parseText, type EnvEntry,
 } from './option-values.js';
 
@@ -12,6 +12,8 @@ export type { EnvEntry } from './option-values.js';
 export interface LokOptions {
   profile: string;
   env: EnvEntry[];
+  /** Pass the variables the client's config added for this server (mcp-lok-npx only; see request/client-env.ts). */
+  clientEnv: boolean;
   name: string | undefined;
   memoryBytes: number;
   cpus: number;
@@ -30,6 +32,8 @@ export interface FlagDef {
   value?: string;
   /** Each use adds one item; for mcp-lok options the variable holds a comma-separated list. */
   repeatable?: true;
+  /** Only mcp-lok-npx takes it: `run` and `start` neither accept nor list it. */
+  shimOnly?: true;
   description: string;
 }
 
@@ -59,6 +63,11 @@ export const SHIM_OPTIONS: LokDefs & Record<NpxKey, FlagDef> = {
     group: 'mcp-lok', flags: ['-e', '--env'], value: 'NAME[=VALUE]', env: 'MCP_LOK_ENV', repeatable: true,
     expects: 'a variable name such as `API_KEY` or `API_KEY=value`', parse: parseEnvEntry, shown: (raw) => raw.replace(/=[\s\S]*$/, '=…'),
     description: 'Give the server a variable; NAME alone copies it from this environment.',
+  },
+  clientEnv: {
+    group: 'mcp-lok', flags: ['--client-env'], value: 'auto|off', env: 'MCP_LOK_CLIENT_ENV', default: 'auto', shimOnly: true,
+    expects: '`auto` or `off`', parse: parseClientEnvMode,
+    description: 'auto: pass the variables the client config sets (not the inherited); off: only -e.',
   },
   name: {
     group: 'mcp-lok', flags: ['--name'], value: 'NAME', env: 'MCP_LOK_NAME',
@@ -168,6 +177,7 @@ export function resolveLokOptions(cli: RawLokValues, env: Readonly<Record<string
   return {
     profile: readRequired(o.profile, cli.profile, env),
     env: readEnvEntries(cli.env, env),
+    clientEnv: readRequired(o.clientEnv, cli.clientEnv, env),
     name: readScalar(o.name, cli.name, env),
     memoryBytes: readRequired(o.memoryBytes, cli.memoryBytes, env),
     cpus: readRequired(o.cpus, cli.cpus, env),

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { LokError, EXIT } from '../errors.js';
 import { parseJsonStrict } from '../sandbox/profile-json.js';
+import { resolveAgainstCwd } from './input-errors.js';
 import { BUILT_IN_PROFILES, validateProfile, type Profile } from '../sandbox/profile-validate.js';
 
 /** A profile ready for use: where it came from and what it allows. */
@@ -44,7 +45,8 @@ export function loadProfile(nameOrPath: string, options: { configDir: string; cw
   if (nameOrPath === 'stdio' || nameOrPath === 'none') return { name: 'stdio', source: 'built-in', profile: BUILT_IN_PROFILES.stdio };
   if (nameOrPath === 'network') return { name: 'network', source: 'built-in', profile: BUILT_IN_PROFILES.network };
   if (nameOrPath.includes('/') || nameOrPath.endsWith('.json')) {
-    const loaded = loadProfileFile(isAbsolute(nameOrPath) ? nameOrPath : resolve(options.cwd, nameOrPath));
+    const hint = `Give its absolute path, or put it in ${join(options.configDir, PROFILE_DIR)} and pass its name without .json.`;
+    const loaded = loadProfileFile(resolveAgainstCwd(nameOrPath, options.cwd, 'profile', hint));
     return { ...loaded, name: nameOrPath };
   }
   const own = join(options.configDir, PROFILE_DIR, `${nameOrPath}.json`);

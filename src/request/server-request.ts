@@ -1,4 +1,4 @@
-import { resolve as resolvePath } from 'node:path';
+import { resolveAgainstCwd } from './input-errors.js';
 import type { EnvEntry, LokOptions } from './options.js';
 import type { PackageSpec } from './package-spec.js';
 import { loadProfile, type LoadedProfile } from './profiles.js';
@@ -31,14 +31,23 @@ export interface ServerRequest {
 /** What a front end parsed, before the profile is read and the variables resolved. */
 export type ParsedServer = Omit<ServerRequest, 'profile' | 'env'>;
 
+/** What completing a request reads besides the parsed options. */
+export interface RequestContext {
+  configDir: string;
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+  /** Variables the client's config added for this server (mcp-lok-npx); `-e` wins over them. */
+  clientEnv?: Readonly<Record<string, string>>;
+}
+
 /**
  * Returns the complete request for parsed options: the profile read and validated once,
  * `-e NAME` copied from `env` now, and relative paths (profile, CA file) made absolute.
  */
-export function completeRequest(parsed: ParsedServer, options: { configDir: string; cwd: string; env: Readonly<Record<string, string | undefined>> }): ServerRequest {
+export function completeRequest(parsed: ParsedServer, options: RequestContext): ServerRequest {
   const profile = loadProfile(parsed.lok.profile, { configDir: options.configDir, cwd: options.cwd });
-  const caCert = parsed.lok.caCert === undefined ? undefined : resolvePath(options.cwd, parsed.lok.caCert);
-  return { ...parsed, lok: { ...parsed.lok, caCert }, profile, env: resolveUserEnv(parsed.lok.env, options.env) };
+  const caCert = parsed.lok.caCert === undefined ? undefined : resolveAgainstCwd(parsed.lok.caCert, options.cwd, 'CA file (--ca-cert, MCP_LOK_CA_CERT)');
+  return { ...parsed, lok: { ...parsed.lok, caCert }, profile, env: { ...options.clientEnv, ...resolveUserEnv(parsed.lok.env, options.env) } };
 }
 
 /** Returns the variables the user named: `-e NAME` copies from our environment, unset ones are skipped. */

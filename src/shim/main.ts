@@ -19,8 +19,10 @@ async function main(argv: string[]): Promise<number> {
     if (invocation.kind === 'help') { process.stdout.write(renderShimHelp()); return EXIT.ok; }
     if (invocation.kind === 'version') { process.stdout.write(`${readVersion()}\n`); return EXIT.ok; }
     const ctx = createProcessContext({ debug: invocation.lok.debug });
-    const { runShim } = await import('./run.js');
-    return await runShim(ctx, invocation);
+    // The client that started us; read now, since a process whose parent exits is adopted by another.
+    const parent = process.ppid;
+    const [{ runShim }, { readParentEnv }] = await Promise.all([import('./run.js'), import('../request/parent-env.js')]);
+    return await runShim(ctx, invocation, () => readParentEnv(parent, process.platform));
   } catch (error) {
     const { text, exitCode } = formatError(error, PROG, debugRequested);
     process.stderr.write(`${text}\n`);

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { defaultContainerName, nameHint, planServer, type EngineFacts, type HostFacts } from '../../src/app/plan.js';
+import { defaultContainerName, explainHostPaths, findPathArguments, nameHint, planServer, type EngineFacts, type HostFacts, type HostPathArgument } from '../../src/app/plan.js';
 import type { ResolvedGrants } from '../../src/prepare/grants.js';
 import type { LokOptions } from '../../src/request/options.js';
 import type { ServerRequest } from '../../src/request/server-request.js';
@@ -9,7 +9,7 @@ import { BUILT_IN_PROFILES, validateProfile } from '../../src/sandbox/profile-va
 import { catchError } from '../support/catch-error.js';
 
 const LOK: LokOptions = {
-  profile: 'stdio', env: [], name: undefined, memoryBytes: 512 * 1024 * 1024, cpus: 1, pids: 256,
+  profile: 'stdio', env: [], clientEnv: true, name: undefined, memoryBytes: 512 * 1024 * 1024, cpus: 1, pids: 256,
   caCert: undefined, registry: undefined, refreshAfterMs: 86_400_000, engine: undefined, debug: false,
 };
 const PKG = { raw: '@scope/server@1.2.3', name: '@scope/server', selector: '1.2.3', kind: 'version' as const };
@@ -30,7 +30,7 @@ const LOCAL: EngineFacts = { endpoint: { kind: 'unix', socketPath: '/var/run/doc
 const REMOTE: EngineFacts = { endpoint: { kind: 'tcp', host: '127.0.0.1', port: 2375, tls: false, source: 'test' }, local: false };
 const HOST: HostFacts = {
   uid: 501, gid: 20, npm: { registry: 'https://registry.example.test/', cafile: undefined, proxy: undefined },
-  caFile: undefined, caIsNpmCafile: false, grants: undefined, random: 'abc123',
+  caFile: undefined, caIsNpmCafile: false, grants: undefined, random: 'abc123', hostPaths: [],
 };
 const egressProfile = (hosts: string[]) => ({
   name: 'api.json', source: '/p/api.json', profile: validateProfile({ network: { outbound: { allow_host: hosts, allow_port: [443] } } }, 'api.json'),
@@ -164,3 +164,57 @@ names('name containers after the package or the image\'s last path part, without
 });
 
 names.run();
+
+const pathArgs = suite('findPathArguments');
+
+pathArgs('finds absolute paths alone or as an option\'s value, and nothing relative', () => {
+  assert.equal(findPathArguments(['/home/me/project', '.', 'data', '--root=/srv/x', '-d=/srv/y', '--flag', '~/docs', 'stdio', '//server/share', 'key=/not/an/option']), ['/home/me/project', '/srv/x', '/srv/y']);
+});
+
+pathArgs.run();
+
+const explain = suite('explainHostPaths');
+const PROJECT: HostPathArgument = { path: '/home/me/project', real: '/home/me/project', kind: 'folder', refused: undefined };
+const BUILT_IN = { name: 'stdio', source: 'built-in' };
+
+explain('names the profile entry that grants an argument the built-in profile does not', () => {
+  assert.equal(explainHostPaths([PROJECT], [], BUILT_IN), [
+    'mcp-lok: the server\'s argument "/home/me/project" is a host folder that profile stdio does not grant, so the server cannot see it; to grant it, save {"write": ["/home/me/project"]} ("read" for read-only) in a profile file and pass --profile FILE before the package.',
+  ]);
+});
+
+explain('names the user\'s own profile file to add it to', () => {
+  const [line] = explainHostPaths([{ ...PROJECT, kind: 'file', path: '/home/me/a.db', real: '/home/me/a.db' }], [], { name: 'mine', source: '/home/me/.config/mcp-lok/profiles/mine.json' });
+  assert.is(line, 'mcp-lok: the server\'s argument "/home/me/a.db" is a host file that profile mine does not grant, so the server cannot see it; to grant it, add "/home/me/a.db" to "write" ("read" for read-only) in "/home/me/.config/mcp-lok/profiles/mine.json".');
+});
+
+explain('says nothing of an argument the sandbox has at that path, granted or inside a grant', () => {
+  const mounts = [{ type: 'bind' as const, source: '/home/me/project', target: '/home/me/project', readOnly: false }];
+  assert.equal(explainHostPaths([PROJECT, { ...PROJECT, path: '/home/me/project/src', real: '/home/me/project/src' }], mounts, BUILT_IN), []);
+  assert.equal(explainHostPaths([{ ...PROJECT, path: '/home/me/project-2', real: '/home/me/project-2' }], mounts, BUILT_IN).length, 1);
+});
+
+explain('points at the path inside when the grant mounts the folder elsewhere', () => {
+  const mounts = [{ type: 'bind' as const, source: '/srv/data', target: '/data', readOnly: true }];
+  assert.equal(explainHostPaths([{ ...PROJECT, path: '/srv/data/x', real: '/srv/data/x' }], mounts, { name: 'p.json', source: '/p.json' }), [
+    'mcp-lok: the server\'s argument "/srv/data/x" is granted by profile p.json at "/data/x" inside the sandbox; pass that path to the server instead.',
+  ]);
+});
+
+explain('says why no profile may grant a refused path, and never suggests granting it', () => {
+  const [line] = explainHostPaths([{ ...PROJECT, path: '/tmp/x', real: '/tmp/x', refused: 'it is inside a temporary or runtime folder (/tmp)' }], [], BUILT_IN);
+  assert.match(line ?? '', /"\/tmp\/x" is a host folder that no profile may grant \(it is inside a temporary or runtime folder \(\/tmp\)\)/);
+  assert.not.match(line ?? '', /"write"/);
+});
+
+explain('keeps a path with a newline on one line', () => {
+  const [line] = explainHostPaths([{ ...PROJECT, path: '/home/me/a\nmcp-lok: forged', real: '/home/me/a\nmcp-lok: forged' }], [], BUILT_IN);
+  assert.not.match(line ?? '', /\n/);
+});
+
+explain('reaches the plan\'s notices', () => {
+  const planned = planServer(npxRequest(), LOCAL, { ...HOST, hostPaths: [PROJECT] });
+  assert.ok(planned.notices.some((n) => n.includes('"/home/me/project" is a host folder that profile')));
+});
+
+explain.run();

@@ -115,8 +115,10 @@ escape.before(async () => {
   const started = Date.now();
   const before = counter.count();
   const queriesBefore = dns.queries().length;
-  // The probe runs for seconds; its stdin stays open until it has printed its result.
-  const result = await runBin(SHIM, [...args, '-y', PROBE_PACKAGE], { env: { SECRET_NOT_GIVEN: setup.secret }, timeoutMs: RUN_TIMEOUT_MS, holdStdinUntil: afterLines(1) });
+  // The probe runs for seconds; its stdin stays open until it has printed its result. This test
+  // adds the secret as a client's config would: --client-env off keeps it out (client-env.test.ts
+  // shows that a secret the client itself inherited stays out with the default too).
+  const result = await runBin(SHIM, ['--client-env', 'off', ...args, '-y', PROBE_PACKAGE], { env: { SECRET_NOT_GIVEN: setup.secret }, timeoutMs: RUN_TIMEOUT_MS, holdStdinUntil: afterLines(1) });
   const ms = Date.now() - started;
   const grantPath = join(granted, 'lok-probe-grant.txt');
   const grantFile = existsSync(grantPath) ? readFileSync(grantPath, 'utf8') : undefined;

@@ -35,7 +35,8 @@ fixtures.after(async () => {
 });
 
 fixtures('passes stdout bytes, stderr and the exit code through unchanged, with only the named environment', async () => {
-  const result = await runBin(SHIM, ['--registry', registry.url, '-e', 'GIVEN=yes', '-y', 'lok-fixture-exit', '3'], { env: { NOT_GIVEN: 'secret' } });
+  // NOT_GIVEN is added as a client's config would add it: --client-env off passes only -e.
+  const result = await runBin(SHIM, ['--client-env', 'off', '--registry', registry.url, '-e', 'GIVEN=yes', '-y', 'lok-fixture-exit', '3'], { env: { NOT_GIVEN: 'secret' } });
   assert.is(result.code, 3, result.stderr);
   assert.ok(result.stdout.equals(Buffer.from([0xff, 0xfe, 0x00, 0x0a])), `stdout was ${result.stdout.toString('hex')}`);
   const envLine = /env: (.*)/.exec(result.stderr)?.[1] ?? '';

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  MIN_MEMORY_BYTES, parseBoolean, parseContainerName, parseCpus, parseDuration, parseEngineAddress, parseEnvEntry,
+  MIN_MEMORY_BYTES, parseBoolean, parseClientEnvMode, parseContainerName, parseCpus, parseDuration, parseEngineAddress, parseEnvEntry,
   parseHttpUrl, parseMemory, parsePids, parseText,
 } from '../../src/request/option-values.js';
 
@@ -140,6 +140,16 @@ tableSuite('parseBoolean', parseBoolean, [
   ['false', false],
   ['no', false],
   ['maybe', undefined],
+]);
+
+tableSuite('parseClientEnvMode', parseClientEnvMode, [
+  ['auto', true],
+  ['AUTO', true],
+  ['on', true],
+  ['off', false],
+  ['0', false],
+  ['all', undefined],
+  ['', undefined],
 ]);
 
 tableSuite('parseText', parseText, [

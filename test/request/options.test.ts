@@ -8,6 +8,7 @@ import { findOption, flagColumnWidth, renderFlagHelp, renderShimHelp, resolveLok
 const DEFAULTS: LokOptions = {
   profile: 'stdio',
   env: [],
+  clientEnv: true,
   name: undefined,
   memoryBytes: 1024 ** 3,
   cpus: 2,
@@ -29,10 +30,10 @@ resolve('reads every option from its MCP_LOK_* variable', () => {
   const env = {
     MCP_LOK_PROFILE: 'network', MCP_LOK_ENV: 'TOKEN, MODE=fast,,', MCP_LOK_NAME: 'srv', MCP_LOK_MEMORY: '1g',
     MCP_LOK_CPUS: '0.5', MCP_LOK_PIDS: '64', MCP_LOK_CA_CERT: '/etc/ca.pem', MCP_LOK_REGISTRY: 'https://r.example',
-    MCP_LOK_REFRESH_AFTER: 'never', MCP_LOK_ENGINE: 'unix:///run/docker.sock', MCP_LOK_DEBUG: 'true',
+    MCP_LOK_REFRESH_AFTER: 'never', MCP_LOK_ENGINE: 'unix:///run/docker.sock', MCP_LOK_DEBUG: 'true', MCP_LOK_CLIENT_ENV: 'off',
   };
   assert.equal(resolveLokOptions({}, env), {
-    profile: 'network', env: [{ name: 'TOKEN', value: undefined }, { name: 'MODE', value: 'fast' }], name: 'srv',
+    profile: 'network', env: [{ name: 'TOKEN', value: undefined }, { name: 'MODE', value: 'fast' }], clientEnv: false, name: 'srv',
     memoryBytes: 1024 ** 3, cpus: 0.5, pids: 64, caCert: '/etc/ca.pem', registry: 'https://r.example/',
     refreshAfterMs: Infinity, engine: 'unix:///run/docker.sock', debug: true,
   });
@@ -65,6 +66,7 @@ const REFUSALS: Array<[RawLokValues, Record<string, string>, string]> = [
   [{ refreshAfterMs: ['soon'] }, {}, 'Expected `--refresh-after` to be a duration such as `30s`, `15m`, `12h`, `7d`, `0` or `never`, got `soon`.'],
   [{ engine: ['docker.sock'] }, {}, 'Expected `--engine` to be an engine address such as `unix:///var/run/docker.sock`, `/path/to/docker.sock` or `tcp://host:2375`, got `docker.sock`.'],
   [{}, { MCP_LOK_DEBUG: 'maybe' }, 'Expected MCP_LOK_DEBUG to be `1`, `true`, `0` or `false`, got `maybe`.'],
+  [{ clientEnv: ['all'] }, {}, 'Expected `--client-env` to be `auto` or `off`, got `all`.'],
   [{ profile: [''] }, {}, 'Expected `--profile` to be a profile name such as `stdio` or a path to a profile file, got ``.'],
   [{ env: ['1BAD=hunter2'] }, {}, 'Expected `--env` to be a variable name such as `API_KEY` or `API_KEY=value`, got `1BAD=…`.'],
   [{}, { MCP_LOK_ENV: 'OK,BAD-NAME=hunter2' }, 'Expected MCP_LOK_ENV to be a variable name such as `API_KEY` or `API_KEY=value`, got `BAD-NAME=…`.'],

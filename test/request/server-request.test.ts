@@ -1,7 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { defaultContainerName } from '../../src/app/plan.js';
-import { resolveUserEnv } from '../../src/request/server-request.js';
+import { resolveLokOptions } from '../../src/request/options.js';
+import { completeRequest, resolveUserEnv, type ParsedServer } from '../../src/request/server-request.js';
+import { catchError } from '../support/catch-error.js';
 
 const env = suite('resolveUserEnv');
 
@@ -35,3 +37,39 @@ for (const [pkg, expected] of [
 }
 
 name.run();
+
+const complete = suite('completeRequest');
+
+const parsed = (flags: Parameters<typeof resolveLokOptions>[0]): ParsedServer => ({
+  source: { kind: 'npx', packages: [], command: undefined, allowInstall: true },
+  args: [],
+  lok: resolveLokOptions(flags, {}),
+  quiet: false,
+  launcher: 'npx',
+});
+
+complete('gives the server the client\'s variables, and -e over them', () => {
+  const req = completeRequest(parsed({ env: ['MODE=explicit', 'TOKEN'] }), {
+    configDir: '/cfg', cwd: '/home/me', env: { TOKEN: 't' }, clientEnv: { MODE: 'from-config', API_KEY: 'k' },
+  });
+  assert.equal(req.env, { MODE: 'explicit', API_KEY: 'k', TOKEN: 't' });
+});
+
+complete('makes a relative CA file absolute against the working folder', () => {
+  const req = completeRequest(parsed({ caCert: ['certs/ca.pem'] }), { configDir: '/cfg', cwd: '/home/me', env: {} });
+  assert.is(req.lok.caCert, '/home/me/certs/ca.pem');
+});
+
+const RELATIVE: Array<[Parameters<typeof resolveLokOptions>[0], string]> = [[{ caCert: ['ca.pem'] }, 'CA file (--ca-cert, MCP_LOK_CA_CERT)'], [{ profile: ['./mine.json'] }, 'profile'], [{ profile: ['profiles/mine.json'] }, 'profile']];
+for (const [flags, what] of RELATIVE) {
+  complete(`refuses a relative ${what} path when the working folder is / (a desktop client's)`, () => {
+    const error = catchError(() => completeRequest(parsed(flags), { configDir: '/cfg', cwd: '/', env: {} }));
+    assert.is(error.code, 'INVALID_INPUT');
+    assert.is(error.exitCode, 2);
+    assert.ok(error.message.startsWith(`The ${what} path `), error.message);
+    assert.match(error.message, /is relative, but the working folder is \/ \(desktop clients start servers there\): mcp-lok does not read it as `\/(ca\.pem|mine\.json|profiles\/mine\.json)`\.$/);
+    assert.match(error.hint ?? '', /absolute path/);
+  });
+}
+
+complete.run();

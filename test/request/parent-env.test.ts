@@ -1,0 +1,54 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readParentEnv } from '../../src/request/parent-env.js';
+
+const read = suite('readParentEnv');
+const children: ChildProcess[] = [];
+
+/** Starts a process that waits, with exactly `env`, and resolves once it runs. */
+async function startWaiting(command: string, args: string[], env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'ignore'] });
+  children.push(child);
+  // It says it is up once its own environment is in place (exec done).
+  await once(child.stdout as NodeJS.ReadableStream, 'data');
+  return child;
+}
+
+read.after.each(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+read('reads the environment a process started with, and its program, on Linux', async () => {
+  if (process.platform !== 'linux') return;
+  const child = await startWaiting(process.execPath, ['-e', 'process.env.LATER = "1"; console.log("up"); setInterval(() => {}, 1000)'], { PATH: '/usr/bin:/bin', GIVEN: 'at start' });
+  const parent = readParentEnv(child.pid ?? 0, 'linux');
+  assert.ok(parent.ok);
+  if (!parent.ok) return;
+  assert.is(parent.program, 'node');
+  assert.ok(parent.has('GIVEN', 'at start'));
+  assert.ok(parent.has('PATH', '/usr/bin:/bin'));
+  assert.not.ok(parent.has('GIVEN', 'other'));
+  // What a process sets after it started is not in what the kernel keeps: it would look added.
+  assert.not.ok(parent.has('LATER', '1'));
+});
+
+read('names a shell as the program when a shell is the parent', async () => {
+  if (process.platform !== 'linux') return;
+  const child = await startWaiting('/bin/sh', ['-c', 'echo up; sleep 30; :'], { PATH: '/usr/bin:/bin' });
+  const parent = readParentEnv(child.pid ?? 0, 'linux');
+  assert.is(parent.ok && parent.program, 'sh');
+});
+
+read('says why when the process is gone, or adopted, or on a system with no way to read it', () => {
+  const gone = readParentEnv(2 ** 22 + 17, 'linux');
+  assert.not.ok(gone.ok);
+  assert.match(gone.ok ? '' : gone.reason, /cannot be read \(ENOENT\)/);
+  const adopted = readParentEnv(1, 'linux');
+  assert.match(adopted.ok ? '' : adopted.reason, /already exited/);
+  const windows = readParentEnv(1234, 'win32');
+  assert.match(windows.ok ? '' : windows.reason, /Windows/);
+});
+
+read.run();
