@@ -13,6 +13,8 @@ export interface LokOptions {
   profile: string;
   env: EnvEntry[];
   name: string | undefined;
+  /** The home is in memory (gone when the server stops) instead of a volume kept for the server. */
+  ephemeral: boolean;
   memoryBytes: number;
   cpus: number;
   pids: number;
@@ -64,6 +66,11 @@ export const SHIM_OPTIONS: LokDefs & Record<NpxKey, FlagDef> = {
     group: 'mcp-lok', flags: ['--name'], value: 'NAME', env: 'MCP_LOK_NAME',
     expects: 'a container name such as `my-server` (letters, digits, `_`, `.`, `-`; at most 63)', parse: parseContainerName,
     description: 'Container name (default: derived from the package or image).',
+  },
+  ephemeral: {
+    group: 'mcp-lok', flags: ['--ephemeral'], env: 'MCP_LOK_EPHEMERAL',
+    expects: '`1`, `true`, `0` or `false`', parse: parseBoolean,
+    description: 'Keep the home in memory, gone when the server stops, not in a volume kept for it.',
   },
   memoryBytes: {
     group: 'mcp-lok', flags: ['--memory'], value: 'SIZE', env: 'MCP_LOK_MEMORY', default: DEFAULT_MEMORY_BYTES % 2 ** 30 === 0 ? `${DEFAULT_MEMORY_BYTES / 2 ** 30}g` : `${DEFAULT_MEMORY_BYTES / 2 ** 20}m`,
@@ -169,6 +176,7 @@ export function resolveLokOptions(cli: RawLokValues, env: Readonly<Record<string
     profile: readRequired(o.profile, cli.profile, env),
     env: readEnvEntries(cli.env, env),
     name: readScalar(o.name, cli.name, env),
+    ephemeral: readScalar(o.ephemeral, cli.ephemeral, env) ?? false,
     memoryBytes: readRequired(o.memoryBytes, cli.memoryBytes, env),
     cpus: readRequired(o.cpus, cli.cpus, env),
     pids: readRequired(o.pids, cli.pids, env),

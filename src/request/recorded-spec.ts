@@ -53,6 +53,9 @@ export function checkRecordedSpec(value: unknown, name: string): BackgroundSpec 
     || typeof lok.cpus !== 'number' || parseCpus(String(lok.cpus)) !== lok.cpus
     || typeof lok.memoryBytes !== 'number' || parseMemory(String(lok.memoryBytes)) !== lok.memoryBytes) throw damaged(name, 'limits out of range');
   if (![lok.caCert, lok.engine, lok.registry].every((v) => v === undefined || typeof v === 'string')) throw damaged(name, 'settings that are not text');
+  // The name also names the server's home volume: a record must not lead to another server's home.
+  if (lok.name !== undefined && lok.name !== name) throw damaged(name, 'its request names another server');
+  if (lok.ephemeral !== undefined && typeof lok.ephemeral !== 'boolean') throw damaged(name, 'an --ephemeral that is not true or false');
   const loaded = server.profile;
   if (typeof loaded.name !== 'string' || typeof loaded.source !== 'string') throw damaged(name, 'an unnamed profile');
   let profile;
