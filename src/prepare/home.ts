@@ -76,9 +76,9 @@ const exists = (path: string): Promise<boolean> => access(path).then(() => true,
 /**
  * Returns the server's home volume, making it on first use (under a host-wide lock, so two
  * clients starting the same server make it once). A warm start costs one inspect request and
- * one file check.
+ * one file check. `overlay: false` makes a plain Docker volume, as where the overlay fails (tests).
  */
-export async function ensureHome(ctx: Context, endpoint: EngineEndpoint, home: HomePlan, image: string): Promise<HomeVolume> {
+export async function ensureHome(ctx: Context, endpoint: EngineEndpoint, home: HomePlan, image: string, options: { overlay?: boolean } = {}): Promise<HomeVolume> {
   const record = homeRecordPath(ctx.paths.state, home.volume, endpoint);
   const ready = async (): Promise<{ info: VolumeInfo | undefined; home: HomeVolume | undefined }> => {
     const info = await inspectVolume(endpoint, home.volume);
@@ -89,7 +89,7 @@ export async function ensureHome(ctx: Context, endpoint: EngineEndpoint, home: H
   return withLock(join(ctx.paths.locks, home.volume), async () => {
     const again = await ready();
     if (again.home) return again.home;
-    const made = again.info ? await checkExisting(ctx, endpoint, home, image, again.info) : await makeHome(ctx, endpoint, home, image);
+    const made = again.info ? await checkExisting(ctx, endpoint, home, image, again.info) : await makeHome(ctx, endpoint, home, image, options.overlay ?? true);
     await mkdir(join(record, '..'), { recursive: true });
     const tmp = `${record}.${process.pid}.tmp`;
     await writeFile(tmp, `${JSON.stringify({ volume: made.volume, noexec: made.noexec, owner: home.owner })}\n`);
@@ -99,8 +99,8 @@ export async function ensureHome(ctx: Context, endpoint: EngineEndpoint, home: H
 }
 
 /** Makes the home: a `noexec` one where the engine can mount it so, else a plain one, said on stderr. */
-async function makeHome(ctx: Context, endpoint: EngineEndpoint, home: HomePlan, image: string): Promise<HomeVolume> {
-  const noexec = endpoint.podman ? await tryPodmanHome(ctx, endpoint, home, image) : await tryOverlayHome(ctx, endpoint, home, image);
+async function makeHome(ctx: Context, endpoint: EngineEndpoint, home: HomePlan, image: string, overlay: boolean): Promise<HomeVolume> {
+  const noexec = endpoint.podman ? await tryPodmanHome(ctx, endpoint, home, image) : overlay ? await tryOverlayHome(ctx, endpoint, home, image) : undefined;
   if (noexec) {
     if (home.announce) ctx.log(`mcp-lok: keeping the home of ${home.owner} in the volume ${home.volume} (\`mcp-lok image\` lists it; --ephemeral keeps none).`);
     return noexec;
