@@ -30,6 +30,8 @@ export interface HomeInfo {
   user: string | null;
   /** Nothing written there can be executed. */
   noexec: boolean;
+  /** The home of a server an agent started through the management server. */
+  agent: boolean;
 }
 
 /**
@@ -45,9 +47,9 @@ export function describeHomes(volumes: readonly VolumeSummary[]): HomeInfo[] {
   return [
     ...homes.map((v) => ({
       name: v.Name, package: label(v, LABEL.package), image: label(v, LABEL.image), server: label(v, LABEL.name),
-      user: label(v, LABEL.homeUser), noexec: label(v, LABEL.homeNoexec) === 'true',
+      user: label(v, LABEL.homeUser), noexec: label(v, LABEL.homeNoexec) === 'true', agent: label(v, LABEL.homeScope) === 'agent',
     })),
-    ...orphans.map((v) => ({ name: v.Name, package: null, image: null, server: null, user: label(v, LABEL.homeUser), noexec: false })),
+    ...orphans.map((v) => ({ name: v.Name, package: null, image: null, server: null, user: label(v, LABEL.homeUser), noexec: false, agent: false })),
   ].sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -55,7 +57,7 @@ export function describeHomes(volumes: readonly VolumeSummary[]): HomeInfo[] {
 export function describeHomeOwner(home: HomeInfo): string {
   const what = home.package ?? home.image;
   if (!what) return 'the files of a home that is gone';
-  return `${what}${home.server ? `, --name ${home.server}` : ''}`;
+  return `${what}${home.server ? `, --name ${home.server}` : ''}${home.agent ? ', started by an agent' : ''}`;
 }
 
 /** Returns the current sandbox image's tag (built or not). */

@@ -104,11 +104,11 @@ export function imageRepository(ref: string): string {
  * the sandbox user, whose files it holds. The hash keeps a home from ever being shared
  * between packages, names or users whose readable parts look alike.
  */
-export function planHome(source: ServerSource, name: string | undefined, user: SandboxUser, announce = true): HomePlan {
+export function planHome(source: ServerSource, name: string | undefined, user: SandboxUser, announce = true, scope?: 'agent'): HomePlan {
   const packages = source.kind === 'npx' ? source.packages.map((p) => p.name).sort() : undefined;
   const command = source.kind === 'npx' ? source.command : undefined;
   const image = source.kind === 'image' ? imageRepository(source.image) : undefined;
-  const key = createHash('sha256').update(JSON.stringify({ packages, command, image, name, uid: user.uid, gid: user.gid })).digest('hex').slice(0, 12);
+  const key = createHash('sha256').update(JSON.stringify({ packages, command, image, name, uid: user.uid, gid: user.gid, scope })).digest('hex').slice(0, 12);
   const base = packages?.join(' ') ?? image ?? '';
   const labels: Record<string, string> = {
     [LABEL.managed]: 'true',
@@ -117,10 +117,11 @@ export function planHome(source: ServerSource, name: string | undefined, user: S
     [LABEL.homeUser]: `${user.uid}:${user.gid}`,
   };
   if (name !== undefined) labels[LABEL.name] = name;
+  if (scope) labels[LABEL.homeScope] = scope;
   return {
     volume: `mcp-lok-home-${slugName(name ?? packages?.join('-') ?? nameHint(source), 30)}-${key}`,
     labels, user, announce,
-    owner: `${base}${command ? ` (bin ${command})` : ''}${name !== undefined ? ` (--name ${name})` : ''}`,
+    owner: `${base}${command ? ` (bin ${command})` : ''}${name !== undefined ? ` (--name ${name})` : ''}${scope ? ' (started by an agent)' : ''}`,
   };
 }
 
@@ -181,7 +182,7 @@ export function planServer(req: ServerRequest, engine: EngineFacts, host: HostFa
     net, local: engine.local, fifo, prepare,
     // The home volume is made by a short container of mcp-lok's own image.
     needsHelperImage: source.kind === 'image' && (net.egress !== undefined || !lok.ephemeral),
-    home: lok.ephemeral ? undefined : planHome(source, lok.name, user, !req.quiet),
+    home: lok.ephemeral ? undefined : planHome(source, lok.name, user, !req.quiet, req.homeScope),
     mounts, env, notices, source, lok, launcher: req.launcher,
     grants: { profile: loaded.profile, context: host.grants?.context, first: grants },
   };

@@ -122,12 +122,17 @@ async function makeHome(ctx: Context, endpoint: EngineEndpoint, home: HomePlan, 
 /**
  * Docker: the files in NAME-data (folders `upper` owned by the user, `work` and `lower`), and
  * NAME an overlay over them mounted `noexec,nosuid,nodev` by the engine's local driver.
- * Returns undefined, having removed both, when the engine cannot mount it so.
+ * Returns undefined, having removed both, when the engine cannot mount such an overlay (or
+ * mounts it without `noexec`); any other failure is an error.
  */
 async function tryOverlayHome(ctx: Context, endpoint: EngineEndpoint, home: HomePlan, image: string): Promise<HomeVolume | undefined> {
   const data = homeDataVolume(home.volume);
   const made: HomeVolume = { volume: home.volume, noexec: true };
-  let reason: string;
+  const removeBoth = async (): Promise<void> => {
+    await removeVolume(endpoint, home.volume).catch(() => false);
+    await removeVolume(endpoint, data).catch(() => false);
+  };
+  let base: string;
   try {
     await createVolume(endpoint, data, { [LABEL.managed]: 'true', [LABEL.kind]: 'home-data', [LABEL.homeOf]: home.volume, [LABEL.homeUser]: home.labels[LABEL.homeUser] ?? '' });
     const { uid, gid } = home.user;
@@ -136,21 +141,35 @@ async function tryOverlayHome(ctx: Context, endpoint: EngineEndpoint, home: Home
       { name: 'home/work', mode: 0o700 },
       { name: 'home/lower', mode: 0o755 },
     ]);
-    const base = (await inspectVolume(endpoint, data))?.Mountpoint ?? '';
-    // Overlay options are a comma-separated list of key=value: a path with , : or space cannot be one.
-    if (!base.startsWith('/') || /[,:=\s\\]/.test(base)) throw new Error(`its folder ${JSON.stringify(base)} cannot be named in overlay options`);
-    await createVolume(endpoint, home.volume, { ...home.labels, [LABEL.homeNoexec]: 'true' }, {
-      type: 'overlay', device: 'overlay', o: `lowerdir=${base}/lower,upperdir=${base}/upper,workdir=${base}/work,noexec,nosuid,nodev`,
-    });
-    const code = await checkHome(endpoint, made, home.user, image);
-    if (code === USABLE) return made;
-    reason = code === EXEC_ALLOWED ? 'the engine did not apply noexec' : `its check exited with code ${code}`;
+    base = (await inspectVolume(endpoint, data))?.Mountpoint ?? '';
   } catch (error) {
-    reason = shortReason(error);
+    await removeBoth();
+    throw unusable(home, shortReason(error));
+  }
+  let reason: string;
+  // Overlay options are a comma-separated list of key=value: a path with , : = or space cannot be one.
+  if (!base.startsWith('/') || /[,:=\s\\]/.test(base)) {
+    reason = `its folder ${JSON.stringify(base)} cannot be named in overlay options`;
+  } else {
+    let code: number | undefined;
+    try {
+      await createVolume(endpoint, home.volume, { ...home.labels, [LABEL.homeNoexec]: 'true' }, {
+        type: 'overlay', device: 'overlay', o: `lowerdir=${base}/lower,upperdir=${base}/upper,workdir=${base}/work,noexec,nosuid,nodev`,
+      });
+      code = await checkHome(endpoint, made, home.user, image);
+      reason = code === EXEC_ALLOWED ? 'the engine did not apply noexec' : `its check exited with code ${code}`;
+    } catch (error) {
+      // The engine mounts a volume when a container starts: this is where a kernel or an engine refuses the overlay.
+      reason = shortReason(error);
+    }
+    if (code === USABLE) return made;
+    if (code !== undefined && code !== EXEC_ALLOWED) {
+      await removeBoth();
+      throw unusable(home, reason);
+    }
   }
   ctx.debug(`mcp-lok: no noexec overlay for ${home.volume}: ${reason}`);
-  await removeVolume(endpoint, home.volume).catch(() => false);
-  await removeVolume(endpoint, data).catch(() => false);
+  await removeBoth();
   return undefined;
 }
 

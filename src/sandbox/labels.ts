@@ -18,6 +18,8 @@ export const LABEL = {
   homeUser: 'mcp-lok-home-user',
   /** A home volume: `true` when nothing written there can be executed. */
   homeNoexec: 'mcp-lok-home-noexec',
+  /** A home volume of a server an agent started (`agent`): never one of the user's own. */
+  homeScope: 'mcp-lok-home-scope',
   /** The store behind a noexec home volume: the home it belongs to. */
   homeOf: 'mcp-lok-home-of',
 } as const;

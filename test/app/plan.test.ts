@@ -206,10 +206,20 @@ home('is never shared between packages, names, bins or users', () => {
     planHome(npx(['@scope/server', 'helper']), undefined, USER),
     planHome(npx(['@scope/server', 'helper'], 'server-cli'), undefined, USER),
     planHome({ kind: 'image', image: 'ghcr.io/scope/server:1', allowPull: false }, undefined, USER),
+    planHome(npx(['@scope/server']), 'memory', USER, true, 'agent'),
   ].map((h) => h.volume);
   assert.is(new Set(volumes).size, volumes.length);
   // The order of -p packages does not matter.
   assert.is(planHome(npx(['helper', '@scope/server']), undefined, USER).volume, planHome(npx(['@scope/server', 'helper']), undefined, USER).volume);
+});
+
+home('a server an agent starts has a home of its own, never the user\'s server\'s of the same package and name', () => {
+  const agent = planServer(npxRequest({ lok: { ...LOK, name: 'memory' }, launcher: 'start', homeScope: 'agent' }), LOCAL, HOST).home;
+  const user = planServer(npxRequest({ lok: { ...LOK, name: 'memory' }, launcher: 'start' }), LOCAL, HOST).home;
+  assert.not.equal(agent?.volume, user?.volume);
+  assert.is(agent?.labels['mcp-lok-home-scope'], 'agent');
+  assert.is(user?.labels['mcp-lok-home-scope'], undefined);
+  assert.match(agent?.owner ?? '', /started by an agent/);
 });
 
 home('names a --name in its volume, labels and words', () => {

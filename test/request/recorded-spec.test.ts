@@ -58,6 +58,7 @@ for (const [title, edit, message] of [
   ['a memory limit that is not a size', (s: BackgroundSpec) => { (s.server.lok as { memoryBytes: unknown }).memoryBytes = '1g'; }, /limits out of range/],
   ['an engine that is not text', (s: BackgroundSpec) => { (s.server.lok as { engine: unknown }).engine = { host: 'x' }; }, /not text/],
   ['a request naming another server (whose home volume it would mount)', (s: BackgroundSpec) => { s.server.lok.name = 'other'; }, /names another server/],
+  ['an unknown home scope', (s: BackgroundSpec) => { (s.server as { homeScope: unknown }).homeScope = 'user'; }, /home scope/],
   ['an --ephemeral that is not true or false', (s: BackgroundSpec) => { (s.server.lok as { ephemeral: unknown }).ephemeral = 'no'; }, /ephemeral/],
 ] as const) {
   check(`refuses ${title}`, () => { assert.match(damage(edit), message); });
