@@ -83,7 +83,7 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 1, max: Infinity, names: ['NAME'] },
     options: {
       force: { type: 'boolean', short: 'f', description: 'Stop the server first if it is running.' },
-      home: { type: 'boolean', description: 'Remove the home volume of the server of that name too (its files go with it), even when the server is gone.' },
+      home: { type: 'boolean', description: 'Also remove its home volume (its files go with it), even when the server is gone.' },
     },
     examples: ['mcp-lok rm memory', 'mcp-lok rm -f memory', 'mcp-lok rm --home memory'],
     run: { parsed: async (ctx, args) => (await import('./commands/stop-rm.js')).runRm(ctx, args) },

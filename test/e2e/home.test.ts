@@ -111,6 +111,23 @@ shim('says how to point server-memory at its home when it would write beside its
   assert.match(stderr, /mcp-lok: @modelcontextprotocol\/server-memory keeps memory\.jsonl beside its code, which is read-only in the sandbox, so its writes fail; add -e MEMORY_FILE_PATH=\/home\/node\/memory\.jsonl/);
 });
 
+shim('gives a server from an image a home too, per repository, made with mcp-lok\'s own image', async () => {
+  const name = uniqueName('e2e-home-image');
+  names.push(name);
+  const image = await ensureSandboxImage(ENGINE, { log: () => {} });
+  const script = 'const fs = require("fs"); const f = process.env.HOME + "/v"; let b = null; try { b = fs.readFileSync(f, "utf8"); } catch {} fs.writeFileSync(f, process.argv[1]); process.stdout.write(JSON.stringify({ before: b, home: process.env.HOME, uid: process.getuid(), owner: fs.statSync(process.env.HOME).uid }) + "\\n");';
+  const run = async (value: string): Promise<{ before: string | null; home: string; uid: number; owner: number }> => {
+    const result = await runBin(MANAGER, ['run', '--name', name, image, '--', 'node', '-e', script, value], { env: KEEP });
+    assert.is(result.code, 0, result.stderr);
+    return JSON.parse(result.stdout.toString()) as { before: string | null; home: string; uid: number; owner: number };
+  };
+  assert.equal(await run('one'), { before: null, home: '/home/node', uid: 1000, owner: 1000 });
+  assert.is((await run('two')).before, 'one');
+  const [home] = await homesOf(name);
+  assert.is(home?.image, image.replace(/:[^:/]+$/, ''));
+  assert.is(home?.noexec, true);
+});
+
 shim.run();
 
 // ---------------------------------------------------------------------------------------------
