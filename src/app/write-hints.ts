@@ -25,10 +25,11 @@ function homeWords(ephemeral: boolean): string {
 
 /**
  * Returns the stderr line for a server that will write beside its code because the variable
- * that moves its file is not set, or undefined.
+ * that moves its file is not set (or is relative, which such a server takes from its own
+ * folder), or undefined.
  */
 export function besideCodeNotice(packages: readonly string[], env: Readonly<Record<string, string>>, ephemeral: boolean): string | undefined {
-  const known = WRITES_BESIDE_CODE.find((k) => packages.includes(k.pkg) && env[k.variable] === undefined);
+  const known = WRITES_BESIDE_CODE.find((k) => packages.includes(k.pkg) && !env[k.variable]?.startsWith('/'));
   if (!known) return undefined;
   return `mcp-lok: ${known.pkg} keeps ${known.file} beside its code, which is read-only in the sandbox, so its writes fail; add -e ${known.variable}=${SANDBOX_HOME}/${known.file} to keep it in ${homeWords(ephemeral)}.`;
 }

@@ -11,6 +11,8 @@ known('says how to move server-memory\'s file into the home, unless its variable
   assert.is(besideCodeNotice([MEMORY], {}, false), `mcp-lok: ${MEMORY} keeps memory.jsonl beside its code, which is read-only in the sandbox, so its writes fail; add -e MEMORY_FILE_PATH=/home/node/memory.jsonl to keep it in its home (/home/node, kept across runs).`);
   assert.match(besideCodeNotice([MEMORY], {}, true) ?? '', /in memory with --ephemeral/);
   assert.is(besideCodeNotice([MEMORY], { MEMORY_FILE_PATH: '/home/node/x.jsonl' }, false), undefined);
+  // server-memory joins a relative path to its own folder: still beside its code.
+  assert.ok(besideCodeNotice([MEMORY], { MEMORY_FILE_PATH: 'memory.jsonl' }, false));
   assert.is(besideCodeNotice(['@modelcontextprotocol/server-everything'], {}, false), undefined);
   assert.is(besideCodeNotice([], {}, false), undefined);
 });
