@@ -301,7 +301,8 @@ export async function measureHttp(o: HttpBenchOptions): Promise<HttpFigures> {
     const ours = await listBenchContainers(o.engine, before, started, shims).catch(() => []);
     if (gateway) await stopSupergateway(gateway);
     for (const name of started) {
-      for (const command of ['stop', 'rm']) await runNode(manager, [command, name], env).catch((error: Error) => o.log(`bench: ${error.message}`));
+      // --home: each run's servers have names of their own, so their home volumes go with them.
+      for (const command of [['stop'], ['rm', '--home']]) await runNode(manager, [...command, name], env).catch((error: Error) => o.log(`bench: ${error.message}`));
     }
     await checkGone(o.engine, ours, shims, o.log);
     rmSync(home, { recursive: true, force: true });

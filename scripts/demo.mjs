@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 const shim = fileURLToPath(new URL('../bin/mcp-lok-npx', import.meta.url));
 const transport = new StdioClientTransport({
   command: process.execPath,
-  args: [shim, '-e', 'MEMORY_FILE_PATH=/home/node/memory.jsonl', '-y', '@modelcontextprotocol/server-memory'],
+  // --ephemeral: the demo's entity must not land in the home your own server-memory keeps.
+  args: [shim, '--ephemeral', '-e', 'MEMORY_FILE_PATH=/home/node/memory.jsonl', '-y', '@modelcontextprotocol/server-memory'],
   env: { ...process.env },
   stderr: 'inherit',
 });

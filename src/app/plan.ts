@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { EngineEndpoint } from '../engine/endpoint.js';
+import { parseImageRef } from '../engine/images.js';
 import { LokError, EXIT } from '../errors.js';
 import type { GrantContext, ResolvedGrants } from '../prepare/grants.js';
+import type { HomePlan } from '../prepare/home.js';
 import type { InstallRequest } from '../prepare/install.js';
 import type { NpmSettings } from '../prepare/npm-config.js';
 import { chooseNpmProxy } from '../prepare/npm-config.js';
@@ -8,10 +11,12 @@ import type { LokOptions } from '../request/options.js';
 import type { ServerRequest, ServerSource } from '../request/server-request.js';
 import type { MountPlan } from '../sandbox/build-spec.js';
 import { CA_BUNDLE_PATH, chooseSandboxUser, type SandboxUser } from '../sandbox/hardening.js';
+import { LABEL } from '../sandbox/labels.js';
 import { findNestedUnderWrite } from '../sandbox/mount-pin.js';
 import { imageShortName, slugName } from '../sandbox/names.js';
 import { decideNetwork, type NetworkDecision } from '../sandbox/profile.js';
 import { describeProfile, type Profile } from '../sandbox/profile-validate.js';
+import { besideCodeNotice } from './write-hints.js';
 
 /** What the engine is, as far as a plan cares. */
 export interface EngineFacts {
@@ -67,8 +72,10 @@ export interface PlannedServer {
   /** The server's stdio goes through named pipes (our image has the shell that wires them). */
   fifo: boolean;
   prepare: PrepareStep;
-  /** mcp-lok's sandbox image is needed for helpers (sidecars) even though the server runs from an image. */
+  /** mcp-lok's sandbox image is needed for helpers (sidecars, making a home) even though the server runs from an image. */
   needsHelperImage: boolean;
+  /** The home volume; undefined with `--ephemeral` (an in-memory home). */
+  home: HomePlan | undefined;
   /** Read-only mounts every container of this server gets besides its code (the CA bundle); grants are apart. */
   mounts: MountPlan[];
   /** Variables every container gets, over those of its code (PATH): the CA's, then the user's. */
@@ -97,6 +104,38 @@ export const NO_GRANTS: ResolvedGrants = { mounts: [], resolved: {}, notes: [] }
 export function nameHint(source: ServerSource): string {
   if (source.kind === 'npx') return source.packages[0]?.name ?? 'server';
   return imageShortName(source.image) || 'server';
+}
+
+/** Returns an image reference without its tag or digest: `ghcr.io/org/app:1` gives `ghcr.io/org/app`. */
+export function imageRepository(ref: string): string {
+  return parseImageRef(ref.replace(/@.*$/, '')).repository;
+}
+
+/**
+ * Returns the home volume of a server: named after its packages (not their versions, so an
+ * upgrade keeps its data) or image repository (not its tag), its `--name` when it has one, and
+ * the sandbox user, whose files it holds. The hash keeps a home from ever being shared
+ * between packages, names or users whose readable parts look alike.
+ */
+export function planHome(source: ServerSource, name: string | undefined, user: SandboxUser, announce = true, scope?: 'agent'): HomePlan {
+  const packages = source.kind === 'npx' ? source.packages.map((p) => p.name).sort() : undefined;
+  const command = source.kind === 'npx' ? source.command : undefined;
+  const image = source.kind === 'image' ? imageRepository(source.image) : undefined;
+  const key = createHash('sha256').update(JSON.stringify({ packages, command, image, name, uid: user.uid, gid: user.gid, scope })).digest('hex').slice(0, 12);
+  const base = packages?.join(' ') ?? image ?? '';
+  const labels: Record<string, string> = {
+    [LABEL.managed]: 'true',
+    [LABEL.kind]: 'home',
+    [packages ? LABEL.package : LABEL.image]: base,
+    [LABEL.homeUser]: `${user.uid}:${user.gid}`,
+  };
+  if (name !== undefined) labels[LABEL.name] = name;
+  if (scope) labels[LABEL.homeScope] = scope;
+  return {
+    volume: `mcp-lok-home-${slugName(name ?? packages?.join('-') ?? nameHint(source), 30)}-${key}`,
+    labels, user, announce,
+    owner: `${base}${command ? ` (bin ${command})` : ''}${name !== undefined ? ` (--name ${name})` : ''}${scope ? ' (started by an agent)' : ''}`,
+  };
 }
 
 /**
@@ -145,14 +184,19 @@ export function planServer(req: ServerRequest, engine: EngineFacts, host: HostFa
     env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
   }
   Object.assign(env, req.env);
+  const user = chooseSandboxUser(host.uid, host.gid);
+  const beside = besideCodeNotice(source.kind === 'npx' ? source.packages.map((p) => p.name) : [], env, lok.ephemeral);
+  if (beside) notices.push(beside);
   return {
     endpoint: engine.endpoint,
     name: lok.name ?? defaultContainerName(nameHint(source), host.random),
     profileName: loaded.name,
     allows: describeProfile(loaded.profile).filter((line) => line !== 'files: none' && line !== 'network: none'),
-    user: chooseSandboxUser(host.uid, host.gid),
+    user,
     net, local: engine.local, fifo, prepare,
-    needsHelperImage: source.kind === 'image' && net.egress !== undefined,
+    // The home volume is made by a short container of mcp-lok's own image.
+    needsHelperImage: source.kind === 'image' && (net.egress !== undefined || !lok.ephemeral),
+    home: lok.ephemeral ? undefined : planHome(source, lok.name, user, !req.quiet, req.homeScope),
     mounts, env, notices, source, lok, launcher: req.launcher,
     grants: { profile: loaded.profile, context: host.grants?.context, first: grants },
   };

@@ -22,6 +22,8 @@ import type { ServerRequest } from '../request/server-request.js';
 import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from '../prepare/choose-bin.js';
 import { ensureInstalled } from '../prepare/install.js';
+import { ensureHome } from '../prepare/home.js';
+import { readOnlyWriteNotice, watchReadOnlyWrites } from './write-hints.js';
 import { readNpmSettings } from '../prepare/npm-config.js';
 import { buildDenyRules, findGrantViolation } from '../sandbox/grant-policy.js';
 import { findPathArguments, NO_GRANTS, planServer, refuseUncheckableMounts, type EngineFacts, type HostFacts, type PlannedServer } from './plan.js';
@@ -173,6 +175,9 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
   const pins = plan.local ? pinNestedMounts(mounts) : [];
   if (pins.length > 0) refuseUncheckableMounts(plan);
   const env: Record<string, string> = { ...plan.env, ...options.env };
+  // Made on first use, and looked for before every container (a session's, a restart's): it may have been removed meanwhile.
+  const home = plan.home ? ensureHome(ctx, plan.endpoint, plan.home, plan.helperImage ?? prepared.image) : undefined;
+  home?.catch(() => {});
   const fifos = plan.fifo ? await createFifos(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`) : undefined;
   if (fifos) mounts.push({ type: 'bind', source: fifos.dir, target: FIFO_MOUNT, readOnly: true });
   const record = { server: plan.name, profile: plan.profileName, announce: options.announceEgress ?? true };
@@ -222,6 +227,7 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
       useImageCommand: plan.source.kind === 'image',
       env,
       mounts,
+      home: await home,
       volumesFrom: egress && !loopback ? egress.volumesFrom : undefined,
       memoryBytes: lok.memoryBytes,
       // The engine refuses more CPUs than the machine has (a 1-CPU laptop VM, say).
@@ -270,7 +276,8 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
       io: {
         ...(direct ? { fds: direct } : { stdin: ctx.stdin }),
         onStdout: (chunk) => { stdout.write(chunk); },
-        onStderr: (chunk) => { ctx.stderr.write(chunk); },
+        // Only stderr is watched, for a write refused inside the package: stdout's bytes never pass through it.
+        onStderr: watchReadOnlyWrites((chunk) => { ctx.stderr.write(chunk); }, (path) => { ctx.log(readOnlyWriteNotice(path, plan.lok.ephemeral)); }),
       },
       handleSignals: true,
     });

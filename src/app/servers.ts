@@ -1,7 +1,8 @@
-import { listContainers, removeContainer, stopContainer, type ContainerSummary } from '../engine/containers.js';
+import { listContainers, listVolumes, removeContainer, stopContainer, type ContainerSummary } from '../engine/containers.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import type { Context } from './context.js';
 import { LokError, EXIT, usageError } from '../errors.js';
+import { removeHomeVolume } from '../prepare/home.js';
 import { showInput } from '../request/input-errors.js';
 import { isContainerName } from '../sandbox/names.js';
 import { STOP_GRACE_S } from '../sandbox/hardening.js';
@@ -102,7 +103,7 @@ export async function listServers(ctx: Context, options: { all: boolean }): Prom
   const containers = await listContainers(endpoint, [`${LABEL.managed}=true`], options.all) as SummaryWithTimes[];
   const rows = containers
     // An egress or loopback sidecar is part of the server beside it, not a server of its own.
-    .filter((c) => !isHelper(c.Labels) && (options.all || c.Labels[LABEL.role] !== 'install'))
+    .filter((c) => !isHelper(c.Labels) && (options.all || (c.Labels[LABEL.role] !== 'install' && c.Labels[LABEL.role] !== 'init')))
     .filter((c) => !(c.Labels[LABEL.launcher] === 'start' && owned.has(c.Labels[LABEL.name] ?? '')))
     .map(describeServer);
   return [...records.map(describeRecord), ...rows].sort((a, b) => a.name.localeCompare(b.name));
@@ -154,9 +155,48 @@ export async function stopServer(ctx: Context, name: string, graceSeconds: numbe
   return true;
 }
 
-/** Removes a server (its record and log, or its container); a running one only with `force`. */
-export async function removeServer(ctx: Context, name: string, force: boolean): Promise<void> {
+/**
+ * Removes a server (its record and log, or its container); a running one only with `force`.
+ * With `home`, its home volume goes too (every home volume made for that name), even when the
+ * server itself is gone; returns whether a server was removed, and the home volumes removed.
+ */
+export async function removeServer(ctx: Context, name: string, force: boolean, options: { home?: boolean } = {}): Promise<{ server: boolean; homes: string[] }> {
   checkServerName(name);
+  let found = true;
+  try {
+    await removeServerItself(ctx, name, force);
+  } catch (error) {
+    if (!options.home || !(error instanceof LokError) || error.code !== 'NOT_FOUND') throw error;
+    found = false;
+  }
+  if (!options.home) return { server: true, homes: [] };
+  const endpoint = await ctx.engine();
+  const homes = (await listVolumes(endpoint, [`${LABEL.managed}=true`, `${LABEL.kind}=home`, `${LABEL.name}=${name}`]))
+    .filter((v) => v.Labels?.[LABEL.name] === name).map((v) => v.Name);
+  if (!found && homes.length === 0) {
+    throw new LokError('NOT_FOUND', `No mcp-lok server or home volume is named "${name}".`, { exitCode: EXIT.failure, hint: 'Run `mcp-lok list --all` and `mcp-lok image` to see them.' });
+  }
+  const removed: string[] = [];
+  for (const volume of homes) {
+    // A server just stopped may still be leaving its containers: give them a moment.
+    const deadline = Date.now() + (found ? HOME_RELEASE_MS : 0);
+    let ok = await removeHomeVolume(endpoint, volume, ctx.paths.state);
+    while (!ok && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, STOP_POLL_MS));
+      ok = await removeHomeVolume(endpoint, volume, ctx.paths.state);
+    }
+    if (!ok) {
+      throw new LokError('INVALID_INPUT', `The home volume ${volume} of "${name}" is in use by a running server.`, { exitCode: EXIT.failure, hint: `Stop it first (\`mcp-lok list\` shows it; a client's server stops when the client does).` });
+    }
+    removed.push(volume);
+  }
+  return { server: found, homes: removed };
+}
+
+/** How long a home volume may stay in use after its server was stopped, before `rm --home` gives up. */
+const HOME_RELEASE_MS = 10_000;
+
+async function removeServerItself(ctx: Context, name: string, force: boolean): Promise<void> {
   const stateDir = ctx.paths.state;
   const record = readRecord(stateDir, name);
   const running = record ? isSupervised(record) : undefined;

@@ -78,11 +78,14 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'rm',
-    summary: 'Remove a stopped server (-f: stop it first)',
-    usage: 'mcp-lok rm [-f] NAME [NAME...]',
+    summary: 'Remove a stopped server (-f: stop it first; --home: its home volume too)',
+    usage: 'mcp-lok rm [-f] [--home] NAME [NAME...]',
     positionals: { min: 1, max: Infinity, names: ['NAME'] },
-    options: { force: { type: 'boolean', short: 'f', description: 'Stop the server first if it is running.' } },
-    examples: ['mcp-lok rm memory', 'mcp-lok rm -f memory'],
+    options: {
+      force: { type: 'boolean', short: 'f', description: 'Stop the server first if it is running.' },
+      home: { type: 'boolean', description: 'Also remove its home volume (its files go with it), even when the server is gone.' },
+    },
+    examples: ['mcp-lok rm memory', 'mcp-lok rm -f memory', 'mcp-lok rm --home memory'],
     run: { parsed: async (ctx, args) => (await import('./commands/stop-rm.js')).runRm(ctx, args) },
   },
   {
@@ -100,11 +103,14 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'image',
-    summary: 'Show, build (ahead of a client\'s first start) or remove the sandbox image and package cache',
-    usage: 'mcp-lok image [show|build|rm] [--json]',
-    positionals: { min: 0, max: 1, names: ['ACTION'] },
-    options: { json },
-    examples: ['mcp-lok image', 'mcp-lok image build', 'mcp-lok image rm'],
+    summary: 'Show, build (ahead of a client\'s first start) or remove the sandbox image, package cache and servers\' home volumes',
+    usage: 'mcp-lok image [show|build|rm [--homes] [VOLUME...]] [--json]',
+    positionals: { min: 0, max: Infinity, names: ['ACTION', 'VOLUME'] },
+    options: {
+      homes: { type: 'boolean', description: 'With rm: remove the servers\' home volumes too (their files go with them).' },
+      json,
+    },
+    examples: ['mcp-lok image', 'mcp-lok image build', 'mcp-lok image rm', 'mcp-lok image rm mcp-lok-home-memory-0123456789ab', 'mcp-lok image rm --homes'],
     run: { parsed: async (ctx, args) => (await import('./commands/image.js')).runImage(ctx, args) },
   },
   {

@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import { LokError, EXIT } from '../errors.js';
 import type { ContainerCreateBody } from '../sandbox/build-spec.js';
 import type { EngineEndpoint } from './endpoint.js';
-import { engineMessage, engineRequest, engineUpgrade, expectStatus } from './http.js';
+import { EngineHttpError, engineMessage, engineRequest, engineStream, engineUpgrade, expectStatus } from './http.js';
 
 /** Creates a container; a name already in use is a NAME_IN_USE error, not an engine failure. */
 export async function createContainer(endpoint: EngineEndpoint, name: string, body: ContainerCreateBody): Promise<string> {
@@ -74,10 +74,42 @@ export async function volumeExists(endpoint: EngineEndpoint, name: string): Prom
   return true;
 }
 
-/** Creates a named volume with labels; an existing one is kept as it is. */
-export async function createVolume(endpoint: EngineEndpoint, name: string, labels: Record<string, string>): Promise<void> {
-  const res = await engineRequest(endpoint, 'POST', '/volumes/create', { Name: name, Labels: labels });
+/** Creates a named volume with labels (and the local driver's mount options, if any); an existing one is kept as it is. */
+export async function createVolume(endpoint: EngineEndpoint, name: string, labels: Record<string, string>, driverOpts?: Record<string, string>): Promise<void> {
+  const res = await engineRequest(endpoint, 'POST', '/volumes/create', { Name: name, Labels: labels, ...(driverOpts ? { Driver: 'local', DriverOpts: driverOpts } : {}) });
   expectStatus(res, [200, 201], 'Creating a volume');
+}
+
+/** A volume as the engine describes it. */
+export interface VolumeInfo {
+  Name: string;
+  Labels: Record<string, string> | null;
+  /** Where the engine keeps it, on the engine's own machine. */
+  Mountpoint: string;
+  Options: Record<string, string> | null;
+}
+
+/** Returns a named volume, or undefined when there is none. */
+export async function inspectVolume(endpoint: EngineEndpoint, name: string): Promise<VolumeInfo | undefined> {
+  const res = await engineRequest<VolumeInfo>(endpoint, 'GET', `/volumes/${encodeURIComponent(name)}`);
+  if (res.status === 404) return undefined;
+  expectStatus(res, [200], 'Inspecting a volume');
+  return res.body;
+}
+
+/**
+ * Has the engine extract a tar archive into a container's filesystem at `path` (a folder), as
+ * root and keeping the archive's owners: the container need not run, and its volumes are there.
+ */
+export async function putArchive(endpoint: EngineEndpoint, id: string, path: string, tar: Buffer): Promise<void> {
+  try {
+    const res = await engineStream(endpoint, 'PUT', `/containers/${id}/archive?path=${encodeURIComponent(path)}`, { body: tar, contentType: 'application/x-tar' });
+    res.resume();
+    await new Promise<void>((resolve, reject) => { res.on('end', resolve); res.on('error', reject); });
+  } catch (error) {
+    if (error instanceof EngineHttpError) throw new LokError('ENGINE_ERROR', `Copying into the container failed: ${error.message}`, { exitCode: EXIT.engine });
+    throw error;
+  }
 }
 
 /** Removes a named volume; missing or in use is reported as false. */

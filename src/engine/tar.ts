@@ -1,10 +1,12 @@
 import { LokError } from '../errors.js';
 
-/** One regular file of a tar archive (a build context holds nothing else). */
+/** One entry of a tar archive: a regular file (a build context holds nothing else), or a directory. */
 export interface TarFile {
   /** Path inside the archive, with `/` separators; relative, without `..`. */
   name: string;
   content: Buffer;
+  /** A directory (its content must be empty): how a home volume gets its owner (prepare/home.ts). */
+  directory?: boolean;
   mode?: number;
   uid?: number;
   gid?: number;
@@ -39,22 +41,23 @@ function writeOctal(header: Buffer, offset: number, digits: number, value: numbe
   header.write(`${value.toString(8).padStart(digits, '0')}\0`, offset, digits + 1, 'ascii');
 }
 
-/** Returns the 512-byte ustar header of one regular file. */
+/** Returns the 512-byte ustar header of one regular file or directory. */
 export function tarHeader(file: TarFile): Buffer {
   const path = file.name;
   if (!path || path.startsWith('/') || path.split('/').some((part) => part === '..' || part === '') || path.includes('\0')) {
     fail(`the path ${JSON.stringify(path)} is not a plain relative path`);
   }
-  const [prefix, name] = splitName(path);
+  if (file.directory && file.content.length > 0) fail(`the directory ${JSON.stringify(path)} has content`);
+  const [prefix, name] = splitName(file.directory ? `${path}/` : path);
   const header = Buffer.alloc(BLOCK_BYTES);
   header.write(name, 0, NAME_BYTES, 'utf8');
-  writeOctal(header, 100, 7, file.mode ?? 0o644, 0o7777, 'the mode');
+  writeOctal(header, 100, 7, file.mode ?? (file.directory ? 0o755 : 0o644), 0o7777, 'the mode');
   writeOctal(header, 108, 7, file.uid ?? 0, MAX_OCTAL_7, 'the uid');
   writeOctal(header, 116, 7, file.gid ?? 0, MAX_OCTAL_7, 'the gid');
   writeOctal(header, 124, 11, file.content.length, MAX_OCTAL_11, 'the size');
   writeOctal(header, 136, 11, file.mtime ?? 0, MAX_OCTAL_11, 'the mtime');
   header.write('        ', 148, 8, 'ascii'); // the checksum counts its own field as spaces
-  header.write('0', 156, 1, 'ascii'); // a regular file
+  header.write(file.directory ? '5' : '0', 156, 1, 'ascii'); // a directory or a regular file
   header.write('ustar\0' + '00', 257, 8, 'ascii');
   header.write(prefix, 345, PREFIX_BYTES, 'utf8');
   let sum = 0;
@@ -63,7 +66,7 @@ export function tarHeader(file: TarFile): Buffer {
   return header;
 }
 
-/** Returns a ustar archive of regular files, in the order given, with the two closing zero blocks. */
+/** Returns a ustar archive of the entries, in the order given, with the two closing zero blocks. */
 export function packTar(files: readonly TarFile[]): Buffer {
   const parts: Buffer[] = [];
   for (const file of files) {

@@ -72,7 +72,8 @@ export function buildAgentStart(input: StartServerInput, options: { configDir: s
   const host = input.host ?? '127.0.0.1';
   // Limits, refresh, CA file, registry and engine: the user's own settings (flags cannot come from here).
   const lok = { ...resolveLokOptions({}, options.env), profile, env: [], name: input.name, debug: false };
-  const server = completeRequest({ source, args: input.args ?? [], lok, quiet: false, launcher: 'start' }, options);
+  // Its home is apart from those of the user's own servers, so naming one of them reads none of its files.
+  const server: ServerRequest = { ...completeRequest({ source, args: input.args ?? [], lok, quiet: false, launcher: 'start' }, options), homeScope: 'agent' };
   for (const name of input.envFromHost ?? []) {
     const value = options.env[name];
     if (value === undefined) throw new LokError('INVALID_INPUT', `\`envFromHost\` names ${name}, which mcp-lok's environment does not have.`, { exitCode: EXIT.usage, hint: 'Name only variables the user set for mcp-lok.' });

@@ -15,6 +15,8 @@ export interface LokOptions {
   /** Pass the variables the client's config added for this server (mcp-lok-npx only; see request/client-env.ts). */
   clientEnv: boolean;
   name: string | undefined;
+  /** The home is in memory (gone when the server stops) instead of a volume kept for the server. */
+  ephemeral: boolean;
   memoryBytes: number;
   cpus: number;
   pids: number;
@@ -73,6 +75,11 @@ export const SHIM_OPTIONS: LokDefs & Record<NpxKey, FlagDef> = {
     group: 'mcp-lok', flags: ['--name'], value: 'NAME', env: 'MCP_LOK_NAME',
     expects: 'a container name such as `my-server` (letters, digits, `_`, `.`, `-`; at most 63)', parse: parseContainerName,
     description: 'Container name (default: derived from the package or image).',
+  },
+  ephemeral: {
+    group: 'mcp-lok', flags: ['--ephemeral'], env: 'MCP_LOK_EPHEMERAL',
+    expects: '`1`, `true`, `0` or `false`', parse: parseBoolean,
+    description: 'Keep the home in memory, gone when the server stops, not in a volume kept for it.',
   },
   memoryBytes: {
     group: 'mcp-lok', flags: ['--memory'], value: 'SIZE', env: 'MCP_LOK_MEMORY', default: DEFAULT_MEMORY_BYTES % 2 ** 30 === 0 ? `${DEFAULT_MEMORY_BYTES / 2 ** 30}g` : `${DEFAULT_MEMORY_BYTES / 2 ** 20}m`,
@@ -179,6 +186,7 @@ export function resolveLokOptions(cli: RawLokValues, env: Readonly<Record<string
     env: readEnvEntries(cli.env, env),
     clientEnv: readRequired(o.clientEnv, cli.clientEnv, env),
     name: readScalar(o.name, cli.name, env),
+    ephemeral: readScalar(o.ephemeral, cli.ephemeral, env) ?? false,
     memoryBytes: readRequired(o.memoryBytes, cli.memoryBytes, env),
     cpus: readRequired(o.cpus, cli.cpus, env),
     pids: readRequired(o.pids, cli.pids, env),

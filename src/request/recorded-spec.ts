@@ -53,8 +53,10 @@ export function checkRecordedSpec(value: unknown, name: string): BackgroundSpec 
     || typeof lok.cpus !== 'number' || parseCpus(String(lok.cpus)) !== lok.cpus
     || typeof lok.memoryBytes !== 'number' || parseMemory(String(lok.memoryBytes)) !== lok.memoryBytes) throw damaged(name, 'limits out of range');
   if (![lok.caCert, lok.engine, lok.registry].every((v) => v === undefined || typeof v === 'string')) throw damaged(name, 'settings that are not text');
-  // The container name names the sandbox's folders and log files under the state folder: `start` records the server's own.
-  if (lok.name !== undefined && lok.name !== name) throw damaged(name, 'it names another server');
+  // The name also names the server's home volume: a record must not lead to another server's home.
+  if (lok.name !== undefined && lok.name !== name) throw damaged(name, 'its request names another server');
+  if (lok.ephemeral !== undefined && typeof lok.ephemeral !== 'boolean') throw damaged(name, 'an --ephemeral that is not true or false');
+  if (server.homeScope !== undefined && server.homeScope !== 'agent') throw damaged(name, 'an unknown home scope');
   const loaded = server.profile;
   if (typeof loaded.name !== 'string' || typeof loaded.source !== 'string') throw damaged(name, 'an unnamed profile');
   let profile;

@@ -26,6 +26,11 @@ export interface ServerRequest {
   env: Record<string, string>;
   quiet: boolean;
   launcher: 'npx' | 'run' | 'start';
+  /**
+   * `agent`: started through the management server. Its home volume is its own, never the
+   * home of a server the user started with the same package and name.
+   */
+  homeScope?: 'agent' | undefined;
 }
 
 /** What a front end parsed, before the profile is read and the variables resolved. */

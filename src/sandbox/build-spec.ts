@@ -8,6 +8,18 @@ export interface MountPlan {
   source: string;
   target: string;
   readOnly: boolean;
+  /** A volume: never fill an empty one with what the image has at `target`. */
+  noCopy?: boolean;
+}
+
+/** The server's persistent home: an engine volume made for it (prepare/home.ts). */
+export interface HomeVolume {
+  volume: string;
+  /**
+   * Nothing written there can be executed. Under Docker that is how the volume itself mounts
+   * (an overlay with `noexec`); Podman takes `noexec` as an option of the container's mount.
+   */
+  noexec: boolean;
 }
 
 /** Everything the builder needs to describe one sandbox container. */
@@ -26,6 +38,10 @@ export interface SandboxPlan {
   /** Variables the user named, already resolved to values. */
   env: Readonly<Record<string, string>>;
   mounts: MountPlan[];
+  /** A persistent home in place of the in-memory one (undefined: `--ephemeral`, helpers). */
+  home?: HomeVolume | undefined;
+  /** Where `home` is mounted: the home directory unless given (prepare/home.ts mounts a new one elsewhere first). */
+  homeTarget?: string | undefined;
   /**
    * Containers whose volumes this one also mounts (`ID:ro` for read-only): the server reaches
    * the egress sidecar's socket through the sidecar's anonymous volume.
@@ -80,7 +96,9 @@ export interface ContainerCreateBody {
     PidsLimit: number;
     Ulimits: Array<{ Name: string; Soft: number; Hard: number }>;
     Tmpfs: Record<string, string>;
-    Mounts: Array<{ Type: 'volume' | 'bind'; Source: string; Target: string; ReadOnly: boolean; BindOptions?: { NonRecursive: boolean } }>;
+    Mounts: Array<{ Type: 'volume' | 'bind'; Source: string; Target: string; ReadOnly: boolean; BindOptions?: { NonRecursive: boolean }; VolumeOptions?: { NoCopy: boolean } }>;
+    /** Podman only: a volume mounted with options its Mounts cannot carry (`noexec`). */
+    Binds?: string[];
     VolumesFrom?: string[];
     NetworkMode: string;
     PortBindings: Record<string, never>;
@@ -111,6 +129,7 @@ export function buildContainerSpec(plan: SandboxPlan): ContainerCreateBody {
   const tmpfsOptions = 'rw,noexec,nosuid,nodev';
   const user = plan.user ?? { uid: 1000, gid: 1000 };
   if (user.uid === 0 || user.gid === 0) throw new Error('the sandbox never runs as root');
+  const home = homeMounts(plan);
   return {
     Image: plan.image,
     // Our sandbox image's entrypoint is never used: the command runs as given.
@@ -152,14 +171,16 @@ export function buildContainerSpec(plan: SandboxPlan): ContainerCreateBody {
       Tmpfs: {
         '/tmp': `${tmpfsOptions},size=${TMP_SIZE_BYTES},mode=1777`,
         // Owned by the sandbox user: Docker takes uid=/gid=, Podman refuses them and has `U`.
-        [SANDBOX_HOME]: `${tmpfsOptions},size=${HOME_SIZE_BYTES},${plan.podman ? 'U' : `uid=${user.uid},gid=${user.gid}`},mode=0700`,
+        ...(home.inMemory ? { [SANDBOX_HOME]: `${tmpfsOptions},size=${HOME_SIZE_BYTES},${plan.podman ? 'U' : `uid=${user.uid},gid=${user.gid}`},mode=0700` } : {}),
       },
       // Bind grants leave out whatever is mounted below them, so a read-only grant cannot
       // expose a writable mount inside it (recursive read-only needs API 1.44).
-      Mounts: plan.mounts.map((m) => ({
+      Mounts: [...home.mounts, ...plan.mounts].map((m) => ({
         Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly,
         ...(m.type === 'bind' ? { BindOptions: { NonRecursive: true } } : {}),
+        ...(m.noCopy ? { VolumeOptions: { NoCopy: true } } : {}),
       })),
+      ...(home.binds.length > 0 ? { Binds: home.binds } : {}),
       ...(plan.volumesFrom && plan.volumesFrom.length > 0 ? { VolumesFrom: [...plan.volumesFrom] } : {}),
       NetworkMode: plan.network,
       PortBindings: {},
@@ -171,4 +192,18 @@ export function buildContainerSpec(plan: SandboxPlan): ContainerCreateBody {
       RestartPolicy: { Name: 'no' },
     },
   };
+}
+
+/**
+ * Returns how the plan's home is mounted: in memory (no home volume, or one mounted elsewhere),
+ * or its volume at the home directory. The volume is never filled from the image (what the
+ * image has there would outlive an image update), and under Podman it is mounted `noexec`,
+ * `nosuid` and `nodev` as an option of the container's mount, which Docker does not take.
+ */
+function homeMounts(plan: SandboxPlan): { inMemory: boolean; mounts: MountPlan[]; binds: string[] } {
+  const target = plan.homeTarget ?? SANDBOX_HOME;
+  const inMemory = !plan.home || target !== SANDBOX_HOME;
+  if (!plan.home) return { inMemory, mounts: [], binds: [] };
+  if (plan.podman) return { inMemory, mounts: [], binds: [`${plan.home.volume}:${target}:rw,${plan.home.noexec ? 'noexec,' : ''}nosuid,nodev,nocopy`] };
+  return { inMemory, mounts: [{ type: 'volume', source: plan.home.volume, target, readOnly: false, noCopy: true }], binds: [] };
 }

@@ -14,6 +14,12 @@ export function chooseSandboxUser(hostUid: number | undefined, hostGid: number |
   return { uid: hostUid, gid: hostGid };
 }
 export const SANDBOX_HOME = '/home/node';
+/**
+ * Where a new home volume is mounted to be made the sandbox user's: a path the image does not
+ * have, so Podman gives a new volume to the container's user (Docker gets the owner from an
+ * archive instead; see prepare/home.ts).
+ */
+export const HOME_INIT_DIR = '/opt/mcp-lok/home-init';
 /** Where installed package trees are mounted read-only in run containers. */
 export const PACKAGES_DIR = '/opt/mcp-lok/pkgs';
 /** npm's cache during install; an engine volume owned by mcp-lok, never the host's ~/.npm. */
@@ -40,7 +46,7 @@ export const DEFAULT_NOFILE = 4096;
  * every process of the same host uid, so a low value would break busy hosts.
  */
 export const PODMAN_NPROC = 4096;
-/** /tmp and the home directory live in memory, capped, and cannot hold executables. */
+/** /tmp (and the home directory with --ephemeral) live in memory, capped, and cannot hold executables. */
 export const TMP_SIZE_BYTES = 64 * 1024 * 1024;
 export const HOME_SIZE_BYTES = 64 * 1024 * 1024;
 /** Seconds the engine waits after SIGTERM before SIGKILL when mcp-lok stops a server and nobody chose another. */

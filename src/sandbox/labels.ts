@@ -14,6 +14,14 @@ export const LABEL = {
   ownerStart: 'mcp-lok-owner-start',
   ownerHost: 'mcp-lok-owner-host',
   kind: 'mcp-lok-kind',
+  /** A home volume: the sandbox user it belongs to (`uid:gid`). */
+  homeUser: 'mcp-lok-home-user',
+  /** A home volume: `true` when nothing written there can be executed. */
+  homeNoexec: 'mcp-lok-home-noexec',
+  /** A home volume of a server an agent started (`agent`): never one of the user's own. */
+  homeScope: 'mcp-lok-home-scope',
+  /** The store behind a noexec home volume: the home it belongs to. */
+  homeOf: 'mcp-lok-home-of',
 } as const;
 
 /** The process that owns a container: when it is gone, the container must go too. */
@@ -26,7 +34,7 @@ export interface Owner {
 
 export interface LabelInput {
   name: string;
-  role: 'run' | 'session' | 'ingress' | 'egress' | 'loopback' | 'install';
+  role: 'run' | 'session' | 'ingress' | 'egress' | 'loopback' | 'install' | 'init';
   launcher: 'npx' | 'run' | 'start';
   transport: 'stdio' | 'sse' | 'streamable-http';
   profile: string;

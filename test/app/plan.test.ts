@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { defaultContainerName, explainHostPaths, findPathArguments, nameHint, planServer, type EngineFacts, type HostFacts, type HostPathArgument } from '../../src/app/plan.js';
+import { defaultContainerName, explainHostPaths, findPathArguments, imageRepository, nameHint, planHome, planServer, type EngineFacts, type HostFacts, type HostPathArgument } from '../../src/app/plan.js';
 import type { ResolvedGrants } from '../../src/prepare/grants.js';
 import type { LokOptions } from '../../src/request/options.js';
 import type { ServerRequest } from '../../src/request/server-request.js';
@@ -9,7 +9,7 @@ import { BUILT_IN_PROFILES, validateProfile } from '../../src/sandbox/profile-va
 import { catchError } from '../support/catch-error.js';
 
 const LOK: LokOptions = {
-  profile: 'stdio', env: [], clientEnv: true, name: undefined, memoryBytes: 512 * 1024 * 1024, cpus: 1, pids: 256,
+  profile: 'stdio', env: [], clientEnv: true, name: undefined, ephemeral: false, memoryBytes: 512 * 1024 * 1024, cpus: 1, pids: 256,
   caCert: undefined, registry: undefined, refreshAfterMs: 86_400_000, engine: undefined, debug: false,
 };
 const PKG = { raw: '@scope/server@1.2.3', name: '@scope/server', selector: '1.2.3', kind: 'version' as const };
@@ -103,9 +103,11 @@ plan('an outbound allowlist: egress rules, a notice naming the hosts, the CA mou
   assert.is(closed.env.NODE_EXTRA_CA_CERTS, undefined);
 });
 
-plan('an image with an allowlist needs mcp-lok\'s image for its sidecars; an npm package already has it', () => {
-  assert.is(planServer(imageRequest({ profile: egressProfile(['api.example.test']) }), LOCAL, HOST).needsHelperImage, true);
-  assert.is(planServer(imageRequest(), LOCAL, HOST).needsHelperImage, false);
+plan('an image with an allowlist or a home volume needs mcp-lok\'s image for its helpers; an npm package already has it', () => {
+  const ephemeral = { lok: { ...LOK, ephemeral: true } };
+  assert.is(planServer(imageRequest({ ...ephemeral, profile: egressProfile(['api.example.test']) }), LOCAL, HOST).needsHelperImage, true);
+  assert.is(planServer(imageRequest(ephemeral), LOCAL, HOST).needsHelperImage, false);
+  assert.is(planServer(imageRequest(), LOCAL, HOST).needsHelperImage, true);
   assert.is(planServer(npxRequest({ profile: egressProfile(['api.example.test']) }), LOCAL, HOST).needsHelperImage, false);
 });
 
@@ -218,3 +220,95 @@ explain('reaches the plan\'s notices', () => {
 });
 
 explain.run();
+
+const home = suite('planHome: a home volume per package and --name, for one user');
+const USER = { uid: 501, gid: 20 };
+const npx = (names: string[], command?: string): Parameters<typeof planHome>[0] => ({
+  kind: 'npx', packages: names.map((n) => ({ ...PKG, raw: n, name: n.replace(/(.)@.*$/, '$1'), selector: n.includes('@', 1) ? n.slice(n.lastIndexOf('@') + 1) : 'latest' })), command, allowInstall: true,
+});
+
+home('is planned by default, and not with --ephemeral', () => {
+  const p = planServer(npxRequest(), LOCAL, HOST);
+  assert.ok(p.home);
+  assert.equal(p.home?.user, { uid: 501, gid: 20 });
+  assert.equal(p.home, planHome(npxRequest().source, undefined, { uid: 501, gid: 20 }));
+  assert.is(planServer(npxRequest({ lok: { ...LOK, ephemeral: true } }), LOCAL, HOST).home, undefined);
+  // As root, the sandbox user (1000:1000) owns it.
+  assert.equal(planServer(npxRequest(), LOCAL, { ...HOST, uid: 0, gid: 0 }).home?.user, { uid: 1000, gid: 1000 });
+  assert.is(planServer(npxRequest({ quiet: true }), LOCAL, HOST).home?.announce, false);
+});
+
+home('is the same for every version of a package, and labelled with what it belongs to', () => {
+  const a = planHome(npx(['@scope/server@1.2.3']), undefined, USER);
+  assert.equal(planHome(npx(['@scope/server@2.0.0']), undefined, USER), a);
+  assert.equal(planHome(npx(['@scope/server']), undefined, USER), a);
+  assert.match(a.volume, /^mcp-lok-home-scope-server-[0-9a-f]{12}$/);
+  assert.equal(a.labels, { 'mcp-lok': 'true', 'mcp-lok-kind': 'home', 'mcp-lok-package': '@scope/server', 'mcp-lok-home-user': '501:20' });
+  assert.is(a.owner, '@scope/server');
+});
+
+home('is never shared between packages, names, bins or users', () => {
+  const volumes = [
+    planHome(npx(['@scope/server']), undefined, USER),
+    planHome(npx(['@scope/server-other']), undefined, USER),
+    planHome(npx(['scope-server']), undefined, USER),
+    planHome(npx(['@scope/server']), 'memory', USER),
+    planHome(npx(['@scope/server']), 'memory2', USER),
+    planHome(npx(['other']), 'memory', USER),
+    planHome(npx(['@scope/server']), undefined, { uid: 1000, gid: 1000 }),
+    planHome(npx(['@scope/server']), undefined, { uid: 501, gid: 21 }),
+    planHome(npx(['@scope/server', 'helper']), undefined, USER),
+    planHome(npx(['@scope/server', 'helper'], 'server-cli'), undefined, USER),
+    planHome({ kind: 'image', image: 'ghcr.io/scope/server:1', allowPull: false }, undefined, USER),
+    planHome(npx(['@scope/server']), 'memory', USER, true, 'agent'),
+  ].map((h) => h.volume);
+  assert.is(new Set(volumes).size, volumes.length);
+  // The order of -p packages does not matter.
+  assert.is(planHome(npx(['helper', '@scope/server']), undefined, USER).volume, planHome(npx(['@scope/server', 'helper']), undefined, USER).volume);
+});
+
+home('a server an agent starts has a home of its own, never the user\'s server\'s of the same package and name', () => {
+  const agent = planServer(npxRequest({ lok: { ...LOK, name: 'memory' }, launcher: 'start', homeScope: 'agent' }), LOCAL, HOST).home;
+  const user = planServer(npxRequest({ lok: { ...LOK, name: 'memory' }, launcher: 'start' }), LOCAL, HOST).home;
+  assert.not.equal(agent?.volume, user?.volume);
+  assert.is(agent?.labels['mcp-lok-home-scope'], 'agent');
+  assert.is(user?.labels['mcp-lok-home-scope'], undefined);
+  assert.match(agent?.owner ?? '', /started by an agent/);
+});
+
+home('names a --name in its volume, labels and words', () => {
+  const h = planHome(npx(['@modelcontextprotocol/server-memory']), 'memory', USER);
+  assert.match(h.volume, /^mcp-lok-home-memory-[0-9a-f]{12}$/);
+  assert.is(h.labels['mcp-lok-name'], 'memory');
+  assert.is(h.owner, '@modelcontextprotocol/server-memory (--name memory)');
+});
+
+home('an image\'s home is per repository, whatever its tag or digest', () => {
+  const image = (ref: string) => planHome({ kind: 'image', image: ref, allowPull: false }, undefined, USER);
+  const a = image('ghcr.io/org/app:1.0');
+  assert.equal(image('ghcr.io/org/app:2.0'), a);
+  assert.equal(image('ghcr.io/org/app@sha256:abc'), a);
+  assert.equal(image('ghcr.io/org/app'), a);
+  assert.not.equal(image('localhost:5000/org/app:1').volume, a.volume);
+  assert.is(a.labels['mcp-lok-image'], 'ghcr.io/org/app');
+  assert.is(a.labels['mcp-lok-package'], undefined);
+  assert.match(a.volume, /^mcp-lok-home-app-/);
+});
+
+home('imageRepository drops the tag and digest, not a registry port', () => {
+  for (const [ref, repo] of [
+    ['node', 'node'], ['node:24', 'node'], ['ghcr.io/org/app:1@sha256:ab', 'ghcr.io/org/app'], ['localhost:5000/app', 'localhost:5000/app'], ['localhost:5000/app:2', 'localhost:5000/app'],
+  ] as const) assert.is(imageRepository(ref), repo, ref);
+});
+
+home('a known server that writes beside its code gets one line saying how to keep its file in the home', () => {
+  const memory = { raw: '@modelcontextprotocol/server-memory', name: '@modelcontextprotocol/server-memory', selector: 'latest', kind: 'tag' as const };
+  const req = (over: Partial<ServerRequest> = {}) => npxRequest({ source: { kind: 'npx', packages: [memory], command: undefined, allowInstall: true }, ...over });
+  assert.equal(planServer(req(), LOCAL, HOST).notices, [
+    'mcp-lok: @modelcontextprotocol/server-memory keeps memory.jsonl beside its code, which is read-only in the sandbox, so its writes fail; add -e MEMORY_FILE_PATH=/home/node/memory.jsonl to keep it in its home (/home/node, kept across runs).',
+  ]);
+  assert.equal(planServer(req({ env: { MEMORY_FILE_PATH: '/home/node/m.jsonl' } }), LOCAL, HOST).notices, []);
+  assert.match(planServer(req({ lok: { ...LOK, ephemeral: true } }), LOCAL, HOST).notices.join(''), /in memory with --ephemeral/);
+});
+
+home.run();

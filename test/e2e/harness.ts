@@ -19,11 +19,16 @@ export const EVERYTHING = '@modelcontextprotocol/server-everything';
 /** One mcp-lok home for the whole run, so installs are shared between test files. */
 export const LOK_HOME = process.env.MCP_LOK_TEST_HOME ?? join(tmpdir(), 'mcp-lok-e2e-home');
 
-/** Returns the environment the bins run with in tests. */
+/**
+ * Returns the environment the bins run with in tests. Servers get an in-memory home
+ * (MCP_LOK_EPHEMERAL=1) unless a test asks for a home volume (`MCP_LOK_EPHEMERAL: '0'`) and
+ * removes it: a home volume is a server's files, kept on purpose, and the run's leftover check
+ * counts them.
+ */
 export function shimEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  return { ...env, MCP_LOK_HOME: LOK_HOME, ...extra };
+  return { ...env, MCP_LOK_HOME: LOK_HOME, MCP_LOK_EPHEMERAL: '1', ...extra };
 }
 
 /** Throws with a clear message when no engine answers (the tests need a real one). */

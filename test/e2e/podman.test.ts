@@ -1,6 +1,7 @@
 // The same shim against Podman's Docker-compatible service (scripts/ensure-podman.sh starts
 // it; scripts/test.mjs passes its address in MCP_LOK_TEST_PODMAN).
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
@@ -90,6 +91,39 @@ if (!address) {
       await eventually(async () => (await podmanContainers(name)).length === 0, 10_000, `${name}'s containers to be removed`);
     } finally {
       await runBin(MANAGER, ['rm', '-f', name], { env });
+    }
+  });
+
+  podman('keeps a server\'s home volume across starts, the sandbox user\'s and mounted noexec, and rm --home removes it', async () => {
+    const name = `e2e-podman-home-${randomBytes(3).toString('hex')}`;
+    const keep = { ...env, MCP_LOK_EPHEMERAL: '0' };
+    const args = ['--name', name, '-e', 'MEMORY_FILE_PATH=/home/node/memory.jsonl', '-y', MEMORY];
+    const marker = `podman-home-${randomBytes(3).toString('hex')}`;
+    try {
+      const first = await connectShim(args, keep);
+      try {
+        await first.client.callTool({ name: 'create_entities', arguments: { entities: [{ name: marker, entityType: 'test', observations: ['kept'] }] } });
+      } finally {
+        await first.client.close();
+      }
+      const second = await connectShim(args, keep);
+      try {
+        const graph = await second.client.callTool({ name: 'read_graph', arguments: {} }) as { content: Array<{ text: string }> };
+        assert.match(graph.content[0]?.text ?? '', new RegExp(marker));
+      } finally {
+        await second.client.close();
+      }
+      const listed = JSON.parse((await runBin(MANAGER, ['image', '--json'], { env })).stdout.toString()) as { homes: Array<{ name: string; server: string | null; noexec: boolean; user: string | null }> };
+      const home = listed.homes.find((h) => h.server === name);
+      assert.equal(home && { noexec: home.noexec, user: home.user }, { noexec: true, user: '1000:1000' });
+      // Owned by the sandbox user, private: Podman's own folder for it, on this machine.
+      const engine = parseEngineUrl(address, 'MCP_LOK_TEST_PODMAN');
+      const info = (await engineRequest<{ Mountpoint: string }>(engine, 'GET', `/volumes/${home?.name ?? ''}`)).body;
+      const st = statSync(info.Mountpoint);
+      assert.equal([st.uid, st.gid, st.mode & 0o777], [1000, 1000, 0o700]);
+    } finally {
+      const removed = await runBin(MANAGER, ['rm', '--home', name], { env });
+      assert.is(removed.code, 0, removed.stderr);
     }
   });
 }

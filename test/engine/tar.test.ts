@@ -105,4 +105,32 @@ pack('extracts to the same bytes, modes and times with the system tar', () => {
   }
 });
 
+pack('holds directories with their owner and mode, which the system tar lists and extracts as directories', () => {
+  const dir = temp();
+  const entries: TarFile[] = [
+    { name: 'home', content: Buffer.alloc(0), directory: true, mode: 0o700, uid: 4321, gid: 4322 },
+    { name: 'data/upper', content: Buffer.alloc(0), directory: true },
+  ];
+  writeFileSync(join(dir, 'dirs.tar'), packTar(entries));
+  const lines = execFileSync('tar', ['-tvf', join(dir, 'dirs.tar'), '--numeric-owner'], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' } }).trim().split('\n');
+  assert.equal(lines.map((l) => { const [perms, owner, , , , name] = l.split(/\s+/); return [perms, owner, name]; }), [
+    ['drwx------', '4321/4322', 'home/'],
+    ['drwxr-xr-x', '0/0', 'data/upper/'],
+  ]);
+  const out = join(dir, 'out');
+  execFileSync('mkdir', [out]);
+  execFileSync('tar', ['-xf', join(dir, 'dirs.tar'), '-C', out, '--no-same-owner']);
+  assert.ok(statSync(join(out, 'home')).isDirectory());
+  assert.is(statSync(join(out, 'home')).mode & 0o7777, 0o700);
+});
+
+pack('refuses a directory with content', () => {
+  try {
+    packTar([{ name: 'd', content: Buffer.from('x'), directory: true }]);
+    assert.unreachable('packed');
+  } catch (error) {
+    assert.instance(error, LokError);
+  }
+});
+
 pack.run();

@@ -32,6 +32,10 @@ for (const source of ['--profile=network', '--host=0.0.0.0', '--env=GITHUB_TOKEN
   });
 }
 
+smuggle('gives the server a home apart from the user\'s servers of the same package and name', () => {
+  assert.is(check({ source: 'npx://lok-fixture-exit', name: 'memory' }).server.homeScope, 'agent');
+});
+
 smuggle('passes args to the server untouched, never as options', () => {
   const start = check({ source: 'npx://lok-fixture-exit', args: ['--profile=network', '--host=0.0.0.0', '-e', 'GITHUB_TOKEN'] });
   assert.equal(start.server.args, ['--profile=network', '--host=0.0.0.0', '-e', 'GITHUB_TOKEN']);

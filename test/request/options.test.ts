@@ -10,6 +10,7 @@ const DEFAULTS: LokOptions = {
   env: [],
   clientEnv: true,
   name: undefined,
+  ephemeral: false,
   memoryBytes: 1024 ** 3,
   cpus: 2,
   pids: 256,
@@ -30,10 +31,10 @@ resolve('reads every option from its MCP_LOK_* variable', () => {
   const env = {
     MCP_LOK_PROFILE: 'network', MCP_LOK_ENV: 'TOKEN, MODE=fast,,', MCP_LOK_NAME: 'srv', MCP_LOK_MEMORY: '1g',
     MCP_LOK_CPUS: '0.5', MCP_LOK_PIDS: '64', MCP_LOK_CA_CERT: '/etc/ca.pem', MCP_LOK_REGISTRY: 'https://r.example',
-    MCP_LOK_REFRESH_AFTER: 'never', MCP_LOK_ENGINE: 'unix:///run/docker.sock', MCP_LOK_DEBUG: 'true', MCP_LOK_CLIENT_ENV: 'off',
+    MCP_LOK_REFRESH_AFTER: 'never', MCP_LOK_ENGINE: 'unix:///run/docker.sock', MCP_LOK_DEBUG: 'true', MCP_LOK_CLIENT_ENV: 'off', MCP_LOK_EPHEMERAL: '1',
   };
   assert.equal(resolveLokOptions({}, env), {
-    profile: 'network', env: [{ name: 'TOKEN', value: undefined }, { name: 'MODE', value: 'fast' }], clientEnv: false, name: 'srv',
+    profile: 'network', env: [{ name: 'TOKEN', value: undefined }, { name: 'MODE', value: 'fast' }], clientEnv: false, name: 'srv', ephemeral: true,
     memoryBytes: 1024 ** 3, cpus: 0.5, pids: 64, caCert: '/etc/ca.pem', registry: 'https://r.example/',
     refreshAfterMs: Infinity, engine: 'unix:///run/docker.sock', debug: true,
   });
@@ -44,6 +45,15 @@ resolve('lets command-line values win over variables, the last flag winning', ()
   assert.is(out.memoryBytes, 1024 ** 3);
   assert.is(out.profile, 'stdio');
   assert.is(out.debug, false);
+});
+
+resolve('keeps a home volume unless --ephemeral or MCP_LOK_EPHEMERAL says otherwise, the flag winning', () => {
+  assert.is(resolveLokOptions({}, {}).ephemeral, false);
+  assert.is(resolveLokOptions({ ephemeral: ['true'] }, {}).ephemeral, true);
+  assert.is(resolveLokOptions({}, { MCP_LOK_EPHEMERAL: '1' }).ephemeral, true);
+  assert.is(resolveLokOptions({ ephemeral: ['false'] }, { MCP_LOK_EPHEMERAL: '1' }).ephemeral, false);
+  assert.match(catchError(() => resolveLokOptions({}, { MCP_LOK_EPHEMERAL: 'maybe' })).message, /MCP_LOK_EPHEMERAL to be `1`, `true`, `0` or `false`/);
+  assert.ok(renderShimHelp().includes('--ephemeral'));
 });
 
 resolve('adds -e entries to MCP_LOK_ENV, the flag winning for the same name', () => {

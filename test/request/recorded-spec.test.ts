@@ -58,9 +58,19 @@ for (const [title, edit, message] of [
   ['a CPU limit no option accepts', (s: BackgroundSpec) => { s.server.lok.cpus = 1000; }, /limits out of range/],
   ['a memory limit that is not a size', (s: BackgroundSpec) => { (s.server.lok as { memoryBytes: unknown }).memoryBytes = '1g'; }, /limits out of range/],
   ['an engine that is not text', (s: BackgroundSpec) => { (s.server.lok as { engine: unknown }).engine = { host: 'x' }; }, /not text/],
+  ['a request naming another server (whose home volume it would mount)', (s: BackgroundSpec) => { s.server.lok.name = 'other'; }, /names another server/],
+  ['an unknown home scope', (s: BackgroundSpec) => { (s.server as { homeScope: unknown }).homeScope = 'user'; }, /home scope/],
+  ['an --ephemeral that is not true or false', (s: BackgroundSpec) => { (s.server.lok as { ephemeral: unknown }).ephemeral = 'no'; }, /ephemeral/],
 ] as const) {
   check(`refuses ${title}`, () => { assert.match(damage(edit), message); });
 }
+
+check('takes a record written before --ephemeral existed, and one with it', () => {
+  assert.is(checkRecordedSpec(spec(), 'srv').server.lok.ephemeral, undefined);
+  const s = spec();
+  s.server.lok.ephemeral = true;
+  assert.is(checkRecordedSpec(s, 'srv').server.lok.ephemeral, true);
+});
 
 check('parses the source again from the text the record shows', () => {
   const s = spec();

@@ -56,6 +56,33 @@ spec('speaks Podman where it differs: a process-count limit and its own tmpfs ow
   assert.is(buildContainerSpec(plan()).HostConfig.Ulimits.length, 1);
 });
 
+spec('mounts a home volume in place of the in-memory home, never filled from the image', () => {
+  const body = buildContainerSpec(plan({ home: { volume: 'mcp-lok-home-x-0123', noexec: true } }));
+  assert.is(body.HostConfig.Tmpfs['/home/node'], undefined);
+  assert.match(body.HostConfig.Tmpfs['/tmp'] ?? '', /noexec/);
+  assert.equal(body.HostConfig.Mounts[0], { Type: 'volume', Source: 'mcp-lok-home-x-0123', Target: '/home/node', ReadOnly: false, VolumeOptions: { NoCopy: true } });
+  assert.is(body.HostConfig.Binds, undefined);
+  // Still read-only everywhere else, no capability, nobody's root.
+  assert.is(body.HostConfig.ReadonlyRootfs, true);
+  assert.equal(body.HostConfig.CapAdd, []);
+  assert.is(body.User, '1000:1000');
+});
+
+spec('under Podman mounts the home volume noexec, nosuid and nodev as an option of the mount', () => {
+  const body = buildContainerSpec(plan({ podman: true, home: { volume: 'mcp-lok-home-x-0123', noexec: true } }));
+  assert.equal(body.HostConfig.Binds, ['mcp-lok-home-x-0123:/home/node:rw,noexec,nosuid,nodev,nocopy']);
+  assert.is(body.HostConfig.Mounts.some((m) => m.Target === '/home/node'), false);
+  assert.is(body.HostConfig.Tmpfs['/home/node'], undefined);
+  const plain = buildContainerSpec(plan({ podman: true, home: { volume: 'v', noexec: false } }));
+  assert.equal(plain.HostConfig.Binds, ['v:/home/node:rw,nosuid,nodev,nocopy']);
+});
+
+spec('mounts a home volume elsewhere (to make it) and keeps the in-memory home then', () => {
+  const body = buildContainerSpec(plan({ home: { volume: 'v', noexec: true }, homeTarget: '/opt/mcp-lok/home-init' }));
+  assert.match(body.HostConfig.Tmpfs['/home/node'] ?? '', /noexec/);
+  assert.equal(body.HostConfig.Mounts[0], { Type: 'volume', Source: 'v', Target: '/opt/mcp-lok/home-init', ReadOnly: false, VolumeOptions: { NoCopy: true } });
+});
+
 spec('has no network, no published ports and no engine socket by default', () => {
   const body = buildContainerSpec(plan());
   assert.is(body.HostConfig.NetworkMode, 'none');

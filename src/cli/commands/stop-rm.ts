@@ -36,10 +36,12 @@ export async function runStop(ctx: Context, args: ParsedCommand): Promise<number
   return forEachName(ctx, args.positionals, async (name) => (await stopServer(ctx, name, seconds) ? `Stopped ${name}.` : `${name} was not running.`));
 }
 
-/** `mcp-lok rm [-f] NAME...`. */
+/** `mcp-lok rm [-f] [--home] NAME...`. */
 export async function runRm(ctx: Context, args: ParsedCommand): Promise<number> {
   return forEachName(ctx, args.positionals, async (name) => {
-    await removeServer(ctx, name, Boolean(args.values.force));
-    return `Removed ${name}.`;
+    const { server, homes } = await removeServer(ctx, name, Boolean(args.values.force), { home: Boolean(args.values.home) });
+    const volumes = `home volume${homes.length === 1 ? '' : 's'} ${homes.join(', ')}`;
+    if (!server) return `Removed the ${volumes} of ${name}.`;
+    return homes.length > 0 ? `Removed ${name} and its ${volumes}.` : `Removed ${name}.`;
   });
 }
