@@ -28,7 +28,8 @@ clientEnv.after(async () => {
 
 /** Starts the fixture server through the stand-in client, whose own environment holds CLIENT_SECRET. */
 async function throughClient(mode: 'whole' | 'sdk', config: Record<string, string>, flags: string[] = []): Promise<{ seen: Seen; result: RunResult }> {
-  const shimArgs = [SHIM, '--registry', registry.url, ...flags, '-y', 'lok-fixture-env'];
+  // No home volume: the SDK-style client passes only its allowlist, so the harness's MCP_LOK_EPHEMERAL would not arrive.
+  const shimArgs = [SHIM, '--ephemeral', '--registry', registry.url, ...flags, '-y', 'lok-fixture-env'];
   const result = await runBin(CLIENT, [mode, JSON.stringify(config), process.execPath, ...shimArgs], {
     env: { CLIENT_SECRET: SECRET }, holdStdinUntil: afterLines(1),
   });

@@ -30,7 +30,7 @@ gui.after(async () => {
 /** Runs the shim under `env -i HOME=… PATH=…` (plus `extra`) in `/`, holding stdin open until it printed a line or exited. */
 function runBare(args: string[], path: string, extra: Record<string, string> = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const vars = Object.entries({ HOME: home, PATH: path, ...extra }).map(([k, v]) => `${k}=${v}`);
+    const vars = Object.entries({ HOME: home, PATH: path, MCP_LOK_EPHEMERAL: '1', ...extra }).map(([k, v]) => `${k}=${v}`);
     const child = spawn('/usr/bin/env', ['-i', ...vars, process.execPath, SHIM, ...args], { cwd: '/', stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
