@@ -1,7 +1,7 @@
 import type { Context } from '../app/context.js';
 import { runServerStdio } from '../app/run-server.js';
 import { completeRequest } from '../request/server-request.js';
-import type { LokOptions } from './parse-args.js';
+import type { LokOptions } from '../request/npx-args.js';
 import type { PackageSpec } from '../request/package-spec.js';
 
 
