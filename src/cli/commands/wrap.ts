@@ -92,11 +92,12 @@ function renderInstalls(outcomes: InstallOutcome[]): string {
 
 /** Asks a yes/no question on stderr and reads the answer from stdin (no means no). */
 async function confirm(ctx: Context, question: string): Promise<boolean> {
-  const rl = createInterface({ input: ctx.stdin, output: ctx.stderr, terminal: false });
+  const rl = createInterface({ input: ctx.stdin, terminal: false });
+  const answer = new Promise<string>((done) => { rl.once('line', done); rl.once('close', () => done('')); });
   ctx.stderr.write(question);
-  const answer = await new Promise<string>((done) => { rl.once('line', done); rl.once('close', () => done('')); });
+  const line = await answer;
   rl.close();
-  return /^y(es)?$/i.test(answer.trim());
+  return /^y(es)?$/i.test(line.trim());
 }
 
 function isTerminal(ctx: Context): boolean {
