@@ -29,6 +29,8 @@ export interface ParsedCommand {
 }
 
 const json: OptionSpec = { type: 'boolean', description: 'Print JSON for scripts instead of a table.' };
+/** The client names `--client` takes (kept here: the table must not load the wrap code). */
+const CLIENT_LIST = 'claude-desktop, claude-code, cursor, vscode, windsurf, cline, gemini, codex, zed';
 
 /** The manager's commands, in the order `mcp-lok help` lists them. */
 export const COMMANDS: CommandSpec[] = [
@@ -121,6 +123,47 @@ export const COMMANDS: CommandSpec[] = [
     options: { json },
     examples: ['mcp-lok profile list', 'mcp-lok profile show network', 'mcp-lok profile check ./my-profile.json'],
     run: { parsed: async (ctx, args) => (await import('./commands/profile.js')).runProfile(ctx, args) },
+  },
+  {
+    name: 'wrap',
+    summary: 'Rewrite your MCP clients\' npx servers to run sandboxed through mcp-lok-npx (--list shows them)',
+    usage: 'mcp-lok wrap [--client NAME[,NAME]] [--project DIR] [--dry-run] [--yes] [--no-install] [--json] [SERVER...] | mcp-lok wrap --list [--json]',
+    positionals: { min: 0, max: Infinity, names: ['SERVER'] },
+    options: {
+      list: { type: 'boolean', short: 'l', description: 'Show each client\'s servers and whether they run sandboxed; change nothing.' },
+      client: { type: 'string', short: 'c', value: 'NAME', description: `Only these clients (comma-separated): ${CLIENT_LIST}.` },
+      project: { type: 'string', value: 'DIR', description: 'The project whose own configs (.mcp.json, .cursor/, .vscode/...) count too (default: this folder).' },
+      'dry-run': { type: 'boolean', short: 'n', description: 'Show what would change, as a diff, and write nothing.' },
+      yes: { type: 'boolean', short: 'y', description: 'Write without asking (needed when there is no terminal to ask).' },
+      'no-install': { type: 'boolean', description: 'Do not install the wrapped packages ahead (a client\'s first start then installs).' },
+      json,
+    },
+    examples: ['mcp-lok wrap --list', 'mcp-lok wrap --dry-run', 'mcp-lok wrap', 'mcp-lok wrap --client claude-code,cursor --yes', 'mcp-lok wrap memory'],
+    run: { parsed: async (ctx, args) => (await import('./commands/wrap.js')).runWrap(ctx, args) },
+  },
+  {
+    name: 'unwrap',
+    summary: 'Put servers wrapped by `mcp-lok wrap` back as they were',
+    usage: 'mcp-lok unwrap [--client NAME[,NAME]] [--project DIR] [--dry-run] [--yes] [--json] [SERVER...]',
+    positionals: { min: 0, max: Infinity, names: ['SERVER'] },
+    options: {
+      client: { type: 'string', short: 'c', value: 'NAME', description: 'Only these clients (comma-separated), as for wrap.' },
+      project: { type: 'string', value: 'DIR', description: 'The project whose own configs count too (default: this folder).' },
+      'dry-run': { type: 'boolean', short: 'n', description: 'Show what would change, as a diff, and write nothing.' },
+      yes: { type: 'boolean', short: 'y', description: 'Write without asking (needed when there is no terminal to ask).' },
+      json,
+    },
+    examples: ['mcp-lok unwrap --dry-run', 'mcp-lok unwrap --yes', 'mcp-lok unwrap --client cursor memory'],
+    run: { parsed: async (ctx, args) => (await import('./commands/wrap.js')).runUnwrap(ctx, args) },
+  },
+  {
+    name: 'doctor',
+    summary: 'Check that mcp-lok can run servers here: engine, image, sandbox, mcp-lok-npx, clients',
+    usage: 'mcp-lok doctor [--json]',
+    positionals: { min: 0, max: 0, names: [] },
+    options: { json },
+    examples: ['mcp-lok doctor', 'mcp-lok doctor --json'],
+    run: { parsed: async (ctx, args) => (await import('./commands/doctor.js')).runDoctor(ctx, args) },
   },
   {
     name: 'version',

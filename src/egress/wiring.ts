@@ -86,9 +86,13 @@ export function createEgressRecorder(ctx: Context, options: EgressRecordOptions)
   };
 }
 
+/** The longest Unix socket path the kernel takes (sun_path less its final NUL); a longer one is silently cut. */
+export const MAX_SOCKET_PATH_BYTES = process.platform === 'darwin' ? 103 : 107;
+
 /**
  * Starts the egress proxy for one sandbox on a socket beside its pipes (an engine on this
- * machine's kernel), recording every attempt (see createEgressRecorder).
+ * machine's kernel), recording every attempt (see createEgressRecorder). A path too long for a
+ * socket is refused before anything listens: Node would bind a shortened one elsewhere.
  */
 export async function startSandboxEgress(
   ctx: Context,
@@ -96,9 +100,20 @@ export async function startSandboxEgress(
 ): Promise<Server> {
   const record = createEgressRecorder(ctx, options);
   const socketPath = join(options.dir, EGRESS_SOCKET);
+  const bytes = Buffer.byteLength(socketPath);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new LokError('INVALID_INPUT', `The egress proxy's socket ${socketPath} is too long for a Unix socket (${bytes} bytes; at most ${MAX_SOCKET_PATH_BYTES}).`, {
+      exitCode: EXIT.engine, hint: 'Set MCP_LOK_HOME to a shorter folder, such as ~/.mcp-lok.',
+    });
+  }
   const server = await startEgressProxy({ socketPath, rules: options.rules, hostAddresses: listHostAddresses(), record, upstreamProxy: options.upstreamProxy });
-  // The sandbox user is not ours; the pipes' 0700 parent keeps other host users out.
-  chmodSync(socketPath, 0o666);
+  try {
+    // The sandbox user is not ours; the pipes' 0700 parent keeps other host users out.
+    chmodSync(socketPath, 0o666);
+  } catch (error) {
+    server.close();
+    throw error;
+  }
   server.unref();
   return server;
 }

@@ -54,7 +54,7 @@ export type NpxKey = 'yes' | 'no' | 'package' | 'quiet' | 'loglevel' | 'cacheMod
 export type OptionKey = keyof LokOptions | NpxKey;
 type LokDefs = { [K in keyof LokOptions]: LokOptionDef<LokOptions[K] extends Array<infer E> ? E : NonNullable<LokOptions[K]>> };
 
-/** The one option table: it drives parsing (parse-args.ts) and `--help`, in this order. */
+/** The one option table: it drives parsing (npx-args.ts) and `--help`, in this order. */
 export const SHIM_OPTIONS: LokDefs & Record<NpxKey, FlagDef> = {
   profile: {
     group: 'mcp-lok', flags: ['--profile', '--permission-profile'], value: 'NAME|PATH', env: 'MCP_LOK_PROFILE', default: 'stdio',

@@ -1,5 +1,5 @@
 import { EXIT } from '../errors.js';
-import { parseNpxArgs } from './parse-args.js';
+import { parseNpxArgs } from '../request/npx-args.js';
 import { renderShimHelp } from '../request/options.js';
 import { createProcessContext } from '../app/context.js';
 import { formatError } from '../format-error.js';

@@ -2,7 +2,7 @@ import type { Context } from '../app/context.js';
 import { runServerStdio } from '../app/run-server.js';
 import { chooseClientEnv, type ParentRead } from '../request/client-env.js';
 import { completeRequest } from '../request/server-request.js';
-import type { LokOptions } from './parse-args.js';
+import type { LokOptions } from '../request/npx-args.js';
 import type { PackageSpec } from '../request/package-spec.js';
 
 

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Context } from '../../src/app/context.js';
-import { createEgressRecorder, egressLogPath, readEgressLog } from '../../src/egress/wiring.js';
+import { MAX_SOCKET_PATH_BYTES, createEgressRecorder, egressLogPath, readEgressLog, startSandboxEgress } from '../../src/egress/wiring.js';
+import { LokError } from '../../src/errors.js';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { testContext } from '../support/context.js';
 
 let home = '';
@@ -28,5 +30,17 @@ recorder('announces a refusal with the host the sandbox chose escaped, and logs 
   assert.match(lines[0] ?? '', /egress denied: \\x1b\]0;owned\\x07\\x9b2J is not in allow_host/);
   assert.equal(readEgressLog(ctx.paths.state, 's'), [entry]);
   assert.ok(readFileSync(egressLogPath(ctx.paths.state, 's'), 'utf8').endsWith('\n'));
+});
+
+recorder('refuses a socket path too long for a Unix socket, listening nowhere', async () => {
+  const ctx = context([]);
+  const dir = join(home, 'd'.repeat(Math.max(1, MAX_SOCKET_PATH_BYTES - home.length - 5)));
+  mkdirSync(dir, { recursive: true });
+  const error = await startSandboxEgress(ctx, { server: 's', profile: 'p', dir, rules: { insecureAllowAll: false, transports: [], hosts: [], ports: [] } }).then(() => undefined, (e: unknown) => e);
+  assert.instance(error, LokError);
+  assert.match((error as LokError).message, /too long for a Unix socket/);
+  assert.match((error as LokError).hint ?? '', /MCP_LOK_HOME/);
+  assert.equal(readdirSync(dir), []);
+  assert.not.ok(existsSync(join(dir, 'egress.sock')));
 });
 recorder.run();

@@ -26,7 +26,7 @@ const PURE_TABLES = new Map([
   ['test/cli/start.test.ts', 'derives server names from sources (pure)'],
   ['test/prepare/images.test.ts', 'shortens engine error messages (pure)'],
   ['test/prepare/install.test.ts', 'computes install keys (pure)'],
-  ['test/shim/parse-args.test.ts', 'parses npx arguments (pure)'],
+  ['test/request/npx-args.test.ts', 'parses npx arguments (pure)'],
   ['test/sandbox/profile.test.ts', 'decides network plans from profiles (pure)'],
   ['test/manager/start-request.test.ts', 'builds start requests from tool input (pure; nothing starts)'],
   ['test/request/recorded-spec.test.ts', 'checks recorded start requests (pure; nothing starts)'],

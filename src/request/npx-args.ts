@@ -1,10 +1,10 @@
 import { usageError } from '../errors.js';
-import { showInput } from '../request/input-errors.js';
-import { parseBoolean } from '../request/option-values.js';
-import { findOption, resolveLokOptions, type LokOptions, type RawLokValues } from '../request/options.js';
-import { parsePackageSpec, type PackageSpec } from '../request/package-spec.js';
+import { showInput } from './input-errors.js';
+import { parseBoolean } from './option-values.js';
+import { findOption, resolveLokOptions, type LokOptions, type RawLokValues } from './options.js';
+import { parsePackageSpec, type PackageSpec } from './package-spec.js';
 
-export type { EnvEntry, LokOptions } from '../request/options.js';
+export type { EnvEntry, LokOptions } from './options.js';
 
 /** What `mcp-lok-npx` was asked to do. */
 export type NpxInvocation =

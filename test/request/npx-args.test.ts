@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { LokError } from '../../src/errors.js';
 import { catchError } from '../support/catch-error.js';
 import { resolveLokOptions } from '../../src/request/options.js';
-import { parseNpxArgs, type NpxInvocation } from '../../src/shim/parse-args.js';
+import { parseNpxArgs, type NpxInvocation } from '../../src/request/npx-args.js';
 import { parsePackageSpec } from '../../src/request/package-spec.js';
 
 
