@@ -29,6 +29,8 @@ function clientEnv(): Record<string, string> {
     ...env, HOME: home,
     DISABLE_TELEMETRY: '1', DISABLE_AUTOUPDATER: '1', DISABLE_ERROR_REPORTING: '1', DISABLE_BUG_COMMAND: '1',
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    // The servers keep their homes in memory: the test leaves no home volume behind.
+    MCP_LOK_EPHEMERAL: '1',
     // A deadline for hangs only: the first start of a sandbox may be slow on a loaded machine.
     MCP_TIMEOUT: '240000',
   };
