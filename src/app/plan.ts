@@ -16,7 +16,7 @@ import { findNestedUnderWrite } from '../sandbox/mount-pin.js';
 import { imageShortName, slugName } from '../sandbox/names.js';
 import { decideNetwork, type NetworkDecision } from '../sandbox/profile.js';
 import { describeProfile, type Profile } from '../sandbox/profile-validate.js';
-import { besideCodeNotice } from './write-hints.js';
+import { besideCodeFix } from './write-hints.js';
 
 /** What the engine is, as far as a plan cares. */
 export interface EngineFacts {
@@ -185,8 +185,9 @@ export function planServer(req: ServerRequest, engine: EngineFacts, host: HostFa
   }
   Object.assign(env, req.env);
   const user = chooseSandboxUser(host.uid, host.gid);
-  const beside = besideCodeNotice(source.kind === 'npx' ? source.packages.map((p) => p.name) : [], env, lok.ephemeral);
-  if (beside) notices.push(beside);
+  const beside = besideCodeFix(source.kind === 'npx' ? source.packages.map((p) => p.name) : [], env, lok.ephemeral);
+  if (beside?.env) env[beside.env.name] = beside.env.value;
+  if (beside) notices.push(beside.notice);
   return {
     endpoint: engine.endpoint,
     name: lok.name ?? defaultContainerName(nameHint(source), host.random),

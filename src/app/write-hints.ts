@@ -23,15 +23,30 @@ function homeWords(ephemeral: boolean): string {
   return ephemeral ? `its home (${SANDBOX_HOME}, in memory with --ephemeral)` : `its home (${SANDBOX_HOME}, kept across runs)`;
 }
 
+/** What the plan does for a server known to write beside its code: a variable to set, or a line to say. */
+export interface BesideCodeFix {
+  /** The variable that moves its file into the home, set when the user left it unset. */
+  env?: { name: string; value: string };
+  notice: string;
+}
+
 /**
- * Returns the stderr line for a server that will write beside its code because the variable
- * that moves its file is not set (or is relative, which such a server takes from its own
- * folder), or undefined.
+ * Returns how to keep a known server's file out of its read-only package: when the variable
+ * that moves it is unset, mcp-lok sets it to a file in the server's home and says so; when the
+ * user set it to a relative path (which such a server takes from its own folder, beside its
+ * code), it is left as given and the line says what to set instead. Undefined otherwise.
  */
-export function besideCodeNotice(packages: readonly string[], env: Readonly<Record<string, string>>, ephemeral: boolean): string | undefined {
+export function besideCodeFix(packages: readonly string[], env: Readonly<Record<string, string>>, ephemeral: boolean): BesideCodeFix | undefined {
   const known = WRITES_BESIDE_CODE.find((k) => packages.includes(k.pkg) && !env[k.variable]?.startsWith('/'));
   if (!known) return undefined;
-  return `mcp-lok: ${known.pkg} keeps ${known.file} beside its code, which is read-only in the sandbox, so its writes fail; add -e ${known.variable}=${SANDBOX_HOME}/${known.file} to keep it in ${homeWords(ephemeral)}.`;
+  const value = `${SANDBOX_HOME}/${known.file}`;
+  if (env[known.variable] === undefined) {
+    return {
+      env: { name: known.variable, value },
+      notice: `mcp-lok: ${known.pkg} keeps ${known.file} beside its code, which is read-only in the sandbox: ${known.variable}=${value} keeps it in ${homeWords(ephemeral)} (-e ${known.variable}=PATH chooses another file).`,
+    };
+  }
+  return { notice: `mcp-lok: ${known.pkg} keeps ${known.file} beside its code, which is read-only in the sandbox, so its writes fail with a relative ${known.variable}; use -e ${known.variable}=${value} to keep it in ${homeWords(ephemeral)}.` };
 }
 
 const PACKAGE_PATH = new RegExp(`EROFS\\b[^\\n]*?(${PACKAGES_DIR.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/[^\\s'"\`,;)]+)`);

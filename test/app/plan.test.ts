@@ -301,13 +301,17 @@ home('imageRepository drops the tag and digest, not a registry port', () => {
   ] as const) assert.is(imageRepository(ref), repo, ref);
 });
 
-home('a known server that writes beside its code gets one line saying how to keep its file in the home', () => {
+home('a known server that writes beside its code gets its file moved into the home, said in one line', () => {
   const memory = { raw: '@modelcontextprotocol/server-memory', name: '@modelcontextprotocol/server-memory', selector: 'latest', kind: 'tag' as const };
   const req = (over: Partial<ServerRequest> = {}) => npxRequest({ source: { kind: 'npx', packages: [memory], command: undefined, allowInstall: true }, ...over });
-  assert.equal(planServer(req(), LOCAL, HOST).notices, [
-    'mcp-lok: @modelcontextprotocol/server-memory keeps memory.jsonl beside its code, which is read-only in the sandbox, so its writes fail; add -e MEMORY_FILE_PATH=/home/node/memory.jsonl to keep it in its home (/home/node, kept across runs).',
+  const planned = planServer(req(), LOCAL, HOST);
+  assert.equal(planned.notices, [
+    'mcp-lok: @modelcontextprotocol/server-memory keeps memory.jsonl beside its code, which is read-only in the sandbox: MEMORY_FILE_PATH=/home/node/memory.jsonl keeps it in its home (/home/node, kept across runs) (-e MEMORY_FILE_PATH=PATH chooses another file).',
   ]);
-  assert.equal(planServer(req({ env: { MEMORY_FILE_PATH: '/home/node/m.jsonl' } }), LOCAL, HOST).notices, []);
+  assert.is(planned.env.MEMORY_FILE_PATH, '/home/node/memory.jsonl');
+  const chosen = planServer(req({ env: { MEMORY_FILE_PATH: '/home/node/m.jsonl' } }), LOCAL, HOST);
+  assert.equal(chosen.notices, []);
+  assert.is(chosen.env.MEMORY_FILE_PATH, '/home/node/m.jsonl');
   assert.match(planServer(req({ lok: { ...LOK, ephemeral: true } }), LOCAL, HOST).notices.join(''), /in memory with --ephemeral/);
 });
 

@@ -1,20 +1,28 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { besideCodeNotice, findReadOnlyWrite, readOnlyWriteNotice, watchReadOnlyWrites } from '../../src/app/write-hints.js';
+import { besideCodeFix, findReadOnlyWrite, readOnlyWriteNotice, watchReadOnlyWrites } from '../../src/app/write-hints.js';
 
 const MEMORY = '@modelcontextprotocol/server-memory';
 const TREE = '/opt/mcp-lok/pkgs/6bbe6b75d3d1855e/node_modules';
 
-const known = suite('besideCodeNotice');
+const known = suite('besideCodeFix');
 
-known('says how to move server-memory\'s file into the home, unless its variable is set', () => {
-  assert.is(besideCodeNotice([MEMORY], {}, false), `mcp-lok: ${MEMORY} keeps memory.jsonl beside its code, which is read-only in the sandbox, so its writes fail; add -e MEMORY_FILE_PATH=/home/node/memory.jsonl to keep it in its home (/home/node, kept across runs).`);
-  assert.match(besideCodeNotice([MEMORY], {}, true) ?? '', /in memory with --ephemeral/);
-  assert.is(besideCodeNotice([MEMORY], { MEMORY_FILE_PATH: '/home/node/x.jsonl' }, false), undefined);
+known('moves server-memory\'s file into the home when its variable is unset, and says so', () => {
+  assert.equal(besideCodeFix([MEMORY], {}, false), {
+    env: { name: 'MEMORY_FILE_PATH', value: '/home/node/memory.jsonl' },
+    notice: `mcp-lok: ${MEMORY} keeps memory.jsonl beside its code, which is read-only in the sandbox: MEMORY_FILE_PATH=/home/node/memory.jsonl keeps it in its home (/home/node, kept across runs) (-e MEMORY_FILE_PATH=PATH chooses another file).`,
+  });
+  assert.match(besideCodeFix([MEMORY], {}, true)?.notice ?? '', /in memory with --ephemeral/);
+});
+
+known('leaves the user\'s own choice alone: an absolute path silently, a relative one with what to set instead', () => {
+  assert.is(besideCodeFix([MEMORY], { MEMORY_FILE_PATH: '/home/node/x.jsonl' }, false), undefined);
   // server-memory joins a relative path to its own folder: still beside its code.
-  assert.ok(besideCodeNotice([MEMORY], { MEMORY_FILE_PATH: 'memory.jsonl' }, false));
-  assert.is(besideCodeNotice(['@modelcontextprotocol/server-everything'], {}, false), undefined);
-  assert.is(besideCodeNotice([], {}, false), undefined);
+  const relative = besideCodeFix([MEMORY], { MEMORY_FILE_PATH: 'memory.jsonl' }, false);
+  assert.is(relative?.env, undefined);
+  assert.match(relative?.notice ?? '', /use -e MEMORY_FILE_PATH=\/home\/node\/memory.jsonl/);
+  assert.is(besideCodeFix(['@modelcontextprotocol/server-everything'], {}, false), undefined);
+  assert.is(besideCodeFix([], {}, false), undefined);
 });
 
 known.run();

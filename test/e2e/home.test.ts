@@ -106,9 +106,16 @@ shim('keeps nothing with --ephemeral (or MCP_LOK_EPHEMERAL=1), and makes no volu
   assert.equal(await volumesOf(name), []);
 });
 
-shim('says how to point server-memory at its home when it would write beside its code', async () => {
-  const { stderr } = await callMemory(['-y', MEMORY], {}, recall);
-  assert.match(stderr, /mcp-lok: @modelcontextprotocol\/server-memory keeps memory\.jsonl beside its code, which is read-only in the sandbox, so its writes fail; add -e MEMORY_FILE_PATH=\/home\/node\/memory\.jsonl/);
+shim('server-memory as a pure drop-in (no -e): its file goes to its home, said in one line, and is there at the next start', async () => {
+  const name = uniqueName('e2e-home-dropin');
+  names.push(name);
+  const marker = `dropin-${randomBytes(4).toString('hex')}`;
+  const args = ['--name', name, '-y', MEMORY];
+  const first = await callMemory(args, KEEP, remember(marker));
+  assert.match(first.text, new RegExp(marker));
+  assert.match(first.stderr, /mcp-lok: @modelcontextprotocol\/server-memory keeps memory\.jsonl beside its code, which is read-only in the sandbox: MEMORY_FILE_PATH=\/home\/node\/memory\.jsonl keeps it in its home/);
+  const second = await callMemory(args, KEEP, recall);
+  assert.match(second.text, new RegExp(marker), 'the second start did not see what the first wrote');
 });
 
 shim('gives a server from an image a home too, per repository, made with mcp-lok\'s own image', async () => {
