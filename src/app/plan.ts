@@ -172,7 +172,7 @@ export function planServer(req: ServerRequest, engine: EngineFacts, host: HostFa
       },
     }
     : { kind: 'image', image: source.image, allowPull: source.allowPull };
-  const notices: string[] = [];
+  const notices: string[] = [...(req.notices ?? [])];
   if (net.relaxation) notices.push(`mcp-lok: ${net.relaxation}`);
   for (const m of grants.mounts) notices.push(`mcp-lok: profile ${loaded.name}: ${m.readOnly ? 'read-only' : 'read-write'} ${m.source}${m.target === m.source ? '' : ` at ${m.target}`}`);
   for (const note of grants.notes) notices.push(`mcp-lok: profile ${loaded.name}: ${note}`);

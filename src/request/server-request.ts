@@ -31,6 +31,11 @@ export interface ServerRequest {
    * home of a server the user started with the same package and name.
    */
   homeScope?: 'agent' | undefined;
+  /**
+   * Lines the front end has for stderr once the server is known to start (which client
+   * variables pass, say): said with the plan's own, so bad input still gets its one line only.
+   */
+  notices?: string[] | undefined;
 }
 
 /** What a front end parsed, before the profile is read and the variables resolved. */

@@ -17,32 +17,33 @@ export interface ShimRun {
 
 /**
  * Returns the variables the client's config added for the server (unless `--client-env off`),
- * saying on stderr which ones pass, or why none can: never their values.
+ * and the stderr line saying which ones pass, or why none can: never their values.
  */
-export function resolveClientEnv(ctx: Context, lok: LokOptions, readParent: () => ParentRead): Record<string, string> {
-  if (!lok.clientEnv) return {};
+export function resolveClientEnv(ctx: Context, lok: LokOptions, readParent: () => ParentRead): { env: Record<string, string>; notice: string | undefined } {
+  if (!lok.clientEnv) return { env: {}, notice: undefined };
   const chosen = chooseClientEnv(ctx.env, readParent());
   const named = new Set(lok.env.map((e) => e.name));
   if (chosen.kind === 'unknown') {
     // Whoever names variables with -e already passes them explicitly.
-    if (named.size === 0) {
-      ctx.log(`mcp-lok: no variable from the client's config is passed to the server: ${chosen.reason}; name each one it needs with -e NAME before the package (--client-env off silences this).`);
-    }
-    return {};
+    const notice = named.size === 0
+      ? `mcp-lok: no variable from the client's config is passed to the server: ${chosen.reason}; name each one it needs with -e NAME before the package (--client-env off silences this).`
+      : undefined;
+    return { env: {}, notice };
   }
   const shown = Object.keys(chosen.env).filter((name) => !named.has(name)).sort();
-  if (shown.length > 0) ctx.log(`mcp-lok: passing ${shown.join(', ')} to the server: set by the client for it, not inherited (--client-env off passes only -e).`);
-  return chosen.env;
+  const notice = shown.length > 0 ? `mcp-lok: passing ${shown.join(', ')} to the server: set by the client for it, not inherited (--client-env off passes only -e).` : undefined;
+  return { env: chosen.env, notice };
 }
 
 /** Runs what an npx command line names, in a sandbox, with the client's stdio. */
 export function runShim(ctx: Context, run: ShimRun, readParent: () => ParentRead): Promise<number> {
-  const clientEnv = resolveClientEnv(ctx, run.lok, readParent);
+  const client = resolveClientEnv(ctx, run.lok, readParent);
   return runServerStdio(ctx, completeRequest({
     source: { kind: 'npx', packages: run.packages, command: run.command, allowInstall: run.yes !== false },
     args: run.args,
     lok: run.lok,
     quiet: run.quiet,
     launcher: 'npx',
-  }, { configDir: ctx.paths.config, cwd: ctx.cwd, env: ctx.env, clientEnv }));
+    notices: client.notice ? [client.notice] : undefined,
+  }, { configDir: ctx.paths.config, cwd: ctx.cwd, env: ctx.env, clientEnv: client.env }));
 }

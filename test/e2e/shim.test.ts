@@ -139,7 +139,9 @@ hardening.before(requireEngine);
 
 hardening('runs the server with the hardened settings the engine reports', async () => {
   const name = uniqueName('e2e-inspect');
-  const { client } = await connectShim(['--name', name, '--memory', '300m', '--cpus', '0.5', '--pids', '100', '-e', 'GIVEN=1', '-y', MEMORY], { NOT_GIVEN: 'secret' });
+  // NOT_GIVEN is in mcp-lok-npx's environment and not named with -e; with --client-env off (this
+  // test is the client, and adds it) only -e reaches the server. client-env.test covers the default.
+  const { client } = await connectShim(['--client-env', 'off', '--name', name, '--memory', '300m', '--cpus', '0.5', '--pids', '100', '-e', 'GIVEN=1', '-y', MEMORY], { NOT_GIVEN: 'secret' });
   try {
     const found = await containerByName(name);
     assert.ok(found, 'container not found by label');

@@ -10,9 +10,9 @@ const fromClient: () => ParentRead = () => ({ ok: true, program: 'node', has: (n
 const unreadable: () => ParentRead = () => ({ ok: false, reason: 'Windows offers no way to read another process\'s environment' });
 
 function run(env: Record<string, string>, flags: Parameters<typeof resolveLokOptions>[0], parent: () => ParentRead): { env: Record<string, string>; lines: string[] } {
-  const lines: string[] = [];
-  const ctx = testContext({ home: '/home/me', env, log: (line) => lines.push(line) });
-  return { env: resolveClientEnv(ctx, resolveLokOptions(flags, env), parent), lines };
+  const ctx = testContext({ home: '/home/me', env });
+  const out = resolveClientEnv(ctx, resolveLokOptions(flags, env), parent);
+  return { env: out.env, lines: out.notice ? [out.notice] : [] };
 }
 
 const resolve = suite('resolveClientEnv');
