@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { LIVE_CHILDREN } from './client.js';
 
 /** Returns the first executable of that name on PATH or in the sbin folders, or undefined. */
 export function findProgram(name: string, path = process.env.PATH ?? ''): string | undefined {
@@ -43,12 +44,14 @@ export function fillNpxCache(name: string, cache: string, cwd: string, timeoutMs
   const npx = findProgram('npx') ?? 'npx';
   return new Promise((resolve) => {
     const child = spawn(npx, ['-y', '-p', name, '-c', 'true'], { cwd, env: { ...getDefaultEnvironment(), ...npxEnv(cache, false) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    if (child.pid) LIVE_CHILDREN.add(child.pid);
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000); });
     const timer = setTimeout(() => { child.kill('SIGKILL'); }, timeoutMs);
     child.on('error', (e) => { clearTimeout(timer); resolve(`npx could not start: ${e.message}`); });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (child.pid) LIVE_CHILDREN.delete(child.pid);
       if (code === 0) resolve(undefined);
       else resolve(signal ? `npx install timed out after ${Math.round(timeoutMs / 1000)} s` : `npx install failed: ${stderr.trim().split('\n').filter((l) => /ERR/.test(l)).slice(0, 2).join(' ') || `exit ${code}`}`);
     });

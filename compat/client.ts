@@ -23,6 +23,9 @@ export interface StartParams {
   onPid?: (pid: number) => void;
 }
 
+/** Children running now (servers, installs): the suite ends them when it is interrupted. */
+export const LIVE_CHILDREN = new Set<number>();
+
 class TimeoutError extends Error {}
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -52,7 +55,12 @@ export async function listToolsOf(params: StartParams): Promise<ColumnResult> {
   });
   const client = new Client({ name: 'mcp-lok-compat', version: '1.0.0' });
   const start = transport.start.bind(transport);
-  transport.start = async () => { await start(); if (transport.pid) params.onPid?.(transport.pid); };
+  let pid: number | undefined;
+  transport.start = async () => {
+    await start();
+    pid = transport.pid ?? undefined;
+    if (pid) { LIVE_CHILDREN.add(pid); params.onPid?.(pid); }
+  };
   const deadline = Date.now() + params.timeoutMs;
   const left = (): number => Math.max(1000, deadline - Date.now());
   try {
@@ -85,5 +93,6 @@ export async function listToolsOf(params: StartParams): Promise<ColumnResult> {
     // Ends stdin, then SIGTERM, then SIGKILL (the SDK's ladder); never hangs the suite.
     await client.close().catch(() => undefined);
     await transport.close().catch(() => undefined);
+    if (pid) LIVE_CHILDREN.delete(pid);
   }
 }

@@ -9,6 +9,7 @@ import type { EngineEndpoint } from '../src/engine/endpoint.js';
 import { engineRequest } from '../src/engine/http.js';
 import { LABEL } from '../src/sandbox/labels.js';
 import { getPaths } from '../src/state/paths.js';
+import { LIVE_CHILDREN } from './client.js';
 
 /**
  * Starts `mcp-lok-npx ARGS` with stdin closed at once: it installs the package (progress on
@@ -18,7 +19,7 @@ import { getPaths } from '../src/state/paths.js';
 export function warmUp(shim: string, args: string[], env: Record<string, string>, cwd: string, timeoutMs: number, onPid: (pid: number) => void): Promise<string | undefined> {
   return new Promise((resolve) => {
     const child = spawn(shim, args, { cwd, env: { ...getDefaultEnvironment(), ...env }, stdio: ['pipe', 'ignore', 'pipe'] });
-    if (child.pid) onPid(child.pid);
+    if (child.pid) { onPid(child.pid); LIVE_CHILDREN.add(child.pid); }
     child.stdin.on('error', () => undefined);
     child.stdin.end();
     let stderr = '';
@@ -27,6 +28,7 @@ export function warmUp(shim: string, args: string[], env: Record<string, string>
     child.on('error', (e) => { clearTimeout(timer); resolve(e.message); });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (child.pid) LIVE_CHILDREN.delete(child.pid);
       const last = stderr.trim().split('\n').slice(-3).join(' / ');
       resolve(code === 0 ? undefined : signal ? `first start (install) timed out after ${Math.round(timeoutMs / 1000)} s: ${last}` : `first start exited ${code}: ${last}`);
     });

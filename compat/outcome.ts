@@ -178,7 +178,7 @@ export function classify(result: Pick<ServerResult, 'columns' | 'needs' | 'versi
   const failure = (column: ColumnResult): string => {
     if (!column.ok) return shortReason(column);
     if (!listsLike(column, bare, refused)) return `lists different tools: ${toolDiff(column, bare)}`;
-    return clip(`${column.probe ? 'probe fails' : 'probe differs'}: ${column.probe?.text ?? 'no probe result'}`, 160);
+    return clip(`${column.probe ? 'probe fails' : 'probe differs'}: ${column.probe?.text ?? 'no probe result'}`, 80);
   };
   if (documented.ran && result.needs.length > 0 && behavesLike(documented, bare, refused)) {
     const need = result.needs.map((n) => n.need).join(' and ');

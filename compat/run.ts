@@ -12,7 +12,7 @@ import type { EngineEndpoint } from '../src/engine/endpoint.js';
 import { scratchDir } from '../test/support/scratch.js';
 import { checkNetns, fillNpxCache, npxEnv, npxVersion, offlineCommand, type Netns } from './bare.js';
 import { CATALOG, documentedFlags, type CompatServer } from './catalog.js';
-import { listToolsOf } from './client.js';
+import { LIVE_CHILDREN, listToolsOf } from './client.js';
 import { lokVersion, reapOwned, warmUp } from './lok.js';
 import { checkServer, classify, parseCompatArgs, renderMarkdown, selectServers, summarize, type ColumnResult, type CompatArgs, type ServerResult } from './outcome.js';
 
@@ -145,7 +145,16 @@ async function main(): Promise<number> {
     if (engineState.started) spawnSync('bash', [join(ROOT, 'scripts', 'stop-engine.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
     engineState.started = false;
   };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { stopEngine(); process.exit(130); });
+  // Interrupted: a shim removes its container on SIGTERM (its reaper does, after SIGKILL); a bare
+  // npx's launcher ignores SIGTERM while it waits, and on SIGKILL takes its PID namespace along.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping the servers it started...`);
+      const send = (sig: NodeJS.Signals): void => { for (const pid of LIVE_CHILDREN) { try { process.kill(pid, sig); } catch { /* gone */ } } };
+      send('SIGTERM');
+      setTimeout(() => { send('SIGKILL'); stopEngine(); process.exit(signal === 'SIGINT' ? 130 : 143); }, 2500);
+    });
+  }
   try {
     const engine = engineState.ok ? await discoverEngine({ env: process.env, home: homedir(), platform: process.platform }).catch(() => undefined) : undefined;
     if (!engine) log('no container engine answers: the mcp-lok-npx columns are not run.');
