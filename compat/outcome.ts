@@ -195,8 +195,9 @@ export function classify(result: Pick<ServerResult, 'columns' | 'needs' | 'versi
 /**
  * Returns why a server misses the issue's goal, or undefined when it meets it: bare npx lists
  * its tools, mcp-lok-npx runs the same version, and the pure drop-in lists the same tools (less
- * those the sandbox refuses by design), or, where the sandbox must refuse what the server is
- * given (a host folder), the documented column does.
+ * those the sandbox refuses by design) with the probe call (if any) succeeding as under npx,
+ * or, where the sandbox must refuse what the server is given (a host folder), the documented
+ * column does.
  */
 export function checkServer(result: Pick<ServerResult, 'columns' | 'refused' | 'refusedTools' | 'versions'>): string | undefined {
   const { pure, documented, bare } = result.columns;
@@ -204,11 +205,12 @@ export function checkServer(result: Pick<ServerResult, 'columns' | 'refused' | '
   if (!bare.ok) return `bare npx did not list its tools (${shortReason(bare)}), so nothing can be compared`;
   const { bare: npxVersion, lok: lokVersion } = result.versions;
   if (npxVersion && lokVersion && npxVersion !== lokVersion) return `mcp-lok-npx ran ${lokVersion} where npx ran ${npxVersion}`;
-  if (listsLike(pure, bare, refused)) return undefined;
+  if (behavesLike(pure, bare, refused)) return undefined;
   if (result.refused) {
-    if (listsLike(documented, bare, refused)) return undefined;
+    if (behavesLike(documented, bare, refused)) return undefined;
     return `neither the pure drop-in nor the documented flags list what bare npx lists (${result.refused} is refused by design; documented: ${documented.ok ? toolDiff(documented, bare) : shortReason(documented)})`;
   }
+  if (pure.ok && listsLike(pure, bare, refused)) return `the pure drop-in lists the same tools, but its probe ${pure.probe?.ok ? 'succeeds' : 'fails'} where bare npx's ${bare.probe?.ok ? 'succeeds' : 'fails'} (${pure.probe?.text.slice(0, 120) ?? 'no probe result'})`;
   return `the pure drop-in does not list what bare npx lists (${pure.ok ? toolDiff(pure, bare) : shortReason(pure)})`;
 }
 

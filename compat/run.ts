@@ -164,7 +164,8 @@ async function main(): Promise<number> {
     chmodSync(folder, 0o777);
     const profile = join(WORK, 'filesystem-profile.json');
     writeFileSync(profile, JSON.stringify({ write: [folder] }));
-    const lokEnv = { MCP_LOK_HOME: process.env.MCP_LOK_HOME ?? join(WORK, 'home') };
+    // Homes in memory: the suite lists tools and probes once, and leaves no home volume behind.
+    const lokEnv = { MCP_LOK_HOME: process.env.MCP_LOK_HOME ?? join(WORK, 'home'), MCP_LOK_EPHEMERAL: '1' };
     const setup: Setup = { args: opts, engine, netns, folder, profile, lokEnv };
 
     const started = new Date();

@@ -142,6 +142,12 @@ check('misses it when only the documented flags list them, unless the sandbox mu
   assert.match(checkServer({ ...SAME, columns: { ...columns, documented: lists('b') }, refused: 'a host folder' }) ?? '', /neither .* documented: \+b -a/);
 });
 
+check('misses it when the pure drop-in lists the tools but its probe call fails where npx\'s succeeds (server-memory\'s first write)', () => {
+  const probed = (ok: boolean): ColumnResult => ({ ...lists('a'), probe: { ok, text: ok ? 'created' : 'EROFS: read-only file system' } });
+  assert.match(checkServer({ ...SAME, columns: { pure: probed(false), documented: notRun, bare: probed(true) } }) ?? '', /probe fails where bare npx's succeeds \(EROFS/);
+  assert.is(checkServer({ ...SAME, columns: { pure: probed(true), documented: notRun, bare: probed(true) } }), undefined);
+});
+
 check('misses it when bare npx lists nothing (the suite cannot compare)', () => {
   assert.match(checkServer({ ...SAME, columns: { pure: lists('a'), documented: notRun, bare: fails('install failed') } }) ?? '', /bare npx did not list/);
 });
