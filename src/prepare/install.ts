@@ -62,6 +62,15 @@ export interface InstallRequest {
   handleSignals: boolean;
 }
 
+/**
+ * Returns what npm is asked to install for a package spec. A bare name goes as it was given,
+ * as npx does: npm then takes the `latest` version when its `engines` fit the sandbox's Node,
+ * else the newest one that does; `name@latest` would take `latest` whatever it needs.
+ */
+export function npmInstallSpec(p: PackageSpec): string {
+  return p.raw === p.name && p.kind === 'tag' && p.selector === 'latest' ? p.name : `${p.name}@${p.selector}`;
+}
+
 /** Returns the key naming the volume and record of a set of requested specs. */
 export function installKey(specs: string[], registry: string): string {
   return createHash('sha256').update(JSON.stringify({ specs, registry })).digest('hex').slice(0, 16);
@@ -150,7 +159,7 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
     if (req.caIsNpmCafile) env.npm_config_cafile = CA_BUNDLE_PATH;
   }
   const name = `mcp-lok-install-${createHash('sha256').update(`${volume}${process.pid}${ctx.now()}`).digest('hex').slice(0, 10)}`;
-  const install = ['node', '/opt/mcp-lok/install.mjs', JSON.stringify({ specs })];
+  const install = ['node', '/opt/mcp-lok/install.mjs', JSON.stringify({ specs: req.packages.map(npmInstallSpec) })];
   if (run.stop?.aborted) return STOPPED;
   const egress = await startRegistryEgress(ctx, endpoint, req, name, run.upstreamProxy);
   if (run.stop?.aborted) { await egress.close(); return STOPPED; }

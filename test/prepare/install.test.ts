@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { installKey, isRecordFresh, type InstallRecord } from '../../src/prepare/install.js';
+import { installKey, isRecordFresh, npmInstallSpec, type InstallRecord } from '../../src/prepare/install.js';
+import { parsePackageSpec } from '../../src/request/package-spec.js';
 import type { PackageSpec } from '../../src/request/package-spec.js';
 
 const spec = (raw: string, kind: PackageSpec['kind']): PackageSpec => ({ raw, name: raw.split('@')[0] ?? raw, selector: 'x', kind });
@@ -36,3 +37,19 @@ key('differs by spec, order and registry, and is stable', () => {
 });
 
 key.run();
+
+const npmSpec = suite('npmInstallSpec');
+
+npmSpec('a bare name goes to npm bare (engine-aware, as npx picks), anything explicit as given', () => {
+  const table: Array<[string, string]> = [
+    ['firecrawl-mcp', 'firecrawl-mcp'],
+    ['@sentry/mcp-server', '@sentry/mcp-server'],
+    ['firecrawl-mcp@latest', 'firecrawl-mcp@latest'],
+    ['@scope/pkg@1.2.3', '@scope/pkg@1.2.3'],
+    ['pkg@^2', 'pkg@^2'],
+    ['pkg@next', 'pkg@next'],
+  ];
+  for (const [raw, want] of table) assert.is(npmInstallSpec(parsePackageSpec(raw)), want, raw);
+});
+
+npmSpec.run();
