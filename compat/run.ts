@@ -35,7 +35,7 @@ client, and prints a Markdown table on stdout; progress goes to stderr.
                           mcp-lok-npx runs the same version and lists the same tools as a pure
                           drop-in (or with the documented flags, where the sandbox must refuse
                           what the server is given, e.g. a host folder); ends with the line
-                          \`compat: N passed, N failed\`
+                          \`compat check: N of M servers meet the goal\`
   --out FILE              where the JSON results go (default .tmp/compat/results.json)
   --timeout S             per start: initialize, tools/list and the probe (default 90)
   --install-timeout S     per install, by npx or mcp-lok (default 600)
@@ -188,7 +188,8 @@ async function main(): Promise<number> {
     for (const [name, why] of misses) log(`check: ${name}: ${why}`);
     if (leaks.length > 0) log('check: containers leaked');
     if (misses.length === 0 && leaks.length === 0) log(`check: all ${results.length} servers list the same tools as bare npx.`);
-    process.stdout.write(`compat: ${results.length - misses.length} passed, ${misses.length} failed\n`);
+    // Not in the test runner's "N passed, N failed" form: the test count of a CI run is npm test's.
+    process.stdout.write(`compat check: ${results.length - misses.length} of ${results.length} servers meet the goal\n`);
     return misses.length > 0 || leaks.length > 0 ? 1 : 0;
   } finally {
     stopEngine();
