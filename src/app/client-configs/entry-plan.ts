@@ -22,6 +22,8 @@ export type WrapDecision =
 
 /** Variables that describe the host, not the server: forwarding them would break the sandbox's own. */
 const HOST_VARIABLES = /^(PATH|HOME|NODE_PATH|npm_config_\w*|NPM_CONFIG_\w*)$/;
+/** mcp-lok-npx's own settings: it reads them from the entry's env itself, and never hands them to the server. */
+const LOK_SETTINGS = /^MCP_LOK_/i;
 
 /** Returns the last segment of a path written for any platform. */
 function baseName(path: string): string {
@@ -60,7 +62,8 @@ function stringArray(value: unknown): string[] | undefined {
 
 /**
  * Returns how to wrap an entry: its npx command becomes mcp-lok-npx (by `shim`), each
- * variable of its `env` is forwarded with `-e NAME`, and npx's options stay; or why not.
+ * variable of its `env` but the host's and mcp-lok-npx's own settings is forwarded with
+ * `-e NAME`, and npx's options stay; or why not.
  * `env` is what mcp-lok-npx will read its MCP_LOK_* settings from.
  */
 export function decideWrap(entry: FoundEntry, shim: ShimCommand, env: Readonly<Record<string, string | undefined>>): WrapDecision {
@@ -81,6 +84,7 @@ export function decideWrap(entry: FoundEntry, shim: ShimCommand, env: Readonly<R
   for (const name of entry.envNames) {
     if (!parseEnvEntry(name)) notes.push(`its variable ${JSON.stringify(name)} is not a name \`-e\` takes: not forwarded`);
     else if (HOST_VARIABLES.test(name)) notes.push(`${name} is not forwarded: the sandbox has its own`);
+    else if (LOK_SETTINGS.test(name)) notes.push(`${name} is a setting of mcp-lok-npx, which reads it from this env: not passed to the server`);
     else forwarded.push(name);
   }
   if (entry.envFile) notes.push(`the variables of its envFile reach the server only when named: add \`-e NAME\` for each to its args`);

@@ -83,6 +83,15 @@ wrap('notes what it cannot forward: bad names, envFile', () => {
   }
 });
 
+wrap('leaves mcp-lok-npx\'s own MCP_LOK_* settings to mcp-lok-npx: never forwarded to the server with -e', () => {
+  const decision = decide('{"command": "npx", "args": ["-y", "pkg"], "env": {"MCP_LOK_PROFILE": "network", "mcp_lok_memory": "2g", "KEY": "k"}}');
+  assert.is(decision.kind, 'wrap');
+  if (decision.kind !== 'wrap') return;
+  assert.equal(decision.args, ['-e', 'KEY', '-y', 'pkg']);
+  assert.equal(decision.forwarded, ['KEY']);
+  assert.match(decision.notes.join('\n'), /MCP_LOK_PROFILE is a setting of mcp-lok-npx, which reads it from this env: not passed to the server/);
+});
+
 wrap('counts the leading arguments that start npx', () => {
   assert.equal([npxPrefixLength('npx', []), npxPrefixLength('CMD.EXE', ['/C', 'npx.cmd', 'p']), npxPrefixLength('cmd', ['/c', 'node']), npxPrefixLength('npm', ['exec'])], [0, 2, undefined, undefined]);
 });
