@@ -73,12 +73,13 @@ const PROBE_SERVER = [
   "process.stdout.write(JSON.stringify({jsonrpc:'2.0',id:r.id,result:{uid:process.getuid(),readOnlyRoot:ro,networks:nets,node:process.version}})+'\\n')});",
 ].join('');
 
-/** Starts the tiny server in a sandbox from mcp-lok's image (no network, no files) and returns what it answered. */
+/** Starts the tiny server in a sandbox from mcp-lok's image (no network, no files, a home in memory) and returns what it answered. */
 async function probeSandbox(ctx: Context, image: string): Promise<{ uid: number; readOnlyRoot: boolean; networks: string[]; node: string }> {
   const request = completeRequest({
     source: { kind: 'image', image, allowPull: false },
     args: ['node', '-e', PROBE_SERVER],
-    lok: { ...resolveLokOptions({}, ctx.env), profile: 'stdio', env: [], name: `mcp-lok-doctor-${randomBytes(3).toString('hex')}` },
+    // An in-memory home: a home volume would be made for each check's new name, and kept.
+    lok: { ...resolveLokOptions({}, ctx.env), profile: 'stdio', env: [], ephemeral: true, name: `mcp-lok-doctor-${randomBytes(3).toString('hex')}` },
     quiet: true,
     launcher: 'run',
   }, { configDir: ctx.paths.config, cwd: ctx.cwd, env: ctx.env });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MANAGER, SHIM, lokContainers, requireEngine, runBin } from './harness.js';
+import { engineRequest } from '../../src/engine/http.js';
+import { ENGINE, MANAGER, SHIM, lokContainers, requireEngine, runBin } from './harness.js';
 
 interface Report { ok: boolean; checks: Array<{ id: string; status: string; summary: string; fix?: string; detail?: Record<string, unknown> }> }
 
@@ -57,6 +58,23 @@ doctor('on a working machine: the engine, the image, a real sandbox, mcp-lok-npx
   assert.is(screen.code, 0, screen.stderr);
   assert.match(screen.stdout.toString(), /^ok +Sandbox +a test server answered over stdio \(uid \d+, read-only root, no network, node v/m);
   assert.match(screen.stdout.toString(), /mcp-lok can run servers here/);
+});
+
+doctor('leaves no home volume behind when servers get homes by default (MCP_LOK_EPHEMERAL unset)', async () => {
+  const doctorHomes = async (): Promise<string[]> => {
+    const res = await engineRequest(ENGINE, 'GET', `/volumes?filters=${encodeURIComponent(JSON.stringify({ label: ['mcp-lok-kind=home'] }))}`);
+    return ((res.body as { Volumes?: Array<{ Name: string }> }).Volumes ?? []).map((v) => v.Name).filter((n) => n.startsWith('mcp-lok-home-mcp-lok-doctor-'));
+  };
+  const before = await doctorHomes();
+  const result = await runBin(MANAGER, ['doctor', '--json'], { env: { ...env, MCP_LOK_EPHEMERAL: '' }, timeoutMs: 300_000 });
+  assert.is(result.code, 0, `${result.stdout.toString()}\n${result.stderr}`);
+  const left = (await doctorHomes()).filter((n) => !before.includes(n));
+  // Remove what a failing run left, so the suite's leftover check stays about this test only.
+  for (const name of left) {
+    await engineRequest(ENGINE, 'DELETE', `/volumes/${encodeURIComponent(name)}`).catch(() => undefined);
+    await engineRequest(ENGINE, 'DELETE', `/volumes/${encodeURIComponent(`${name}-data`)}`).catch(() => undefined);
+  }
+  assert.equal(left, []);
 });
 
 doctor('with no engine where MCP_LOK_ENGINE points: the problem, its fix, and a non-zero exit', async () => {
