@@ -34,6 +34,12 @@ const NEVER_PREFIXES = ['MCP_LOK_', 'NPM_', 'LD_', 'DYLD_', 'ELECTRON_', 'VSCODE
 /** Programs whose environment, as a parent, says nothing about a client's config: it is theirs plus their startup files'. */
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'fish', 'csh', 'tcsh', 'busybox', 'nu', 'pwsh']);
 
+/**
+ * The names passed automatically: those `-e` takes (and `wrap` forwards). A name is printed on
+ * stderr; one with a newline or an escape sequence could forge a line of mcp-lok's own there.
+ */
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 /** Returns true for a variable that is never passed to the server automatically. */
 export function isNeverForwarded(name: string): boolean {
   const upper = name.toUpperCase();
@@ -58,13 +64,14 @@ export type ClientEnv =
 
 /**
  * Returns the variables of `own` that the client added for this server: those, names that are
- * never forwarded aside, that its parent's environment lacks or holds with another value. When
- * the comparison cannot tell (the parent is unreadable, a shell or npm, or its PATH changed
- * since it started, as when a desktop app loads the user's shell settings, which would make
- * every exported secret look added) it says why, and nothing is passed: the secure side.
+ * never forwarded and names `-e` could not take aside, that its parent's environment lacks or
+ * holds with another value. When the comparison cannot tell (the parent is unreadable, a shell
+ * or npm, or its PATH changed since it started, as when a desktop app loads the user's shell
+ * settings, which would make every exported secret look added) it says why, and nothing is
+ * passed: the secure side.
  */
 export function chooseClientEnv(own: Readonly<Record<string, string | undefined>>, parent: ParentRead): ClientEnv {
-  const candidates = Object.entries(own).filter((entry): entry is [string, string] => entry[1] !== undefined && !isNeverForwarded(entry[0]));
+  const candidates = Object.entries(own).filter((entry): entry is [string, string] => entry[1] !== undefined && VARIABLE_NAME.test(entry[0]) && !isNeverForwarded(entry[0]));
   if (candidates.length === 0) return { kind: 'added', env: {} };
   if (!parent.ok) return { kind: 'unknown', reason: parent.reason };
   if (parent.program !== undefined && SHELLS.has(parent.program)) {

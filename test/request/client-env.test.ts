@@ -47,6 +47,11 @@ choose('never passes mcp-lok\'s own, npm\'s, the sandbox\'s or the loader\'s var
   assert.equal(chooseClientEnv(own, parent(SHELL_ENV)), { kind: 'added', env: { KEEP: 'yes' } });
 });
 
+choose('never passes a name -e could not take: one with a newline or an escape would forge a stderr line', () => {
+  const own = { ...SHELL_ENV, 'X\nmcp-lok: the server is sandboxed': 'v', 'Y\u001b[2K': 'v', 'A-B': 'v', '': 'v', KEEP: 'yes' };
+  assert.equal(chooseClientEnv(own, parent(SHELL_ENV)), { kind: 'added', env: { KEEP: 'yes' } });
+});
+
 choose('cannot tell, and passes nothing, when the parent cannot be read', () => {
   const out = chooseClientEnv({ ...SHELL_ENV, CONFIG_KEY: 'x' }, { ok: false, reason: 'no /proc' });
   assert.equal(out, { kind: 'unknown', reason: 'no /proc' });
