@@ -1,9 +1,9 @@
 // Reads the environment of the process that started mcp-lok-npx (its client), as it was when
 // that process started: the I/O half of client-env.ts.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parseEnvironBlock, parsePsEnvironment, type ParentRead } from './client-env.js';
+import { isShellProgram, parseEnvironBlock, parsePsEnvironment, type ParentRead } from './client-env.js';
 
 const PS_TIMEOUT_MS = 2000;
 
@@ -11,7 +11,11 @@ function errorCode(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? String(error);
 }
 
-/** Linux: /proc/PID/environ (one small file; the kernel lets the same user read it) and /proc/PID/comm. */
+/**
+ * Linux: /proc/PID/environ (one small file; the kernel lets the same user read it), and the
+ * program from /proc/PID/exe and /proc/PID/comm. A script started by its `#!/bin/sh` line has
+ * the script's name as comm, and only exe says it is a shell.
+ */
 function readLinux(pid: number): ParentRead {
   let block: Buffer;
   try {
@@ -19,8 +23,11 @@ function readLinux(pid: number): ParentRead {
   } catch (error) {
     return { ok: false, reason: `/proc/${pid}/environ cannot be read (${errorCode(error)})` };
   }
-  let program: string | undefined;
-  try { program = readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { program = undefined; }
+  let comm: string | undefined;
+  try { comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { comm = undefined; }
+  let exe: string | undefined;
+  try { exe = basename(readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '')); } catch { exe = undefined; }
+  const program = [comm, exe].find((name) => name !== undefined && isShellProgram(name)) ?? comm ?? exe;
   return { ok: true, program, has: parseEnvironBlock(block) };
 }
 

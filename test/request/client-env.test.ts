@@ -67,6 +67,13 @@ choose('cannot tell when a shell started it: its startup files export variables 
   assert.match(out.kind === 'unknown' ? out.reason : '', /shell \(bash\)/);
 });
 
+choose('cannot tell when the shell is installed under a versioned or other name', () => {
+  for (const program of ['zsh-5.9', 'ksh93', 'bash-static', 'rbash', 'yash', 'oksh']) {
+    assert.is(chooseClientEnv({ ...SHELL_ENV, FROM_RC: 'secret' }, parent(SHELL_ENV, program)).kind, 'unknown', program);
+  }
+  assert.equal(chooseClientEnv({ ...SHELL_ENV, K: 'v' }, parent(SHELL_ENV, 'node22')), { kind: 'added', env: { K: 'v' } });
+});
+
 choose('cannot tell when npx or npm started it: npm passes the config\'s variables on as its own', () => {
   const own = { ...SHELL_ENV, CONFIG_KEY: 'x', npm_execpath: '/usr/lib/node_modules/npm/bin/npm-cli.js' };
   const npm = { ...SHELL_ENV, CONFIG_KEY: 'x' };
