@@ -45,15 +45,22 @@ function readDarwin(pid: number): ParentRead {
   return { ok: true, program: program || undefined, has };
 }
 
+const EXITED = 'its client has already exited';
+
 /**
  * Returns what can be read of the environment the parent process `pid` started with, or why it
  * cannot be: Linux and macOS can say; Windows has no way short of reading another process's
  * memory. A pid of 1 or less means the client has already gone (the process was adopted).
+ * `stillParent`, asked after the read, says whether `pid` is still this process's parent: a
+ * client that exited meanwhile leaves its pid free for another process, whose environment,
+ * read in its place, would make the user's variables look added.
  */
-export function readParentEnv(pid: number, platform: NodeJS.Platform): ParentRead {
-  if (pid <= 1) return { ok: false, reason: 'its client has already exited' };
-  if (platform === 'linux' || platform === 'android') return readLinux(pid);
-  if (platform === 'darwin') return readDarwin(pid);
-  if (platform === 'win32') return { ok: false, reason: 'Windows offers no way to read another process\'s environment' };
-  return { ok: false, reason: `reading another process's environment is not supported on ${platform}` };
+export function readParentEnv(pid: number, platform: NodeJS.Platform, stillParent: () => boolean = () => true): ParentRead {
+  if (pid <= 1) return { ok: false, reason: EXITED };
+  let read: ParentRead;
+  if (platform === 'linux' || platform === 'android') read = readLinux(pid);
+  else if (platform === 'darwin') read = readDarwin(pid);
+  else if (platform === 'win32') return { ok: false, reason: 'Windows offers no way to read another process\'s environment' };
+  else return { ok: false, reason: `reading another process's environment is not supported on ${platform}` };
+  return read.ok && !stillParent() ? { ok: false, reason: EXITED } : read;
 }

@@ -60,6 +60,17 @@ read('names the shell when the parent is a script started by its #! line (whose 
   }
 });
 
+read('reads nothing from a process that is no longer the parent once read (its pid may be another process\'s now)', async () => {
+  if (process.platform !== 'linux') return;
+  const child = await startWaiting(process.execPath, ['-e', 'console.log("up"); setInterval(() => {}, 1000)'], { PATH: '/usr/bin:/bin', OTHER: '1' });
+  const asked: number[] = [];
+  const parent = readParentEnv(child.pid ?? 0, 'linux', () => { asked.push(1); return false; });
+  assert.is(asked.length, 1);
+  assert.not.ok(parent.ok);
+  assert.match(parent.ok ? '' : parent.reason, /already exited/);
+  assert.ok(readParentEnv(child.pid ?? 0, 'linux', () => true).ok);
+});
+
 read('says why when the process is gone, or adopted, or on a system with no way to read it', () => {
   const gone = readParentEnv(2 ** 22 + 17, 'linux');
   assert.not.ok(gone.ok);
