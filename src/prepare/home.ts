@@ -290,12 +290,15 @@ async function checkHome(endpoint: EngineEndpoint, home: HomeVolume, user: Sandb
 }
 
 /**
- * Removes a home volume, then the files behind it (NAME-data) and this machine's note of it;
+ * Removes a home volume, then the files behind it (NAME-data, only when its labels say it holds
+ * this home's files: a volume of that name can be anyone's) and this machine's note of it;
  * returns false, removing nothing, while a container still uses it.
  */
 export async function removeHomeVolume(endpoint: EngineEndpoint, volume: string, stateDir: string): Promise<boolean> {
   if (!(await removeVolume(endpoint, volume)) && (await inspectVolume(endpoint, volume))) return false;
-  await removeVolume(endpoint, homeDataVolume(volume));
+  const data = await inspectVolume(endpoint, homeDataVolume(volume));
+  const labels = data?.Labels ?? {};
+  if (data && labels[LABEL.managed] === 'true' && labels[LABEL.kind] === 'home-data' && labels[LABEL.homeOf] === volume) await removeVolume(endpoint, data.Name);
   await rm(homeRecordPath(stateDir, volume, endpoint), { force: true });
   return true;
 }

@@ -7,8 +7,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { planHome } from '../../src/app/plan.js';
 import type { ServerSource } from '../../src/request/server-request.js';
-import { inspectVolume } from '../../src/engine/containers.js';
-import { ensureHome, removeHomeVolume } from '../../src/prepare/home.js';
+import { createVolume, inspectVolume, removeVolume } from '../../src/engine/containers.js';
+import { ensureHome, homeDataVolume, removeHomeVolume } from '../../src/prepare/home.js';
 import { ensureSandboxImage } from '../../src/prepare/images.js';
 import { getPaths } from '../../src/state/paths.js';
 import { testContext } from '../support/context.js';
@@ -51,6 +51,32 @@ owner('refuses the home of another package whose volume name it shares, and leav
     } catch (error) {
       assert.match(String(error), /is the home of/);
     }
+  }
+});
+
+owner('removing a home removes its files\' volume, and never another volume that has that name', async () => {
+  const state = getPaths({ MCP_LOK_HOME: ctxHome }).state;
+  const ctx = testContext({ home: ctxHome, engine: () => Promise.resolve(ENGINE) });
+  const image = await ensureSandboxImage(ENGINE, { log: () => {} });
+  // A noexec home: its files are in NAME-data, which goes with it.
+  const home = planHome(npx(`lok-home-rm-${randomBytes(3).toString('hex')}`), undefined, { uid: 1000, gid: 1000 });
+  made.push(home.volume);
+  const got = await ensureHome(ctx, ENGINE, home, image);
+  assert.ok(await removeHomeVolume(ENGINE, home.volume, state));
+  assert.is(await inspectVolume(ENGINE, home.volume), undefined);
+  if (got.noexec) assert.is(await inspectVolume(ENGINE, homeDataVolume(home.volume)), undefined);
+  // A plain home beside a volume of someone else's that happens to be named NAME-data.
+  const plain = planHome(npx(`lok-home-rm-${randomBytes(3).toString('hex')}`), undefined, { uid: 1000, gid: 1000 });
+  made.push(plain.volume);
+  await ensureHome(ctx, ENGINE, plain, image, { overlay: false });
+  const bystander = homeDataVolume(plain.volume);
+  await createVolume(ENGINE, bystander, { 'lok-e2e': 'bystander' });
+  try {
+    assert.ok(await removeHomeVolume(ENGINE, plain.volume, state));
+    assert.is(await inspectVolume(ENGINE, plain.volume), undefined);
+    assert.ok(await inspectVolume(ENGINE, bystander), 'a volume that is not the home\'s files was removed with it');
+  } finally {
+    await removeVolume(ENGINE, bystander);
   }
 });
 
