@@ -17,7 +17,7 @@ import { buildPinCheck } from '../sandbox/mount-pin.js';
 import { pinNestedMounts } from '../prepare/mount-pins.js';
 import { DEFAULT_NOFILE, FIFO_MOUNT, FIXED_ENV, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { buildLabels } from '../sandbox/labels.js';
-import { buildGrantContext, resolveGrantMounts } from '../prepare/grants.js';
+import { buildGrantContext, denyRulesOf, resolveGrantMounts } from '../prepare/grants.js';
 import type { ServerRequest } from '../request/server-request.js';
 import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from '../prepare/choose-bin.js';
@@ -25,7 +25,7 @@ import { ensureInstalled } from '../prepare/install.js';
 import { ensureHome } from '../prepare/home.js';
 import { readOnlyWriteNotice, watchReadOnlyWrites } from './write-hints.js';
 import { readNpmSettings } from '../prepare/npm-config.js';
-import { buildDenyRules, findGrantViolation } from '../sandbox/grant-policy.js';
+import { findGrantViolation } from '../sandbox/grant-policy.js';
 import { findPathArguments, NO_GRANTS, planServer, refuseUncheckableMounts, type EngineFacts, type HostFacts, type PlannedServer } from './plan.js';
 
 function readableCaFile(path: string | undefined, origin: string): string | undefined {
@@ -66,7 +66,7 @@ export function gatherHostFacts(ctx: Context, req: ServerRequest, engine: Engine
     try { return [{ path, real: realpathSync(path), folder: statSync(path).isDirectory() }]; } catch { return []; }
   });
   const context = hasGrants || existing.length > 0 ? buildGrantContext({ env: ctx.env, home: ctx.home, paths: ctx.paths, platform: ctx.platform, endpoint: engine.endpoint }) : undefined;
-  const rules = context && existing.length > 0 ? buildDenyRules(context) : [];
+  const rules = context && existing.length > 0 ? denyRulesOf(context) : [];
   return {
     uid: process.getuid?.(), gid: process.getgid?.(), npm, caFile, caIsNpmCafile: npmCa !== undefined,
     grants: context && hasGrants ? { context, first: resolveGrantMounts(profile.profile, context) } : undefined,
