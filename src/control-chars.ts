@@ -16,6 +16,15 @@ export function escapeControl(text: string): string {
 }
 
 /**
+ * Returns the text as one line: every control character, newline and tab included, written as
+ * `\xNN`. For text from a file or a client (a server's name in a config) printed as one line of
+ * mcp-lok's own, which a newline would otherwise let forge another.
+ */
+export function escapeControlLine(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${hex(c)}`);
+}
+
+/**
  * Returns JSON text with DEL and the C1 controls written as `\u00NN` (JSON.stringify escapes
  * only U+0000 to U+001F); the value it encodes is unchanged.
  */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { escapeControlLine } from '../control-chars.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { parseImageRef } from '../engine/images.js';
 import { LokError, EXIT } from '../errors.js';
@@ -257,5 +258,6 @@ export function explainHostPaths(paths: readonly HostPathArgument[], mounts: rea
       lines.push(`mcp-lok: the server's argument ${shown} is a host ${arg.kind} that profile ${profile.name} does not grant, so the server cannot see it; to grant it, add ${shown} to "write" ("read" for read-only) in ${JSON.stringify(profile.source)}.`);
     }
   }
-  return lines;
+  // JSON quoting leaves DEL and the C1 controls (U+009B opens an escape sequence too) as they are.
+  return lines.map(escapeControlLine);
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from './context.js';
@@ -17,7 +17,7 @@ import { buildPinCheck } from '../sandbox/mount-pin.js';
 import { pinNestedMounts } from '../prepare/mount-pins.js';
 import { DEFAULT_NOFILE, FIFO_MOUNT, FIXED_ENV, PACKAGES_DIR } from '../sandbox/hardening.js';
 import { buildLabels } from '../sandbox/labels.js';
-import { buildGrantContext, resolveGrantMounts } from '../prepare/grants.js';
+import { buildGrantContext, denyRulesOf, resolveGrantMounts } from '../prepare/grants.js';
 import type { ServerRequest } from '../request/server-request.js';
 import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from '../prepare/choose-bin.js';
@@ -25,20 +25,33 @@ import { ensureInstalled } from '../prepare/install.js';
 import { ensureHome } from '../prepare/home.js';
 import { readOnlyWriteNotice, watchReadOnlyWrites } from './write-hints.js';
 import { readNpmSettings } from '../prepare/npm-config.js';
-import { buildDenyRules, findGrantViolation } from '../sandbox/grant-policy.js';
+import { findGrantViolation } from '../sandbox/grant-policy.js';
 import { findPathArguments, NO_GRANTS, planServer, refuseUncheckableMounts, type EngineFacts, type HostFacts, type PlannedServer } from './plan.js';
 
+/** A CA bundle larger than this is not one (the system's whole bundle is some 200 KiB). */
+const MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Returns the real path of a CA bundle to mount into the sandbox, or undefined (a bad
+ * `--ca-cert` throws). It must be PEM certificates and hold no private key: the file is
+ * mounted where a networked server reads it, and the path can come from a client config's
+ * `env` (NODE_EXTRA_CA_CERTS, npm_config_cafile, MCP_LOK_CA_CERT), which could otherwise name
+ * `~/.ssh/id_ed25519` and hand it to the server whatever the grant policy refuses.
+ */
 function readableCaFile(path: string | undefined, origin: string): string | undefined {
   if (!path) return undefined;
   try {
     const real = realpathSync(path);
     accessSync(real, constants.R_OK);
+    const st = statSync(real);
     // Mounted into the sandbox: a socket there would be one the server could connect to.
-    if (!statSync(real).isFile()) throw new Error('not a file');
+    if (!st.isFile() || st.size > MAX_CA_BUNDLE_BYTES) throw new Error('not a CA bundle');
+    const text = readFileSync(real, 'latin1');
+    if (!text.includes('-----BEGIN CERTIFICATE-----') || /PRIVATE KEY-----/.test(text)) throw new Error('not a CA bundle');
     return real;
   } catch {
     if (origin === '--ca-cert') {
-      throw new LokError('INVALID_INPUT', `Cannot read the CA bundle ${path} given by --ca-cert.`, { exitCode: EXIT.usage, hint: 'Pass a readable PEM file.' });
+      throw new LokError('INVALID_INPUT', `Cannot use ${path} given by --ca-cert as a CA bundle: it must be a readable file of PEM certificates, with no private key.`, { exitCode: EXIT.usage, hint: 'Pass a readable PEM file of CA certificates.' });
     }
     return undefined;
   }
@@ -66,7 +79,7 @@ export function gatherHostFacts(ctx: Context, req: ServerRequest, engine: Engine
     try { return [{ path, real: realpathSync(path), folder: statSync(path).isDirectory() }]; } catch { return []; }
   });
   const context = hasGrants || existing.length > 0 ? buildGrantContext({ env: ctx.env, home: ctx.home, paths: ctx.paths, platform: ctx.platform, endpoint: engine.endpoint }) : undefined;
-  const rules = context && existing.length > 0 ? buildDenyRules(context) : [];
+  const rules = context && existing.length > 0 ? denyRulesOf(context) : [];
   return {
     uid: process.getuid?.(), gid: process.getgid?.(), npm, caFile, caIsNpmCafile: npmCa !== undefined,
     grants: context && hasGrants ? { context, first: resolveGrantMounts(profile.profile, context) } : undefined,

@@ -1,13 +1,13 @@
 import { accessSync, constants, lstatSync, readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LokError, EXIT } from '../errors.js';
 import type { MountPlan } from '../sandbox/build-spec.js';
 import { listKnownEngineSockets } from '../engine/discover.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
-import { buildDenyRules, findGrantViolation, isInGitFolder, isInside } from '../sandbox/grant-policy.js';
+import { buildDenyRules, findGrantViolation, isInGitFolder, isInside, type DenyRule } from '../sandbox/grant-policy.js';
 import { chooseSandboxUser } from '../sandbox/hardening.js';
-import type { LokPaths } from '../state/paths.js';
+import { defaultLokDirs, type LokPaths } from '../state/paths.js';
 import type { PathGrant, Profile } from '../sandbox/profile-validate.js';
 
 function expandHome(path: string, home: string): string {
@@ -41,6 +41,12 @@ export interface GrantContext {
    * as an automounted one): grants are checked by their real path, so its stores are refused by it too.
    */
   realHome?: string | undefined;
+  /**
+   * The user's home as the password database gives it (and its real path), where `home` ($HOME)
+   * names another: $HOME comes from whoever started mcp-lok (a client config's `env` can set
+   * it), so the stores of the account's own home are refused too, wherever $HOME points.
+   */
+  accountHomes?: string[] | undefined;
   /** Every engine socket this machine may have, the one in use included. */
   engineSockets: string[];
   lokDirs: string[];
@@ -160,8 +166,7 @@ function refuse(message: string, hint: string): LokError {
  * write grant, each `.git` gets a read-only mount over it unless the profile sets git_writable.
  */
 export function resolveGrantMounts(profile: Profile, ctx: GrantContext, previous?: ResolvedGrants): ResolvedGrants {
-  const homes = [...new Set([ctx.home, ctx.realHome ?? ctx.home])];
-  const rules = homes.flatMap((home) => buildDenyRules({ home, engineSockets: ctx.engineSockets, lokDirs: ctx.lokDirs, tempDirs: ctx.tempDirs }));
+  const rules = denyRulesOf(ctx);
   const fold = { caseInsensitive: ctx.caseInsensitive };
   const out: ResolvedGrants = { mounts: [], resolved: {}, notes: [] };
   const one = (grant: PathGrant, readOnly: boolean, index: number): void => {
@@ -238,6 +243,22 @@ function realOrSelf(path: string): string {
   try { return realpathSync(path); } catch { return path; }
 }
 
+/** Returns what no grant may reach on this machine: the policy's places under every home the context knows. */
+export function denyRulesOf(ctx: GrantContext): DenyRule[] {
+  const homes = [...new Set([ctx.home, ctx.realHome ?? ctx.home, ...(ctx.accountHomes ?? [])])];
+  return homes.flatMap((home) => buildDenyRules({ home, engineSockets: ctx.engineSockets, lokDirs: ctx.lokDirs, tempDirs: ctx.tempDirs }));
+}
+
+/** Returns the home the password database gives the user, or undefined where it gives none. */
+function readAccountHome(): string | undefined {
+  try {
+    const home = userInfo().homedir;
+    return isAbsolute(home) && home !== '/' ? home : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Returns the grant context of this machine, the one `run`, `start`, the shim and
  * `mcp-lok profile check` share: the home, every engine socket (the one in use, `endpoint`,
@@ -247,21 +268,27 @@ function realOrSelf(path: string): string {
 export function buildGrantContext(input: {
   env: Readonly<Record<string, string | undefined>>;
   home?: string | undefined;
+  /** The password database's home for the user (read when not given; tests give one). */
+  accountHome?: string | undefined;
   paths: LokPaths;
   platform: NodeJS.Platform;
   endpoint?: EngineEndpoint | undefined;
 }): GrantContext {
   const home = input.home ?? homedir();
   const user = chooseSandboxUser(process.getuid?.(), process.getgid?.());
-  const sockets = listKnownEngineSockets({ env: input.env, home, platform: input.platform });
+  const account = input.accountHome ?? readAccountHome();
+  const accountHomes = account && resolve(account) !== resolve(home) ? [...new Set([account, realOrSelf(account)])] : [];
+  const sockets = [home, ...accountHomes].flatMap((h) => listKnownEngineSockets({ env: input.env, home: h, platform: input.platform }));
   if (input.endpoint?.kind === 'unix') sockets.push(input.endpoint.socketPath);
   const temps = [input.env.TMPDIR, input.env.XDG_RUNTIME_DIR, tmpdir()].filter((p): p is string => typeof p === 'string' && isAbsolute(p) && p !== '/');
   const both = (paths: string[]): string[] => [...new Set(paths.flatMap((p) => [resolve(p), realOrSelf(p)]))];
   return {
     home,
     realHome: realOrSelf(home),
+    accountHomes,
     engineSockets: both(sockets),
-    lokDirs: both([input.paths.config, input.paths.cache, input.paths.state]),
+    // Where mcp-lok keeps its files by default too: MCP_LOK_HOME or XDG_* may have moved this run's.
+    lokDirs: both([input.paths.config, input.paths.cache, input.paths.state, ...[home, ...accountHomes].flatMap((h) => defaultLokDirs(h, input.platform))]),
     tempDirs: both(temps),
     uid: user.uid,
     gid: user.gid,

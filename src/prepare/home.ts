@@ -71,6 +71,21 @@ function asHome(info: VolumeInfo): HomeVolume | undefined {
   return { volume: info.Name, noexec: info.Labels[LABEL.homeNoexec] === 'true' };
 }
 
+/** The labels that say whose home a volume is: its package or image, `--name`, sandbox user and scope. */
+const OWNER_LABELS = [LABEL.package, LABEL.image, LABEL.name, LABEL.homeUser, LABEL.homeScope] as const;
+
+/**
+ * Returns why an mcp-lok home volume of the plan's name is not this server's, or undefined when
+ * its labels name the same package (or image), `--name`, user and scope. The name holds only 48
+ * bits of a hash: a package named to match another's would otherwise be given its home.
+ */
+export function foreignHome(info: VolumeInfo, home: HomePlan): string | undefined {
+  const labels = info.Labels ?? {};
+  if (OWNER_LABELS.every((key) => labels[key] === home.labels[key])) return undefined;
+  const owner = labels[LABEL.package] ?? labels[LABEL.image] ?? 'another server';
+  return `a volume of that name is the home of ${JSON.stringify(owner)}${labels[LABEL.name] !== undefined ? ` (--name ${JSON.stringify(labels[LABEL.name])})` : ''}, not of this server`;
+}
+
 const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
 
 /**
@@ -82,6 +97,12 @@ export async function ensureHome(ctx: Context, endpoint: EngineEndpoint, home: H
   const record = homeRecordPath(ctx.paths.state, home.volume, endpoint);
   const ready = async (): Promise<{ info: VolumeInfo | undefined; home: HomeVolume | undefined }> => {
     const info = await inspectVolume(endpoint, home.volume);
+    const foreign = info && asHome(info) ? foreignHome(info, home) : undefined;
+    if (foreign) {
+      throw new LokError('ENGINE_ERROR', `The home volume ${home.volume} of ${home.owner} cannot be used: ${foreign}.`, {
+        exitCode: EXIT.engine, hint: 'Keep it (it holds that server\'s files), and give this server a home of its own with --name NAME, or run it with --ephemeral.',
+      });
+    }
     return { info, home: info && (await exists(record)) ? asHome(info) : undefined };
   };
   const first = await ready();
@@ -269,12 +290,15 @@ async function checkHome(endpoint: EngineEndpoint, home: HomeVolume, user: Sandb
 }
 
 /**
- * Removes a home volume, then the files behind it (NAME-data) and this machine's note of it;
+ * Removes a home volume, then the files behind it (NAME-data, only when its labels say it holds
+ * this home's files: a volume of that name can be anyone's) and this machine's note of it;
  * returns false, removing nothing, while a container still uses it.
  */
 export async function removeHomeVolume(endpoint: EngineEndpoint, volume: string, stateDir: string): Promise<boolean> {
   if (!(await removeVolume(endpoint, volume)) && (await inspectVolume(endpoint, volume))) return false;
-  await removeVolume(endpoint, homeDataVolume(volume));
+  const data = await inspectVolume(endpoint, homeDataVolume(volume));
+  const labels = data?.Labels ?? {};
+  if (data && labels[LABEL.managed] === 'true' && labels[LABEL.kind] === 'home-data' && labels[LABEL.homeOf] === volume) await removeVolume(endpoint, data.Name);
   await rm(homeRecordPath(stateDir, volume, endpoint), { force: true });
   return true;
 }

@@ -32,7 +32,21 @@ const NEVER_NAMES = new Set([
 const NEVER_PREFIXES = ['MCP_LOK_', 'NPM_', 'LD_', 'DYLD_', 'ELECTRON_', 'VSCODE_', 'CLAUDE_CODE_'];
 
 /** Programs whose environment, as a parent, says nothing about a client's config: it is theirs plus their startup files'. */
-const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'fish', 'csh', 'tcsh', 'busybox', 'nu', 'pwsh']);
+const SHELLS = new Set([
+  'sh', 'bash', 'rbash', 'dash', 'zsh', 'ksh', 'mksh', 'oksh', 'loksh', 'pdksh', 'yash', 'posh', 'ash', 'hush', 'fish', 'csh', 'tcsh',
+  'busybox', 'nu', 'pwsh', 'elvish', 'xonsh', 'osh', 'ysh',
+]);
+
+/** Returns true when a program's name is a shell's, also as installed with a version (`zsh-5.9`, `ksh93`) or static build. */
+export function isShellProgram(name: string): boolean {
+  return SHELLS.has(name.toLowerCase().replace(/-static$/, '').replace(/-?\d+(?:\.\d+)*$/, ''));
+}
+
+/**
+ * The names passed automatically: those `-e` takes (and `wrap` forwards). A name is printed on
+ * stderr; one with a newline or an escape sequence could forge a line of mcp-lok's own there.
+ */
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Returns true for a variable that is never passed to the server automatically. */
 export function isNeverForwarded(name: string): boolean {
@@ -58,16 +72,17 @@ export type ClientEnv =
 
 /**
  * Returns the variables of `own` that the client added for this server: those, names that are
- * never forwarded aside, that its parent's environment lacks or holds with another value. When
- * the comparison cannot tell (the parent is unreadable, a shell or npm, or its PATH changed
- * since it started, as when a desktop app loads the user's shell settings, which would make
- * every exported secret look added) it says why, and nothing is passed: the secure side.
+ * never forwarded and names `-e` could not take aside, that its parent's environment lacks or
+ * holds with another value. When the comparison cannot tell (the parent is unreadable, a shell
+ * or npm, or its PATH changed since it started, as when a desktop app loads the user's shell
+ * settings, which would make every exported secret look added) it says why, and nothing is
+ * passed: the secure side.
  */
 export function chooseClientEnv(own: Readonly<Record<string, string | undefined>>, parent: ParentRead): ClientEnv {
-  const candidates = Object.entries(own).filter((entry): entry is [string, string] => entry[1] !== undefined && !isNeverForwarded(entry[0]));
+  const candidates = Object.entries(own).filter((entry): entry is [string, string] => entry[1] !== undefined && VARIABLE_NAME.test(entry[0]) && !isNeverForwarded(entry[0]));
   if (candidates.length === 0) return { kind: 'added', env: {} };
   if (!parent.ok) return { kind: 'unknown', reason: parent.reason };
-  if (parent.program !== undefined && SHELLS.has(parent.program)) {
+  if (parent.program !== undefined && isShellProgram(parent.program)) {
     return { kind: 'unknown', reason: `it was started by a shell (${parent.program}), whose variables cannot be told from the config's` };
   }
   if (own.npm_execpath !== undefined && !parent.has('npm_execpath', own.npm_execpath)) {

@@ -22,7 +22,8 @@ async function main(argv: string[]): Promise<number> {
     // The client that started us; read now, since a process whose parent exits is adopted by another.
     const parent = process.ppid;
     const [{ runShim }, { readParentEnv }] = await Promise.all([import('./run.js'), import('../request/parent-env.js')]);
-    return await runShim(ctx, invocation, () => readParentEnv(parent, process.platform));
+    // process.ppid is asked again after the read: it changes when the client exits.
+    return await runShim(ctx, invocation, () => readParentEnv(parent, process.platform, () => process.ppid === parent));
   } catch (error) {
     const { text, exitCode } = formatError(error, PROG, debugRequested);
     process.stderr.write(`${text}\n`);

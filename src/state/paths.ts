@@ -24,3 +24,14 @@ export function getPaths(env: Readonly<Record<string, string | undefined>>): Lok
     locks: join(base.cache, 'locks'),
   };
 }
+
+/**
+ * Returns where mcp-lok keeps its files by default under a home, whatever MCP_LOK_HOME and
+ * XDG_* say for this run (env-paths' places): what no grant may reach, since another run keeps
+ * its records there.
+ */
+export function defaultLokDirs(home: string, platform: NodeJS.Platform): string[] {
+  if (platform === 'darwin') return ['Library/Application Support', 'Library/Preferences', 'Library/Caches'].map((d) => join(home, d, 'mcp-lok'));
+  if (platform === 'win32') return [];
+  return ['.config', '.cache', '.local/share'].map((d) => join(home, d, 'mcp-lok'));
+}

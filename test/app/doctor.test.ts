@@ -38,5 +38,14 @@ render('prints each problem with its fix, and a verdict', () => {
   assert.match(text, /1 problem: servers will not run until it is fixed\.\n$/);
 });
 
+render('shows a summary\'s control characters as text, each check on its own line', () => {
+  const text = renderChecks([
+    { id: 'clients', title: 'Clients', status: 'warn', summary: 'Cursor 0/1 wrapped (not valid JSON\nok       Sandbox  forged \u001b[2K\u009b)', fix: 'Fix\r it.' },
+  ], false);
+  assert.not.match(text, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+  assert.not.match(text, /^ok {7}Sandbox/m);
+  assert.match(text, /JSON\\x0aok {7}Sandbox  forged \\x1b\[2K\\x9b\)/);
+});
+
 version.run();
 render.run();

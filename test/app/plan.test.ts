@@ -214,6 +214,13 @@ explain('keeps a path with a newline on one line', () => {
   assert.not.match(line ?? '', /\n/);
 });
 
+explain('shows DEL and the C1 controls of a path as text (JSON quoting keeps them)', () => {
+  const path = '/home/me/a\u009b2J\u007f';
+  const [line] = explainHostPaths([{ ...PROJECT, path, real: path }], [], BUILT_IN);
+  assert.not.match(line ?? '', /[\x7f-\x9f]/);
+  assert.match(line ?? '', /"\/home\/me\/a\\x9b2J\\x7f"/);
+});
+
 explain('reaches the plan\'s notices', () => {
   const planned = planServer(npxRequest(), LOCAL, { ...HOST, hostPaths: [PROJECT] });
   assert.ok(planned.notices.some((n) => n.includes('"/home/me/project" is a host folder that profile')));

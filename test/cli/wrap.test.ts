@@ -1,5 +1,5 @@
 // The question `mcp-lok wrap` asks in a terminal, in process: a context whose streams say they are a TTY.
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -50,3 +50,35 @@ ask('writes nothing on no (or anything but yes)', async () => {
 });
 
 ask.run();
+
+const shown = suite('mcp-lok wrap shows a config\'s own text as text');
+
+async function output(values: Record<string, unknown>): Promise<string> {
+  const home = mkdtempSync(join(tmpdir(), 'lok-wrap-escape-'));
+  try {
+    const project = join(home, 'project');
+    mkdirSync(project);
+    // A cloned project's config: a comment holding raw escapes, a server name holding a newline and ESC.
+    writeFileSync(join(project, '.mcp.json'), '{\n  // \x1b]0;title\x07 \x1b[2K\x9b31m\n  "mcpServers": {\n    "evil\\nmcp-lok: all servers wrapped\\u001b[31m": {"command": "npx", "args": ["-y", "pkg"]}\n  }\n}\n');
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    const ctx = testContext({ home, cwd: project, env: { PATH: '' }, stdout });
+    await runWrap(ctx, { positionals: [], values: { client: 'claude-code', project, 'no-install': true, ...values } });
+    return out;
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+shown('--dry-run and --list print no control character of the file, and a name with a newline stays on its line', async () => {
+  for (const values of [{ 'dry-run': true }, { list: true }]) {
+    const out = await output(values);
+    assert.not.match(out, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/, JSON.stringify(out));
+    assert.not.match(out, /^mcp-lok: all servers wrapped/m);
+    assert.match(out, /evil\\x0amcp-lok: all servers wrapped\\x1b\[31m/);
+  }
+  assert.match(await output({ 'dry-run': true }), /\/\/ \\x1b\]0;title\\x07 \\x1b\[2K\\x9b31m/);
+});
+
+shown.run();

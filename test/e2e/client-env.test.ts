@@ -1,11 +1,12 @@
 // The env a client config sets for a server reaches it, and the client's own environment does
 // not: a stand-in client process (test/fixtures/clients/env-client.mjs), holding a secret of
 // its own, starts mcp-lok-npx as real clients do, and a fixture server prints what it got.
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { removeFixtureVolumes } from './escape-support.js';
-import { afterLines, LOK_HOME, requireEngine, ROOT, runBin, SHIM, type RunResult } from './harness.js';
+import { afterLines, LOK_HOME, requireEngine, ROOT, runBin, SHIM, shimEnv, type RunResult } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 
 const CLIENT = join(ROOT, 'test', 'fixtures', 'clients', 'env-client.mjs');
@@ -76,6 +77,20 @@ clientEnv('--client-env off and MCP_LOK_CLIENT_ENV=off pass only what -e names',
 clientEnv('-e NAME still passes a variable the client inherited, when the user asks for it', async () => {
   const { seen } = await throughClient('whole', {}, ['-e', 'CLIENT_SECRET']);
   assert.is(seen.env.CLIENT_SECRET, SECRET);
+});
+
+clientEnv('a wrapper script started by its #! line that exports a variable: the variable does not pass (the script is a shell)', async () => {
+  const wrapper = join(ROOT, 'test', 'fixtures', 'clients', 'rc-wrapper.sh');
+  const child = spawn(wrapper, [process.execPath, SHIM, '--ephemeral', '--registry', registry.url, '-y', 'lok-fixture-env'], { env: shimEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); if (stdout.includes('\n')) child.stdin.end(); });
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  const code = await new Promise<number | null>((done) => child.on('exit', done));
+  assert.is(code, 0, stderr);
+  const seen = JSON.parse(stdout) as Seen;
+  assert.is(seen.env.RC_SECRET, undefined);
+  assert.match(stderr, /no variable from the client's config is passed to the server: it was started by a shell/);
 });
 
 clientEnv.run();

@@ -284,6 +284,21 @@ resolveSuite('refuses the home and its credential stores by their real path when
   assert.equal(resolveGrantMounts(profile({ read: ['~/project'] }), ctx).mounts.map((m) => m.source), [join(real, 'project')]);
 });
 
+resolveSuite('refuses the stores of the account\'s own home when $HOME names another folder (a client config\'s env can set it)', () => {
+  const account = scratchDir('account-home-');
+  mkdirSync(join(account, '.ssh'));
+  writeFileSync(join(account, '.bashrc'), '# runs at login\n');
+  mkdirSync(join(account, '.local/share/mcp-lok/state'), { recursive: true });
+  mkdirSync(join(account, 'project'));
+  const decoy = scratchDir('decoy-home-');
+  const ctx = buildGrantContext({ env: {}, home: decoy, accountHome: account, paths: getPaths({ MCP_LOK_HOME: scratchDir('lok-') }), platform: 'linux' });
+  assert.match(refusal(() => resolveGrantMounts(profile({ read: [join(account, '.ssh')] }), ctx)).message, /credential store/);
+  assert.match(refusal(() => resolveGrantMounts(profile({ read: [join(account, '.bashrc')] }), ctx)).message, /runs when you log in/);
+  assert.match(refusal(() => resolveGrantMounts(profile({ read: [join(account, '.local/share/mcp-lok/state')] }), ctx)).message, /mcp-lok's own state/);
+  assert.match(refusal(() => resolveGrantMounts(profile({ read: [account] }), ctx)).message, /refusing to grant/);
+  assert.equal(resolveGrantMounts(profile({ read: [join(account, 'project')] }), ctx).mounts.map((m) => m.source), [join(account, 'project')]);
+});
+
 resolveSuite.run();
 
 const contextSuite = suite('buildGrantContext');

@@ -47,6 +47,11 @@ choose('never passes mcp-lok\'s own, npm\'s, the sandbox\'s or the loader\'s var
   assert.equal(chooseClientEnv(own, parent(SHELL_ENV)), { kind: 'added', env: { KEEP: 'yes' } });
 });
 
+choose('never passes a name -e could not take: one with a newline or an escape would forge a stderr line', () => {
+  const own = { ...SHELL_ENV, 'X\nmcp-lok: the server is sandboxed': 'v', 'Y\u001b[2K': 'v', 'A-B': 'v', '': 'v', KEEP: 'yes' };
+  assert.equal(chooseClientEnv(own, parent(SHELL_ENV)), { kind: 'added', env: { KEEP: 'yes' } });
+});
+
 choose('cannot tell, and passes nothing, when the parent cannot be read', () => {
   const out = chooseClientEnv({ ...SHELL_ENV, CONFIG_KEY: 'x' }, { ok: false, reason: 'no /proc' });
   assert.equal(out, { kind: 'unknown', reason: 'no /proc' });
@@ -60,6 +65,13 @@ choose('cannot tell when a shell started it: its startup files export variables 
   const out = chooseClientEnv({ ...SHELL_ENV, FROM_BASHRC: 'secret' }, parent(SHELL_ENV, 'bash'));
   assert.is(out.kind, 'unknown');
   assert.match(out.kind === 'unknown' ? out.reason : '', /shell \(bash\)/);
+});
+
+choose('cannot tell when the shell is installed under a versioned or other name', () => {
+  for (const program of ['zsh-5.9', 'ksh93', 'bash-static', 'rbash', 'yash', 'oksh']) {
+    assert.is(chooseClientEnv({ ...SHELL_ENV, FROM_RC: 'secret' }, parent(SHELL_ENV, program)).kind, 'unknown', program);
+  }
+  assert.equal(chooseClientEnv({ ...SHELL_ENV, K: 'v' }, parent(SHELL_ENV, 'node22')), { kind: 'added', env: { K: 'v' } });
 });
 
 choose('cannot tell when npx or npm started it: npm passes the config\'s variables on as its own', () => {

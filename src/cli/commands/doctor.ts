@@ -1,4 +1,5 @@
 import kleur from 'kleur';
+import { escapeControlInJson, escapeControlLine } from '../../control-chars.js';
 import type { Context } from '../../app/context.js';
 import { runChecks, type Check } from '../../app/doctor.js';
 import type { ParsedCommand } from '../commands.js';
@@ -10,9 +11,10 @@ export function renderChecks(checks: readonly Check[], color: boolean): string {
   kleur.enabled = color;
   const paint: Readonly<Record<Check['status'], (s: string) => string>> = { ok: kleur.green, warn: kleur.yellow, fail: kleur.red, skip: kleur.dim };
   const width = Math.max(...checks.map((c) => c.title.length));
+  // Summaries quote configs' errors and what the engine says: each stays one line, with no escape for the terminal.
   const lines = checks.flatMap((c) => [
-    `${paint[c.status](MARKS[c.status].padEnd(7))}  ${c.title.padEnd(width)}  ${c.summary}`,
-    ...(c.fix && c.status !== 'ok' ? [`${''.padEnd(7)}  ${''.padEnd(width)}  fix: ${c.fix}`] : []),
+    `${paint[c.status](MARKS[c.status].padEnd(7))}  ${c.title.padEnd(width)}  ${escapeControlLine(c.summary)}`,
+    ...(c.fix && c.status !== 'ok' ? [`${''.padEnd(7)}  ${''.padEnd(width)}  fix: ${escapeControlLine(c.fix)}`] : []),
   ]);
   const problems = checks.filter((c) => c.status === 'fail').length;
   const warnings = checks.filter((c) => c.status === 'warn').length;
@@ -26,7 +28,7 @@ export function renderChecks(checks: readonly Check[], color: boolean): string {
 export async function runDoctor(ctx: Context, args: ParsedCommand): Promise<number> {
   const checks = await runChecks(ctx);
   const ok = checks.every((c) => c.status !== 'fail');
-  if (args.values.json === true) ctx.stdout.write(`${JSON.stringify({ ok, checks }, null, 2)}\n`);
+  if (args.values.json === true) ctx.stdout.write(`${escapeControlInJson(JSON.stringify({ ok, checks }, null, 2))}\n`);
   else ctx.stdout.write(renderChecks(checks, ctx.color));
   return ok ? 0 : 1;
 }

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { resolve, sep } from 'node:path';
 import kleur from 'kleur';
+import { escapeControl, escapeControlInJson, escapeControlLine } from '../../control-chars.js';
 import { usageError } from '../../errors.js';
 import type { Context } from '../../app/context.js';
 import {
@@ -66,13 +67,16 @@ function renderFiles(files: FileReport[], dryRun: boolean, listing = false): str
     }
     if (file.backup) lines.push(`  backup: ${tilde(file.backup)}`);
   }
-  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
+  // Names, commands and paths come from the configs: each line stays one line, and no escape reaches the terminal.
+  return lines.length > 0 ? `${lines.map(escapeControlLine).join('\n')}\n` : '';
 }
 
+/** Returns a diff for the terminal: the file's own control characters (a comment may hold any) shown as text, then coloured. */
 function colorDiff(diff: string, color: boolean): string {
-  if (!color) return diff;
+  const lines = diff.split('\n').map(escapeControl);
+  if (!color) return lines.join('\n');
   kleur.enabled = true;
-  return diff.split('\n').map((line) => {
+  return lines.map((line) => {
     if (line.startsWith('+++') || line.startsWith('---')) return kleur.bold(line);
     if (line.startsWith('@@')) return kleur.cyan(line);
     if (line.startsWith('+')) return kleur.green(line);
@@ -83,10 +87,11 @@ function colorDiff(diff: string, color: boolean): string {
 
 function renderInstalls(outcomes: InstallOutcome[]): string {
   return outcomes.map((o) => {
-    const what = `${o.packages} (${o.servers.join(', ')})`;
-    if (o.status === 'installed') return `Installed ahead: ${what}${o.detail ? `: ${o.detail}` : ''}\n`;
-    if (o.status === 'skipped') return `Not installed ahead: ${what}: ${o.detail ?? ''}\n`;
-    return `Could not install ${what}: ${o.detail ?? 'failed'}\nIts client's first start will try again; \`mcp-lok wrap\` retries the installs.\n`;
+    const what = escapeControlLine(`${o.packages} (${o.servers.join(', ')})`);
+    const detail = escapeControlLine(o.detail ?? '');
+    if (o.status === 'installed') return `Installed ahead: ${what}${detail ? `: ${detail}` : ''}\n`;
+    if (o.status === 'skipped') return `Not installed ahead: ${what}: ${detail}\n`;
+    return `Could not install ${what}: ${detail || 'failed'}\nIts client's first start will try again; \`mcp-lok wrap\` retries the installs.\n`;
   }).join('');
 }
 
@@ -105,7 +110,7 @@ function isTerminal(ctx: Context): boolean {
 }
 
 function jsonReport(plan: ConfigPlan, extra: Record<string, unknown>): string {
-  return `${JSON.stringify({ ...extra, files: plan.files }, null, 2)}\n`;
+  return `${escapeControlInJson(JSON.stringify({ ...extra, files: plan.files }, null, 2))}\n`;
 }
 
 function clientsToRestart(plan: ConfigPlan): string {
@@ -176,7 +181,7 @@ async function listConfigs(ctx: Context, args: ParsedCommand): Promise<number> {
   const location = locateShim(ctx.env, ctx.platform);
   const plan = planConfigs(ctx, 'list', selection, location.shim);
   if (args.values.json === true) {
-    ctx.stdout.write(`${JSON.stringify({ shim: location.shim, files: plan.files }, null, 2)}\n`);
+    ctx.stdout.write(`${escapeControlInJson(JSON.stringify({ shim: location.shim, files: plan.files }, null, 2))}\n`);
     return 0;
   }
   if (plan.files.length === 0) { ctx.stdout.write('No MCP client config found.\n'); return 0; }
