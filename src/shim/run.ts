@@ -20,18 +20,16 @@ export interface ShimRun {
  * and the stderr line saying which ones pass, or why none can: never their values.
  */
 export function resolveClientEnv(ctx: Context, lok: LokOptions, readParent: () => ParentRead): { env: Record<string, string>; notice: string | undefined } {
-  if (!lok.clientEnv) return { env: {}, notice: undefined };
+  // Variables named with -e make the list explicit: exactly those pass (what `mcp-lok wrap`
+  // writes). A client that adds to its own environment while it runs (.env files loaded by
+  // Gemini CLI, say) then cannot make a secret look added for the server.
+  if (!lok.clientEnv || lok.env.length > 0) return { env: {}, notice: undefined };
   const chosen = chooseClientEnv(ctx.env, readParent());
-  const named = new Set(lok.env.map((e) => e.name));
   if (chosen.kind === 'unknown') {
-    // Whoever names variables with -e already passes them explicitly.
-    const notice = named.size === 0
-      ? `mcp-lok: no variable from the client's config is passed to the server: ${chosen.reason}; name each one it needs with -e NAME before the package (--client-env off silences this).`
-      : undefined;
-    return { env: {}, notice };
+    return { env: {}, notice: `mcp-lok: no variable from the client's config is passed to the server: ${chosen.reason}; name each one it needs with -e NAME before the package (--client-env off silences this).` };
   }
-  const shown = Object.keys(chosen.env).filter((name) => !named.has(name)).sort();
-  const notice = shown.length > 0 ? `mcp-lok: passing ${shown.join(', ')} to the server: set by the client for it, not inherited (--client-env off passes only -e).` : undefined;
+  const shown = Object.keys(chosen.env).sort();
+  const notice = shown.length > 0 ? `mcp-lok: passing ${shown.join(', ')} to the server: set by the client for it, not inherited (-e NAME passes only the names given; --client-env off, only -e).` : undefined;
   return { env: chosen.env, notice };
 }
 

@@ -20,7 +20,7 @@ const resolve = suite('resolveClientEnv');
 resolve('passes the config\'s variables, naming them (never their values) on stderr', () => {
   const out = run({ ...CLIENT, API_KEY: 'k3y', MODE: 'fast' }, {}, fromClient);
   assert.equal(out.env, { API_KEY: 'k3y', MODE: 'fast' });
-  assert.equal(out.lines, ['mcp-lok: passing API_KEY, MODE to the server: set by the client for it, not inherited (--client-env off passes only -e).']);
+  assert.equal(out.lines, ['mcp-lok: passing API_KEY, MODE to the server: set by the client for it, not inherited (-e NAME passes only the names given; --client-env off, only -e).']);
 });
 
 resolve('says nothing when the client added nothing', () => {
@@ -33,10 +33,9 @@ resolve('passes nothing, and reads no parent, with --client-env off or MCP_LOK_C
   assert.equal(run({ ...CLIENT, API_KEY: 'k', MCP_LOK_CLIENT_ENV: 'off' }, {}, never), { env: {}, lines: [] });
 });
 
-resolve('leaves names given with -e out of the line: they pass explicitly', () => {
-  const out = run({ ...CLIENT, API_KEY: 'k', OTHER: 'o' }, { env: ['API_KEY'] }, fromClient);
-  assert.equal(out.env, { API_KEY: 'k', OTHER: 'o' });
-  assert.match(out.lines[0] ?? '', /passing OTHER to the server/);
+resolve('with -e the list is explicit: nothing else passes this way, and no parent is read', () => {
+  const never = (): ParentRead => { throw new Error('read the parent'); };
+  assert.equal(run({ ...CLIENT, API_KEY: 'k', OTHER: 'o' }, { env: ['API_KEY'] }, never), { env: {}, lines: [] });
 });
 
 resolve('passes nothing when the parent cannot be read, and says why and how to pass variables, in one line', () => {
