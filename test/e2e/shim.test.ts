@@ -262,7 +262,7 @@ errors('refuses to install with --no when the package is not installed', async (
 });
 
 errors('rejects a CA bundle that cannot be read, before creating anything', async () => {
-  await assertCleanFailure(['--ca-cert', '/nonexistent/ca.pem', '-y', MEMORY], 125, /Cannot read the CA bundle/);
+  await assertCleanFailure(['--ca-cert', '/nonexistent/ca.pem', '-y', MEMORY], 125, /Cannot use \/nonexistent\/ca\.pem given by --ca-cert as a CA bundle/);
 });
 
 errors.run();
