@@ -3,7 +3,7 @@
 // with packages whose behaviour the tests choose (a server that ignores EOF and SIGTERM...).
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,9 +16,13 @@ interface Fixture { name: string; version: string; manifest: Record<string, unkn
 function packFixture(dir: string): Fixture {
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, unknown> & { name: string; version: string };
   const stage = mkdtempSync(join(tmpdir(), 'lok-fixture-'));
-  cpSync(dir, join(stage, 'package'), { recursive: true });
-  const tarball = execFileSync('tar', ['-czf', '-', '--owner=0', '--group=0', '-C', stage, 'package']);
-  return { name: manifest.name, version: manifest.version, manifest, tarball };
+  try {
+    cpSync(dir, join(stage, 'package'), { recursive: true });
+    const tarball = execFileSync('tar', ['-czf', '-', '--owner=0', '--group=0', '-C', stage, 'package']);
+    return { name: manifest.name, version: manifest.version, manifest, tarball };
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
 }
 
 export interface FixtureRegistry {

@@ -1,7 +1,7 @@
 // lok-offline-data: 192.0.2.77, api.example.com, blocked.example.org, web.example.com, mixed.example.com, 93.184.216.34, 10.0.0.5, me.example.com, wire.example.com, 168.63.129.16, 169.254.169.254, 2001:0:4136:e378:8000:63bf:3fff:fdd2, registry.example.com, other.example.com; names and server names sent to the proxy under test on a Unix socket, whose resolver is the test's own (every name maps to loopback or is refused before any connection), and whose upstream proxy is a listener on loopback
 // The proxy against real sockets: local servers on loopback stand in for the outside world, and
 // a resolver passed in decides what names mean. Nothing here connects anywhere but loopback.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as httpCreateServer, type Server as HttpServer } from 'node:http';
 import { connect as netConnect, createServer as netCreateServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -43,7 +43,8 @@ async function startHarness(rules: (ports: { echo: number; web: number }) => Out
     req.on('end', () => res.end(`host=${req.headers.host} path=${req.url} n=${n}`));
   });
   const [echoPort, webPort] = [await listen(echo), await listen(web)];
-  const socket = join(mkdtempSync(join(tmpdir(), 'lok-egress-')), 'egress.sock');
+  const socketDir = mkdtempSync(join(tmpdir(), 'lok-egress-'));
+  const socket = join(socketDir, 'egress.sock');
   const entries: EgressEntry[] = [];
   const proxy = await startEgressProxy({
     socketPath: socket, rules: rules({ echo: echoPort, web: webPort }), hostAddresses: ['192.0.2.77'], record: (e) => entries.push({ ...e }),
@@ -52,7 +53,7 @@ async function startHarness(rules: (ports: { echo: number; web: number }) => Out
   });
   return {
     socket, entries, echoPort, webPort, echoSeen, webSeen,
-    close: () => { proxy.close(); echo.close(); web.closeAllConnections(); web.close(); },
+    close: () => { proxy.close(); echo.close(); web.closeAllConnections(); web.close(); rmSync(socketDir, { recursive: true, force: true }); },
   };
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -56,6 +56,7 @@ list('uses DOCKER_HOST alone when set', () => {
 
 list('follows the docker CLI current context', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lok-ctx-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ currentContext: 'colima' }));
   const id = createHash('sha256').update('colima').digest('hex');
   mkdirSync(join(dir, 'contexts', 'meta', id), { recursive: true });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -8,6 +8,7 @@ import { buildAgentStart, checkAgentProfileName, checkAgentRestart, checkRestart
 import type { BackgroundSpec } from '../../src/app/supervisor-protocol.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lok-agent-start-'));
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 const options = { configDir: join(dir, 'config'), cwd: dir, env: { GITHUB_TOKEN: 'ghp_secret', MCP_LOK_PROFILE: 'network' } };
 
 function refusal(run: () => unknown): LokError {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { pinNestedMounts } from '../../src/prepare/mount-pins.js';
 
 const base = realpathSync(mkdtempSync(join(tmpdir(), 'lok-pins-')));
+process.once('exit', () => rmSync(base, { recursive: true, force: true }));
 const grant = (work: string, inner: string) => [
   { type: 'bind' as const, source: work, target: '/work', readOnly: false },
   { type: 'bind' as const, source: inner, target: '/work/.git', readOnly: true },

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -18,6 +18,7 @@ const read = suite('readNpmSettings');
 
 read('lets the user npmrc win over the global one and the environment win over both', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lok-npmrc-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'etc'));
   writeFileSync(join(dir, 'etc', 'npmrc'), 'cafile=/global/ca.pem\nregistry=https://global.example\n');
   writeFileSync(join(dir, '.npmrc'), 'registry=https://user.example/\n');
@@ -36,6 +37,7 @@ const proxies = suite('chooseNpmProxy and parseProxyUrl');
 
 proxies('reads https-proxy, proxy and noproxy from npm\'s settings', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lok-npmrc-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, '.npmrc'), 'proxy=http://plain.example:3128\nhttps-proxy=http://secure.example:3129\nnoproxy=localhost, .corp.example\n');
   const settings = readNpmSettings({}, dir, join(dir, 'bin', 'node'));
   assert.is(chooseNpmProxy(settings, 'https://registry.npmjs.org/'), 'http://secure.example:3129');

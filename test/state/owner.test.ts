@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -18,6 +18,7 @@ async function running(script: string): Promise<ReturnType<typeof spawn>> {
 
 owner('is true only for node running a supervisor/main.js script', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lok-owner-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'supervisor'));
   const supervisor = await running(join(dir, 'supervisor', 'main.js'));
   const other = await running(join(dir, 'main.js'));
