@@ -7,7 +7,8 @@ import type { Context } from './context.js';
 import { serveHttp, type HttpServing, type ServeStatus } from './serve-http.js';
 import type { SupervisorMessage, SupervisorRequest } from './supervisor-protocol.js';
 
-function timestamp(): string {
+/** Returns the time as records and the server's log write it. */
+export function timestamp(): string {
   return new Date().toISOString();
 }
 

@@ -7,7 +7,7 @@
 // app/supervise.ts does the work.
 import { Socket } from 'node:net';
 import { createProcessContext } from '../app/context.js';
-import { superviseServer } from '../app/supervise.js';
+import { superviseServer, timestamp } from '../app/supervise.js';
 import { parseSupervisorRequest, REPORT_FD, type SupervisorMessage } from '../app/supervisor-protocol.js';
 
 function readStdin(): Promise<string> {
@@ -18,10 +18,6 @@ function readStdin(): Promise<string> {
     process.stdin.on('end', () => resolve(text));
     process.stdin.on('error', reject);
   });
-}
-
-function timestamp(): string {
-  return new Date().toISOString();
 }
 
 async function main(): Promise<void> {

@@ -3,7 +3,6 @@ import { createControlEscaper, escapeControl, escapeControlInJson } from '../../
 import { EXIT, usageError } from '../../errors.js';
 import { openServerLog, readEgressEntries } from '../../app/logs.js';
 import { rotatedLogPath, rotationId } from '../../state/log-rotation.js';
-import { isContainerName } from '../../sandbox/names.js';
 import type { ParsedCommand } from '../commands.js';
 import type { Context } from '../../app/context.js';
 import { renderTable } from '../output.js';
@@ -76,7 +75,6 @@ async function printLog(ctx: Context, path: string, follow: boolean, stillRunnin
  */
 export async function runLogs(ctx: Context, args: ParsedCommand): Promise<number> {
   const [name = ''] = args.positionals;
-  if (!isContainerName(name)) throw usageError(`Expected a server name, got "${name}".`);
   if (!args.values.egress) {
     if (args.values.json) throw usageError('`--json` goes with `--egress`; the server log is plain text.');
     const log = await openServerLog(ctx, name);
