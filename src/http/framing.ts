@@ -308,6 +308,8 @@ export interface ResponseHead {
   encoded: boolean;
   chunked: boolean;
   contentType: string;
+  /** The Content-Encoding header's value ('' without one). */
+  contentEncoding: string;
   /** The server closes the connection after this response. */
   close: boolean;
 }
@@ -322,6 +324,7 @@ export function parseResponseHead(head: Buffer): ResponseHead {
   let contentLength: number | undefined;
   let coding: string | undefined;
   let contentType = '';
+  let contentEncoding = '';
   let connection: string | undefined;
   for (let pos = eol + 1; ; pos = eol + 1) {
     eol = text.indexOf('\n', pos);
@@ -329,9 +332,9 @@ export function parseResponseHead(head: Buffer): ResponseHead {
     if (end === pos) break;
     const colon = text.indexOf(':', pos);
     if (colon <= pos || colon > end) throw new HttpFramingError(502, 'malformed header line');
-    // Only four names matter; their lengths rule out most lines before any lower-casing.
+    // Only five names matter; their lengths rule out most lines before any lower-casing.
     const length = colon - pos;
-    if (length !== 14 && length !== 17 && length !== 12 && length !== 10) continue;
+    if (length !== 14 && length !== 17 && length !== 12 && length !== 10 && length !== 16) continue;
     const value = trimWhitespace(text.slice(colon + 1, end));
     switch (text.slice(pos, colon).toLowerCase()) {
       case 'content-length':
@@ -344,6 +347,9 @@ export function parseResponseHead(head: Buffer): ResponseHead {
       case 'content-type':
         contentType = value;
         break;
+      case 'content-encoding':
+        contentEncoding = contentEncoding === '' ? value : `${contentEncoding}, ${value}`;
+        break;
       case 'connection':
         connection = connection === undefined ? value : `${connection}, ${value}`;
         break;
@@ -351,7 +357,7 @@ export function parseResponseHead(head: Buffer): ResponseHead {
   }
   const close = connection === undefined ? minor === 0 : hasToken(connection, 'close') || (minor === 0 && !hasToken(connection, 'keep-alive'));
   const chunked = coding !== undefined && trimWhitespace(coding.slice(coding.lastIndexOf(',') + 1)).toLowerCase() === 'chunked';
-  return { status: Number(start[2]), minor, contentLength, encoded: coding !== undefined, chunked, contentType, close };
+  return { status: Number(start[2]), minor, contentLength, encoded: coding !== undefined, chunked, contentType, contentEncoding, close };
 }
 
 /** Returns where the line ending at the LF at `eol` ends, without its CR. */
@@ -702,6 +708,12 @@ export function formatErrorResponse(status: number, message: string, extra: Read
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
   for (const name in extra) head += `${name}: ${extra[name]}\r\n`;
   head += `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+  return Buffer.from(head + body, 'utf8');
+}
+
+/** Returns a complete response with a JSON body (JSON-RPC messages mcp-lok answers itself); the connection closes after it. */
+export function formatJsonResponse(status: number, body: string): Buffer {
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
   return Buffer.from(head + body, 'utf8');
 }
 

@@ -49,7 +49,7 @@ export async function listenHttp(handler: RequestListener, address: ListenAddres
 }
 
 /** Returns a stateful streamable-HTTP handler: one SDK transport and server per session. */
-export function createStreamableHandler(options: { allowedHosts?: () => string[] } = {}): RequestListener {
+export function createStreamableHandler(options: { allowedHosts?: () => string[]; jsonResponses?: boolean } = {}): RequestListener {
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   return (req, res) => {
     void (async () => {
@@ -60,6 +60,7 @@ export function createStreamableHandler(options: { allowedHosts?: () => string[]
         const created = new StreamableHTTPServerTransport({
           sessionIdGenerator: randomUUID,
           onsessioninitialized: (sid) => { sessions.set(sid, created); },
+          ...(options.jsonResponses ? { enableJsonResponse: true } : {}),
           ...(allowedHosts ? { enableDnsRebindingProtection: true, allowedHosts } : {}),
         });
         await createTestMcpServer().connect(created);

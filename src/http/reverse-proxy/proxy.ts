@@ -1,8 +1,10 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { listenerUrl, type ListenPolicy } from '../host-check.js';
 import { MAX_CONNECTIONS, UncheckedConnections } from '../connection-guard.js';
+import type { MessageHooks } from './messages.js';
 import { SpliceConnection, type SpliceTimeouts, type Upstream } from './splice-connection.js';
 
+export type { MessageHooks, JsonRpcErrorBody } from './messages.js';
 export { createEndpointRewriter, ENDPOINT_SCAN_LIMIT_BYTES, type EndpointRewriter } from './endpoint-rewriter.js';
 export { IDLE_TIMEOUT_MS, REQUEST_HEAD_TIMEOUT_MS, REQUEST_TIMEOUT_MS, type SpliceTimeouts, type Upstream } from './splice-connection.js';
 
@@ -23,6 +25,8 @@ export interface ReverseProxyOptions {
   logRequest?: (line: string) => void;
   /** Shorter slow-request and idle limits, for tests (see SpliceTimeouts for the defaults). */
   timeouts?: Partial<SpliceTimeouts>;
+  /** Tool pinning: what the proxy does with the JSON-RPC messages in MCP bodies (none: bytes are only copied). */
+  hooks?: MessageHooks | undefined;
 }
 
 export interface ReverseProxy {
@@ -48,7 +52,7 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
   let upstream = options.upstream;
   const spliceOptions = {
     policy, upstreamHost: options.upstreamHost, currentUpstream: () => upstream, log: options.log, logRequest: options.logRequest ?? options.log,
-    timeouts: options.timeouts,
+    timeouts: options.timeouts, hooks: options.hooks,
   };
   const connections = new Set<SpliceConnection>();
 

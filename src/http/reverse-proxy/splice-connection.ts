@@ -1,11 +1,15 @@
 // One client connection of the reverse proxy, spliced to a connection of its own to the MCP
 // server: request heads are checked and rewritten, everything else is copied as bytes.
 import { connect, type Socket } from 'node:net';
-import { createEndpointRewriter, type EndpointRewriter } from './endpoint-rewriter.js';
+import { createEndpointRewriter } from './endpoint-rewriter.js';
+import {
+  checkClientBody, createJsonFilter, createJsonTap, createSseFilter, createSseTap, HELD_REQUEST_LIMIT_BYTES, HeldBodyTooLarge,
+  messageBodyKind, type BodyTap, type BodyTransform, type MessageHooks,
+} from './messages.js';
 import { checkBearerToken, checkRequestOrigin, type ListenPolicy } from '../host-check.js';
 import {
-  ChunkedDecoder, formatErrorResponse, formatHeadWithoutLength, formatUpstreamHead, HeadScanner, HttpFramingError,
-  inspectRequest, parseRequestHead, parseResponseHead, RequestReader, responseBodyFraming, stripQuery, type RequestHead,
+  ChunkedDecoder, formatErrorResponse, formatHeadWithoutLength, formatJsonResponse, formatUpstreamHead, HeadScanner, HttpFramingError,
+  inspectRequest, parseRequestHead, parseResponseHead, RequestReader, responseBodyFraming, stripQuery, type RequestHead, type ResponseHead,
 } from '../framing.js';
 
 /** Where the MCP server answers: the forwarder's Unix socket, or a TCP address. */
@@ -20,6 +24,21 @@ export interface SpliceOptions {
   logRequest: ((line: string) => void) | undefined;
   /** Shorter limits for tests; the defaults are the constants below. */
   timeouts?: Partial<SpliceTimeouts> | undefined;
+  /** Tool pinning: the JSON-RPC messages in bodies are shown to these (observing), or checked and filtered (enforcing). */
+  hooks?: MessageHooks | undefined;
+}
+
+/** A request held whole before it goes upstream, so that its messages can be checked first (enforcing). */
+interface HeldRequest {
+  exchange: Exchange;
+  head: string;
+  /** The body as framed, to forward. */
+  raw: Buffer[];
+  /** The body's data, to check. */
+  data: Buffer[];
+  size: number;
+  /** The client takes MCP's streamable HTTP (it accepts an event stream): a refusal is a JSON-RPC error with status 200. */
+  streamable: boolean;
 }
 
 /** Returns the first value of a header (by lower-case name) among a head's name/value pairs. */
@@ -105,8 +124,13 @@ export class SpliceConnection {
   private readonly responseHead = new HeadScanner(false);
   private readonly responseChunks = new ChunkedDecoder(false);
   private closeAfterResponse = false;
-  /** Set while an SSE GET's body goes through the endpoint rewriter. */
-  private rewriter: EndpointRewriter | undefined;
+  /** Set while a body goes through a rewrite: an SSE GET's endpoint event, or tool pinning's filter. */
+  private rewriter: BodyTransform | undefined;
+  /** Set while a body's copy goes to tool pinning's observer. */
+  private tap: BodyTap | undefined;
+  /** The request whose body is being held (enforcing). */
+  private held: HeldRequest | undefined;
+  private readonly onHeldData = (buf: Buffer, from: number, to: number): void => { this.held?.data.push(buf.subarray(from, to)); };
   private rewriteAsChunks = false;
   private readonly timeouts: SpliceTimeouts;
   private timer: NodeJS.Timeout | undefined;
@@ -195,8 +219,9 @@ export class SpliceConnection {
         }
         const inBody = this.requests.inBody;
         let part;
+        const held = this.held;
         try {
-          part = this.requests.read(chunk, i);
+          part = this.requests.read(chunk, i, held ? (from, to) => this.onHeldData(chunk, from, to) : undefined);
         } catch (error) {
           if (inBody) this.breakOffRequest(error);
           else this.refuseMalformed(undefined, error);
@@ -207,6 +232,11 @@ export class SpliceConnection {
           this.startRequest(part.head);
           if (this.requests.inBody) this.setTimer(BODY_TIMER, this.requestStarted + this.timeouts.requestMs - performance.now());
           else if (this.timerKind === HEAD_TIMER) this.endOfRequest();
+        } else if (held) {
+          held.raw.push(chunk.subarray(i, part.end));
+          held.size += part.end - i;
+          if (held.size > HELD_REQUEST_LIMIT_BYTES) { this.refuseHeld(413, `Content too large: under --pin-tools enforce a request body may hold at most ${HELD_REQUEST_LIMIT_BYTES / 1024 / 1024} MiB`); return; }
+          if (part.last) { this.releaseHeld(); this.endOfRequest(); }
         } else {
           this.forward(chunk.subarray(i, part.end));
           if (part.last) this.endOfRequest();
@@ -250,8 +280,42 @@ export class SpliceConnection {
     }
     this.pending.push(exchange);
     // mcp-lok's own token is for mcp-lok: the sandboxed server never sees it.
-    this.forward(formatUpstreamHead(head, info, this.options.upstreamHost, this.clientAddress, this.options.policy.token !== undefined));
+    const upstreamHead = formatUpstreamHead(head, info, this.options.upstreamHost, this.clientAddress, this.options.policy.token !== undefined);
+    if (this.options.hooks?.rewrites && head.method === 'POST' && info.body.kind !== 'none') {
+      // Enforcing: the request goes upstream only once its messages are checked.
+      const accept = headerValue(head.fields, 'accept') ?? '';
+      this.held = { exchange, head: upstreamHead, raw: [], data: [], size: 0, streamable: /text\/event-stream/i.test(accept) };
+    } else {
+      this.forward(upstreamHead);
+    }
     this.requests.beginBody(info);
+  }
+
+  /** A held request is whole: forwarded when its messages pass, else answered here (and the connection closes after). */
+  private releaseHeld(): void {
+    const held = this.held!;
+    this.held = undefined;
+    const refusal = checkClientBody(Buffer.concat(held.data), this.options.hooks!);
+    if (refusal === undefined) {
+      this.forward(held.head);
+      for (const part of held.raw) this.forward(part);
+      return;
+    }
+    // The legacy SSE transport answers on its event stream, and its clients read only a POST's
+    // status: a 403 (with the same JSON-RPC error as its body) is what they report.
+    const status = held.streamable ? 200 : 403;
+    this.requestsStopped = true;
+    held.exchange.status = status;
+    held.exchange.local = formatJsonResponse(status, refusal);
+    if (this.pending[0] === held.exchange) this.sendLocalResponse();
+  }
+
+  /** Refuses the held request (nothing of it went upstream). */
+  private refuseHeld(status: number, message: string): void {
+    const held = this.held!;
+    this.held = undefined;
+    this.pending.pop();
+    this.refuse(held.exchange, status, message);
   }
 
   /** Sends bytes (or latin1 text) upstream, pausing the client while the upstream's buffer is full. */
@@ -349,11 +413,13 @@ export class SpliceConnection {
         if (!found) { copied = chunk.length; return; }
         i = found.end;
         const head = parseResponseHead(found.head);
-        exchange.answered = true;
         if (head.status === 101) throw new HttpFramingError(502, 'switching protocols, which the proxy never asks for');
         const framing = responseBodyFraming(exchange.method, head);
-        if (exchange.method === 'GET' && framing.kind !== 'none' && /^text\/event-stream/i.test(head.contentType)) {
-          this.rewriter = createEndpointRewriter(`http://${exchange.publicHost}`);
+        // Decided before a byte of the response goes out: a body that cannot be checked is a 502 still.
+        const transform = framing.kind === 'none' || head.status < 200 ? undefined : this.bodyTransform(exchange, head);
+        exchange.answered = true;
+        if (transform) {
+          this.rewriter = transform;
           this.rewriteAsChunks = framing.kind === 'chunked';
           let out = found.head;
           // The rewrite may change the length: such a body goes out chunked, or to HTTP/1.0 until close.
@@ -387,6 +453,7 @@ export class SpliceConnection {
       } else if (this.responsePhase === LENGTH) {
         const n = Math.min(this.responseLeft, chunk.length - i);
         if (this.rewriter) { copyTo(i); this.rewrite(chunk.subarray(i, i + n)); copied = i + n; }
+        else this.tap?.push(chunk.subarray(i, i + n));
         i += n;
         this.responseLeft -= n;
         if (this.responseLeft === 0) {
@@ -403,7 +470,8 @@ export class SpliceConnection {
           i = this.responseChunks.feed(chunk, i, (from, to) => this.rewrite(chunk.subarray(from, to)));
           copied = i;
         } else {
-          i = this.responseChunks.feed(chunk, i);
+          const tap = this.tap;
+          i = this.responseChunks.feed(chunk, i, tap ? (from, to) => tap.push(chunk.subarray(from, to)) : undefined);
         }
         if (this.responseChunks.done) {
           copyTo(i);
@@ -412,14 +480,48 @@ export class SpliceConnection {
         }
       } else {
         if (this.rewriter) { copyTo(i); this.rewrite(chunk.subarray(i)); copied = chunk.length; }
+        else this.tap?.push(chunk.subarray(i));
         i = chunk.length;
       }
     }
     copyTo(chunk.length);
   }
 
+  /**
+   * Returns how a response body is rewritten on its way (undefined: copied as it is): an SSE
+   * GET's endpoint event; with tool pinning enforced, every MCP body's messages. An observed
+   * body is copied, and a copy goes to the tap.
+   */
+  private bodyTransform(exchange: Exchange, head: ResponseHead): BodyTransform | undefined {
+    const kind = messageBodyKind(head.contentType);
+    const endpoint = exchange.method === 'GET' && kind === 'sse' ? createEndpointRewriter(`http://${exchange.publicHost}`) : undefined;
+    const hooks = this.options.hooks;
+    if (!hooks || !kind) return endpoint;
+    if (head.contentEncoding !== '' && head.contentEncoding.toLowerCase() !== 'identity') {
+      if (hooks.rewrites) throw new HttpFramingError(502, `a body with Content-Encoding ${head.contentEncoding}, which mcp-lok cannot check under --pin-tools enforce`);
+      return endpoint;
+    }
+    if (!hooks.rewrites) {
+      this.tap = kind === 'sse' ? createSseTap(hooks) : createJsonTap(hooks);
+      return endpoint;
+    }
+    const filter = kind === 'sse' ? createSseFilter(hooks) : createJsonFilter(hooks);
+    return endpoint ? chainTransforms(endpoint, filter) : filter;
+  }
+
   private rewrite(bytes: Buffer): void {
-    const out = this.rewriter!.push(bytes);
+    let out: Buffer;
+    try {
+      out = this.rewriter!.push(bytes);
+    } catch (error) {
+      if (error instanceof HeldBodyTooLarge) throw new HttpFramingError(502, `${error.message}, which mcp-lok does not pass unchecked under --pin-tools enforce`);
+      throw error;
+    }
+    this.emit(out);
+  }
+
+  /** Sends rewritten body bytes, re-framed as chunks when the body's length changed. */
+  private emit(out: Buffer): void {
     if (out.length === 0) return;
     if (!this.rewriteAsChunks) { this.reply(out); return; }
     this.reply(`${out.length.toString(16)}\r\n`);
@@ -432,7 +534,7 @@ export class SpliceConnection {
     const rewriter = this.rewriter;
     if (!rewriter) return;
     const rest = rewriter.end();
-    if (rest.length > 0) this.rewrite(rest);
+    if (rest.length > 0) this.emit(rest);
     this.rewriter = undefined;
     if (this.rewriteAsChunks) this.reply('0\r\n\r\n');
   }
@@ -441,6 +543,8 @@ export class SpliceConnection {
   private completeResponse(): boolean {
     const exchange = this.pending.shift()!;
     this.responsePhase = HEAD;
+    this.tap?.end();
+    this.tap = undefined;
     this.logExchange(exchange, false);
     if (this.closeAfterResponse || exchange.close) {
       this.requestsStopped = true;
@@ -569,4 +673,21 @@ export class SpliceConnection {
 function describeError(error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;
   return code ? `${code} (${error.message})` : error.message;
+}
+
+/** Returns a transform that runs `first`, then `second` on what it gives out. */
+function chainTransforms(first: BodyTransform, second: BodyTransform): BodyTransform {
+  return {
+    get done() { return first.done && second.done; },
+    push(chunk) {
+      const out = first.done ? chunk : first.push(chunk);
+      return out.length === 0 ? out : second.push(out);
+    },
+    end() {
+      const rest = first.end();
+      const out = rest.length === 0 ? [] : [second.push(rest)];
+      out.push(second.end());
+      return Buffer.concat(out);
+    },
+  };
 }

@@ -1,0 +1,244 @@
+// The JSON-RPC messages inside MCP's HTTP bodies, for the reverse proxy's tool pinning: a JSON
+// body is one message (or a batch), an SSE body a stream of events whose data is one each.
+// Observing only reads a copy of the bytes; enforcing holds each message until it is whole,
+// so that a changed tool can be taken out of a tools/list result before the client sees it.
+
+/** What the proxy does with the JSON-RPC messages it carries, when tool pinning is on. */
+export interface MessageHooks {
+  /** Server messages may be replaced (enforcing): bodies that can carry them are held and re-framed, client requests checked first. */
+  readonly rewrites: boolean;
+  /** A cheap test on a server message's text before it is parsed (most messages cannot matter). */
+  serverMayMatter(text: string): boolean;
+  /** Sees a parsed server message; returns its replacement, or undefined to keep it. */
+  fromServer(message: unknown): unknown;
+  /** A cheap test on a client body's text before it is parsed. */
+  clientMayMatter(text: string): boolean;
+  /** Sees a parsed client message (only when `rewrites`); returns the error to answer instead of forwarding it. */
+  fromClient(message: unknown): JsonRpcErrorBody | undefined;
+}
+
+export interface JsonRpcErrorBody {
+  code: number;
+  message: string;
+}
+
+/** A request body held for checking may not be larger (a tool call's arguments can be big; more is refused under enforcing). */
+export const HELD_REQUEST_LIMIT_BYTES = 16 * 1024 * 1024;
+/** A JSON response body held for filtering may not be larger (the connection is broken off: never passed unchecked). */
+export const HELD_RESPONSE_LIMIT_BYTES = 64 * 1024 * 1024;
+/** A JSON response body larger than this is not observed (a tools/list result never is). */
+export const OBSERVED_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
+
+/** A body's bytes in, the bytes to send out; `end` returns what was still held. */
+export interface BodyTransform {
+  push(chunk: Buffer): Buffer;
+  end(): Buffer;
+  /** True once chunks pass through untouched. */
+  readonly done: boolean;
+}
+
+/** A copy of a body's bytes in; nothing out. */
+export interface BodyTap {
+  push(chunk: Buffer): void;
+  end(): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Returns the messages of a JSON-RPC text: one, or a batch's; none when it is not JSON. */
+export function parseMessages(text: string): unknown[] {
+  let value: unknown;
+  try { value = JSON.parse(text); } catch { return []; }
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Splits an SSE byte stream into whole events (each with the blank line that ends it). */
+export class SseEvents {
+  private pending: Buffer | undefined;
+  private lineStart = 0;
+
+  /** Returns the events completed by `chunk`, in order. */
+  push(chunk: Buffer): Buffer[] {
+    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    const events: Buffer[] = [];
+    let eventStart = 0;
+    let i = this.lineStart;
+    while (i < buf.length) {
+      const byte = buf[i];
+      if (byte !== LF && byte !== CR) { i++; continue; }
+      if (byte === CR && i + 1 === buf.length) break;
+      const next = byte === CR && buf[i + 1] === LF ? i + 2 : i + 1;
+      if (i === this.lineStart) {
+        events.push(buf.subarray(eventStart, next));
+        eventStart = next;
+      }
+      this.lineStart = next;
+      i = next;
+    }
+    this.pending = eventStart < buf.length ? buf.subarray(eventStart) : undefined;
+    this.lineStart -= eventStart;
+    return events;
+  }
+
+  /** Returns what is held at the end of the stream (an event never ended). */
+  end(): Buffer {
+    const rest = this.pending ?? EMPTY;
+    this.pending = undefined;
+    this.lineStart = 0;
+    return rest;
+  }
+}
+
+/** Returns an event's data (its `data:` lines joined by newlines), or undefined when it has none. */
+export function eventData(event: string): string | undefined {
+  let data: string | undefined;
+  for (const line of event.split(/\r\n|\r|\n/)) {
+    if (line === 'data' || line.startsWith('data:')) {
+      const value = line.charCodeAt(5) === 0x20 ? line.slice(6) : line.slice(5);
+      data = data === undefined ? value : `${data}\n${value}`;
+    }
+  }
+  return data;
+}
+
+/** Returns the event with its data replaced by `data` (one line of JSON), its other fields kept. */
+function replaceEventData(event: string, data: string): string {
+  const lines = event.split(/\r\n|\r|\n/).filter((line) => line !== '');
+  const kept = lines.filter((line) => !(line === 'data' || line.startsWith('data:')));
+  return `${[...kept, `data: ${data}`].join('\n')}\n\n`;
+}
+
+/** Passes a body's messages to the hooks; returns the text to send instead, or undefined to keep it. */
+function filterText(text: string, hooks: MessageHooks): string | undefined {
+  if (!hooks.serverMayMatter(text)) return undefined;
+  let value: unknown;
+  try { value = JSON.parse(text); } catch { return undefined; }
+  const batch = Array.isArray(value);
+  const messages = batch ? value as unknown[] : [value];
+  let changed = false;
+  const out = messages.map((m) => {
+    const replaced = hooks.fromServer(m);
+    if (replaced === undefined) return m;
+    changed = true;
+    return replaced;
+  });
+  if (!changed) return undefined;
+  return JSON.stringify(batch ? out : out[0]);
+}
+
+/** Returns a transform that holds an SSE body's events until whole and passes each one's message to the hooks. */
+export function createSseFilter(hooks: MessageHooks): BodyTransform {
+  const events = new SseEvents();
+  return {
+    done: false,
+    push(chunk) {
+      const out: Buffer[] = [];
+      for (const event of events.push(chunk)) {
+        const text = event.toString('utf8');
+        const data = hooks.serverMayMatter(text) ? eventData(text) : undefined;
+        const replaced = data === undefined ? undefined : filterText(data, hooks);
+        out.push(replaced === undefined ? event : Buffer.from(replaceEventData(text, replaced), 'utf8'));
+      }
+      return out.length === 1 ? out[0]! : Buffer.concat(out);
+    },
+    end() { return events.end(); },
+  };
+}
+
+/** Returns a tap that shows an SSE body's messages to the hooks. */
+export function createSseTap(hooks: MessageHooks): BodyTap {
+  const events = new SseEvents();
+  return {
+    push(chunk) {
+      for (const event of events.push(chunk)) {
+        const text = event.toString('utf8');
+        if (!hooks.serverMayMatter(text)) continue;
+        const data = eventData(text);
+        if (data !== undefined) for (const m of parseMessages(data)) hooks.fromServer(m);
+      }
+    },
+    end() { events.end(); },
+  };
+}
+
+/** Thrown when a held body outgrows its limit: the response is broken off, never passed unchecked. */
+export class HeldBodyTooLarge extends Error {}
+
+/** Returns a transform that holds a JSON body whole and passes its messages to the hooks. */
+export function createJsonFilter(hooks: MessageHooks, limit = HELD_RESPONSE_LIMIT_BYTES): BodyTransform {
+  const parts: Buffer[] = [];
+  let size = 0;
+  return {
+    done: false,
+    push(chunk) {
+      size += chunk.length;
+      if (size > limit) throw new HeldBodyTooLarge(`a JSON response over ${limit} bytes`);
+      parts.push(chunk);
+      return EMPTY;
+    },
+    end() {
+      const body = Buffer.concat(parts);
+      parts.length = 0;
+      const replaced = filterText(body.toString('utf8'), hooks);
+      return replaced === undefined ? body : Buffer.from(replaced, 'utf8');
+    },
+  };
+}
+
+/** Returns a tap that shows a JSON body's messages to the hooks (bodies over `limit` are not looked at). */
+export function createJsonTap(hooks: MessageHooks, limit = OBSERVED_BODY_LIMIT_BYTES): BodyTap {
+  const parts: Buffer[] = [];
+  let size = 0;
+  return {
+    push(chunk) {
+      size += chunk.length;
+      if (size <= limit) parts.push(chunk);
+    },
+    end() {
+      if (size > limit) return;
+      const text = Buffer.concat(parts).toString('utf8');
+      parts.length = 0;
+      if (hooks.serverMayMatter(text)) for (const m of parseMessages(text)) hooks.fromServer(m);
+    },
+  };
+}
+
+/** Returns the body's media type without parameters, lower-cased. */
+function mediaType(contentType: string): string {
+  const semi = contentType.indexOf(';');
+  return (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+}
+
+/** Returns how a body of this content type carries messages: `json`, `sse`, or undefined for neither. */
+export function messageBodyKind(contentType: string): 'json' | 'sse' | undefined {
+  const type = mediaType(contentType);
+  if (type === 'text/event-stream') return 'sse';
+  if (type === 'application/json' || type.endsWith('+json')) return 'json';
+  return undefined;
+}
+
+/**
+ * Returns the JSON-RPC error responses to send instead of a client's body when the hooks refuse
+ * one of its messages (a batch is refused whole: each request in it gets an error), or
+ * undefined to forward it.
+ */
+export function checkClientBody(body: Buffer, hooks: MessageHooks): string | undefined {
+  const text = body.toString('utf8');
+  if (!hooks.clientMayMatter(text)) return undefined;
+  let value: unknown;
+  try { value = JSON.parse(text); } catch { return undefined; }
+  const batch = Array.isArray(value);
+  const messages = batch ? value as unknown[] : [value];
+  const refusals = messages.map((m) => hooks.fromClient(m));
+  const first = refusals.find((r) => r !== undefined);
+  if (!first) return undefined;
+  const responses = messages.flatMap((m, k) => {
+    const id = (m as { id?: unknown } | null)?.id;
+    if (id === undefined || id === null) return [];
+    const error = refusals[k] ?? { code: first.code, message: `Not sent: this batch holds a call that was refused (${first.message})` };
+    return [{ jsonrpc: '2.0', id, error }];
+  });
+  return JSON.stringify(batch ? responses : responses[0] ?? { jsonrpc: '2.0', id: null, error: first });
+}
