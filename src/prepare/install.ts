@@ -383,6 +383,13 @@ export async function reinstallPinnedTree(ctx: Context, endpoint: EngineEndpoint
       exitCode: EXIT.engine, hint: `Review and pin the current version with \`mcp-lok update ${pin.current.packages[0]?.name ?? ''}\`.`,
     });
   }
+  let matches = false;
+  try { matches = treeDirOf(parseLockfile(lockfile)) === tree.dir; } catch { matches = false; }
+  if (!matches) {
+    throw new LokError('INSTALL_FAILED', `The pinned ${what} is not installed on this engine, and its kept lockfile no longer describes the pinned tree (it was changed), so it is not installed.`, {
+      exitCode: EXIT.engine, hint: `Review and pin what the registry has now with \`mcp-lok update ${pin.current.packages[0]?.name ?? ''}\`.`,
+    });
+  }
   if (!req.quiet) ctx.log(`mcp-lok: installing the pinned ${what} from its lockfile in a sandbox...`);
   const started = ctx.now();
   let done: TreeInstalled;

@@ -178,6 +178,20 @@ pinning('update --rollback brings the previous version back', async () => {
 pinning('a start whose package volume is gone installs exactly the pinned tree again, from its lockfile', async () => {
   const volume = `mcp-lok-pkg-${key(`${PKG}@latest`)}`;
   assert.is((await engineRequest(ENGINE, 'DELETE', `/volumes/${volume}`)).status, 204);
+  // A kept lockfile edited to name another tarball is refused, in one line, and nothing is resolved instead.
+  const pin = JSON.parse(readFileSync(join(pinsDir, `${key(`${PKG}@latest`)}.json`), 'utf8')) as { current: { dir: string } };
+  const lockPath = join(pinsDir, `${key(`${PKG}@latest`)}.${pin.current.dir}.lock.json`);
+  const kept = readFileSync(lockPath, 'utf8');
+  const lock = JSON.parse(kept) as { packages: Record<string, { integrity: string }> };
+  const entry = lock.packages[`node_modules/${PKG}`];
+  if (entry) entry.integrity = `sha512-${Buffer.alloc(64, 1).toString('base64')}`;
+  writeFileSync(lockPath, JSON.stringify(lock));
+  const refused = await startServer();
+  writeFileSync(lockPath, kept);
+  assert.is(refused.code, 125);
+  assert.is(refused.stdout.length, 0);
+  assert.equal(refused.stderr.trim().split('\n').filter((l) => !/passing .* to the server/.test(l)).length, 1, refused.stderr);
+  assert.match(refused.stderr, /its kept lockfile no longer describes the pinned tree \(it was changed\)/);
   const again = await startServer();
   assert.is(again.code, 0, again.stderr);
   assert.match(again.stderr, /installing the pinned lok-fixture-pin@1\.0\.0 from its lockfile/);
