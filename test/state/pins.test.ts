@@ -13,7 +13,7 @@ const KEY = '0123456789abcdef';
 const tree = (dir: string, version: string, pinnedAt = 1000): PinnedTree => ({
   dir, pinnedAt, packages: [{ name: '@s/pkg', version, integrity: `sha512-${version}`, bin: { pkg: 'cli.js' } }],
 });
-const pin = (current: PinnedTree, history: PinnedTree[] = [], key = KEY, specs = ['@s/pkg@latest']): Pin => ({ key, specs, registry: 'https://r.example/', current, history });
+const pin = (current: PinnedTree, history: PinnedTree[] = [], key = KEY, specs = ['@s/pkg@latest']): Pin => ({ key, specs, registry: 'http://127.0.0.1:4873/', current, history });
 
 const pins = suite('pins');
 let dir = '';
@@ -93,7 +93,7 @@ pins('summarizes a pin for other code: versions, integrities, newer versions fou
   writePin(dir, pin(tree('bbbbbbbbbbbbbbbb', '1.1.0', Date.UTC(2026, 0, 2)), [tree('aaaaaaaaaaaaaaaa', '1.0.0')]));
   updatePinCheck(dir, KEY, { newest: [{ name: '@s/pkg', version: '1.2.0' }] });
   assert.equal(readPinSummary(dir, KEY), {
-    specs: ['@s/pkg@latest'], registry: 'https://r.example/',
+    specs: ['@s/pkg@latest'], registry: 'http://127.0.0.1:4873/',
     packages: [{ name: '@s/pkg', version: '1.1.0', integrity: 'sha512-1.1.0' }],
     pinnedAt: '2026-01-02T00:00:00.000Z', newer: [{ name: '@s/pkg', version: '1.2.0' }], previous: ['@s/pkg@1.0.0'],
   });
