@@ -117,7 +117,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'update',
-    summary: 'Show newer versions of pinned packages; review one (what changes, dependency by dependency) and pin it, or roll back',
+    summary: 'Show newer versions of pinned packages; review what changes and pin one, or roll it back',
     usage: 'mcp-lok update [NAME|PACKAGE] [--yes] [--json] | mcp-lok update --rollback NAME|PACKAGE [--json]',
     positionals: { min: 0, max: 1, names: ['NAME|PACKAGE'] },
     options: {
