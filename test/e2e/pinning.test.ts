@@ -3,7 +3,7 @@
 // notice of a newer version comes from a sandboxed look at the registry after the start;
 // `--rollback` brings the previous tree back; and a pinned start needs no registry at all.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -52,6 +52,7 @@ pinning.before(async () => {
 pinning.after(async () => {
   await registry?.close();
   await removePinVolumes();
+  rmSync(home, { recursive: true, force: true });
 });
 
 pinning('the first start pins what it installs: the exact version, its integrity and the lockfile are kept on the host', async () => {
