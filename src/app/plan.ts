@@ -167,6 +167,7 @@ export function planServer(req: ServerRequest, engine: EngineFacts, host: HostFa
         proxyInSidecar: !engine.local,
         allowInstall: source.allowInstall,
         refreshAfterMs: lok.refreshAfterMs,
+        updateCheckMs: lok.updateCheckMs,
         quiet: req.quiet,
         // A background server's supervisor has its own signal handling; the reaper covers it.
         handleSignals: req.launcher !== 'start',

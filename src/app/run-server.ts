@@ -25,6 +25,7 @@ import { ensureInstalled } from '../prepare/install.js';
 import { ensureHome } from '../prepare/home.js';
 import { readOnlyWriteNotice, watchReadOnlyWrites } from './write-hints.js';
 import { readNpmSettings } from '../prepare/npm-config.js';
+import { watchForUpdates, type PinnedStart } from './update-check.js';
 import { findGrantViolation } from '../sandbox/grant-policy.js';
 import { findPathArguments, NO_GRANTS, planServer, refuseUncheckableMounts, type EngineFacts, type HostFacts, type PlannedServer } from './plan.js';
 
@@ -99,6 +100,8 @@ export interface Prepared {
   mounts: MountPlan[];
   packages: string[];
   what: string;
+  /** The pin the tree comes from, for the look for newer versions; undefined when floating or from an image. */
+  pinned?: PinnedStart | undefined;
 }
 
 /** A plan whose code is on the engine, its mounts and variables complete: what every container of the server is launched from. */
@@ -111,7 +114,8 @@ export interface ServerPlan extends PlannedServer {
 /** Installs (or finds) the packages and returns how to start their bin from the tree. */
 async function installPackages(ctx: Context, plan: PlannedServer, step: Extract<PlannedServer['prepare'], { kind: 'install' }>, args: string[]): Promise<Prepared> {
   const image = await ensureSandboxImage(plan.endpoint, { log: ctx.log });
-  const record = await ensureInstalled(ctx, plan.endpoint, { ...step.install, image });
+  const install = { ...step.install, image };
+  const record = await ensureInstalled(ctx, plan.endpoint, install);
   const command = plan.source.kind === 'npx' ? plan.source.command : undefined;
   const bin = chooseBin(record.packages.map((p) => ({ name: p.name, bin: normalizeBinField(p.name, p.bin) })), command);
   const tree = `${PACKAGES_DIR}/${record.dir}`;
@@ -123,6 +127,7 @@ async function installPackages(ctx: Context, plan: PlannedServer, step: Extract<
     mounts: [{ type: 'volume', source: record.volume, target: PACKAGES_DIR, readOnly: true }],
     packages: record.packages.map((p) => `${p.name}@${p.version}`),
     what: `${bin.pkg} bin ${bin.binName}`,
+    pinned: record.pinKey === undefined ? undefined : { key: record.pinKey, packages: record.packages, install },
   };
 }
 
@@ -281,6 +286,8 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
   const plan = await startServerPlan(ctx, req);
   const stdout = ctx.stdout;
   const direct = plan.fifo && ctx.stdioFds;
+  // Once the server runs, and only then, a look for a newer version of its pin (when one is due).
+  const updates = watchForUpdates(ctx, plan.endpoint, plan.prepared.pinned);
   try {
     return await launchSandbox(ctx, plan, {
       containerName: plan.name,
@@ -293,8 +300,10 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
         onStderr: watchReadOnlyWrites((chunk) => { ctx.stderr.write(chunk); }, (path) => { ctx.log(readOnlyWriteNotice(path, plan.lok.ephemeral)); }),
       },
       handleSignals: true,
+      onStarted: () => updates.started(),
     });
   } finally {
+    await updates.stop();
     await ctx.swept();
   }
 }

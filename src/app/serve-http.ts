@@ -17,6 +17,7 @@ import { currentOwner } from '../state/owner.js';
 import { openEgress, type EgressAccess } from '../egress/wiring.js';
 import { INGRESS_SOCKET, startLoopbackSidecar } from '../egress/loopback.js';
 import { launchSandbox, startServerPlan, type ServerPlan } from './run-server.js';
+import { watchForUpdates } from './update-check.js';
 import type { ServerRequest } from '../request/server-request.js';
 import type { Sidecar } from '../egress/sidecar.js';
 
@@ -208,6 +209,14 @@ async function stopRunning(running: Running | undefined): Promise<void> {
  */
 export async function serveHttp(ctx: Context, req: HttpServeRequest, onStatus: (status: ServeStatus) => void = () => {}): Promise<HttpServing> {
   const plan = await startServerPlan(ctx, req);
+  const serving = await servePlan(ctx, plan, req, onStatus);
+  // Once clients can connect, and only then, a look for a newer version of its pin (when one is due).
+  const updates = watchForUpdates(ctx, plan.endpoint, plan.prepared.pinned);
+  updates.started();
+  return { ...serving, close: async () => { await updates.stop(); await serving.close(); } };
+}
+
+async function servePlan(ctx: Context, plan: ServerPlan, req: HttpServeRequest, onStatus: (status: ServeStatus) => void): Promise<HttpServing> {
   if (!plan.local && req.targetPort !== undefined) {
     throw new LokError('INVALID_INPUT', 'A server that listens itself (--target-port) needs an engine on this machine\'s kernel (Docker Engine or Podman on Linux) in this version.', {
       exitCode: EXIT.usage, hint: 'Run it where Docker or Podman runs natively, or use a stdio server (bridged to HTTP).',

@@ -39,7 +39,10 @@ export type SupervisorMessage =
 /** The descriptor the supervisor reports on. */
 export const REPORT_FD = 3;
 
+/** The durations of a request that may be `never` (Infinity), which JSON writes as null. */
+export const NEVER_KEYS: ReadonlySet<string> = new Set(['refreshAfterMs', 'updateCheckMs']);
+
 /** Returns the request `start` wrote on the supervisor's stdin. JSON has no Infinity: `--refresh-after never` arrives as null. */
 export function parseSupervisorRequest(text: string): SupervisorRequest {
-  return JSON.parse(text, (key, value: unknown) => (key === 'refreshAfterMs' && value === null ? Infinity : value)) as SupervisorRequest;
+  return JSON.parse(text, (key, value: unknown) => (NEVER_KEYS.has(key) && value === null ? Infinity : value)) as SupervisorRequest;
 }

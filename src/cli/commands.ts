@@ -116,6 +116,19 @@ export const COMMANDS: CommandSpec[] = [
     run: { parsed: async (ctx, args) => (await import('./commands/image.js')).runImage(ctx, args) },
   },
   {
+    name: 'update',
+    summary: 'Show newer versions of pinned packages; review what changes and pin one, or roll it back',
+    usage: 'mcp-lok update [NAME|PACKAGE] [--yes] [--json] | mcp-lok update --rollback NAME|PACKAGE [--json]',
+    positionals: { min: 0, max: 1, names: ['NAME|PACKAGE'] },
+    options: {
+      yes: { type: 'boolean', short: 'y', description: 'Pin the new version without asking (needed when there is no terminal to ask).' },
+      rollback: { type: 'boolean', description: 'Go back to the version pinned before the last update.' },
+      json,
+    },
+    examples: ['mcp-lok update', 'mcp-lok update @modelcontextprotocol/server-memory', 'mcp-lok update memory --yes', 'mcp-lok update --rollback memory'],
+    run: { parsed: async (ctx, args) => (await import('./commands/update.js')).runUpdate(ctx, args) },
+  },
+  {
     name: 'profile',
     summary: 'List permission profiles, show what one allows, or check a profile file',
     usage: 'mcp-lok profile [list | show NAME|FILE | check FILE] [--json]',

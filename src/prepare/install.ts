@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import type { Context } from '../app/context.js';
 import { createVolume, removeVolume, volumeExists } from '../engine/containers.js';
 import { formatEndpoint, type EngineEndpoint } from '../engine/endpoint.js';
@@ -22,19 +23,33 @@ import { withLock } from '../state/lock.js';
 import type { UpstreamProxy } from '../egress/proxy.js';
 import { parseProxyUrl } from './npm-config.js';
 import type { PackageSpec } from '../request/package-spec.js';
+import { readPin, readPinnedLockfile, updatePinCheck, writePin, writePinnedLockfile, type Pin, type PinnedPackage, type PinnedTree } from '../state/pins.js';
+import { parseLockfile, treeDirOf } from './lockfile.js';
 
 /** The npm cache shared by install containers (content-addressed, safe to share). */
 export const NPM_CACHE_VOLUME = 'mcp-lok-npm-cache';
 const INSTALL_MEMORY_BYTES = 1024 * 1024 * 1024;
 
-/** What an install left behind, as recorded on the host. */
+/** What an install left behind on one engine, as recorded on the host. */
 export interface InstallRecord {
   specs: string[];
   registry: string;
   volume: string;
+  /** The tree the last start on this engine ran (a floating start's newest resolution). */
   dir: string;
   packages: Array<{ name: string; version: string; bin: unknown }>;
   resolvedAt: number;
+  /** Every tree this engine's volume holds (pinned, earlier and candidate ones); absent in older records. */
+  trees?: string[];
+}
+
+/** The tree a start runs: where it is, what it holds, and the pin it comes from (none when floating). */
+export interface InstalledTree {
+  volume: string;
+  dir: string;
+  packages: Array<{ name: string; version: string; bin: unknown }>;
+  /** The pin's key; undefined with `--refresh-after` (floating, unpinned). */
+  pinKey: string | undefined;
 }
 
 export interface InstallRequest {
@@ -52,7 +67,10 @@ export interface InstallRequest {
   caIsNpmCafile: boolean;
   /** false: never install (npx --no); undefined or true: install when missing. */
   allowInstall: boolean;
-  refreshAfterMs: number;
+  /** Undefined: pinned (the default). A number: floating, re-resolved once the resolution is this old. */
+  refreshAfterMs: number | undefined;
+  /** How often a pinned package's registry is asked for a newer version (Infinity: never). */
+  updateCheckMs: number;
   image: string;
   quiet: boolean;
   /**
@@ -71,9 +89,19 @@ export function npmInstallSpec(p: PackageSpec): string {
   return p.raw === p.name && p.kind === 'tag' && p.selector === 'latest' ? p.name : `${p.name}@${p.selector}`;
 }
 
-/** Returns the key naming the volume and record of a set of requested specs. */
+/** Returns the requested specs as pins and records name them: `name@selector`, in the order given. */
+export function requestedSpecs(packages: readonly PackageSpec[]): string[] {
+  return packages.map((p) => `${p.name}@${p.selector}`);
+}
+
+/** Returns the key naming the volume, record and pin of a set of requested specs. */
 export function installKey(specs: string[], registry: string): string {
   return createHash('sha256').update(JSON.stringify({ specs, registry })).digest('hex').slice(0, 16);
+}
+
+/** Returns the package volume of a set of requested specs (one per engine, holding each of their trees). */
+export function packageVolume(specs: string[], registry: string): string {
+  return `mcp-lok-pkg-${installKey(specs, registry)}`;
 }
 
 /** Returns where the host keeps the record of an install: one per engine, since each engine has its own volumes. */
@@ -82,10 +110,15 @@ export function installRecordPath(dir: string, specs: string[], registry: string
   return join(dir, `${installKey(specs, registry)}-${engineId}.json`);
 }
 
-/** Returns true when the record can be used without asking the registry. */
+/** Returns true when a floating record can be used without asking the registry. */
 export function isRecordFresh(record: InstallRecord, packages: PackageSpec[], refreshAfterMs: number, now: number): boolean {
   if (packages.every((p) => p.kind === 'version')) return true;
   return now - record.resolvedAt < refreshAfterMs;
+}
+
+/** Returns true when the engine's record says its volume holds the tree `dir`. */
+export function recordHoldsTree(record: InstallRecord | undefined, dir: string): boolean {
+  return record !== undefined && (record.dir === dir || (record.trees ?? []).includes(dir));
 }
 
 async function readRecord(path: string): Promise<InstallRecord | undefined> {
@@ -99,24 +132,40 @@ async function writeRecord(path: string, record: InstallRecord): Promise<void> {
   await rename(tmp, path);
 }
 
+/** Records on the host that the engine's volume holds a tree (the trees it held before stay listed). */
+async function recordTree(path: string, base: Omit<InstallRecord, 'trees'>, keepDir = false): Promise<InstallRecord> {
+  const old = await readRecord(path);
+  const trees = [...new Set([...(old?.trees ?? []), ...(old ? [old.dir] : []), base.dir])];
+  const record = keepDir && old ? { ...old, trees: [...trees] } : { ...base, trees };
+  await writeRecord(path, record);
+  return record;
+}
+
 interface InstallResult {
   ok: boolean;
   reason?: string;
   message?: string;
   log?: string;
   dir?: string;
-  packages?: InstallRecord['packages'];
+  packages?: PinnedPackage[];
+  lockfile?: string;
+  newest?: Array<{ name: string; version?: string }>;
 }
 
 /** How one install container runs: what it refreshes, what the reaper removes, what stops it. */
 interface InstallRun {
+  /** Ask the registry itself, not npm's cached metadata. */
   refreshing: boolean;
+  /** The package volume to install into; undefined for a look at the registry only. */
+  volume: string | undefined;
   /** The package volume was made for this install: if this process dies, the reaper removes it. */
   newVolume: boolean;
   /** Aborting removes the install container at once. */
   stop: AbortSignal | undefined;
   /** The user's own npm proxy, read before anything was created. */
   upstreamProxy: UpstreamProxy | undefined;
+  /** What docker/install.mjs is asked to do (sent on its stdin). */
+  request: Record<string, unknown>;
 }
 
 const STOPPED: InstallResult = { ok: false, reason: 'stopped' };
@@ -139,27 +188,30 @@ async function startRegistryEgress(ctx: Context, endpoint: EngineEndpoint, req: 
   });
 }
 
-async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], volume: string, run: InstallRun): Promise<InstallResult> {
-  const { refreshing } = run;
+async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], run: InstallRun): Promise<InstallResult> {
+  const { volume } = run;
   await Promise.all([
-    createVolume(endpoint, volume, { [LABEL.managed]: 'true', [LABEL.kind]: 'packages', [LABEL.package]: specs.join(' ') }),
+    volume ? createVolume(endpoint, volume, { [LABEL.managed]: 'true', [LABEL.kind]: 'packages', [LABEL.package]: specs.join(' ') }) : undefined,
     createVolume(endpoint, NPM_CACHE_VOLUME, { [LABEL.managed]: 'true', [LABEL.kind]: 'npm-cache' }),
   ]);
   const mounts: MountPlan[] = [
-    { type: 'volume', source: volume, target: PACKAGES_DIR, readOnly: false },
+    ...(volume ? [{ type: 'volume', source: volume, target: PACKAGES_DIR, readOnly: false } as const] : []),
     { type: 'volume', source: NPM_CACHE_VOLUME, target: NPM_CACHE_DIR, readOnly: false },
   ];
   const env: Record<string, string> = { npm_config_cache: NPM_CACHE_DIR, npm_config_registry: req.registry };
-  // A refresh asks the registry itself (not npm's cached metadata), and with a cached version
-  // to fall back on, an unreachable registry must not hold the client up.
-  if (refreshing) Object.assign(env, { npm_config_fetch_retries: '0', npm_config_prefer_online: 'true' });
+  // A refresh asks the registry itself (not npm's cached metadata), and with a tree to fall
+  // back on, an unreachable registry must not hold the client up.
+  if (run.refreshing) Object.assign(env, { npm_config_fetch_retries: '0', npm_config_prefer_online: 'true' });
   if (req.caFile) {
     mounts.push({ type: 'bind', source: req.caFile, target: CA_BUNDLE_PATH, readOnly: true });
     env.NODE_EXTRA_CA_CERTS = CA_BUNDLE_PATH;
     if (req.caIsNpmCafile) env.npm_config_cafile = CA_BUNDLE_PATH;
   }
-  const name = `mcp-lok-install-${createHash('sha256').update(`${volume}${process.pid}${ctx.now()}`).digest('hex').slice(0, 10)}`;
-  const install = ['node', '/opt/mcp-lok/install.mjs', JSON.stringify({ specs: req.packages.map(npmInstallSpec) })];
+  const name = `mcp-lok-install-${createHash('sha256').update(`${volume ?? 'view'}${process.pid}${ctx.now()}${Math.random()}`).digest('hex').slice(0, 10)}`;
+  // The request goes on stdin: a lockfile can be larger than one argument may be.
+  const install = ['node', '/opt/mcp-lok/install.mjs', '-'];
+  const stdin = new PassThrough();
+  stdin.write(`${JSON.stringify(run.request)}\n`);
   if (run.stop?.aborted) return STOPPED;
   const egress = await startRegistryEgress(ctx, endpoint, req, name, run.upstreamProxy);
   if (run.stop?.aborted) { await egress.close(); return STOPPED; }
@@ -180,11 +232,13 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
     // Installing needs the registry, and only it: through the egress proxy, never a network of its own.
     network: 'none',
     labels: buildLabels({ name, role: 'install', launcher: 'npx', transport: 'stdio', profile: 'install', packages: specs, image: req.image, owner: currentOwner() }),
-    interactive: false,
+    interactive: true,
     autoRemove: true,
   });
   const out: Buffer[] = [];
   const code = await runContainer(endpoint, name, body, {
+    // Never ended: the end of its stdin would stop the container after a grace period.
+    stdin,
     onStdout: (c) => out.push(c),
     onStderr: (c) => ctx.debug(c.toString('utf8').trimEnd()),
   }, {
@@ -201,7 +255,7 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
   }
 }
 
-function installError(result: InstallResult, specs: string[]): LokError {
+function installError(result: InstallResult, specs: string[], doing = 'Installing'): LokError {
   const what = specs.join(' ');
   switch (result.reason) {
     case 'not-found':
@@ -209,65 +263,219 @@ function installError(result: InstallResult, specs: string[]): LokError {
     case 'no-version':
       return new LokError('PACKAGE_NOT_FOUND', `No published version matches ${what}.`, { exitCode: EXIT.notFound, hint: 'Check the version or tag (`npm view NAME versions` lists them).' });
     case 'certificate':
-      return new LokError('INSTALL_FAILED', `Installing ${what} failed: the registry's TLS certificate is not trusted (${result.message ?? ''}).`, { exitCode: EXIT.engine, hint: 'Pass your CA bundle with --ca-cert PATH (or set npm cafile / NODE_EXTRA_CA_CERTS).' });
+      return new LokError('INSTALL_FAILED', `${doing} ${what} failed: the registry's TLS certificate is not trusted (${result.message ?? ''}).`, { exitCode: EXIT.engine, hint: 'Pass your CA bundle with --ca-cert PATH (or set npm cafile / NODE_EXTRA_CA_CERTS).' });
     case 'network':
-      return new LokError('INSTALL_FAILED', `Installing ${what} failed: the registry could not be reached (${result.message ?? ''}).`, { exitCode: EXIT.engine });
+      return new LokError('INSTALL_FAILED', `${doing} ${what} failed: the registry could not be reached (${result.message ?? ''}).`, { exitCode: EXIT.engine });
     default:
-      return new LokError('INSTALL_FAILED', `Installing ${what} failed: ${result.message ?? 'unknown error'}.`, { exitCode: EXIT.engine, hint: 'Run again with --debug to see npm\'s output.' });
+      return new LokError('INSTALL_FAILED', `${doing} ${what} failed: ${result.message ?? 'unknown error'}.`, { exitCode: EXIT.engine, hint: 'Run again with --debug to see npm\'s output.' });
   }
 }
 
+/** What one install into the package volume gave: the tree's directory, its requested packages and (resolving) its lockfile. */
+interface TreeInstalled { dir: string; packages: PinnedPackage[]; lockfile: string | undefined }
+
+/** How a tree is installed: resolved now (`fresh`: asking the registry itself), or exactly as a pinned lockfile says. */
+type TreeSource = { kind: 'resolve'; fresh: boolean } | { kind: 'lockfile'; dir: string; lockfile: string };
+
 /**
- * Returns an installed tree for the requested packages: the cached one when it is fresh,
- * otherwise one installed now inside a sandbox (scripts off) under a host-wide lock.
+ * Installs a tree into the package volume in a sandbox (scripts off), removing what it made if
+ * it fails or is stopped; the caller holds the install lock. Resolving, the tree's lockfile is
+ * checked to name the tree's directory.
  */
-export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest): Promise<InstallRecord> {
-  const specs = req.packages.map((p) => `${p.name}@${p.selector}`);
+async function installTree(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], source: TreeSource, doing: string): Promise<InstallResult & { ok: true } & TreeInstalled> {
+  const volume = packageVolume(specs, req.registry);
+  // Read only when an install needs it (a warm start never fails on a proxy setting), and
+  // before anything is created.
+  const upstreamProxy = req.upstreamProxy === undefined ? undefined : parseProxyUrl(req.upstreamProxy);
+  const volumeExisted = await volumeExists(endpoint, volume);
+  const request = source.kind === 'resolve'
+    ? { mode: 'install', specs: req.packages.map(npmInstallSpec) }
+    : { mode: 'ci', specs: req.packages.map(npmInstallSpec), lockfile: source.lockfile, dir: source.dir };
+  // Until the install is over, a stop signal removes what it made before the process exits.
+  const trap = req.handleSignals ? trapStopSignals() : undefined;
+  let result: InstallResult;
+  try {
+    result = await runInstall(ctx, endpoint, req, specs, {
+      refreshing: source.kind === 'resolve' && source.fresh, volume, newVolume: !volumeExisted, stop: trap?.signal, upstreamProxy, request,
+    });
+    if (result.ok && source.kind === 'resolve') result = checkResolvedTree(result);
+    // A failed first install leaves nothing: the volume made for it goes too.
+    if ((!result.ok || !result.dir || !result.packages) && !volumeExisted) await removeVolume(endpoint, volume).catch(() => false);
+  } finally {
+    trap?.release();
+  }
+  const signal = trap?.caught();
+  if (signal) {
+    throw new LokError('INTERRUPTED', `${doing} ${specs.join(' ')} was stopped by ${signal}; its sandbox was removed.`, { exitCode: signalExitCode(signal) });
+  }
+  if (!result.ok || !result.dir || !result.packages) {
+    if (result.log) ctx.debug(result.log);
+    throw Object.assign(installError(result, specs, doing), { installResult: result });
+  }
+  return { ...result, ok: true, dir: result.dir, packages: result.packages, lockfile: result.lockfile };
+}
+
+/** Returns the result, or a failure when its lockfile is missing, unreadable or names another tree. */
+function checkResolvedTree(result: InstallResult): InstallResult {
+  try {
+    if (result.lockfile === undefined) throw new Error('npm wrote no lockfile');
+    if (treeDirOf(parseLockfile(result.lockfile)) !== result.dir) throw new Error('the lockfile does not name the tree');
+    return result;
+  } catch (error) {
+    return { ok: false, reason: 'failed', message: `the installed tree cannot be pinned: ${(error as Error).message}` };
+  }
+}
+
+const shown = (packages: ReadonlyArray<{ name: string; version: string }>): string => packages.map((p) => `${p.name}@${p.version}`).join(' ');
+
+/**
+ * Returns an installed tree for the requested packages. Pinned (the default): the pin's tree,
+ * at once when this engine's volume holds it, else installed exactly from the pinned lockfile;
+ * the first install of a spec makes the pin. Floating (`--refresh-after`): the cached tree
+ * when it is fresh, otherwise one resolved now. Installs run in a sandbox (scripts off) under a
+ * host-wide lock.
+ */
+export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest): Promise<InstalledTree> {
+  if (req.refreshAfterMs !== undefined) return ensureFloating(ctx, endpoint, req, req.refreshAfterMs);
+  const specs = requestedSpecs(req.packages);
   const key = installKey(specs, req.registry);
   const recordPath = installRecordPath(ctx.paths.installs, specs, req.registry, endpoint);
-  const volume = `mcp-lok-pkg-${key}`;
+  const volume = packageVolume(specs, req.registry);
+  const fromPin = (pin: Pin): InstalledTree => ({ volume, dir: pin.current.dir, packages: pin.current.packages, pinKey: key });
+  const present = async (pin: Pin): Promise<boolean> => recordHoldsTree(await readRecord(recordPath), pin.current.dir) && (await volumeExists(endpoint, volume));
+
+  const pin = readPin(ctx.paths.state, key);
+  if (pin && (await present(pin))) return fromPin(pin);
+  if (!pin && !req.allowInstall) {
+    throw new LokError('INSTALL_REFUSED', `${specs.join(' ')} is not installed and --no was given.`, { exitCode: EXIT.notFound, hint: 'Drop --no (or pass -y) to let mcp-lok install it in a sandbox.' });
+  }
+  return withLock(join(ctx.paths.locks, key), async () => {
+    const again = readPin(ctx.paths.state, key);
+    if (again && (await present(again))) return fromPin(again);
+    const started = ctx.now();
+    if (again) {
+      await reinstallPinnedTree(ctx, endpoint, req, specs, again, again.current);
+      return fromPin(again);
+    }
+    if (!req.quiet) ctx.log(`mcp-lok: installing ${specs.join(' ')} in a sandbox...`);
+    const tree = await installTree(ctx, endpoint, req, specs, { kind: 'resolve', fresh: false }, 'Installing');
+    const current: PinnedTree = { dir: tree.dir, packages: tree.packages, pinnedAt: ctx.now() };
+    writePinnedLockfile(ctx.paths.state, key, tree.dir, tree.lockfile ?? '');
+    writePin(ctx.paths.state, { key, specs, registry: req.registry, current, history: [] });
+    // The install asked the registry just now: the first look for a newer version is a check interval away.
+    updatePinCheck(ctx.paths.state, key, { checkedAt: ctx.now(), newest: tree.packages.map(({ name, version }) => ({ name, version })) });
+    await recordTree(recordPath, { specs, registry: req.registry, volume, dir: tree.dir, packages: tree.packages, resolvedAt: ctx.now() });
+    if (!req.quiet) ctx.log(`mcp-lok: ready: ${shown(tree.packages)} (${((ctx.now() - started) / 1000).toFixed(1)} s), pinned: later starts run this same tree (\`mcp-lok update\` reviews newer versions).`);
+    return fromPin({ key, specs, registry: req.registry, current, history: [] });
+  }, () => { if (!req.quiet) ctx.log(`mcp-lok: waiting for another mcp-lok to finish installing ${specs.join(' ')}...`); });
+}
+
+/**
+ * Installs a pinned tree into this engine's volume exactly as its kept lockfile says (npm ci,
+ * never resolving), for an engine that does not hold it (a new engine, a removed volume).
+ * The caller holds the install lock.
+ */
+export async function reinstallPinnedTree(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], pin: Pin, tree: PinnedTree): Promise<void> {
+  const what = shown(tree.packages);
+  const lockfile = readPinnedLockfile(ctx.paths.state, pin.key, tree.dir);
+  if (lockfile === undefined) {
+    throw new LokError('INSTALL_FAILED', `The pinned ${what} is not installed on this engine, and its lockfile is missing, so it cannot be installed again exactly.`, {
+      exitCode: EXIT.engine, hint: `Review and pin the current version with \`mcp-lok update ${pin.current.packages[0]?.name ?? ''}\`.`,
+    });
+  }
+  let matches = false;
+  try { matches = treeDirOf(parseLockfile(lockfile)) === tree.dir; } catch { matches = false; }
+  if (!matches) {
+    throw new LokError('INSTALL_FAILED', `The pinned ${what} is not installed on this engine, and its kept lockfile no longer describes the pinned tree (it was changed), so it is not installed.`, {
+      exitCode: EXIT.engine, hint: `Review and pin what the registry has now with \`mcp-lok update ${pin.current.packages[0]?.name ?? ''}\`.`,
+    });
+  }
+  if (!req.quiet) ctx.log(`mcp-lok: installing the pinned ${what} from its lockfile in a sandbox...`);
+  const started = ctx.now();
+  let done: TreeInstalled;
+  try {
+    done = await installTree(ctx, endpoint, req, specs, { kind: 'lockfile', dir: tree.dir, lockfile }, 'Installing the pinned');
+  } catch (error) {
+    if (!(error instanceof LokError) || error.code === 'INTERRUPTED') throw error;
+    throw new LokError('INSTALL_FAILED', `Installing the pinned ${what} again from its lockfile failed: ${error.message.replace(/^Installing the pinned .*? failed: /, '').replace(/\.$/, '')}.`, {
+      exitCode: EXIT.engine, hint: `Check that the registry ${req.registry} can be reached (run again with --debug for npm's output); \`mcp-lok update ${pin.current.packages[0]?.name ?? ''}\` reviews a newer version instead.`,
+    });
+  }
+  const recordPath = installRecordPath(ctx.paths.installs, specs, req.registry, endpoint);
+  await recordTree(recordPath, { specs, registry: req.registry, volume: packageVolume(specs, req.registry), dir: done.dir, packages: tree.packages, resolvedAt: ctx.now() });
+  if (!req.quiet) ctx.log(`mcp-lok: ready: ${what}, as pinned (${((ctx.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+/**
+ * Resolves the requested specs now, asking the registry itself, into a new tree of the package
+ * volume beside the ones it holds (`mcp-lok update`'s candidate). The pin is not touched. The
+ * caller holds the install lock.
+ */
+export async function installCandidate(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest): Promise<TreeInstalled & { lockfile: string }> {
+  const specs = requestedSpecs(req.packages);
+  const tree = await installTree(ctx, endpoint, req, specs, { kind: 'resolve', fresh: true }, 'Installing');
+  const recordPath = installRecordPath(ctx.paths.installs, specs, req.registry, endpoint);
+  await recordTree(recordPath, { specs, registry: req.registry, volume: packageVolume(specs, req.registry), dir: tree.dir, packages: tree.packages, resolvedAt: ctx.now() }, true);
+  return { ...tree, lockfile: tree.lockfile ?? '' };
+}
+
+/** Returns true when this engine's volume holds a tree, as far as its record and the engine say. */
+export async function engineHoldsTree(ctx: Context, endpoint: EngineEndpoint, specs: string[], registry: string, dir: string): Promise<boolean> {
+  const record = await readRecord(installRecordPath(ctx.paths.installs, specs, registry, endpoint));
+  return recordHoldsTree(record, dir) && (await volumeExists(endpoint, packageVolume(specs, registry)));
+}
+
+/**
+ * Returns the newest version each requested spec matches, as the registry says now: asked by
+ * npm in a sandbox through the same egress as installs (the user's proxy, CA and registry),
+ * never from this machine directly. Aborting `stop` removes the container at once.
+ */
+export async function findNewestVersions(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, stop: AbortSignal): Promise<Array<{ name: string; version: string | undefined }>> {
+  const specs = requestedSpecs(req.packages);
+  const upstreamProxy = req.upstreamProxy === undefined ? undefined : parseProxyUrl(req.upstreamProxy);
+  const result = await runInstall(ctx, endpoint, req, specs, {
+    refreshing: true, volume: undefined, newVolume: false, stop, upstreamProxy, request: { mode: 'view', specs: req.packages.map(npmInstallSpec) },
+  });
+  if (!result.ok || !result.newest) {
+    if (result.log) ctx.debug(result.log);
+    throw installError(result, specs, 'Looking for a newer version of');
+  }
+  return result.newest.map((n) => ({ name: n.name, version: n.version }));
+}
+
+/** Floating (`--refresh-after`): the cached tree while its resolution is fresh, else one resolved now. */
+async function ensureFloating(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, refreshAfterMs: number): Promise<InstalledTree> {
+  const specs = requestedSpecs(req.packages);
+  const key = installKey(specs, req.registry);
+  const recordPath = installRecordPath(ctx.paths.installs, specs, req.registry, endpoint);
+  const volume = packageVolume(specs, req.registry);
   const usable = async (record: InstallRecord | undefined): Promise<boolean> =>
     record !== undefined && (await volumeExists(endpoint, volume));
+  const floating = (record: InstallRecord): InstalledTree => ({ volume, dir: record.dir, packages: record.packages, pinKey: undefined });
 
   const cached = await readRecord(recordPath);
-  if (cached && isRecordFresh(cached, req.packages, req.refreshAfterMs, ctx.now()) && (await usable(cached))) return cached;
+  if (cached && isRecordFresh(cached, req.packages, refreshAfterMs, ctx.now()) && (await usable(cached))) return floating(cached);
   if (!cached && !req.allowInstall) {
     throw new LokError('INSTALL_REFUSED', `${specs.join(' ')} is not installed and --no was given.`, { exitCode: EXIT.notFound, hint: 'Drop --no (or pass -y) to let mcp-lok install it in a sandbox.' });
   }
   return withLock(join(ctx.paths.locks, key), async () => {
     const again = await readRecord(recordPath);
-    if (again && isRecordFresh(again, req.packages, req.refreshAfterMs, ctx.now()) && (await usable(again))) return again;
-    // Read only when an install needs it (a warm start never fails on a proxy setting), and
-    // before anything is said or created.
-    const upstreamProxy = req.upstreamProxy === undefined ? undefined : parseProxyUrl(req.upstreamProxy);
+    if (again && isRecordFresh(again, req.packages, refreshAfterMs, ctx.now()) && (await usable(again))) return floating(again);
     const started = ctx.now();
     if (!req.quiet) ctx.log(`mcp-lok: ${again ? 'checking for a newer' : 'installing'} ${specs.join(' ')} in a sandbox...`);
-    const volumeExisted = await volumeExists(endpoint, volume);
-    // Until the install is over, a stop signal removes what it made before the process exits.
-    const trap = req.handleSignals ? trapStopSignals() : undefined;
-    let result: InstallResult;
+    let tree: TreeInstalled;
     try {
-      result = await runInstall(ctx, endpoint, req, specs, volume, { refreshing: again !== undefined, newVolume: !volumeExisted, stop: trap?.signal, upstreamProxy });
-      // A failed first install leaves nothing: the volume made for it goes too.
-      if ((!result.ok || !result.dir || !result.packages) && !volumeExisted) await removeVolume(endpoint, volume).catch(() => false);
-    } finally {
-      trap?.release();
-    }
-    const signal = trap?.caught();
-    if (signal) {
-      throw new LokError('INTERRUPTED', `Installing ${specs.join(' ')} was stopped by ${signal}; its sandbox was removed.`, { exitCode: signalExitCode(signal) });
-    }
-    if (!result.ok || !result.dir || !result.packages) {
-      if (again && result.reason === 'network' && (await usable(again))) {
-        ctx.log(`mcp-lok: the registry could not be reached; using the cached ${again.packages.map((p) => `${p.name}@${p.version}`).join(' ')}.`);
-        return again;
+      tree = await installTree(ctx, endpoint, req, specs, { kind: 'resolve', fresh: again !== undefined }, 'Installing');
+    } catch (error) {
+      const result = (error as { installResult?: InstallResult }).installResult;
+      if (again && result?.reason === 'network' && (await usable(again))) {
+        ctx.log(`mcp-lok: the registry could not be reached; using the cached ${shown(again.packages)}.`);
+        return floating(again);
       }
-      if (result.log) ctx.debug(result.log);
-      throw installError(result, specs);
+      throw error;
     }
-    const record: InstallRecord = { specs, registry: req.registry, volume, dir: result.dir, packages: result.packages, resolvedAt: ctx.now() };
-    await writeRecord(recordPath, record);
-    if (!req.quiet) ctx.log(`mcp-lok: ready: ${record.packages.map((p) => `${p.name}@${p.version}`).join(' ')} (${((ctx.now() - started) / 1000).toFixed(1)} s)`);
-    return record;
+    const record = await recordTree(recordPath, { specs, registry: req.registry, volume, dir: tree.dir, packages: tree.packages, resolvedAt: ctx.now() });
+    if (!req.quiet) ctx.log(`mcp-lok: ready: ${shown(record.packages)} (${((ctx.now() - started) / 1000).toFixed(1)} s)`);
+    return floating(record);
   }, () => { if (!req.quiet) ctx.log(`mcp-lok: waiting for another mcp-lok to finish installing ${specs.join(' ')}...`); });
 }

@@ -22,7 +22,13 @@ export interface LokOptions {
   pids: number;
   caCert: string | undefined;
   registry: string | undefined;
-  refreshAfterMs: number;
+  /**
+   * Set only when the user chose to float: a tag or range is resolved again once its cached
+   * resolution is this old. Undefined (the default): the first install is pinned (app/pins).
+   */
+  refreshAfterMs: number | undefined;
+  /** How often a pinned package's registry is asked for a newer matching version (Infinity: never). */
+  updateCheckMs: number;
   engine: string | undefined;
   debug: boolean;
 }
@@ -53,6 +59,9 @@ export interface LokOptionDef<T> extends FlagDef {
 export type NpxKey = 'yes' | 'no' | 'package' | 'quiet' | 'loglevel' | 'cacheMode' | 'help' | 'version';
 export type OptionKey = keyof LokOptions | NpxKey;
 type LokDefs = { [K in keyof LokOptions]: LokOptionDef<LokOptions[K] extends Array<infer E> ? E : NonNullable<LokOptions[K]>> };
+
+/** How often a pinned package is checked for a newer version unless the user says otherwise (the table's default). */
+export const DEFAULT_UPDATE_CHECK_MS = 24 * 3_600_000;
 
 /** The one option table: it drives parsing (npx-args.ts) and `--help`, in this order. */
 export const SHIM_OPTIONS: LokDefs & Record<NpxKey, FlagDef> = {
@@ -107,9 +116,14 @@ export const SHIM_OPTIONS: LokDefs & Record<NpxKey, FlagDef> = {
     description: 'npm registry to install from (default: from your npm configuration).',
   },
   refreshAfterMs: {
-    group: 'mcp-lok', flags: ['--refresh-after'], value: 'DURATION', env: 'MCP_LOK_REFRESH_AFTER', default: '24h',
+    group: 'mcp-lok', flags: ['--refresh-after'], value: 'DURATION', env: 'MCP_LOK_REFRESH_AFTER',
     expects: 'a duration such as `30s`, `15m`, `12h`, `7d`, `0` or `never`', parse: parseDuration,
-    description: 'Re-resolve a tag or range once its cached resolution is this old.',
+    description: 'Unpinned: re-resolve a tag or range once its resolution is this old (default: pinned).',
+  },
+  updateCheckMs: {
+    group: 'mcp-lok', flags: ['--update-check'], value: 'DURATION|never', env: 'MCP_LOK_UPDATE_CHECK', default: '24h',
+    expects: 'a duration such as `30s`, `15m`, `12h`, `7d`, `0` or `never`', parse: parseDuration,
+    description: 'How often to look for a version newer than the pinned one (after the server starts).',
   },
   engine: {
     group: 'mcp-lok', flags: ['--engine'], value: 'URL', env: 'MCP_LOK_ENGINE',
@@ -126,7 +140,7 @@ export const SHIM_OPTIONS: LokDefs & Record<NpxKey, FlagDef> = {
   package: { group: 'npx', flags: ['-p', '--package'], value: 'PKG', repeatable: true, description: 'Package to install; the first argument after the options is then the bin to run.' },
   quiet: { group: 'npx', flags: ['-q', '--quiet', '--silent'], description: 'Print no install progress on stderr.' },
   loglevel: { group: 'npx', flags: ['--loglevel'], value: 'LEVEL', description: 'Accepted for compatibility; ignored.' },
-  cacheMode: { group: 'npx', flags: ['--prefer-offline', '--prefer-online', '--offline'], description: 'Accepted for compatibility; ignored (see --refresh-after).' },
+  cacheMode: { group: 'npx', flags: ['--prefer-offline', '--prefer-online', '--offline'], description: 'Accepted for compatibility; ignored (see --refresh-after and mcp-lok update).' },
   help: { group: 'general', flags: ['-h', '--help'], description: 'Show this help.' },
   version: { group: 'general', flags: ['-v', '--version'], description: 'Print the mcp-lok version.' },
 };
@@ -192,7 +206,8 @@ export function resolveLokOptions(cli: RawLokValues, env: Readonly<Record<string
     pids: readRequired(o.pids, cli.pids, env),
     caCert: readScalar(o.caCert, cli.caCert, env),
     registry: readScalar(o.registry, cli.registry, env),
-    refreshAfterMs: readRequired(o.refreshAfterMs, cli.refreshAfterMs, env),
+    refreshAfterMs: readScalar(o.refreshAfterMs, cli.refreshAfterMs, env),
+    updateCheckMs: readRequired(o.updateCheckMs, cli.updateCheckMs, env),
     engine: readScalar(o.engine, cli.engine, env),
     debug: readScalar(o.debug, cli.debug, env) ?? false,
   };

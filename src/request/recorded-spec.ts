@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { parseServerSource } from './source.js';
 import { EXIT, LokError } from '../errors.js';
 import { parseCpus, parseMemory, parsePids } from './option-values.js';
+import { DEFAULT_UPDATE_CHECK_MS } from './options.js';
 import { isLoopbackHost } from '../http/host-check.js';
 import { profileToJson, validateProfile } from '../sandbox/profile-validate.js';
 import type { BackgroundSpec } from '../app/supervisor-protocol.js';
@@ -56,6 +57,15 @@ export function checkRecordedSpec(value: unknown, name: string): BackgroundSpec 
   // The name also names the server's home volume: a record must not lead to another server's home.
   if (lok.name !== undefined && lok.name !== name) throw damaged(name, 'its request names another server');
   if (lok.ephemeral !== undefined && typeof lok.ephemeral !== 'boolean') throw damaged(name, 'an --ephemeral that is not true or false');
+  // JSON writes `never` (Infinity) as null; a record of an older version has no update check.
+  const duration = (value: unknown, fallback: number | undefined): number | undefined => {
+    if (value === undefined) return fallback;
+    if (value === null) return Infinity;
+    if (typeof value !== 'number' || !(value >= 0)) throw damaged(name, 'a duration that is not one');
+    return value;
+  };
+  const refreshAfterMs = duration(lok.refreshAfterMs, undefined);
+  const updateCheckMs = duration(lok.updateCheckMs, DEFAULT_UPDATE_CHECK_MS);
   if (server.homeScope !== undefined && server.homeScope !== 'agent') throw damaged(name, 'an unknown home scope');
   const loaded = server.profile;
   if (typeof loaded.name !== 'string' || typeof loaded.source !== 'string') throw damaged(name, 'an unnamed profile');
@@ -69,6 +79,6 @@ export function checkRecordedSpec(value: unknown, name: string): BackgroundSpec 
   try { source = parseServerSource(spec.sourceText); } catch { throw damaged(name, 'a source that is not an image or npx:// package'); }
   return {
     ...spec,
-    server: { ...spec.server, source, profile: { name: loaded.name, source: loaded.source, profile } },
+    server: { ...spec.server, source, profile: { name: loaded.name, source: loaded.source, profile }, lok: { ...spec.server.lok, refreshAfterMs, updateCheckMs: updateCheckMs ?? DEFAULT_UPDATE_CHECK_MS } },
   };
 }

@@ -10,7 +10,7 @@ import { catchError } from '../support/catch-error.js';
 
 const LOK: LokOptions = {
   profile: 'stdio', env: [], clientEnv: true, name: undefined, ephemeral: false, memoryBytes: 512 * 1024 * 1024, cpus: 1, pids: 256,
-  caCert: undefined, registry: undefined, refreshAfterMs: 86_400_000, engine: undefined, debug: false,
+  caCert: undefined, registry: undefined, refreshAfterMs: undefined, updateCheckMs: 86_400_000, engine: undefined, debug: false,
 };
 const PKG = { raw: '@scope/server@1.2.3', name: '@scope/server', selector: '1.2.3', kind: 'version' as const };
 

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { installKey, isRecordFresh, npmInstallSpec, type InstallRecord } from '../../src/prepare/install.js';
+import { installKey, isRecordFresh, npmInstallSpec, packageVolume, recordHoldsTree, requestedSpecs, type InstallRecord } from '../../src/prepare/install.js';
 import { parsePackageSpec } from '../../src/request/package-spec.js';
 import type { PackageSpec } from '../../src/request/package-spec.js';
 
@@ -53,3 +53,25 @@ npmSpec('a bare name goes to npm bare (engine-aware, as npx picks), anything exp
 });
 
 npmSpec.run();
+
+const trees = suite('recordHoldsTree');
+
+trees('knows the trees an engine\'s record lists, and a record of an older version by its one tree', () => {
+  const older = record(0);
+  assert.ok(recordHoldsTree(older, 'd'));
+  assert.not.ok(recordHoldsTree(older, 'e'));
+  assert.ok(recordHoldsTree({ ...older, trees: ['d', 'e'] }, 'e'));
+  assert.not.ok(recordHoldsTree(undefined, 'd'));
+});
+
+trees.run();
+
+const names = suite('requestedSpecs and packageVolume');
+
+names('names the specs as asked (the selector npx would use), and one volume per specs and registry', () => {
+  const specs = requestedSpecs(['pkg', '@s/b@^2', 'c@1.0.0'].map(parsePackageSpec));
+  assert.equal(specs, ['pkg@latest', '@s/b@^2', 'c@1.0.0']);
+  assert.is(packageVolume(specs, 'https://r/'), `mcp-lok-pkg-${installKey(specs, 'https://r/')}`);
+});
+
+names.run();

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LokError } from '../../src/errors.js';
 import { catchError } from '../support/catch-error.js';
-import { findOption, flagColumnWidth, renderFlagHelp, renderShimHelp, resolveLokOptions, SHIM_OPTIONS, type LokOptions, type RawLokValues } from '../../src/request/options.js';
+import { DEFAULT_UPDATE_CHECK_MS, findOption, flagColumnWidth, renderFlagHelp, renderShimHelp, resolveLokOptions, SHIM_OPTIONS, type LokOptions, type RawLokValues } from '../../src/request/options.js';
 
 
 const DEFAULTS: LokOptions = {
@@ -16,7 +16,8 @@ const DEFAULTS: LokOptions = {
   pids: 256,
   caCert: undefined,
   registry: undefined,
-  refreshAfterMs: 24 * 3_600_000,
+  refreshAfterMs: undefined,
+  updateCheckMs: 24 * 3_600_000,
   engine: undefined,
   debug: false,
 };
@@ -31,12 +32,12 @@ resolve('reads every option from its MCP_LOK_* variable', () => {
   const env = {
     MCP_LOK_PROFILE: 'network', MCP_LOK_ENV: 'TOKEN, MODE=fast,,', MCP_LOK_NAME: 'srv', MCP_LOK_MEMORY: '1g',
     MCP_LOK_CPUS: '0.5', MCP_LOK_PIDS: '64', MCP_LOK_CA_CERT: '/etc/ca.pem', MCP_LOK_REGISTRY: 'https://r.example',
-    MCP_LOK_REFRESH_AFTER: 'never', MCP_LOK_ENGINE: 'unix:///run/docker.sock', MCP_LOK_DEBUG: 'true', MCP_LOK_CLIENT_ENV: 'off', MCP_LOK_EPHEMERAL: '1',
+    MCP_LOK_REFRESH_AFTER: 'never', MCP_LOK_UPDATE_CHECK: '12h', MCP_LOK_ENGINE: 'unix:///run/docker.sock', MCP_LOK_DEBUG: 'true', MCP_LOK_CLIENT_ENV: 'off', MCP_LOK_EPHEMERAL: '1',
   };
   assert.equal(resolveLokOptions({}, env), {
     profile: 'network', env: [{ name: 'TOKEN', value: undefined }, { name: 'MODE', value: 'fast' }], clientEnv: false, name: 'srv', ephemeral: true,
     memoryBytes: 1024 ** 3, cpus: 0.5, pids: 64, caCert: '/etc/ca.pem', registry: 'https://r.example/',
-    refreshAfterMs: Infinity, engine: 'unix:///run/docker.sock', debug: true,
+    refreshAfterMs: Infinity, updateCheckMs: 12 * 3_600_000, engine: 'unix:///run/docker.sock', debug: true,
   });
 });
 
@@ -61,6 +62,21 @@ resolve('adds -e entries to MCP_LOK_ENV, the flag winning for the same name', ()
   assert.equal(out.env, [{ name: 'TOKEN', value: undefined }, { name: 'MODE', value: 'slow' }, { name: 'EXTRA', value: undefined }]);
 });
 
+resolve('pins by default, floats only when --refresh-after or MCP_LOK_REFRESH_AFTER says so, the flag winning', () => {
+  assert.is(resolveLokOptions({}, {}).refreshAfterMs, undefined);
+  assert.is(resolveLokOptions({ refreshAfterMs: ['12h'] }, {}).refreshAfterMs, 12 * 3_600_000);
+  assert.is(resolveLokOptions({}, { MCP_LOK_REFRESH_AFTER: '0' }).refreshAfterMs, 0);
+  assert.is(resolveLokOptions({ refreshAfterMs: ['never'] }, { MCP_LOK_REFRESH_AFTER: '0' }).refreshAfterMs, Infinity);
+});
+
+resolve('looks for newer versions once a day unless --update-check or MCP_LOK_UPDATE_CHECK says otherwise', () => {
+  assert.is(resolveLokOptions({}, {}).updateCheckMs, DEFAULT_UPDATE_CHECK_MS);
+  assert.is(DEFAULT_UPDATE_CHECK_MS, 24 * 3_600_000);
+  assert.is(resolveLokOptions({ updateCheckMs: ['never'] }, {}).updateCheckMs, Infinity);
+  assert.is(resolveLokOptions({}, { MCP_LOK_UPDATE_CHECK: '30s' }).updateCheckMs, 30_000);
+  assert.is(resolveLokOptions({ updateCheckMs: ['0'] }, { MCP_LOK_UPDATE_CHECK: 'never' }).updateCheckMs, 0);
+});
+
 resolve('treats empty variables as unset', () => {
   assert.equal(resolveLokOptions({}, { MCP_LOK_MEMORY: '', MCP_LOK_NAME: ' ', MCP_LOK_DEBUG: '' }), DEFAULTS);
 });
@@ -74,6 +90,8 @@ const REFUSALS: Array<[RawLokValues, Record<string, string>, string]> = [
   [{ name: ['-bad'] }, {}, 'Expected `--name` to be a container name such as `my-server` (letters, digits, `_`, `.`, `-`; at most 63), got `-bad`.'],
   [{ registry: ['ftp://x'] }, {}, 'Expected `--registry` to be an http(s) URL such as `https://registry.npmjs.org/`, got `ftp://x`.'],
   [{ refreshAfterMs: ['soon'] }, {}, 'Expected `--refresh-after` to be a duration such as `30s`, `15m`, `12h`, `7d`, `0` or `never`, got `soon`.'],
+  [{ updateCheckMs: ['daily'] }, {}, 'Expected `--update-check` to be a duration such as `30s`, `15m`, `12h`, `7d`, `0` or `never`, got `daily`.'],
+  [{}, { MCP_LOK_UPDATE_CHECK: '-1' }, 'Expected MCP_LOK_UPDATE_CHECK to be a duration such as `30s`, `15m`, `12h`, `7d`, `0` or `never`, got `-1`.'],
   [{ engine: ['docker.sock'] }, {}, 'Expected `--engine` to be an engine address such as `unix:///var/run/docker.sock`, `/path/to/docker.sock` or `tcp://host:2375`, got `docker.sock`.'],
   [{}, { MCP_LOK_DEBUG: 'maybe' }, 'Expected MCP_LOK_DEBUG to be `1`, `true`, `0` or `false`, got `maybe`.'],
   [{ clientEnv: ['all'] }, {}, 'Expected `--client-env` to be `auto` or `off`, got `all`.'],
@@ -106,6 +124,7 @@ for (const [flag, key] of [
   ['--env', 'env'],
   ['--memory', 'memoryBytes'],
   ['--refresh-after', 'refreshAfterMs'],
+  ['--update-check', 'updateCheckMs'],
   ['-y', 'yes'],
   ['--no-install', 'no'],
   ['--silent', 'quiet'],
@@ -140,7 +159,8 @@ help('lists every flag of the table, with its variable and default', () => {
   assert.ok(text.includes('[env MCP_LOK_MEMORY, default 1g]'));
   assert.ok(text.includes('[env MCP_LOK_PROFILE, default stdio]'));
   assert.ok(text.includes('[env MCP_LOK_ENV, comma-separated]'));
-  assert.ok(text.includes('[env MCP_LOK_REFRESH_AFTER, default 24h]'));
+  assert.ok(text.includes('[env MCP_LOK_REFRESH_AFTER]\n'), 'pinned by default: --refresh-after has no default');
+  assert.ok(text.includes('[env MCP_LOK_UPDATE_CHECK, default 24h]'));
 });
 
 help('puts mcp-lok options before npx options, and shows examples with a client config line', () => {

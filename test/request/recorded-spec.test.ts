@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { LokError } from '../../src/errors.js';
 import { parseServerSource } from '../../src/request/source.js';
 import { checkRecordedSpec } from '../../src/request/recorded-spec.js';
-import type { BackgroundSpec } from '../../src/app/supervisor-protocol.js';
+import { parseSupervisorRequest, type BackgroundSpec } from '../../src/app/supervisor-protocol.js';
 
 /** A record's request as a `start` of `npx://x` with the stdio profile writes it. */
 function spec(): BackgroundSpec {
@@ -79,4 +79,30 @@ check('parses the source again from the text the record shows', () => {
   assert.equal(ok.server.source, { kind: 'npx', packages: [{ raw: 'y@1.0.0', name: 'y', selector: '1.0.0', kind: 'version' }], command: undefined, allowInstall: true });
 });
 
+check('keeps a recorded request floating only when it floated, reads `never` (null in JSON) as Infinity, and gives older records the daily update check', () => {
+  const floating = checkRecordedSpec(spec(), 'srv').server.lok;
+  assert.is(floating.refreshAfterMs, 86_400_000);
+  assert.is(floating.updateCheckMs, 86_400_000);
+  const s = spec();
+  (s.server.lok as unknown as Record<string, unknown>).refreshAfterMs = undefined;
+  (s.server.lok as unknown as Record<string, unknown>).updateCheckMs = null;
+  const pinned = checkRecordedSpec(JSON.parse(JSON.stringify(s)), 'srv').server.lok;
+  assert.is(pinned.refreshAfterMs, undefined);
+  assert.is(pinned.updateCheckMs, Infinity);
+  assert.match(damage((r) => { (r.server.lok as unknown as Record<string, unknown>).updateCheckMs = 'soon'; }), /a duration that is not one/);
+  assert.match(damage((r) => { (r.server.lok as unknown as Record<string, unknown>).refreshAfterMs = -5; }), /a duration that is not one/);
+});
+
 check.run();
+
+const protocol = suite('parseSupervisorRequest');
+
+protocol('reads `never` durations, which JSON writes as null, as Infinity', () => {
+  const s = spec();
+  const sent = JSON.stringify({ spec: { ...s, server: { ...s.server, lok: { ...s.server.lok, refreshAfterMs: Infinity, updateCheckMs: Infinity } } }, restart: false });
+  const lok = parseSupervisorRequest(sent).spec.server.lok;
+  assert.is(lok.refreshAfterMs, Infinity);
+  assert.is(lok.updateCheckMs, Infinity);
+});
+
+protocol.run();

@@ -1,5 +1,4 @@
 import { statSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { resolve, sep } from 'node:path';
 import kleur from 'kleur';
 import { escapeControl, escapeControlInJson, escapeControlLine } from '../../control-chars.js';
@@ -10,6 +9,7 @@ import {
   type ClientId, type ConfigPlan, type ConfigSelection, type FileReport, type InstallOutcome, type ServerReport,
 } from '../../app/wrap.js';
 import type { ParsedCommand } from '../commands.js';
+import { confirm, isTerminal } from '../confirm.js';
 
 /** Returns the selection the options name: clients (comma-separated), the project folder, server names. */
 export function readSelection(ctx: Context, args: ParsedCommand, command: string): ConfigSelection {
@@ -93,20 +93,6 @@ function renderInstalls(outcomes: InstallOutcome[]): string {
     if (o.status === 'skipped') return `Not installed ahead: ${what}: ${detail}\n`;
     return `Could not install ${what}: ${detail || 'failed'}\nIts client's first start will try again; \`mcp-lok wrap\` retries the installs.\n`;
   }).join('');
-}
-
-/** Asks a yes/no question on stderr and reads the answer from stdin (no means no). */
-async function confirm(ctx: Context, question: string): Promise<boolean> {
-  const rl = createInterface({ input: ctx.stdin, terminal: false });
-  const answer = new Promise<string>((done) => { rl.once('line', done); rl.once('close', () => done('')); });
-  ctx.stderr.write(question);
-  const line = await answer;
-  rl.close();
-  return /^y(es)?$/i.test(line.trim());
-}
-
-function isTerminal(ctx: Context): boolean {
-  return Boolean((ctx.stdin as { isTTY?: boolean }).isTTY) && Boolean((ctx.stderr as { isTTY?: boolean }).isTTY);
 }
 
 function jsonReport(plan: ConfigPlan, extra: Record<string, unknown>): string {
