@@ -17,6 +17,7 @@ const DEFAULTS: LokOptions = {
   caCert: undefined,
   registry: undefined,
   refreshAfterMs: 24 * 3_600_000,
+  pinTools: 'observe',
   engine: undefined,
   debug: false,
 };
@@ -32,11 +33,12 @@ resolve('reads every option from its MCP_LOK_* variable', () => {
     MCP_LOK_PROFILE: 'network', MCP_LOK_ENV: 'TOKEN, MODE=fast,,', MCP_LOK_NAME: 'srv', MCP_LOK_MEMORY: '1g',
     MCP_LOK_CPUS: '0.5', MCP_LOK_PIDS: '64', MCP_LOK_CA_CERT: '/etc/ca.pem', MCP_LOK_REGISTRY: 'https://r.example',
     MCP_LOK_REFRESH_AFTER: 'never', MCP_LOK_ENGINE: 'unix:///run/docker.sock', MCP_LOK_DEBUG: 'true', MCP_LOK_CLIENT_ENV: 'off', MCP_LOK_EPHEMERAL: '1',
+    MCP_LOK_PIN_TOOLS: 'enforce',
   };
   assert.equal(resolveLokOptions({}, env), {
     profile: 'network', env: [{ name: 'TOKEN', value: undefined }, { name: 'MODE', value: 'fast' }], clientEnv: false, name: 'srv', ephemeral: true,
     memoryBytes: 1024 ** 3, cpus: 0.5, pids: 64, caCert: '/etc/ca.pem', registry: 'https://r.example/',
-    refreshAfterMs: Infinity, engine: 'unix:///run/docker.sock', debug: true,
+    refreshAfterMs: Infinity, pinTools: 'enforce', engine: 'unix:///run/docker.sock', debug: true,
   });
 });
 
@@ -74,6 +76,8 @@ const REFUSALS: Array<[RawLokValues, Record<string, string>, string]> = [
   [{ name: ['-bad'] }, {}, 'Expected `--name` to be a container name such as `my-server` (letters, digits, `_`, `.`, `-`; at most 63), got `-bad`.'],
   [{ registry: ['ftp://x'] }, {}, 'Expected `--registry` to be an http(s) URL such as `https://registry.npmjs.org/`, got `ftp://x`.'],
   [{ refreshAfterMs: ['soon'] }, {}, 'Expected `--refresh-after` to be a duration such as `30s`, `15m`, `12h`, `7d`, `0` or `never`, got `soon`.'],
+  [{ pinTools: ['strict'] }, {}, 'Expected `--pin-tools` to be `observe`, `enforce` or `off`, got `strict`.'],
+  [{}, { MCP_LOK_PIN_TOOLS: 'on' }, 'Expected MCP_LOK_PIN_TOOLS to be `observe`, `enforce` or `off`, got `on`.'],
   [{ engine: ['docker.sock'] }, {}, 'Expected `--engine` to be an engine address such as `unix:///var/run/docker.sock`, `/path/to/docker.sock` or `tcp://host:2375`, got `docker.sock`.'],
   [{}, { MCP_LOK_DEBUG: 'maybe' }, 'Expected MCP_LOK_DEBUG to be `1`, `true`, `0` or `false`, got `maybe`.'],
   [{ clientEnv: ['all'] }, {}, 'Expected `--client-env` to be `auto` or `off`, got `all`.'],
