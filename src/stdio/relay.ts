@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import { close, closeSync, constants, open } from 'node:fs';
+import { Socket } from 'node:net';
 
 /**
  * Starts a byte relay from one descriptor to another outside the JavaScript event loop:
@@ -22,4 +23,46 @@ export function relayDone(child: ChildProcess): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('close', () => resolve());
   });
+}
+
+function openFd(path: string, flags: number): Promise<number> {
+  return new Promise((resolve, reject) => open(path, flags, (error, fd) => (error ? reject(error) : resolve(fd))));
+}
+
+/** How long tee may take to open its copy's pipe before the relay goes on without a copy. */
+const TAP_OPEN_MS = 10_000;
+
+/**
+ * Starts a relay that also copies: `tee` writes each batch to `to` (the client) and then to the
+ * named pipe `tapPath`, whose read end is returned as a socket. Like `cat` it runs outside the
+ * event loop, so the client's bytes never wait for JavaScript; only the copy does. The tap's
+ * path must be in a folder the server cannot reach (else it could feed the copy lines of its
+ * own). Returns `copy: undefined` when tee relays but could not open the copy, and undefined
+ * when tee did not start at all (`from` is then still open, for a `cat` relay).
+ */
+export async function startTeeRelay(from: number, to: number, tapPath: string): Promise<{ relay: ChildProcess; copy: Socket | undefined } | undefined> {
+  // Opening a pipe's read end waits for its writer: tee's open of the path.
+  const reading = openFd(tapPath, constants.O_RDONLY);
+  const child = spawn('tee', [tapPath], { stdio: [from, to, 'ignore'] });
+  child.on('error', () => {});
+  let timer: NodeJS.Timeout | undefined;
+  const failed = new Promise<'spawn' | 'exit' | 'timeout'>((resolve) => {
+    child.once('error', () => resolve('spawn'));
+    child.once('exit', () => resolve('exit'));
+    timer = setTimeout(() => resolve('timeout'), TAP_OPEN_MS);
+  });
+  const outcome = await Promise.race([reading.then((fd) => ({ fd }), () => ({ fd: undefined })), failed]);
+  clearTimeout(timer);
+  if (typeof outcome === 'object' && outcome.fd !== undefined) {
+    closeSync(from);
+    return { relay: child, copy: new Socket({ fd: outcome.fd, readable: true, writable: false }) };
+  }
+  // Unblock the waiting open (its thread) by opening the writer ourselves, then close both.
+  const writer = await openFd(tapPath, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
+  const fd = await reading.catch(() => undefined);
+  if (writer !== undefined) close(writer, () => {});
+  if (fd !== undefined) close(fd, () => {});
+  if (outcome === 'spawn' || child.pid === undefined) return undefined;
+  closeSync(from);
+  return { relay: child, copy: undefined };
 }
