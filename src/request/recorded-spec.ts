@@ -56,6 +56,7 @@ export function checkRecordedSpec(value: unknown, name: string): BackgroundSpec 
   // The name also names the server's home volume: a record must not lead to another server's home.
   if (lok.name !== undefined && lok.name !== name) throw damaged(name, 'its request names another server');
   if (lok.ephemeral !== undefined && typeof lok.ephemeral !== 'boolean') throw damaged(name, 'an --ephemeral that is not true or false');
+  if (lok.pinTools !== undefined && lok.pinTools !== 'observe' && lok.pinTools !== 'enforce' && lok.pinTools !== 'off') throw damaged(name, 'a --pin-tools that is not observe, enforce or off');
   if (server.homeScope !== undefined && server.homeScope !== 'agent') throw damaged(name, 'an unknown home scope');
   const loaded = server.profile;
   if (typeof loaded.name !== 'string' || typeof loaded.source !== 'string') throw damaged(name, 'an unnamed profile');
