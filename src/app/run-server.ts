@@ -298,7 +298,7 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
     ctx.stdin.once('error', () => input.end()).pipe(input);
     io = { stdin: input, onStdout: output, onStderr: () => {} };
   } else if (watch) {
-    const tap = createToolsTap(watch);
+    const tap = createToolsTap(watch, ctx.log);
     io = direct ? { fds: direct, onStdout: write, tapStdout: tap, onStderr: () => {} } : { stdin: ctx.stdin, onStdout: (chunk) => { write(chunk); tap(chunk); }, onStderr: () => {} };
   } else {
     io = direct ? { fds: direct, onStdout: write, onStderr: () => {} } : { stdin: ctx.stdin, onStdout: write, onStderr: () => {} };

@@ -29,7 +29,7 @@ function openFd(path: string, flags: number): Promise<number> {
   return new Promise((resolve, reject) => open(path, flags, (error, fd) => (error ? reject(error) : resolve(fd))));
 }
 
-/** How long tee may take to open its copy's pipe before the relay goes on without a copy. */
+/** How long tee may take to open its copy's pipe before a plain relay is used instead. */
 const TAP_OPEN_MS = 10_000;
 
 /**
@@ -37,32 +37,34 @@ const TAP_OPEN_MS = 10_000;
  * named pipe `tapPath`, whose read end is returned as a socket. Like `cat` it runs outside the
  * event loop, so the client's bytes never wait for JavaScript; only the copy does. The tap's
  * path must be in a folder the server cannot reach (else it could feed the copy lines of its
- * own). Returns `copy: undefined` when tee relays but could not open the copy, and undefined
- * when tee did not start at all (`from` is then still open, for a `cat` relay).
+ * own). Returns undefined when tee did not start or open its copy in time (it is stopped, and
+ * `from` is still open, for a `cat` relay).
  */
-export async function startTeeRelay(from: number, to: number, tapPath: string): Promise<{ relay: ChildProcess; copy: Socket | undefined } | undefined> {
+export async function startTeeRelay(from: number, to: number, tapPath: string): Promise<{ relay: ChildProcess; copy: Socket } | undefined> {
   // Opening a pipe's read end waits for its writer: tee's open of the path.
   const reading = openFd(tapPath, constants.O_RDONLY);
   const child = spawn('tee', [tapPath], { stdio: [from, to, 'ignore'] });
   child.on('error', () => {});
+  const exited = new Promise<void>((resolve) => { child.once('close', () => resolve()); child.once('error', () => resolve()); });
   let timer: NodeJS.Timeout | undefined;
-  const failed = new Promise<'spawn' | 'exit' | 'timeout'>((resolve) => {
-    child.once('error', () => resolve('spawn'));
-    child.once('exit', () => resolve('exit'));
-    timer = setTimeout(() => resolve('timeout'), TAP_OPEN_MS);
+  const failed = new Promise<undefined>((resolve) => {
+    void exited.then(() => resolve(undefined));
+    timer = setTimeout(() => resolve(undefined), TAP_OPEN_MS);
   });
-  const outcome = await Promise.race([reading.then((fd) => ({ fd }), () => ({ fd: undefined })), failed]);
+  const fd = await Promise.race([reading.catch(() => undefined), failed]);
   clearTimeout(timer);
-  if (typeof outcome === 'object' && outcome.fd !== undefined) {
+  if (fd !== undefined) {
     closeSync(from);
-    return { relay: child, copy: new Socket({ fd: outcome.fd, readable: true, writable: false }) };
+    return { relay: child, copy: new Socket({ fd, readable: true, writable: false }) };
   }
-  // Unblock the waiting open (its thread) by opening the writer ourselves, then close both.
+  // Unblock the waiting open (its thread) by opening the writer ourselves, close both, and stop tee.
   const writer = await openFd(tapPath, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
-  const fd = await reading.catch(() => undefined);
+  const late = await reading.catch(() => undefined);
   if (writer !== undefined) close(writer, () => {});
-  if (fd !== undefined) close(fd, () => {});
-  if (outcome === 'spawn' || child.pid === undefined) return undefined;
-  closeSync(from);
-  return { relay: child, copy: undefined };
+  if (late !== undefined) close(late, () => {});
+  if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+  return undefined;
 }

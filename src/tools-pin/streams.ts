@@ -19,10 +19,19 @@ function serverScanner(): ReturnType<typeof createLineScanner> {
 }
 
 /** Returns a handler for a copy of the server's stdout: lines that may list tools go to the watch, the rest is dropped. */
-export function createToolsTap(watch: ToolsWatch): ChunkSink {
+export function createToolsTap(watch: ToolsWatch, log: (line: string) => void): ChunkSink {
   const scanner = serverScanner();
+  let failed = false;
   const sink: ScanSink = { plain: () => {}, line: (text) => { watch.serverLine(text); } };
-  return Object.assign((chunk: Buffer) => scanner.push(chunk, sink), { end: () => scanner.end(sink) });
+  // A fault in watching must never take the relay down with it: it ends the watching, said once.
+  const guard = (work: () => void): void => {
+    if (failed) return;
+    try { work(); } catch (error) {
+      failed = true;
+      log(`mcp-lok: stopped checking the server's tools after an internal error: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  return Object.assign((chunk: Buffer) => guard(() => scanner.push(chunk, sink)), { end: () => guard(() => scanner.end(sink)) });
 }
 
 /**

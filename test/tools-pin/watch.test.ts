@@ -228,7 +228,7 @@ streams('the tap sees a tools list cut anywhere across chunks', async () => {
     await pinFirst();
     const log: string[] = [];
     const w = watch('observe', log);
-    const tap = createToolsTap(w);
+    const tap = createToolsTap(w, () => {});
     tap(Buffer.from(text.slice(0, cut)));
     tap(Buffer.from(text.slice(cut)));
     tap.end();
