@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Context } from '../../src/app/context.js';
 import { planToolPin, choosePinMode } from '../../src/app/plan.js';
+import { describeProfileFor } from '../../src/app/profiles.js';
 import { approveTools, findToolPin, readToolPinEvents, readToolPinStatus } from '../../src/app/tool-pins.js';
 import { runApprove } from '../../src/cli/commands/approve.js';
 import { runLogs } from '../../src/cli/commands/logs.js';
@@ -160,6 +161,17 @@ plan('takes the option\'s mode, made stricter by the profile, never looser', () 
   assert.is(choosePinMode('observe', enforcing), 'enforce');
   assert.is(choosePinMode('off', observing), 'observe');
   assert.is(choosePinMode('enforce', observing), 'enforce');
+});
+
+plan('profile show says a profile enforces pinning, apart from what it allows', () => {
+  home = mkdtempSync(join(tmpdir(), 'lok-approve-'));
+  try {
+    const file = join(home, 'strict.json');
+    writeFileSync(file, JSON.stringify({ pin_tools: 'enforce' }));
+    assert.equal(describeProfileFor(context().ctx, file, 'show').allows, ['files: none', 'network: none', 'tools: new and changed tools hidden until `mcp-lok approve` (pin_tools enforce)']);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
 
 plan.run();
