@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { FIFO_MOUNT } from '../sandbox/hardening.js';
 import { createSandboxDir } from '../state/run-dirs.js';
 import { ended, type StdioChannel } from './channel.js';
-import { relayDone, startRelay, startTeeRelay } from './relay.js';
+import { pollCopy, relayDone, startRelay, startTeeRelay } from './relay.js';
 
 export interface FifoSet {
   dir: string;
@@ -129,12 +129,9 @@ export function fifoChannel(set: FifoSet): StdioChannel {
         track(relayOut);
         if (set.tap) void rm(`${set.dir}-tap`, { recursive: true, force: true }).catch(() => {});
         let tapDone: Promise<void> = Promise.resolve();
-        const copy = tee?.copy;
-        if (io.tapStdout && copy) {
+        if (io.tapStdout && tee) {
           const tap = io.tapStdout;
-          copy.on('data', (chunk: Buffer) => tap(chunk));
-          copy.on('error', () => {});
-          tapDone = ended(copy).then(() => tap.end?.());
+          tapDone = pollCopy(tee.copyFd, tap).then(() => tap.end?.());
         } else if (io.tapStdout) {
           io.onStderr(Buffer.from('mcp-lok: could not start `tee` to watch the server\'s tools: they are not checked this run.\n'));
         }
