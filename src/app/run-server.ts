@@ -27,7 +27,7 @@ import { readOnlyWriteNotice, watchReadOnlyWrites } from './write-hints.js';
 import { readNpmSettings } from '../prepare/npm-config.js';
 import { findGrantViolation } from '../sandbox/grant-policy.js';
 import { findPathArguments, NO_GRANTS, planServer, refuseUncheckableMounts, type EngineFacts, type HostFacts, type PlannedServer, type ToolPinPlan } from './plan.js';
-import { ToolsWatch } from '../tools-pin/watch.js';
+import { mayConcernTools, mayHoldToolsList, ToolsWatch } from '../tools-pin/watch.js';
 import { createInputFilter, createOutputFilter, createToolsTap } from '../tools-pin/streams.js';
 
 /** A CA bundle larger than this is not one (the system's whole bundle is some 200 KiB). */
@@ -316,4 +316,24 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
 /** Returns the watch of a server's tools (tools-pin/): its pin under mcp-lok's state, what it says on stderr. */
 export function createToolsWatch(ctx: Context, pin: ToolPinPlan): ToolsWatch {
   return new ToolsWatch({ stateDir: ctx.paths.state, locksDir: ctx.paths.locks, target: pin.target, mode: pin.mode, log: ctx.log, now: ctx.now, quiet: pin.quiet });
+}
+
+/**
+ * Returns a watch as message hooks (the reverse proxy's MessageHooks, by shape): the same checks
+ * as on stdio lines, on the JSON-RPC messages of HTTP bodies.
+ */
+export function toolsMessageHooks(watch: ToolsWatch): {
+  rewrites: boolean;
+  serverMayMatter: (text: string) => boolean;
+  fromServer: (message: unknown) => unknown;
+  clientMayMatter: (text: string) => boolean;
+  fromClient: (message: unknown) => { code: number; message: string } | undefined;
+} {
+  return {
+    rewrites: watch.mode === 'enforce',
+    serverMayMatter: mayHoldToolsList,
+    fromServer: (message) => watch.serverMessage(message),
+    clientMayMatter: mayConcernTools,
+    fromClient: (message) => watch.clientMessage(message),
+  };
 }

@@ -89,15 +89,27 @@ export class ToolsWatch {
     let value: unknown;
     try { value = JSON.parse(line); } catch { return this.#o.mode === 'enforce' ? undefined : line; }
     const messages = Array.isArray(value) ? value : [value];
-    let listed = false;
-    for (const message of messages) {
-      const found = listedTools(message);
-      if (!found) continue;
-      listed = true;
-      const kept = this.#review(found.tools, typeof found.result.nextCursor === 'string');
-      if (kept) found.result.tools = kept;
-    }
-    return listed && this.#o.mode === 'enforce' ? JSON.stringify(value) : line;
+    let replaced = false;
+    const out = messages.map((m) => {
+      const replacement = this.serverMessage(m);
+      if (replacement === undefined) return m;
+      replaced = true;
+      return replacement;
+    });
+    return replaced ? JSON.stringify(Array.isArray(value) ? out : out[0]) : line;
+  }
+
+  /**
+   * Looks at one parsed message from the server (a line's, or an HTTP body's). Returns its
+   * replacement under enforce when it lists tools (without those the pin does not allow; always
+   * a new object, to be serialized again), else undefined: keep it as it came.
+   */
+  serverMessage(message: unknown): unknown {
+    const found = listedTools(message);
+    if (!found) return undefined;
+    const kept = this.#review(found.tools, typeof found.result.nextCursor === 'string');
+    if (this.#o.mode !== 'enforce') return undefined;
+    return { ...(message as Record<string, unknown>), result: { ...found.result, tools: kept ?? found.tools } };
   }
 
   /**
@@ -114,33 +126,38 @@ export class ToolsWatch {
     const reply: string[] = [];
     const keep: unknown[] = [];
     for (const message of messages) {
-      const refusal = this.#refuseCall(message);
-      if (refusal === undefined) keep.push(message);
-      else if (refusal !== null) reply.push(refusal);
+      const refusal = this.clientMessage(message);
+      if (refusal === undefined) { keep.push(message); continue; }
+      const id = (message as { id?: unknown }).id;
+      // A refused notification is dropped: there is nothing to answer.
+      if (typeof id === 'string' || typeof id === 'number') reply.push(JSON.stringify({ jsonrpc: '2.0', id, error: refusal }));
     }
     if (keep.length === messages.length) return undefined;
     const forward = keep.length === 0 ? undefined : Array.isArray(value) ? JSON.stringify(keep) : line;
     return { reply, forward };
   }
 
-  /** Returns undefined to let a message through, the error line refusing it, or null to drop a refused notification. */
-  #refuseCall(message: unknown): string | null | undefined {
-    if (!isObject(message) || message.method !== 'tools/call' || !isObject(message.params)) return undefined;
+  /**
+   * Looks at one parsed message from the client. Under enforce, returns the JSON-RPC error
+   * (`code`, `message` naming `mcp-lok approve X`) that refuses a call of a tool the pin does not
+   * allow, which must then not reach the server; else undefined.
+   */
+  clientMessage(message: unknown): { code: number; message: string } | undefined {
+    if (this.#o.mode !== 'enforce' || !isObject(message) || message.method !== 'tools/call' || !isObject(message.params)) return undefined;
     const name = message.params.name;
     if (typeof name !== 'string') return undefined;
     const record = this.#read();
     if (record === undefined) return undefined;
     if (record !== 'damaged' && mayCallTool(record, name, this.#seen.get(name))) return undefined;
-    const hasId = typeof message.id === 'string' || typeof message.id === 'number';
     const { identity } = this.#o.target;
     const why = record === 'damaged'
       ? `mcp-lok cannot read the tool pin of ${identity}, so no tool may be called (--pin-tools enforce)`
       : Object.hasOwn(record.tools, name)
         ? `Tool ${JSON.stringify(name)} of ${identity} changed since it was pinned and is held back until approved (--pin-tools enforce)`
         : `Tool ${JSON.stringify(name)} of ${identity} is not in its pinned tools and is held back until approved (--pin-tools enforce)`;
-    const message_ = `${why}: the user can review the change and run \`${approveCommand(identity)}\`.`;
-    this.#o.log(`mcp-lok: refused a call of ${JSON.stringify(name).slice(0, 200)}: ${message_}`);
-    return hasId ? JSON.stringify({ jsonrpc: '2.0', id: message.id, error: { code: REFUSED_CALL_CODE, message: message_ } }) : null;
+    const text = `${why}: the user can review the change and run \`${approveCommand(identity)}\`.`;
+    this.#o.log(`mcp-lok: refused a call of ${JSON.stringify(name).slice(0, 200)}: ${text}`);
+    return { code: REFUSED_CALL_CODE, message: text };
   }
 
   /** Reads the pin now (approvals happen in other processes); 'damaged' when the file cannot be read as one. */

@@ -209,6 +209,22 @@ enforce('finds a call whose method is written with escapes', async () => {
   await w.settled();
 });
 
+enforce('works on parsed messages too (HTTP bodies): a tools result replaced, a refused call answered with its error', async () => {
+  await pinFirst();
+  const w = watch('enforce');
+  const message = JSON.parse(list(3, [EVIL, ADD])) as unknown;
+  assert.equal(w.serverMessage(message), { jsonrpc: '2.0', id: 3, result: { tools: [ADD] } });
+  assert.is(w.serverMessage({ jsonrpc: '2.0', id: 4, result: {} }), undefined);
+  const refusal = w.clientMessage(JSON.parse(call(5, 'echo')));
+  assert.is(refusal?.code, REFUSED_CALL_CODE);
+  assert.match(refusal?.message ?? '', `mcp-lok approve ${target().identity}`);
+  assert.is(w.clientMessage(JSON.parse(call(6, 'add'))), undefined);
+  const observer = watch('observe');
+  assert.is(observer.serverMessage(message), undefined);
+  assert.is(observer.clientMessage(JSON.parse(call(7, 'echo'))), undefined);
+  await Promise.all([w.settled(), observer.settled()]);
+});
+
 enforce('drops a line that names tools but is not JSON', async () => {
   const w = watch('enforce');
   assert.is(w.serverLine('{"tools": [oops'), undefined);
