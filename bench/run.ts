@@ -1,6 +1,7 @@
 // `npm run bench`: measures, side by side in one run, what MCP clients feel:
 //  1. warm start to `initialize` answered: mcp-lok-npx vs bare npx vs a plain `docker run`;
-//  2. JSON-RPC round trip p50/p99 and pipelined throughput: through the shim vs a direct pipe;
+//  2. JSON-RPC round trip p50/p99 and pipelined throughput: through the shim vs a direct pipe
+//     (tools observed, the default; and with --pin-tools enforce, whose filters read every byte);
 //  3. HTTP `tools/call` latency and throughput: mcp-lok's proxy vs direct, its bridge vs supergateway (./http.ts).
 // Prints a table and a JSON line. Targets are reported, never asserted (not a test).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -142,9 +143,11 @@ async function main(): Promise<void> {
     startServer(process.execPath, [SHIM, '-y', PKG]),
     startServer(process.execPath, [SHIM, '--cpus', String(cores), '--memory', LIFTED_MEMORY, '-y', PKG]),
     startServer('docker', dockerArgs),
+    startServer(process.execPath, [SHIM, '--pin-tools', 'enforce', '--cpus', String(cores), '--memory', LIFTED_MEMORY, '-y', PKG]),
+    startServer(process.execPath, [SHIM, '--pin-tools', 'off', '--cpus', String(cores), '--memory', LIFTED_MEMORY, '-y', PKG]),
   ];
   const lifted = `--cpus ${cores} --memory ${LIFTED_MEMORY}`;
-  const [directStats, shimStats, bridgeStats, dockerStats] = (await measureInterleaved(servers)) as [BridgeStats, BridgeStats, BridgeStats, BridgeStats];
+  const [directStats, shimStats, bridgeStats, dockerStats, enforceStats, offStats] = (await measureInterleaved(servers)) as [BridgeStats, BridgeStats, BridgeStats, BridgeStats, BridgeStats, BridgeStats];
   for (const s of servers) await s.close();
   const http = await measureHttp({
     root: ROOT, engine, calls: HTTP_CALLS, burst: HTTP_BURST, rounds: HTTP_ROUNDS, inFlight: HTTP_IN_FLIGHT, sessions: HTTP_SESSIONS,
@@ -165,6 +168,10 @@ async function main(): Promise<void> {
     ['pipelined pings/s, mcp-lok-npx', shimStats.perSecond.toFixed(0), `${(shimStats.perSecond / directStats.perSecond).toFixed(2)}x direct (default limits: ${DEFAULT_CPUS} CPUs, ${DEFAULT_MEMORY_BYTES / 2 ** 20}m)`],
     [`ping p50, mcp-lok-npx ${lifted} (us)`, bridgeStats.p50us.toFixed(0), `+${(bridgeStats.p50us - directStats.p50us).toFixed(0)} us`],
     [`pipelined pings/s, mcp-lok-npx ${lifted}`, bridgeStats.perSecond.toFixed(0), `${(bridgeStats.perSecond / directStats.perSecond).toFixed(2)}x direct (target >= 0.9x)`],
+    [`ping p50, mcp-lok-npx --pin-tools off ${lifted} (us)`, offStats.p50us.toFixed(0), `+${(offStats.p50us - directStats.p50us).toFixed(0)} us (cat relay; observe, tee: ${(bridgeStats.p50us - offStats.p50us) >= 0 ? '+' : ''}${(bridgeStats.p50us - offStats.p50us).toFixed(0)} us)`],
+    [`pipelined pings/s, mcp-lok-npx --pin-tools off ${lifted}`, offStats.perSecond.toFixed(0), `${(offStats.perSecond / directStats.perSecond).toFixed(2)}x direct (observe, tee: ${(bridgeStats.perSecond / offStats.perSecond).toFixed(2)}x off)`],
+    [`ping p50, mcp-lok-npx --pin-tools enforce ${lifted} (us)`, enforceStats.p50us.toFixed(0), `+${(enforceStats.p50us - directStats.p50us).toFixed(0)} us (+${(enforceStats.p50us - bridgeStats.p50us).toFixed(0)} us over observe)`],
+    [`pipelined pings/s, mcp-lok-npx --pin-tools enforce ${lifted}`, enforceStats.perSecond.toFixed(0), `${(enforceStats.perSecond / directStats.perSecond).toFixed(2)}x direct (${(enforceStats.perSecond / bridgeStats.perSecond).toFixed(2)}x observe)`],
     ['ping p50, plain docker run -i (us)', dockerStats.p50us.toFixed(0), `+${(dockerStats.p50us - directStats.p50us).toFixed(0)} us`],
     ['pipelined pings/s, plain docker run -i', dockerStats.perSecond.toFixed(0), `${(dockerStats.perSecond / directStats.perSecond).toFixed(2)}x direct (same server in a container, no limits)`],
     ...formatHttpRows(http),
@@ -172,7 +179,7 @@ async function main(): Promise<void> {
   const width = Math.max(...rows.map((r) => r[0].length));
   console.log(`\nmcp-lok-npx benchmark (${PKG}; ${STARTS} starts each, ${PINGS} sequential pings and ${PIPELINED} pipelined over ${ROUNDS} interleaved rounds;\nHTTP: @modelcontextprotocol/server-everything echo, ${HTTP_CALLS} sequential calls and ${HTTP_BURST} per throughput figure over ${HTTP_ROUNDS} interleaved rounds)\n`);
   for (const [what, value, note] of rows) console.log(`${what.padEnd(width)}  ${value.padStart(8)}  ${note}`);
-  console.log(`\n${JSON.stringify({ startMs, startRatio: ratio, direct: directStats, shim: shimStats, shimAllCpus: bridgeStats, dockerRun: dockerStats, http })}`);
+  console.log(`\n${JSON.stringify({ startMs, startRatio: ratio, direct: directStats, shim: shimStats, shimAllCpus: bridgeStats, shimEnforce: enforceStats, shimOff: offStats, dockerRun: dockerStats, http })}`);
 }
 
 await main();

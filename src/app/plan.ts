@@ -18,6 +18,9 @@ import { imageShortName, slugName } from '../sandbox/names.js';
 import { decideNetwork, type NetworkDecision } from '../sandbox/profile.js';
 import { describeProfile, type Profile } from '../sandbox/profile-validate.js';
 import { besideCodeFix } from './write-hints.js';
+import { toolPinTarget, type ToolPinTarget } from '../tools-pin/identity.js';
+import type { PinMode } from '../tools-pin/pin.js';
+import type { PinToolsMode } from '../request/option-values.js';
 
 /** What the engine is, as far as a plan cares. */
 export interface EngineFacts {
@@ -92,6 +95,16 @@ export interface PlannedServer {
   source: ServerSource;
   lok: LokOptions;
   launcher: ServerRequest['launcher'];
+  /** The pin its tools are checked against, and how strictly; undefined with `--pin-tools off`. */
+  toolPin: ToolPinPlan | undefined;
+}
+
+/** How a server's tools are held to their pin. */
+export interface ToolPinPlan {
+  target: ToolPinTarget;
+  mode: PinMode;
+  /** Say nothing on the first pin (`-q`). */
+  quiet: boolean;
 }
 
 /** Returns a container name for a package: readable, unique, valid for the engine. */
@@ -110,6 +123,24 @@ export function nameHint(source: ServerSource): string {
 /** Returns an image reference without its tag or digest: `ghcr.io/org/app:1` gives `ghcr.io/org/app`. */
 export function imageRepository(ref: string): string {
   return parseImageRef(ref.replace(/@.*$/, '')).repository;
+}
+
+/**
+ * Returns the pin a server's tools are checked against: named by the name the user gave it,
+ * else by its packages (and bin) or image repository, as its home is (planHome), and apart
+ * for servers an agent started.
+ */
+export function planToolPin(source: ServerSource, name: string | undefined, scope?: 'agent'): ToolPinTarget {
+  return source.kind === 'npx'
+    ? toolPinTarget({ name, packages: source.packages.map((p) => p.name), command: source.command, scope })
+    : toolPinTarget({ name, image: imageRepository(source.image), scope });
+}
+
+/** Returns how strictly tools are pinned: the option's mode, made stricter by the profile's `pin_tools`; undefined for off. */
+export function choosePinMode(option: PinToolsMode | undefined, profile: Profile): PinMode | undefined {
+  if (profile.pinTools === 'enforce' || option === 'enforce') return 'enforce';
+  if (profile.pinTools === 'observe') return 'observe';
+  return option === 'off' ? undefined : 'observe';
 }
 
 /**
@@ -190,6 +221,7 @@ export function planServer(req: ServerRequest, engine: EngineFacts, host: HostFa
   const beside = besideCodeFix(source.kind === 'npx' ? source.packages.map((p) => p.name) : [], env, lok.ephemeral);
   if (beside?.env) env[beside.env.name] = beside.env.value;
   if (beside) notices.push(beside.notice);
+  const pinMode = choosePinMode(lok.pinTools, loaded.profile);
   return {
     endpoint: engine.endpoint,
     name: lok.name ?? defaultContainerName(nameHint(source), host.random),
@@ -202,6 +234,7 @@ export function planServer(req: ServerRequest, engine: EngineFacts, host: HostFa
     home: lok.ephemeral ? undefined : planHome(source, lok.name, user, !req.quiet, req.homeScope),
     mounts, env, notices, source, lok, launcher: req.launcher,
     grants: { profile: loaded.profile, context: host.grants?.context, first: grants },
+    toolPin: pinMode ? { target: planToolPin(source, lok.name, req.homeScope), mode: pinMode, quiet: req.quiet } : undefined,
   };
 }
 

@@ -23,7 +23,9 @@ export function listAllProfiles(ctx: Context): Array<{ name: string; source: str
  */
 export function describeProfileFor(ctx: Context, target: string, action: 'show' | 'check'): ProfileReport {
   const loaded = action === 'check' ? loadProfileFile(target) : loadProfile(target, { configDir: ctx.paths.config, cwd: ctx.cwd });
-  const report: ProfileReport = { ...loaded, allows: describeProfile(loaded.profile) };
+  // Not a relaxation (so not in describeProfile, whose lines a start from an agent must have approved): said here only.
+  const pinning = loaded.profile.pinTools ? [`tools: ${loaded.profile.pinTools === 'enforce' ? 'new and changed tools hidden until `mcp-lok approve`' : 'changes to the pinned tools reported'} (pin_tools ${loaded.profile.pinTools})`] : [];
+  const report: ProfileReport = { ...loaded, allows: [...describeProfile(loaded.profile), ...pinning] };
   if (action === 'check') report.notes = resolveGrantMounts(loaded.profile, buildGrantContext({ env: ctx.env, paths: ctx.paths, platform: ctx.platform })).notes;
   return report;
 }

@@ -27,7 +27,9 @@ import { readOnlyWriteNotice, watchReadOnlyWrites } from './write-hints.js';
 import { readNpmSettings } from '../prepare/npm-config.js';
 import { watchForUpdates, type PinnedStart } from './update-check.js';
 import { findGrantViolation } from '../sandbox/grant-policy.js';
-import { findPathArguments, NO_GRANTS, planServer, refuseUncheckableMounts, type EngineFacts, type HostFacts, type PlannedServer } from './plan.js';
+import { findPathArguments, NO_GRANTS, planServer, refuseUncheckableMounts, type EngineFacts, type HostFacts, type PlannedServer, type ToolPinPlan } from './plan.js';
+import { mayConcernTools, mayHoldToolsList, ToolsWatch } from '../tools-pin/watch.js';
+import { createInputFilter, createOutputFilter, createToolsTap } from '../tools-pin/streams.js';
 
 /** A CA bundle larger than this is not one (the system's whole bundle is some 200 KiB). */
 const MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024;
@@ -177,6 +179,8 @@ export interface LaunchOptions {
   joinNetworkOf?: string;
   /** That namespace already forwards 127.0.0.1:EGRESS_FORWARD_PORT to this server's egress proxy. */
   egressInNamespace?: boolean;
+  /** A ToolsWatch checks this container's tools against the plan's pin: its labels name the pin. */
+  watched?: boolean;
 }
 
 /**
@@ -196,7 +200,8 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
   // Made on first use, and looked for before every container (a session's, a restart's): it may have been removed meanwhile.
   const home = plan.home ? ensureHome(ctx, plan.endpoint, plan.home, plan.helperImage ?? prepared.image) : undefined;
   home?.catch(() => {});
-  const fifos = plan.fifo ? await createFifos(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`) : undefined;
+  const tap = options.io.tapStdout !== undefined && options.io.fds !== undefined;
+  const fifos = plan.fifo ? await createFifos(join(ctx.paths.state, 'run'), `${name}.${randomBytes(4).toString('hex')}`, { tap }) : undefined;
   if (fifos) mounts.push({ type: 'bind', source: fifos.dir, target: FIFO_MOUNT, readOnly: true });
   const record = { server: plan.name, profile: plan.profileName, announce: options.announceEgress ?? true };
   const rules = plan.net.egress;
@@ -257,6 +262,7 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
       labels: buildLabels({
         name: plan.name, role: options.role, launcher: plan.launcher, transport: options.transport, profile: plan.profileName,
         allows: plan.allows, packages: prepared.packages, image: prepared.image, owner: currentOwner(),
+        toolPin: plan.toolPin && options.watched ? { id: plan.toolPin.target.id, mode: plan.toolPin.mode } : undefined,
       }),
       // With named pipes the engine has no stdin to hold open.
       interactive: !fifos && options.io.stdin !== undefined,
@@ -285,25 +291,60 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
 export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<number> {
   const plan = await startServerPlan(ctx, req);
   const stdout = ctx.stdout;
-  const direct = plan.fifo && ctx.stdioFds;
+  const watch = plan.toolPin ? createToolsWatch(ctx, plan.toolPin) : undefined;
+  // Enforcing needs both directions in this process; observing reads a copy of the output only.
+  const direct = plan.fifo && watch?.mode !== 'enforce' ? ctx.stdioFds : undefined;
+  const write = (chunk: Buffer): void => { stdout.write(chunk); };
+  let io: RunIo;
+  if (watch?.mode === 'enforce') {
+    const output = createOutputFilter(watch, write, ctx.log);
+    const input = createInputFilter(watch, output.reply, ctx.log);
+    // A failing stdin ends the server's input, as an unfiltered one does.
+    ctx.stdin.once('error', () => input.end()).pipe(input);
+    io = { stdin: input, onStdout: output, onStderr: () => {} };
+  } else if (watch) {
+    const tap = createToolsTap(watch, ctx.log);
+    io = direct ? { fds: direct, onStdout: write, tapStdout: tap, onStderr: () => {} } : { stdin: ctx.stdin, onStdout: (chunk) => { write(chunk); tap(chunk); }, onStderr: () => {} };
+  } else {
+    io = direct ? { fds: direct, onStdout: write, onStderr: () => {} } : { stdin: ctx.stdin, onStdout: write, onStderr: () => {} };
+  }
+  // Only stderr is watched, for a write refused inside the package: stdout's bytes never pass through it.
+  io.onStderr = watchReadOnlyWrites((chunk) => { ctx.stderr.write(chunk); }, (path) => { ctx.log(readOnlyWriteNotice(path, plan.lok.ephemeral)); });
   // Once the server runs, and only then, a look for a newer version of its pin (when one is due).
   const updates = watchForUpdates(ctx, plan.endpoint, plan.prepared.pinned);
   try {
     return await launchSandbox(ctx, plan, {
-      containerName: plan.name,
-      role: 'run',
-      transport: 'stdio',
-      io: {
-        ...(direct ? { fds: direct } : { stdin: ctx.stdin }),
-        onStdout: (chunk) => { stdout.write(chunk); },
-        // Only stderr is watched, for a write refused inside the package: stdout's bytes never pass through it.
-        onStderr: watchReadOnlyWrites((chunk) => { ctx.stderr.write(chunk); }, (path) => { ctx.log(readOnlyWriteNotice(path, plan.lok.ephemeral)); }),
-      },
-      handleSignals: true,
+      containerName: plan.name, role: 'run', transport: 'stdio', io, handleSignals: true, watched: watch !== undefined,
       onStarted: () => updates.started(),
     });
   } finally {
     await updates.stop();
+    await watch?.settled();
     await ctx.swept();
   }
+}
+
+/** Returns the watch of a server's tools (tools-pin/): its pin under mcp-lok's state, what it says on stderr. */
+export function createToolsWatch(ctx: Context, pin: ToolPinPlan): ToolsWatch {
+  return new ToolsWatch({ stateDir: ctx.paths.state, locksDir: ctx.paths.locks, target: pin.target, mode: pin.mode, log: ctx.log, now: ctx.now, quiet: pin.quiet });
+}
+
+/**
+ * Returns a watch as message hooks (the reverse proxy's MessageHooks, by shape): the same checks
+ * as on stdio lines, on the JSON-RPC messages of HTTP bodies.
+ */
+export function toolsMessageHooks(watch: ToolsWatch): {
+  rewrites: boolean;
+  serverMayMatter: (text: string) => boolean;
+  fromServer: (message: unknown) => unknown;
+  clientMayMatter: (text: string) => boolean;
+  fromClient: (message: unknown) => { code: number; message: string } | undefined;
+} {
+  return {
+    rewrites: watch.mode === 'enforce',
+    serverMayMatter: mayHoldToolsList,
+    fromServer: (message) => watch.serverMessage(message),
+    clientMayMatter: mayConcernTools,
+    fromClient: (message) => watch.clientMessage(message),
+  };
 }

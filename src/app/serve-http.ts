@@ -16,7 +16,7 @@ import { buildLabels } from '../sandbox/labels.js';
 import { currentOwner } from '../state/owner.js';
 import { openEgress, type EgressAccess } from '../egress/wiring.js';
 import { INGRESS_SOCKET, startLoopbackSidecar } from '../egress/loopback.js';
-import { launchSandbox, startServerPlan, type ServerPlan } from './run-server.js';
+import { createToolsWatch, launchSandbox, startServerPlan, type ServerPlan } from './run-server.js';
 import { watchForUpdates } from './update-check.js';
 import type { ServerRequest } from '../request/server-request.js';
 import type { Sidecar } from '../egress/sidecar.js';
@@ -326,8 +326,12 @@ async function serveBridge(ctx: Context, plan: ServerPlan, req: HttpServeRequest
     const stop = new AbortController();
     const flow = new OutputFlow();
     let overflowed = false;
+    // Each session's tools are checked against the server's one pin.
+    const watch = plan.toolPin ? createToolsWatch(ctx, plan.toolPin) : undefined;
     const onStdout = splitLines((line) => {
-      if (!overflowed && !handlers.onMessage(line)) flow.pause();
+      if (overflowed) return;
+      const out = watch ? watch.serverLine(line) : line;
+      if (out !== undefined && !handlers.onMessage(out)) flow.pause();
     }, {
       // A server that never ends its line would grow this process without limit: that session ends.
       onOverflow: (max) => {
@@ -344,7 +348,7 @@ async function serveBridge(ctx: Context, plan: ServerPlan, req: HttpServeRequest
     const exited = launchSandbox(ctx, plan, {
       containerName: `${plan.name}-${info.sessionId.replace(/-/g, '').slice(0, 12)}`, role: 'session', transport: req.transport,
       io: { stdin, onStdout, onStderr: (chunk) => { ctx.stderr.write(chunk); }, flow },
-      handleSignals: false, signal: stop.signal, onStarted: () => started(), announceEgress: false,
+      handleSignals: false, signal: stop.signal, onStarted: () => started(), announceEgress: false, watched: watch !== undefined,
     });
     const ended = exited.then((code) => `code ${code}`, (error: unknown) => (error as Error).message);
     void ended.then((reason) => { handlers.onEnd(`the server exited: ${reason}`); report({ sessions: bridge?.sessionCount() ?? 0 }); });
@@ -352,10 +356,15 @@ async function serveBridge(ctx: Context, plan: ServerPlan, req: HttpServeRequest
     await Promise.race([running, exited.then((code) => { throw new LokError('SERVER_EXITED', `The server exited (code ${code}) before starting.`, { exitCode: EXIT.failure }); })]);
     report({ sessions: (bridge?.sessionCount() ?? 0) + 1 });
     return {
-      send: (line) => { stdin.write(`${line}\n`); },
+      send: (line) => {
+        const refused = watch?.clientLine(line);
+        if (!refused) { stdin.write(`${line}\n`); return; }
+        for (const reply of refused.reply) handlers.onMessage(reply);
+        if (refused.forward !== undefined) stdin.write(`${refused.forward}\n`);
+      },
       resume: () => flow.resume(),
       // Reading again lets the output stream reach its end and close.
-      close: async () => { stdin.end(); stop.abort(); flow.resume(); await exited.catch(() => {}); },
+      close: async () => { stdin.end(); stop.abort(); flow.resume(); await exited.catch(() => {}); await watch?.settled(); },
     };
   };
   try {

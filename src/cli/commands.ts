@@ -93,15 +93,25 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'logs',
     summary: 'Show a background server\'s output and its supervisor\'s log, or any server\'s egress log',
-    usage: 'mcp-lok logs [-f] NAME | mcp-lok logs NAME --egress [--json]',
+    usage: 'mcp-lok logs [-f] NAME | mcp-lok logs NAME --egress [--json] | mcp-lok logs NAME|PACKAGE|IMAGE --tools [--json]',
     positionals: { min: 1, max: 1, names: ['NAME'] },
     options: {
       follow: { type: 'boolean', short: 'f', description: 'Keep printing new lines as they come (Ctrl-C ends).' },
       egress: { type: 'boolean', description: 'Show the outbound log (time, host, port, address, verdict, bytes).' },
+      tools: { type: 'boolean', description: 'Show the tool-pin log: when the tools were pinned, changes seen (with diffs), approvals.' },
       json,
     },
-    examples: ['mcp-lok logs everything -f', 'mcp-lok logs my-server --egress'],
+    examples: ['mcp-lok logs everything -f', 'mcp-lok logs my-server --egress', 'mcp-lok logs @modelcontextprotocol/server-memory --tools'],
     run: { parsed: async (ctx, args) => (await import('./commands/logs.js')).runLogs(ctx, args) },
+  },
+  {
+    name: 'approve',
+    summary: 'Accept the new, changed or removed tools of a server since its tools were pinned (prints the diff)',
+    usage: 'mcp-lok approve [--json] NAME|PACKAGE|IMAGE',
+    positionals: { min: 1, max: 1, names: ['SERVER'] },
+    options: { json },
+    examples: ['mcp-lok approve @modelcontextprotocol/server-memory', 'mcp-lok approve memory', 'mcp-lok approve ghcr.io/org/server'],
+    run: { parsed: async (ctx, args) => (await import('./commands/approve.js')).runApprove(ctx, args) },
   },
   {
     name: 'image',

@@ -28,6 +28,15 @@ export function parseEnvEntry(raw: string): EnvEntry | undefined {
   return match?.[1] ? { name: match[1], value: match[2] } : undefined;
 }
 
+/** How a server's tools are held to their pin: reported when they change, also hidden until approved, or not pinned. */
+export type PinToolsMode = 'observe' | 'enforce' | 'off';
+
+/** Returns a tool-pinning mode: `observe`, `enforce` or `off`. */
+export function parsePinToolsMode(raw: string): PinToolsMode | undefined {
+  const text = raw.trim();
+  return text === 'observe' || text === 'enforce' || text === 'off' ? text : undefined;
+}
+
 /** Returns the text when it is a valid container name. */
 export function parseContainerName(raw: string): string | undefined {
   return isContainerName(raw) ? raw : undefined;

@@ -3,10 +3,10 @@ import { DEFAULT_CPUS, DEFAULT_MEMORY_BYTES, DEFAULT_PIDS } from '../sandbox/har
 import { invalidInput, showInput } from './input-errors.js';
 import {
   parseBoolean, parseClientEnvMode, parseContainerName, parseCpus, parseDuration, parseEngineAddress, parseEnvEntry, parseHttpUrl,
-  parseMemory, parsePids, parseText, type EnvEntry,
+  parseMemory, parsePids, parsePinToolsMode, parseText, type EnvEntry, type PinToolsMode,
 } from './option-values.js';
 
-export type { EnvEntry } from './option-values.js';
+export type { EnvEntry, PinToolsMode } from './option-values.js';
 
 /** mcp-lok's own settings for one shim run, after flags, environment and defaults are merged. */
 export interface LokOptions {
@@ -29,6 +29,8 @@ export interface LokOptions {
   refreshAfterMs: number | undefined;
   /** How often a pinned package's registry is asked for a newer matching version (Infinity: never). */
   updateCheckMs: number;
+  /** How the server's tools are held to their pin (undefined in records of older versions: observe). */
+  pinTools?: PinToolsMode;
   engine: string | undefined;
   debug: boolean;
 }
@@ -58,7 +60,7 @@ export interface LokOptionDef<T> extends FlagDef {
 
 export type NpxKey = 'yes' | 'no' | 'package' | 'quiet' | 'loglevel' | 'cacheMode' | 'help' | 'version';
 export type OptionKey = keyof LokOptions | NpxKey;
-type LokDefs = { [K in keyof LokOptions]: LokOptionDef<LokOptions[K] extends Array<infer E> ? E : NonNullable<LokOptions[K]>> };
+type LokDefs = { [K in keyof LokOptions]-?: LokOptionDef<LokOptions[K] extends Array<infer E> ? E : NonNullable<LokOptions[K]>> };
 
 /** How often a pinned package is checked for a newer version unless the user says otherwise (the table's default). */
 export const DEFAULT_UPDATE_CHECK_MS = 24 * 3_600_000;
@@ -124,6 +126,11 @@ export const SHIM_OPTIONS: LokDefs & Record<NpxKey, FlagDef> = {
     group: 'mcp-lok', flags: ['--update-check'], value: 'DURATION|never', env: 'MCP_LOK_UPDATE_CHECK', default: '24h',
     expects: 'a duration such as `30s`, `15m`, `12h`, `7d`, `0` or `never`', parse: parseDuration,
     description: 'How often to look for a version newer than the pinned one (after the server starts).',
+  },
+  pinTools: {
+    group: 'mcp-lok', flags: ['--pin-tools'], value: 'observe|enforce|off', env: 'MCP_LOK_PIN_TOOLS', default: 'observe',
+    expects: '`observe`, `enforce` or `off`', parse: parsePinToolsMode,
+    description: 'Tools pinned on first use: observe reports changes, enforce hides them until approved.',
   },
   engine: {
     group: 'mcp-lok', flags: ['--engine'], value: 'URL', env: 'MCP_LOK_ENGINE',
@@ -208,6 +215,7 @@ export function resolveLokOptions(cli: RawLokValues, env: Readonly<Record<string
     registry: readScalar(o.registry, cli.registry, env),
     refreshAfterMs: readScalar(o.refreshAfterMs, cli.refreshAfterMs, env),
     updateCheckMs: readRequired(o.updateCheckMs, cli.updateCheckMs, env),
+    pinTools: readRequired(o.pinTools, cli.pinTools, env),
     engine: readScalar(o.engine, cli.engine, env),
     debug: readScalar(o.debug, cli.debug, env) ?? false,
   };

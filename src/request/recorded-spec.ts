@@ -66,6 +66,7 @@ export function checkRecordedSpec(value: unknown, name: string): BackgroundSpec 
   };
   const refreshAfterMs = duration(lok.refreshAfterMs, undefined);
   const updateCheckMs = duration(lok.updateCheckMs, DEFAULT_UPDATE_CHECK_MS);
+  if (lok.pinTools !== undefined && lok.pinTools !== 'observe' && lok.pinTools !== 'enforce' && lok.pinTools !== 'off') throw damaged(name, 'a --pin-tools that is not observe, enforce or off');
   if (server.homeScope !== undefined && server.homeScope !== 'agent') throw damaged(name, 'an unknown home scope');
   const loaded = server.profile;
   if (typeof loaded.name !== 'string' || typeof loaded.source !== 'string') throw damaged(name, 'an unnamed profile');

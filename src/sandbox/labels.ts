@@ -22,6 +22,10 @@ export const LABEL = {
   homeScope: 'mcp-lok-home-scope',
   /** The store behind a noexec home volume: the home it belongs to. */
   homeOf: 'mcp-lok-home-of',
+  /** The pin the server's tools are checked against (its id under the state folder's tool-pins/). */
+  toolPin: 'mcp-lok-tool-pin',
+  /** How: `observe` or `enforce`. */
+  toolPinMode: 'mcp-lok-tool-pin-mode',
 } as const;
 
 /** The process that owns a container: when it is gone, the container must go too. */
@@ -43,6 +47,8 @@ export interface LabelInput {
   packages: string[];
   image: string;
   owner: Owner | undefined;
+  /** The tool pin a server's own container is checked against, and how. */
+  toolPin?: { id: string; mode: string } | undefined;
 }
 
 /** Returns the labels for a container; values are plain strings as the engine stores them. */
@@ -58,6 +64,10 @@ export function buildLabels(input: LabelInput): Record<string, string> {
   };
   if (input.packages.length > 0) labels[LABEL.package] = input.packages.join(' ');
   if (input.allows && input.allows.length > 0) labels[LABEL.allows] = input.allows.join('; ').slice(0, 2000);
+  if (input.toolPin) {
+    labels[LABEL.toolPin] = input.toolPin.id;
+    labels[LABEL.toolPinMode] = input.toolPin.mode;
+  }
   if (input.owner) {
     labels[LABEL.ownerPid] = String(input.owner.pid);
     labels[LABEL.ownerStart] = input.owner.startTicks;

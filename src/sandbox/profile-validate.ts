@@ -33,9 +33,14 @@ export interface Profile {
    * default they are mounted read-only, since their hooks and config run code on the host.
    */
   gitWritable?: true;
+  /**
+   * `"pin_tools": "enforce"`: the server's tools are held to their pin (changed ones hidden until
+   * approved) whatever `--pin-tools` says; a profile can only make pinning stricter.
+   */
+  pinTools?: 'observe' | 'enforce';
 }
 
-const TOP_KEYS = ['read', 'write', 'network', 'git_writable'];
+const TOP_KEYS = ['read', 'write', 'network', 'git_writable', 'pin_tools'];
 const NETWORK_KEYS = ['outbound'];
 const OUTBOUND_KEYS = ['insecure_allow_all', 'allow_transport', 'allow_host', 'allow_port'];
 
@@ -282,13 +287,16 @@ function readProfile(value: unknown): Profile {
   const grants = readGrants(top);
   const gitWritable = readOwn(top, 'git_writable');
   if (gitWritable !== undefined && typeof gitWritable !== 'boolean') reject('$.git_writable', `expected true or false, got ${describeValue(gitWritable)}`);
+  const pinTools = readOwn(top, 'pin_tools');
+  if (pinTools === 'off') reject('$.pin_tools', 'a profile can only make tool pinning stricter, so "off" is not accepted; use "observe" or "enforce", or leave pin_tools out');
+  if (pinTools !== undefined && pinTools !== 'observe' && pinTools !== 'enforce') reject('$.pin_tools', `expected "observe" or "enforce", got ${describeValue(pinTools)}`);
   const networkValue = readOwn(top, 'network');
   const network = networkValue === undefined ? {} : readObject(networkValue, '$.network', NETWORK_KEYS);
   const outboundValue = readOwn(network, 'outbound');
   const outbound = outboundValue === undefined
     ? { insecureAllowAll: false, transports: [], hosts: [], ports: [] }
     : readOutbound(outboundValue, '$.network.outbound');
-  return { ...grants, outbound, ...(gitWritable === true ? { gitWritable: true as const } : {}) };
+  return { ...grants, outbound, ...(gitWritable === true ? { gitWritable: true as const } : {}), ...(pinTools === 'observe' || pinTools === 'enforce' ? { pinTools } : {}) };
 }
 
 /**
@@ -350,5 +358,6 @@ export function profileToJson(profile: Profile): Record<string, unknown> {
     write: profile.write.map(text),
     network: { outbound },
     ...(profile.gitWritable === true ? { git_writable: true } : {}),
+    ...(profile.pinTools !== undefined ? { pin_tools: profile.pinTools } : {}),
   };
 }

@@ -12,6 +12,11 @@ export interface RunIo {
    */
   fds?: { stdin: number; stdout: number };
   onStdout: (chunk: Buffer) => void;
+  /**
+   * With the named-pipe relay (`fds`): also give this a copy of the server's stdout, read from
+   * a pipe that `tee` writes after the client's (the client's bytes never wait for it).
+   */
+  tapStdout?: ((chunk: Buffer) => void) & { end?: () => void };
   onStderr: (chunk: Buffer) => void;
   /**
    * Bound to the stream `onStdout` is fed from, so its consumer can stop reading the server

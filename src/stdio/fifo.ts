@@ -1,17 +1,22 @@
 import { execFile } from 'node:child_process';
 import { close, constants, open as openCallback } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FIFO_MOUNT } from '../sandbox/hardening.js';
 import { createSandboxDir } from '../state/run-dirs.js';
 import { ended, type StdioChannel } from './channel.js';
-import { relayDone, startRelay } from './relay.js';
+import { pollCopy, relayDone, startRelay, startTeeRelay } from './relay.js';
 
 export interface FifoSet {
   dir: string;
   paths: { in: string; out: string; err: string };
+  /**
+   * A fourth pipe, for a copy of the server's stdout (`tee` writes it after the client's), in
+   * a 0700 folder beside `dir` that is never mounted: the server cannot write into it.
+   */
+  tap?: string;
 }
 
 /**
@@ -20,12 +25,16 @@ export interface FifoSet {
  * as the shim: no engine, attach protocol or framing between client and server.
  * The parent is 0700 so no other host user can reach the pipes.
  */
-export async function createFifos(parent: string, name: string): Promise<FifoSet> {
+export async function createFifos(parent: string, name: string, options: { tap?: boolean } = {}): Promise<FifoSet> {
   const dir = await createSandboxDir(parent, name);
   const paths = { in: join(dir, 'in'), out: join(dir, 'out'), err: join(dir, 'err') };
+  // Named after the container like `dir`, so the orphan sweep keeps it while the container lives.
+  const tapDir = options.tap ? `${dir}-tap` : undefined;
+  if (tapDir) await mkdir(tapDir, { mode: 0o700 });
+  const tap = tapDir ? join(tapDir, 'out') : undefined;
   // The container's user is not ours: the pipes must be open to it; the 0700 parent guards them.
-  await promisify(execFile)('mkfifo', ['-m', '0666', paths.in, paths.out, paths.err]);
-  return { dir, paths };
+  await promisify(execFile)('mkfifo', ['-m', '0666', paths.in, paths.out, paths.err, ...(tap ? [tap] : [])]);
+  return { dir, paths, ...(tap ? { tap } : {}) };
 }
 
 /**
@@ -76,9 +85,10 @@ export function socketFor(fd: number, direction: 'read' | 'write'): Socket {
   return new Socket({ fd, readable: direction === 'read', writable: direction === 'write' });
 }
 
-/** Removes the pipes' directory. */
+/** Removes the pipes' directory (and the tap's). */
 export async function removeFifos(set: FifoSet): Promise<void> {
   await rm(set.dir, { recursive: true, force: true });
+  if (set.tap) await rm(`${set.dir}-tap`, { recursive: true, force: true });
 }
 
 /**
@@ -111,11 +121,21 @@ export function fifoChannel(set: FifoSet): StdioChannel {
       }
       if (io.fds) {
         const relayIn = startRelay(io.fds.stdin, fds.in, fds.in);
-        const relayOut = startRelay(fds.out, io.fds.stdout, fds.out);
         track(relayIn);
-        track(relayOut);
         void relayDone(relayIn).then(stopLater);
-        return { input: undefined, drained: Promise.all([relayDone(relayOut), errorsDone]).then(() => {}) };
+        // Observed, the server's stdout goes to the client and then to a pipe this process reads.
+        const tee = io.tapStdout && set.tap ? await startTeeRelay(fds.out, io.fds.stdout, set.tap) : undefined;
+        const relayOut = tee?.relay ?? startRelay(fds.out, io.fds.stdout, fds.out);
+        track(relayOut);
+        if (set.tap) void rm(`${set.dir}-tap`, { recursive: true, force: true }).catch(() => {});
+        let tapDone: Promise<void> = Promise.resolve();
+        if (io.tapStdout && tee) {
+          const tap = io.tapStdout;
+          tapDone = pollCopy(tee.copyFd, tap).then(() => tap.end?.());
+        } else if (io.tapStdout) {
+          io.onStderr(Buffer.from('mcp-lok: could not start `tee` to watch the server\'s tools: they are not checked this run.\n'));
+        }
+        return { input: undefined, drained: Promise.all([relayDone(relayOut), errorsDone, tapDone]).then(() => {}) };
       }
       const input = socketFor(fds.in, 'write');
       const output = socketFor(fds.out, 'read');

@@ -58,7 +58,7 @@ parse('mixes mcp-lok options with npx options before the package, in both value 
   const out = parseNpxArgs([
     '--profile', 'network', '-y', '--memory=1g', '-e', 'TOKEN', '-e', 'MODE=fast', '--cpus', '2', '-q',
     '--pids=128', '--name', 'mem', '--ca-cert', '/ca.pem', '--registry', 'https://r.example', '--refresh-after', '0', '--update-check', 'never',
-    '--engine', 'tcp://localhost:2375', '--debug', '--client-env', 'off', '--ephemeral', '@modelcontextprotocol/server-memory', '--memory', '9g',
+    '--engine', 'tcp://localhost:2375', '--debug', '--client-env', 'off', '--ephemeral', '--pin-tools', 'enforce', '@modelcontextprotocol/server-memory', '--memory', '9g',
   ], {});
   assert.equal(out, run(['@modelcontextprotocol/server-memory'], {
     yes: true,
@@ -67,7 +67,7 @@ parse('mixes mcp-lok options with npx options before the package, in both value 
     lok: {
       profile: 'network', env: [{ name: 'TOKEN', value: undefined }, { name: 'MODE', value: 'fast' }], clientEnv: false, name: 'mem', ephemeral: true,
       memoryBytes: 1024 ** 3, cpus: 2, pids: 128, caCert: '/ca.pem', registry: 'https://r.example/',
-      refreshAfterMs: 0, updateCheckMs: Infinity, engine: 'tcp://localhost:2375', debug: true,
+      refreshAfterMs: 0, updateCheckMs: Infinity, pinTools: 'enforce', engine: 'tcp://localhost:2375', debug: true,
     },
   }));
 });

@@ -18,6 +18,7 @@ const DEFAULTS: LokOptions = {
   registry: undefined,
   refreshAfterMs: undefined,
   updateCheckMs: 24 * 3_600_000,
+  pinTools: 'observe',
   engine: undefined,
   debug: false,
 };
@@ -33,11 +34,12 @@ resolve('reads every option from its MCP_LOK_* variable', () => {
     MCP_LOK_PROFILE: 'network', MCP_LOK_ENV: 'TOKEN, MODE=fast,,', MCP_LOK_NAME: 'srv', MCP_LOK_MEMORY: '1g',
     MCP_LOK_CPUS: '0.5', MCP_LOK_PIDS: '64', MCP_LOK_CA_CERT: '/etc/ca.pem', MCP_LOK_REGISTRY: 'https://r.example',
     MCP_LOK_REFRESH_AFTER: 'never', MCP_LOK_UPDATE_CHECK: '12h', MCP_LOK_ENGINE: 'unix:///run/docker.sock', MCP_LOK_DEBUG: 'true', MCP_LOK_CLIENT_ENV: 'off', MCP_LOK_EPHEMERAL: '1',
+    MCP_LOK_PIN_TOOLS: 'enforce',
   };
   assert.equal(resolveLokOptions({}, env), {
     profile: 'network', env: [{ name: 'TOKEN', value: undefined }, { name: 'MODE', value: 'fast' }], clientEnv: false, name: 'srv', ephemeral: true,
     memoryBytes: 1024 ** 3, cpus: 0.5, pids: 64, caCert: '/etc/ca.pem', registry: 'https://r.example/',
-    refreshAfterMs: Infinity, updateCheckMs: 12 * 3_600_000, engine: 'unix:///run/docker.sock', debug: true,
+    refreshAfterMs: Infinity, updateCheckMs: 12 * 3_600_000, pinTools: 'enforce', engine: 'unix:///run/docker.sock', debug: true,
   });
 });
 
@@ -92,6 +94,8 @@ const REFUSALS: Array<[RawLokValues, Record<string, string>, string]> = [
   [{ refreshAfterMs: ['soon'] }, {}, 'Expected `--refresh-after` to be a duration such as `30s`, `15m`, `12h`, `7d`, `0` or `never`, got `soon`.'],
   [{ updateCheckMs: ['daily'] }, {}, 'Expected `--update-check` to be a duration such as `30s`, `15m`, `12h`, `7d`, `0` or `never`, got `daily`.'],
   [{}, { MCP_LOK_UPDATE_CHECK: '-1' }, 'Expected MCP_LOK_UPDATE_CHECK to be a duration such as `30s`, `15m`, `12h`, `7d`, `0` or `never`, got `-1`.'],
+  [{ pinTools: ['strict'] }, {}, 'Expected `--pin-tools` to be `observe`, `enforce` or `off`, got `strict`.'],
+  [{}, { MCP_LOK_PIN_TOOLS: 'on' }, 'Expected MCP_LOK_PIN_TOOLS to be `observe`, `enforce` or `off`, got `on`.'],
   [{ engine: ['docker.sock'] }, {}, 'Expected `--engine` to be an engine address such as `unix:///var/run/docker.sock`, `/path/to/docker.sock` or `tcp://host:2375`, got `docker.sock`.'],
   [{}, { MCP_LOK_DEBUG: 'maybe' }, 'Expected MCP_LOK_DEBUG to be `1`, `true`, `0` or `false`, got `maybe`.'],
   [{ clientEnv: ['all'] }, {}, 'Expected `--client-env` to be `auto` or `off`, got `all`.'],

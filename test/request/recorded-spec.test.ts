@@ -61,6 +61,7 @@ for (const [title, edit, message] of [
   ['a request naming another server (whose home volume it would mount)', (s: BackgroundSpec) => { s.server.lok.name = 'other'; }, /names another server/],
   ['an unknown home scope', (s: BackgroundSpec) => { (s.server as { homeScope: unknown }).homeScope = 'user'; }, /home scope/],
   ['an --ephemeral that is not true or false', (s: BackgroundSpec) => { (s.server.lok as { ephemeral: unknown }).ephemeral = 'no'; }, /ephemeral/],
+  ['a --pin-tools that is no mode', (s: BackgroundSpec) => { (s.server.lok as { pinTools: unknown }).pinTools = 'lax'; }, /--pin-tools that is not observe, enforce or off/],
 ] as const) {
   check(`refuses ${title}`, () => { assert.match(damage(edit), message); });
 }
@@ -70,6 +71,13 @@ check('takes a record written before --ephemeral existed, and one with it', () =
   const s = spec();
   s.server.lok.ephemeral = true;
   assert.is(checkRecordedSpec(s, 'srv').server.lok.ephemeral, true);
+});
+
+check('takes a record written before --pin-tools existed (observed), and one with it', () => {
+  assert.is(checkRecordedSpec(spec(), 'srv').server.lok.pinTools, undefined);
+  const s = spec();
+  s.server.lok.pinTools = 'enforce';
+  assert.is(checkRecordedSpec(s, 'srv').server.lok.pinTools, 'enforce');
 });
 
 check('parses the source again from the text the record shows', () => {

@@ -94,6 +94,8 @@ const accepted: Array<[string, unknown, Profile]> = [
   ],
   ['ports from 1 to 65535', outbound({ allow_host: ['a.example.com'], allow_port: [1, 443, 65535] }), { read: [], write: [], outbound: { insecureAllowAll: false, transports: ['tcp'], hosts: ['a.example.com'], ports: [1, 443, 65535] } }],
   ['insecure_allow_all alone as any TCP egress', outbound({ insecure_allow_all: true }), { read: [], write: [], outbound: { insecureAllowAll: true, transports: ['tcp'], hosts: [], ports: [] } }],
+  ['pin_tools "enforce" (tool pinning made stricter)', { pin_tools: 'enforce' }, { read: [], write: [], outbound: NO_NETWORK, pinTools: 'enforce' }],
+  ['pin_tools "observe"', { pin_tools: 'observe' }, { read: [], write: [], outbound: NO_NETWORK, pinTools: 'observe' }],
   ['insecure_allow_all with empty lists and the tcp transport', outbound({ insecure_allow_all: true, allow_transport: ['tcp'], allow_host: [], allow_port: [] }), { read: [], write: [], outbound: { insecureAllowAll: true, transports: ['tcp'], hosts: [], ports: [] } }],
 ];
 
@@ -116,15 +118,17 @@ const OUT = '$.network.outbound';
 
 const rejected: Array<[string, unknown, string]> = [
   // Shape and unknown keys.
-  ['a list at the top level', [], '$: expected an object with the keys read, write, network, git_writable, got a list'],
-  ['null at the top level', null, '$: expected an object with the keys read, write, network, git_writable, got null'],
-  ['a string at the top level', 'read', '$: expected an object with the keys read, write, network, git_writable, got the string "read"'],
-  ['an unknown top-level key', { read: [], netwrok: {} }, '$.netwrok: unknown key; accepted keys are read, write, network, git_writable'],
-  ['an unknown key that is no identifier', { 'read ': [] }, '$["read "]: unknown key; accepted keys are read, write, network, git_writable'],
+  ['a list at the top level', [], '$: expected an object with the keys read, write, network, git_writable, pin_tools, got a list'],
+  ['null at the top level', null, '$: expected an object with the keys read, write, network, git_writable, pin_tools, got null'],
+  ['a string at the top level', 'read', '$: expected an object with the keys read, write, network, git_writable, pin_tools, got the string "read"'],
+  ['an unknown top-level key', { read: [], netwrok: {} }, '$.netwrok: unknown key; accepted keys are read, write, network, git_writable, pin_tools'],
+  ['an unknown key that is no identifier', { 'read ': [] }, '$["read "]: unknown key; accepted keys are read, write, network, git_writable, pin_tools'],
   ['git_writable as a string', { git_writable: 'yes' }, '$.git_writable: expected true or false, got the string "yes"'],
+  ['pin_tools "off" (a profile may only tighten)', { pin_tools: 'off' }, '$.pin_tools: a profile can only make tool pinning stricter, so "off" is not accepted; use "observe" or "enforce", or leave pin_tools out'],
+  ['pin_tools as true', { pin_tools: true }, '$.pin_tools: expected "observe" or "enforce", got true'],
   ['an unknown key under network', { network: { inbound: {} } }, '$.network.inbound: unknown key; accepted keys are outbound'],
   ['an unknown key under outbound', outbound({ allow_hosts: [] }), `${OUT}.allow_hosts: unknown key; accepted keys are insecure_allow_all, allow_transport, allow_host, allow_port`],
-  ['a "__proto__" key', parseJsonStrict('{"__proto__": {"read": ["/"]}}', 'p'), '$.__proto__: unknown key; accepted keys are read, write, network, git_writable'],
+  ['a "__proto__" key', parseJsonStrict('{"__proto__": {"read": ["/"]}}', 'p'), '$.__proto__: unknown key; accepted keys are read, write, network, git_writable, pin_tools'],
   ['network as a list', { network: [] }, '$.network: expected an object with the keys outbound, got a list'],
   ['network as null', { network: null }, '$.network: expected an object with the keys outbound, got null'],
   ['outbound as a boolean', { network: { outbound: true } }, `${OUT}: expected an object with the keys insecure_allow_all, allow_transport, allow_host, allow_port, got true`],
@@ -254,7 +258,7 @@ validate('keeps every message on one line, whatever the source name and the valu
       assert.not.match(message, /[\n\r\u2028\u2029\u202e]/, `${JSON.stringify(message)} spans lines`);
     }
   }
-  assert.is(validationError([], 'evil\nname.json').message, '"evil\\nname.json": $: expected an object with the keys read, write, network, git_writable, got a list.');
+  assert.is(validationError([], 'evil\nname.json').message, '"evil\\nname.json": $: expected an object with the keys read, write, network, git_writable, pin_tools, got a list.');
 });
 
 validate('returns new objects that do not share lists with the input', () => {

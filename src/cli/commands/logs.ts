@@ -71,10 +71,23 @@ async function printLog(ctx: Context, path: string, follow: boolean, stillRunnin
 
 /**
  * `mcp-lok logs NAME [-f]`: a background server's output with its supervisor's and proxy's
- * lines; `--egress`: every outbound attempt of any server, allowed or denied.
+ * lines; `--egress`: every outbound attempt of any server, allowed or denied; `--tools`: its
+ * tool pin's events.
  */
 export async function runLogs(ctx: Context, args: ParsedCommand): Promise<number> {
   const [name = ''] = args.positionals;
+  if (args.values.tools) {
+    if (args.values.egress || args.values.follow) throw usageError(`\`--tools\` goes alone (or with \`--json\`), not with \`--${args.values.egress ? 'egress' : 'follow'}\`.`);
+    const { readToolPinEvents } = await import('../../app/tool-pins.js');
+    const { events } = readToolPinEvents(ctx, name);
+    if (args.values.json) {
+      for (const e of events) ctx.stdout.write(`${escapeControlInJson(JSON.stringify(e))}\n`);
+      return EXIT.ok;
+    }
+    // The diff lines quote the server's texts as JSON: no control character reaches the terminal.
+    for (const e of events) for (const [i, line] of e.lines.entries()) ctx.stdout.write(`${i === 0 ? e.time : ' '.repeat(e.time.length)}  ${escapeControl(line)}\n`);
+    return EXIT.ok;
+  }
   if (!args.values.egress) {
     if (args.values.json) throw usageError('`--json` goes with `--egress`; the server log is plain text.');
     const log = await openServerLog(ctx, name);
