@@ -16,7 +16,7 @@ import { buildLabels } from '../sandbox/labels.js';
 import { currentOwner } from '../state/owner.js';
 import { openEgress, type EgressAccess } from '../egress/wiring.js';
 import { INGRESS_SOCKET, startLoopbackSidecar } from '../egress/loopback.js';
-import { createToolsWatch, launchSandbox, startServerPlan, type ServerPlan } from './run-server.js';
+import { createToolsWatch, launchSandbox, startServerPlan, toolsMessageHooks, type ServerPlan } from './run-server.js';
 import { watchForUpdates } from './update-check.js';
 import type { ServerRequest } from '../request/server-request.js';
 import type { Sidecar } from '../egress/sidecar.js';
@@ -165,7 +165,7 @@ async function startServerContainer(
     containerName: `${plan.name}-${randomBytes(3).toString('hex')}`, role: 'run', transport,
     io: { stdin, onStdout, onStderr: (chunk) => { ctx.stderr.write(chunk); }, ...(ctx.stderrFd !== undefined ? { stderrFd: ctx.stderrFd } : {}) },
     env: { PORT: String(targetPort), MCP_PORT: String(targetPort) },
-    handleSignals: false, signal: stop.signal, announceEgress: false,
+    handleSignals: false, signal: stop.signal, announceEgress: false, watched: plan.toolPin !== undefined,
     ...(ingress ? { joinNetworkOf: ingress.sidecar.id, egressInNamespace: ingress.egress !== undefined } : {}),
   });
   const died = exited.then((code) => { throw new LokError('SERVER_EXITED', `The server exited (code ${code}) before answering.`, { exitCode: EXIT.failure, hint: `Its output is above${plan.launcher === 'start' ? ` and in \`mcp-lok logs ${plan.name}\`` : ''}.` }); });
@@ -251,10 +251,13 @@ async function serveProxy(
 ): Promise<HttpServing> {
   let proxy: ReverseProxy;
   let ingress: Ingress | undefined = firstIngress;
+  // One watch for all the proxy's clients: the server's tools are the server's, whoever asks.
+  const watch = plan.toolPin ? createToolsWatch(ctx, plan.toolPin) : undefined;
+  const hooks = watch ? toolsMessageHooks(watch) : undefined;
   try {
     proxy = await startReverseProxy({
       listen: req.listen, upstream: { socketPath: firstIngress.socketPath }, upstreamHost: `localhost:${targetPort}`,
-      extraNames: req.extraNames ?? [], token: req.token,
+      extraNames: req.extraNames ?? [], token: req.token, hooks,
       // Failures go to the log (`mcp-lok logs NAME`); a line per request only with --debug.
       log: (line) => ctx.log(`mcp-lok: proxy: ${line}`), logRequest: (line) => ctx.debug(`proxy: ${line}`),
     });
@@ -314,6 +317,7 @@ async function serveProxy(
       await supervised;
       // The server leaves first: it lives in the sidecar's namespace.
       await stopIngress(ingress);
+      await watch?.settled();
       await ctx.swept();
     },
   };
