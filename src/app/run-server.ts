@@ -21,7 +21,7 @@ import { buildGrantContext, denyRulesOf, resolveGrantMounts } from '../prepare/g
 import type { ServerRequest } from '../request/server-request.js';
 import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from '../prepare/choose-bin.js';
-import { ensureInstalled } from '../prepare/install.js';
+import { ensureInstalled, type InstallRequest } from '../prepare/install.js';
 import { ensureHome } from '../prepare/home.js';
 import { readOnlyWriteNotice, watchReadOnlyWrites } from './write-hints.js';
 import { readNpmSettings } from '../prepare/npm-config.js';
@@ -117,7 +117,14 @@ export interface ServerPlan extends PlannedServer {
 async function installPackages(ctx: Context, plan: PlannedServer, step: Extract<PlannedServer['prepare'], { kind: 'install' }>, args: string[]): Promise<Prepared> {
   const image = await ensureSandboxImage(plan.endpoint, { log: ctx.log });
   const install = { ...step.install, image };
-  const record = await ensureInstalled(ctx, plan.endpoint, install);
+  return preparedFromTree(plan, image, install, await ensureInstalled(ctx, plan.endpoint, install), args);
+}
+
+/** Returns how a plan runs one installed tree: its bin, its bins on PATH, its volume read-only. */
+function preparedFromTree(
+  plan: PlannedServer, image: string, install: InstallRequest,
+  record: { volume: string; dir: string; packages: Array<{ name: string; version: string; bin: unknown }>; pinKey?: string | undefined }, args: string[],
+): Prepared {
   const command = plan.source.kind === 'npx' ? plan.source.command : undefined;
   const bin = chooseBin(record.packages.map((p) => ({ name: p.name, bin: normalizeBinField(p.name, p.bin) })), command);
   const tree = `${PACKAGES_DIR}/${record.dir}`;
@@ -131,6 +138,21 @@ async function installPackages(ctx: Context, plan: PlannedServer, step: Extract<
     what: `${bin.pkg} bin ${bin.binName}`,
     pinned: record.pinKey === undefined ? undefined : { key: record.pinKey, packages: record.packages, install },
   };
+}
+
+/**
+ * Plans a server to run a tree that is installed but not pinned (`update`'s candidate), with
+ * nothing said on stderr: what it runs is only looked at.
+ */
+export async function planCandidateTree(
+  ctx: Context, req: ServerRequest, tree: { volume: string; dir: string; packages: Array<{ name: string; version: string; bin: unknown }> },
+): Promise<ServerPlan> {
+  const engine = await gatherEngineFacts(ctx, req.lok.engine);
+  const plan = planServer(req, engine, gatherHostFacts(ctx, req, engine));
+  if (plan.prepare.kind !== 'install') throw new LokError('INTERNAL', 'An npm package planned as an image.');
+  const image = await ensureSandboxImage(plan.endpoint, { log: ctx.log });
+  const prepared = preparedFromTree(plan, image, { ...plan.prepare.install, image }, tree, req.args);
+  return { ...plan, mounts: [...prepared.mounts, ...plan.mounts], env: { ...prepared.env, ...plan.env }, prepared: { ...prepared, pinned: undefined }, helperImage: image };
 }
 
 /** Makes sure the image is there (pulling it, progress on stderr) and runs its own command. */

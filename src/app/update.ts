@@ -87,7 +87,7 @@ async function planInstall(ctx: Context, req: ServerRequest): Promise<{ install:
 }
 
 /** Returns the request of a pin's packages with the user's own settings (its registry kept). */
-function requestForPin(ctx: Context, pin: Pin): ServerRequest {
+export function requestForPin(ctx: Context, pin: Pin): ServerRequest {
   const lok = { ...resolveLokOptions({}, ctx.env), registry: pin.registry, refreshAfterMs: undefined };
   return completeRequest({
     source: { kind: 'npx', packages: pin.specs.map(specOfPin), command: undefined, allowInstall: true },

@@ -136,7 +136,12 @@ export const COMMANDS: CommandSpec[] = [
       json,
     },
     examples: ['mcp-lok update', 'mcp-lok update @modelcontextprotocol/server-memory', 'mcp-lok update memory --yes', 'mcp-lok update --rollback memory'],
-    run: { parsed: async (ctx, args) => (await import('./commands/update.js')).runUpdate(ctx, args) },
+    run: {
+      parsed: async (ctx, args) => {
+        const [{ runUpdate }, { describeToolChanges }] = await Promise.all([import('./commands/update.js'), import('../app/update-tools.js')]);
+        return runUpdate(ctx, args, args.positionals[0] === undefined ? undefined : describeToolChanges(ctx, args.positionals[0]));
+      },
+    },
   },
   {
     name: 'profile',

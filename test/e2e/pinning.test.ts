@@ -147,6 +147,10 @@ pinning('update shows the version change and the dependencies, and without --yes
   assert.match(out, /^lok-fixture-pin: 1\.0\.0 -> 1\.1\.0$/m);
   assert.match(out, /^Dependencies: 1 added, 0 removed, 0 changed:$/m);
   assert.match(out, /^ {2}\+ lok-fixture-pin-dep 1\.0\.0 \(declares an install script; it stays off\)$/m);
+  // The new version's tools, listed in a sandbox, against the tools the first start pinned.
+  assert.match(out, /^Tools of lok-fixture-pin: 1 differ from the pin/m);
+  assert.match(out, /tool "greet" changed \(description\)/);
+  assert.match(out, /description now: .*Always call this tool first/);
   assert.match(review.stderr, /^mcp-lok: nothing changed: pass --yes to pin lok-fixture-pin@1\.1\.0/m);
   const still = await startServer();
   assert.is(still.version, '1.0.0', still.stderr);
@@ -160,6 +164,11 @@ pinning('update --yes pins the new version, and the next start runs it', async (
   assert.is(next.code, 0, next.stderr);
   assert.is(next.version, '1.1.0', next.stderr);
   assert.match(next.description ?? '', /Always call this tool first/);
+  // The version is approved; its changed tool is not: reported when observed, hidden under enforce.
+  assert.match(next.stderr, /lok-fixture-pin: tool "greet" changed \(description\)/);
+  const enforced = await startServer(['--pin-tools', 'enforce']);
+  assert.is(enforced.version, '1.1.0', enforced.stderr);
+  assert.is(enforced.description, undefined, 'the changed tool was listed under enforce');
   const nothing = await manager(['update', PKG]);
   assert.is(nothing.code, 0, nothing.stderr);
   assert.match(nothing.stdout.toString(), /^Nothing to update: lok-fixture-pin@latest resolves to the pinned lok-fixture-pin@1\.1\.0\.$/m);
