@@ -162,6 +162,20 @@ enforce('hides a changed and a new tool from tools/list, marks them awaiting app
   assert.ok(log.some((l) => l.includes('hidden from the client until')), log.join('\n'));
 });
 
+enforce('pins a first list that comes in pages from its first page: a server whose every page has a nextCursor is still held to its pin', async () => {
+  const first = watch('enforce');
+  assert.is(first.serverLine(list(1, [ECHO], 'page-2')), list(1, [ECHO], 'page-2'));
+  assert.is(first.serverLine(list(2, [ADD], 'page-3')), list(2, [ADD], 'page-3'));
+  await first.settled();
+  assert.equal(Object.keys(readToolPin(join(dir, 'state'), target().id)?.tools ?? {}).sort(), ['add', 'echo']);
+  const log: string[] = [];
+  const later = watch('enforce', log);
+  assert.equal(JSON.parse(later.serverLine(list(3, [EVIL, ADD, { name: 'new-tool' }], 'page-2'))!), JSON.parse(list(3, [ADD], 'page-2')));
+  await later.settled();
+  assert.ok(log.some((l) => l.includes('tool "echo" changed')), log.join('\n'));
+  assert.equal(Object.keys(readToolPin(join(dir, 'state'), target().id)?.tools ?? {}).sort(), ['add', 'echo']);
+});
+
 enforce('refuses a call of a tool known changed before any list in this process', async () => {
   await pinFirst();
   const observer = watch('observe');
