@@ -267,6 +267,20 @@ streams('the tap sees a tools list cut anywhere across chunks', async () => {
   }
 });
 
+streams('observing, a tools list padded past the line limit is said to be unchecked, not passed over in silence', async () => {
+  await pinFirst();
+  const log: string[] = [];
+  const w = watch('observe', log);
+  const tap = createToolsTap(w, (l) => log.push(l));
+  // JSON whitespace: the client reads this list as it reads any other.
+  const padded = Buffer.from(`${list(2, [EVIL, ADD]).replace('{"tools"', `{${' '.repeat(17 * 1024 * 1024)}"tools"`)}\n`);
+  for (let i = 0; i < padded.length; i += 64 * 1024) tap(padded.subarray(i, i + 64 * 1024));
+  tap(padded.subarray(0, 0));
+  tap.end();
+  await w.settled();
+  assert.is(log.filter((l) => l.includes('not checked for changed tools')).length, 1, log.join('\n'));
+});
+
 streams('the output filter passes other bytes unchanged and rewrites the tools list, whole lines only', async () => {
   await pinFirst();
   const w = watch('enforce');
