@@ -5,7 +5,7 @@
 import { withLock } from '../state/lock.js';
 import { appendToolEvent, readToolPin, toolPinLockPath, writeToolPin, type ToolPinRecord } from '../state/tool-pins.js';
 import { approveCommand, type ToolPinTarget } from './identity.js';
-import { compareManifests, describeToolDiff, diffComparison, hashTool, pickPinnedFields, type PinnedTool, type ToolDiff } from './manifest.js';
+import { compareManifests, describeToolDiff, diffComparison, hashTool, pickPinnedFields, PINNED_FIELDS, type PinnedTool, type ToolDiff } from './manifest.js';
 import { createPin, extendPin, isPinnedDefinition, mayCallTool, samePending, updatePending, type PinMode } from './pin.js';
 
 /** Matches the key `"tools"` in JSON text, any of its letters written as a `\u` escape. */
@@ -32,6 +32,25 @@ export function mayConcernTools(line: string | Buffer): boolean {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Returns a key as a case-insensitive reader compares it (Go's encoding/json folds `K` to `k` and `ſ` to `s` too). */
+function foldKey(key: string): string {
+  return key.toUpperCase().toLowerCase();
+}
+
+/**
+ * Returns the object without the keys that are not one of `names` but fold to one: a client
+ * that matches keys case-insensitively (Go's encoding/json, last key winning) would read a
+ * `"Description"` or `"Tools"` beside the pinned one instead of it. The same object when it has none.
+ */
+function withoutFoldedTwins(value: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  const folded = new Set(names.map(foldKey));
+  const twins = Object.keys(value).filter((k) => !names.includes(k) && folded.has(foldKey(k)));
+  if (twins.length === 0) return value;
+  const copy = { ...value };
+  for (const k of twins) delete copy[k];
+  return copy;
 }
 
 /** Returns the tools array of a JSON-RPC response whose result lists tools, else undefined. */
@@ -115,7 +134,8 @@ export class ToolsWatch {
     if (!found) return undefined;
     const kept = this.#review(found.tools, typeof found.result.nextCursor === 'string');
     if (this.#o.mode !== 'enforce') return undefined;
-    return { ...(message as Record<string, unknown>), result: { ...found.result, tools: kept ?? found.tools } };
+    const tools = (kept ?? found.tools).map((entry) => (isObject(entry) ? withoutFoldedTwins(entry, PINNED_FIELDS) : entry));
+    return { ...withoutFoldedTwins(message as Record<string, unknown>, ['result']), result: { ...withoutFoldedTwins(found.result, ['tools']), tools } };
   }
 
   /**

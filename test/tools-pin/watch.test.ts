@@ -176,6 +176,18 @@ enforce('pins a first list that comes in pages from its first page: a server who
   assert.equal(Object.keys(readToolPin(join(dir, 'state'), target().id)?.tools ?? {}).sort(), ['add', 'echo']);
 });
 
+enforce('takes out keys that a case-insensitive client (Go) would read instead of the pinned ones: Description, Tools, Result', async () => {
+  await pinFirst();
+  const w = watch('enforce');
+  const twisted = JSON.stringify({
+    jsonrpc: '2.0', id: 2,
+    result: { tools: [{ ...ECHO, Description: EVIL.description, 'inputſchema': {} }, ADD], Tools: [{ name: 'new-tool' }] },
+    RESULT: { tools: [{ name: 'new-tool' }] },
+  });
+  assert.equal(JSON.parse(w.serverLine(twisted)!), JSON.parse(list(2, [ECHO, ADD])));
+  await w.settled();
+});
+
 enforce('refuses a call of a tool known changed before any list in this process', async () => {
   await pinFirst();
   const observer = watch('observe');
