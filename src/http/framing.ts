@@ -345,7 +345,8 @@ export function parseResponseHead(head: Buffer): ResponseHead {
         coding = coding === undefined ? value : `${coding}, ${value}`;
         break;
       case 'content-type':
-        contentType = value;
+        // Repeated, it is joined as clients join it (and then names no one type: see messageBodyKind).
+        contentType = contentType === '' ? value : `${contentType}, ${value}`;
         break;
       case 'content-encoding':
         contentEncoding = contentEncoding === '' ? value : `${contentEncoding}, ${value}`;

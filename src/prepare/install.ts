@@ -24,7 +24,7 @@ import type { UpstreamProxy } from '../egress/proxy.js';
 import { parseProxyUrl } from './npm-config.js';
 import type { PackageSpec } from '../request/package-spec.js';
 import { readPin, readPinnedLockfile, updatePinCheck, writePin, writePinnedLockfile, type Pin, type PinnedPackage, type PinnedTree } from '../state/pins.js';
-import { parseLockfile, treeDirOf } from './lockfile.js';
+import { parseLockfile, topLevelEntry, treeDirOf } from './lockfile.js';
 
 /** The npm cache shared by install containers (content-addressed, safe to share). */
 export const NPM_CACHE_VOLUME = 'mcp-lok-npm-cache';
@@ -141,7 +141,7 @@ async function recordTree(path: string, base: Omit<InstallRecord, 'trees'>, keep
   return record;
 }
 
-interface InstallResult {
+export interface InstallResult {
   ok: boolean;
   reason?: string;
   message?: string;
@@ -315,12 +315,24 @@ async function installTree(ctx: Context, endpoint: EngineEndpoint, req: InstallR
   return { ...result, ok: true, dir: result.dir, packages: result.packages, lockfile: result.lockfile };
 }
 
-/** Returns the result, or a failure when its lockfile is missing, unreadable or names another tree. */
-function checkResolvedTree(result: InstallResult): InstallResult {
+/**
+ * Returns the result with each requested package's version and integrity as npm's lockfile
+ * records them (the registry's word), or a failure when its lockfile is missing, unreadable,
+ * names another tree or lacks a requested package. A package's own package.json is its
+ * tarball's word: its version may be anything (a higher one that silences update notices and
+ * lies in `list`, or terminal escapes for the `ready:` line).
+ */
+export function checkResolvedTree(result: InstallResult): InstallResult {
   try {
     if (result.lockfile === undefined) throw new Error('npm wrote no lockfile');
-    if (treeDirOf(parseLockfile(result.lockfile)) !== result.dir) throw new Error('the lockfile does not name the tree');
-    return result;
+    const lock = parseLockfile(result.lockfile);
+    if (treeDirOf(lock) !== result.dir) throw new Error('the lockfile does not name the tree');
+    const packages = (result.packages ?? []).map((p) => {
+      const entry = typeof p.name === 'string' ? topLevelEntry(lock, p.name) : undefined;
+      if (!entry) throw new Error(`the lockfile does not hold ${JSON.stringify(String(p.name)).slice(0, 100)}`);
+      return { ...p, version: entry.version, integrity: entry.integrity };
+    });
+    return { ...result, packages };
   } catch (error) {
     return { ok: false, reason: 'failed', message: `the installed tree cannot be pinned: ${(error as Error).message}` };
   }

@@ -17,6 +17,17 @@ export function createPin(target: ToolPinTarget, tools: readonly PinnedTool[], n
 }
 
 /**
+ * Returns the pin with the tools of a later page of its first list added (those it does not
+ * hold yet; a name it holds keeps its first definition), or the same record when none is new.
+ */
+export function extendPin(record: ToolPinRecord, page: readonly PinnedTool[], now: string): ToolPinRecord {
+  const fresh = page.filter((t) => !Object.hasOwn(record.tools, t.name));
+  if (fresh.length === 0) return record;
+  const tools = Object.assign(Object.create(null) as object, pinTools(fresh), record.tools) as ToolPinRecord['tools'];
+  return { ...record, tools, updatedAt: now };
+}
+
+/**
  * Returns the pending changes after a list was seen: a complete list replaces them (a tool back
  * to its pinned definition is no longer pending), a page adds its new and changed tools and
  * clears those it lists as pinned. A change seen before keeps its first sighting.

@@ -22,7 +22,17 @@ function serverScanner(): ReturnType<typeof createLineScanner> {
 export function createToolsTap(watch: ToolsWatch, log: (line: string) => void): ChunkSink {
   const scanner = serverScanner();
   let failed = false;
-  const sink: ScanSink = { plain: () => {}, line: (text) => { watch.serverLine(text); } };
+  let overflowSaid = false;
+  const sink: ScanSink = {
+    plain: () => {},
+    line: (text) => { watch.serverLine(text); },
+    // The client got it whole (JSON's whitespace pads a tools list past any limit), so it is said, once.
+    overflow: (max) => {
+      if (overflowSaid) return;
+      overflowSaid = true;
+      log(`mcp-lok: the server sent a message over ${max / MIB} MiB, which was not checked for changed tools (--pin-tools observe reads messages up to that size; enforce drops larger ones).`);
+    },
+  };
   // A fault in watching must never take the relay down with it: it ends the watching, said once.
   const guard = (work: () => void): void => {
     if (failed) return;

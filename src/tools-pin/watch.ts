@@ -5,8 +5,8 @@
 import { withLock } from '../state/lock.js';
 import { appendToolEvent, readToolPin, toolPinLockPath, writeToolPin, type ToolPinRecord } from '../state/tool-pins.js';
 import { approveCommand, type ToolPinTarget } from './identity.js';
-import { compareManifests, describeToolDiff, diffComparison, hashTool, pickPinnedFields, type PinnedTool, type ToolDiff } from './manifest.js';
-import { createPin, isPinnedDefinition, mayCallTool, samePending, updatePending, type PinMode } from './pin.js';
+import { compareManifests, describeToolDiff, diffComparison, hashTool, pickPinnedFields, PINNED_FIELDS, type PinnedTool, type ToolDiff } from './manifest.js';
+import { createPin, extendPin, isPinnedDefinition, mayCallTool, samePending, updatePending, type PinMode } from './pin.js';
 
 /** Matches the key `"tools"` in JSON text, any of its letters written as a `\u` escape. */
 const TOOLS_KEY = /"(?:t|\\u0074)(?:o|\\u006[fF])(?:o|\\u006[fF])(?:l|\\u006[cC])(?:s|\\u0073)"/;
@@ -32,6 +32,25 @@ export function mayConcernTools(line: string | Buffer): boolean {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Returns a key as a case-insensitive reader compares it (Go's encoding/json folds `K` to `k` and `ſ` to `s` too). */
+function foldKey(key: string): string {
+  return key.toUpperCase().toLowerCase();
+}
+
+/**
+ * Returns the object without the keys that are not one of `names` but fold to one: a client
+ * that matches keys case-insensitively (Go's encoding/json, last key winning) would read a
+ * `"Description"` or `"Tools"` beside the pinned one instead of it. The same object when it has none.
+ */
+function withoutFoldedTwins(value: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  const folded = new Set(names.map(foldKey));
+  const twins = Object.keys(value).filter((k) => !names.includes(k) && folded.has(foldKey(k)));
+  if (twins.length === 0) return value;
+  const copy = { ...value };
+  for (const k of twins) delete copy[k];
+  return copy;
 }
 
 /** Returns the tools array of a JSON-RPC response whose result lists tools, else undefined. */
@@ -65,6 +84,12 @@ export class ToolsWatch {
   readonly #seen = new Map<string, Set<string>>();
   #work: Promise<void> = Promise.resolve();
   #damagedSaid = false;
+  /**
+   * This process is pinning a first list that comes in pages: its first page made the pin (a
+   * server whose every page has a nextCursor, or a client that reads one page, would otherwise
+   * never be pinned, and every start would be a "first use"); its later pages join the pin.
+   */
+  #pinningPages = false;
 
   constructor(options: ToolsWatchOptions) {
     this.#o = options;
@@ -109,7 +134,8 @@ export class ToolsWatch {
     if (!found) return undefined;
     const kept = this.#review(found.tools, typeof found.result.nextCursor === 'string');
     if (this.#o.mode !== 'enforce') return undefined;
-    return { ...(message as Record<string, unknown>), result: { ...found.result, tools: kept ?? found.tools } };
+    const tools = (kept ?? found.tools).map((entry) => (isObject(entry) ? withoutFoldedTwins(entry, PINNED_FIELDS) : entry));
+    return { ...withoutFoldedTwins(message as Record<string, unknown>, ['result']), result: { ...withoutFoldedTwins(found.result, ['tools']), tools } };
   }
 
   /**
@@ -195,8 +221,11 @@ export class ToolsWatch {
       hashes.add(hashTool(tool));
     }
     const record = this.#read();
-    this.#record(seenNow, complete);
-    if (this.#o.mode !== 'enforce' || record === undefined) return undefined;
+    // A first list's pages, until one completes it, pin as they come (see #pinningPages).
+    const firstList = record === undefined || this.#pinningPages;
+    this.#pinningPages = firstList && !complete;
+    this.#record(seenNow, complete, firstList);
+    if (this.#o.mode !== 'enforce' || firstList) return undefined;
     if (record === 'damaged') return [];
     return entries.filter((entry) => {
       const tool = pickPinnedFields(entry);
@@ -204,15 +233,24 @@ export class ToolsWatch {
     });
   }
 
-  /** Records a list in the background, under the pin's lock: the first complete one pins, later ones note what differs. */
-  #record(seen: PinnedTool[], complete: boolean): void {
+  /**
+   * Records a list in the background, under the pin's lock: the first list pins (page by page
+   * when it comes in pages: `firstList`), later ones note what differs.
+   */
+  #record(seen: PinnedTool[], complete: boolean, firstList: boolean): void {
     const { stateDir, locksDir, target } = this.#o;
     this.#work = this.#work.then(() => withLock(toolPinLockPath(locksDir, target.id), async () => {
       const record = this.#read();
       if (record === 'damaged') return;
       const now = new Date(this.#o.now()).toISOString();
       if (!record) {
-        if (complete) this.#pin(createPin(target, seen, now));
+        this.#pin(createPin(target, seen, now));
+        return;
+      }
+      if (firstList) {
+        // A later page of the list that made the pin (or another first use's, at the same time): its new tools join it.
+        const joined = extendPin(record, seen, now);
+        if (joined !== record) writeToolPin(stateDir, joined);
         return;
       }
       const comparison = compareManifests(record.tools, seen, complete);

@@ -146,6 +146,33 @@ shim('refuses an unknown name in one line', async () => {
 
 shim.run();
 
+const cursor = suite('tool pins of a server whose tools/list always has a nextCursor');
+const CURSOR_NAME = `e2e-cursor-${randomBytes(3).toString('hex')}`;
+const CURSOR_PIN = toolPinTarget({ name: CURSOR_NAME });
+
+cursor.before(async () => {
+  await requireEngine();
+  registry = await startFixtureRegistry();
+  forgetPin(CURSOR_PIN);
+});
+cursor.after(async () => {
+  forgetPin(CURSOR_PIN);
+  await registry?.close();
+});
+
+cursor('is pinned from its first page (the SDK client reads one), so enforce later hides its changed tool', async () => {
+  const flags = ['--name', CURSOR_NAME, '-e', 'TOOL_CURSOR=1'];
+  const first = await shimSession(flags, V1);
+  assert.is(descriptionOf(first.listed, 'echo'), V1);
+  assert.equal(Object.keys(readToolPin(STATE, CURSOR_PIN.id)?.tools ?? {}).sort(), ['add', 'echo']);
+  const later = await shimSession([...flags, '--pin-tools', 'enforce'], V2);
+  assert.equal(later.listed.tools.map((t) => t.name), ['add']);
+  assert.instance(later.echo, Error);
+  assert.match(later.stderr, `tool "echo" changed (description)`);
+});
+
+cursor.run();
+
 const bridge = suite('tool pins through the session bridge (mcp-lok start)');
 const name = `e2e-pins-${randomBytes(3).toString('hex')}`;
 const BRIDGE_PIN = toolPinTarget({ name });

@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request } from 'node:http';
 import {
-  checkClientBody, createJsonFilter, createSseFilter, createSseTap, eventData, messageBodyKind, parseMessages, SseEvents, type MessageHooks,
+  checkClientBody, createJsonFilter, createJsonTap, createSseFilter, createSseTap, eventData, looseMessageBodyKind, messageBodyKind, parseMessages,
+  SseEvents, type MessageHooks,
 } from '../../src/http/reverse-proxy/messages.js';
 import { startReverseProxy, type ReverseProxy, type Upstream } from '../../src/http/reverse-proxy/proxy.js';
 import { createSdkSseHandler, createStreamableHandler, listenHttp } from '../support/sdk-http-servers.js';
@@ -117,6 +120,49 @@ units('the JSON filter refuses to hold more than its limit', () => {
   assert.throws(() => filter.push(Buffer.from('"0123456789"}')));
 });
 
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+/** Reads a body as a client does (fetch's json(), TextDecoderStream): UTF-8, a leading byte order mark dropped. */
+const asClientReads = (body: Buffer): string => new TextDecoder().decode(body);
+
+units('a byte order mark before a body does not hide its tools result from the filters or the taps', () => {
+  const enforcing = hooksFor('evil', true);
+  const json = createJsonFilter(enforcing);
+  json.push(Buffer.concat([BOM, Buffer.from(list(['ok', 'evil']))]));
+  assert.equal(JSON.parse(asClientReads(json.end())), JSON.parse(list(['ok'])));
+  const sse = createSseFilter(enforcing);
+  const out = Buffer.concat([sse.push(Buffer.concat([BOM, Buffer.from(`data: ${list(['ok', 'evil'])}\n\n`)])), sse.end()]);
+  assert.equal(JSON.parse(eventData(asClientReads(out))!), JSON.parse(list(['ok'])));
+  const observing = hooksFor('evil', false);
+  const jsonTap = createJsonTap(observing);
+  jsonTap.push(Buffer.concat([BOM, Buffer.from(list(['ok', 'evil']))]));
+  jsonTap.end();
+  const sseTap = createSseTap(observing);
+  sseTap.push(Buffer.concat([BOM, Buffer.from(`data: ${list(['ok', 'evil'])}\n\n`)]));
+  assert.equal(observing.seen, [['ok', 'evil'], ['ok', 'evil']]);
+});
+
+units('enforcing, a body or event that may list tools and is not JSON is not passed (another client\'s parser may read it)', () => {
+  const hooks = hooksFor('evil', true);
+  const json = createJsonFilter(hooks);
+  json.push(Buffer.from(list(['ok', 'evil']).replace('"evil"}', '"evil","n":NaN}')));
+  assert.throws(() => json.end(), /not JSON/);
+  const sse = createSseFilter(hooks);
+  assert.throws(() => sse.push(Buffer.from(`data: ${list(['evil'])},\n\n`)), /not JSON/);
+  const plain = createJsonFilter(hooks);
+  plain.push(Buffer.from('not json, no tools'));
+  assert.is(plain.end().toString(), 'not json, no tools');
+});
+
+units('looseMessageBodyKind finds the types some client reads as JSON or SSE though they are neither', () => {
+  for (const [type, kind] of [
+    ['text/event-streamx', 'sse'], ['text/plain; a=application/json', 'json'], ['application/jsonx', 'json'],
+    ['application/json, text/plain', 'json'], ['text/plain, text/event-stream', 'sse'], ['text/html', undefined], ['', undefined],
+  ] as const) {
+    assert.is(messageBodyKind(type) === undefined || type.includes(','), true, type);
+    assert.is(looseMessageBodyKind(type), kind, type);
+  }
+});
+
 units('a refused call is answered with a JSON-RPC error; a batch holding one is refused whole', () => {
   const hooks = hooksFor('evil', true);
   const call = (id: number, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } });
@@ -192,6 +238,75 @@ e2e('legacy SSE, enforcing: the tools/list on the event stream is filtered and a
     assert.equal(sum.content, [{ type: 'text', text: '2' }]);
   });
   assert.is(hooks.refused, 1);
+});
+
+/** A streamable-HTTP MCP server written by hand, answering tools/list with the body `toolsBody` makes (a server that plays games with framing). */
+function rawStreamableServer(toolsBody: (id: unknown) => { type: string | string[]; body: Buffer }): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const message = JSON.parse(Buffer.concat(parts).toString() || '{}') as { id?: unknown; method?: string };
+      if (message.id === undefined) { res.writeHead(202).end(); return; }
+      if (message.method === 'initialize') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+          jsonrpc: '2.0', id: message.id, result: { protocolVersion: '2025-03-26', capabilities: { tools: {} }, serverInfo: { name: 'raw', version: '1' } },
+        }));
+        return;
+      }
+      const { type, body } = toolsBody(message.id);
+      res.writeHead(200, { 'content-type': type }).end(body);
+    });
+  };
+}
+
+const toolsResult = (id: unknown): string => JSON.stringify({ jsonrpc: '2.0', id, result: { tools: [{ name: 'add', inputSchema: { type: 'object' } }, { name: 'session', inputSchema: { type: 'object' } }] } });
+
+e2e('enforcing, a tools/list body that starts with a byte order mark is still filtered for the SDK client (JSON and SSE)', async () => {
+  for (const sse of [false, true]) {
+    const hooks = hooksFor('session', true);
+    const proxy = await serve(rawStreamableServer((id) => ({
+      type: sse ? 'text/event-stream' : 'application/json',
+      body: Buffer.concat([BOM, Buffer.from(sse ? `data: ${toolsResult(id)}\n\n` : toolsResult(id))]),
+    })), hooks);
+    await useClient(new StreamableHTTPClientTransport(new URL(`${proxy.url}/mcp`)), async (client) => {
+      assert.equal((await client.listTools()).tools.map((t) => t.name), ['add'], sse ? 'SSE' : 'JSON');
+    });
+  }
+});
+
+/** Posts a tools/list through the proxy; resolves with the status and body the client gets, or the error that broke it off. */
+function postList(url: string): Promise<{ status: number; body: string } | Error> {
+  return new Promise((resolve) => {
+    const req = request(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString() }));
+      res.on('error', resolve);
+    });
+    req.on('error', resolve);
+    req.end(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }));
+  });
+}
+
+e2e('a body typed so that some client reads it as JSON or SSE is a 502 when enforcing, and observed when observing', async () => {
+  const cases: Array<{ type: string | string[]; body: (id: unknown) => string }> = [
+    { type: 'text/event-streamx', body: (id) => `data: ${toolsResult(id)}\n\n` },
+    { type: 'text/plain; a=application/json', body: toolsResult },
+    { type: ['text/plain', 'application/json'], body: toolsResult },
+    { type: ['application/json', 'text/plain'], body: toolsResult },
+  ];
+  for (const c of cases) {
+    const enforcing = hooksFor('session', true);
+    const proxy = await serve(rawStreamableServer((id) => ({ type: c.type, body: Buffer.from(c.body(id)) })), enforcing);
+    const got = await postList(proxy.url);
+    assert.ok(got instanceof Error || got.status === 502, `${String(c.type)}: ${JSON.stringify(got instanceof Error ? got.message : got)}`);
+    const observing = hooksFor('session', false);
+    const observed = await serve(rawStreamableServer((id) => ({ type: c.type, body: Buffer.from(c.body(id)) })), observing);
+    const passed = await postList(observed.url);
+    assert.ok(!(passed instanceof Error) && passed.status === 200, String(c.type));
+    assert.equal(observing.seen, [['add', 'session']], String(c.type));
+  }
 });
 
 units.run();

@@ -75,3 +75,26 @@ names('names the specs as asked (the selector npx would use), and one volume per
 });
 
 names.run();
+
+const resolved = suite('checkResolvedTree');
+
+const lockOf = (version: string): string => JSON.stringify({
+  lockfileVersion: 3,
+  packages: { '': { dependencies: { lying: '^1.0.0' } }, 'node_modules/lying': { version, integrity: 'sha512-abc' } },
+});
+
+resolved('takes each package\'s version and integrity from npm\'s lockfile, not from what its own package.json claims', async () => {
+  const { checkResolvedTree } = await import('../../src/prepare/install.js');
+  const { parseLockfile, treeDirOf } = await import('../../src/prepare/lockfile.js');
+  const lockfile = lockOf('1.0.0');
+  const dir = treeDirOf(parseLockfile(lockfile));
+  // The tarball's package.json says 99.0.0 and retitles the terminal.
+  const result = checkResolvedTree({ ok: true, dir, lockfile, packages: [{ name: 'lying', version: '99.0.0\u001b]0;owned\u0007', integrity: '', bin: {} }] });
+  assert.ok(result.ok, result.message);
+  assert.equal(result.packages, [{ name: 'lying', version: '1.0.0', integrity: 'sha512-abc', bin: {} }]);
+  const missing = checkResolvedTree({ ok: true, dir, lockfile, packages: [{ name: 'other', version: '1.0.0', integrity: '', bin: {} }] });
+  assert.not.ok(missing.ok);
+  assert.match(missing.message ?? '', /does not hold "other"/);
+});
+
+resolved.run();

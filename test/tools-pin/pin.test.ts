@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { approveCommand, matchToolPins, toolPinTarget } from '../../src/tools-pin/identity.js';
 import { compareManifests, hashTool, type PinnedTool } from '../../src/tools-pin/manifest.js';
-import { approvePending, createPin, mayCallTool, pendingDiffs, summarizePin, updatePending } from '../../src/tools-pin/pin.js';
+import { approvePending, createPin, extendPin, mayCallTool, pendingDiffs, summarizePin, updatePending } from '../../src/tools-pin/pin.js';
 import type { ToolPinRecord } from '../../src/state/tool-pins.js';
 
 const T0 = '2025-06-01T00:00:00.000Z';
@@ -48,6 +48,19 @@ identity('quotes the approve command only when the shell needs it', () => {
 });
 
 identity.run();
+
+const extend = suite('extendPin');
+
+extend('adds the new tools of a later page of the first list; a name already pinned keeps its first definition', () => {
+  const pin = createPin(toolPinTarget({ name: 'x' }), [echo], T0);
+  assert.is(extendPin(pin, [evil], T1), pin);
+  const next = extendPin(pin, [evil, add], T1);
+  assert.equal(Object.keys(next.tools).sort(), ['add', 'echo']);
+  assert.is(next.tools.echo?.hash, hashTool(echo));
+  assert.is(next.updatedAt, T1);
+  assert.is(next.pinnedAt, T0);
+});
+extend.run();
 
 const match = suite('matchToolPins');
 const record = (subject: Parameters<typeof toolPinTarget>[0]): ToolPinRecord => createPin(toolPinTarget(subject), [], T0);

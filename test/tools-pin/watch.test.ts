@@ -162,6 +162,32 @@ enforce('hides a changed and a new tool from tools/list, marks them awaiting app
   assert.ok(log.some((l) => l.includes('hidden from the client until')), log.join('\n'));
 });
 
+enforce('pins a first list that comes in pages from its first page: a server whose every page has a nextCursor is still held to its pin', async () => {
+  const first = watch('enforce');
+  assert.is(first.serverLine(list(1, [ECHO], 'page-2')), list(1, [ECHO], 'page-2'));
+  assert.is(first.serverLine(list(2, [ADD], 'page-3')), list(2, [ADD], 'page-3'));
+  await first.settled();
+  assert.equal(Object.keys(readToolPin(join(dir, 'state'), target().id)?.tools ?? {}).sort(), ['add', 'echo']);
+  const log: string[] = [];
+  const later = watch('enforce', log);
+  assert.equal(JSON.parse(later.serverLine(list(3, [EVIL, ADD, { name: 'new-tool' }], 'page-2'))!), JSON.parse(list(3, [ADD], 'page-2')));
+  await later.settled();
+  assert.ok(log.some((l) => l.includes('tool "echo" changed')), log.join('\n'));
+  assert.equal(Object.keys(readToolPin(join(dir, 'state'), target().id)?.tools ?? {}).sort(), ['add', 'echo']);
+});
+
+enforce('takes out keys that a case-insensitive client (Go) would read instead of the pinned ones: Description, Tools, Result', async () => {
+  await pinFirst();
+  const w = watch('enforce');
+  const twisted = JSON.stringify({
+    jsonrpc: '2.0', id: 2,
+    result: { tools: [{ ...ECHO, Description: EVIL.description, 'inputſchema': {} }, ADD], Tools: [{ name: 'new-tool' }] },
+    RESULT: { tools: [{ name: 'new-tool' }] },
+  });
+  assert.equal(JSON.parse(w.serverLine(twisted)!), JSON.parse(list(2, [ECHO, ADD])));
+  await w.settled();
+});
+
 enforce('refuses a call of a tool known changed before any list in this process', async () => {
   await pinFirst();
   const observer = watch('observe');
@@ -251,6 +277,20 @@ streams('the tap sees a tools list cut anywhere across chunks', async () => {
     await w.settled();
     assert.ok(log.some((l) => l.includes('tool "echo" changed')), `cut at ${cut}: ${log.join('\n')}`);
   }
+});
+
+streams('observing, a tools list padded past the line limit is said to be unchecked, not passed over in silence', async () => {
+  await pinFirst();
+  const log: string[] = [];
+  const w = watch('observe', log);
+  const tap = createToolsTap(w, (l) => log.push(l));
+  // JSON whitespace: the client reads this list as it reads any other.
+  const padded = Buffer.from(`${list(2, [EVIL, ADD]).replace('{"tools"', `{${' '.repeat(17 * 1024 * 1024)}"tools"`)}\n`);
+  for (let i = 0; i < padded.length; i += 64 * 1024) tap(padded.subarray(i, i + 64 * 1024));
+  tap(padded.subarray(0, 0));
+  tap.end();
+  await w.settled();
+  assert.is(log.filter((l) => l.includes('not checked for changed tools')).length, 1, log.join('\n'));
 });
 
 streams('the output filter passes other bytes unchanged and rewrites the tools list, whole lines only', async () => {

@@ -50,9 +50,21 @@ const CR = 0x0d;
 /** Returns the messages of a JSON-RPC text: one, or a batch's; none when it is not JSON. */
 export function parseMessages(text: string): unknown[] {
   let value: unknown;
-  try { value = JSON.parse(text); } catch { return []; }
+  try { value = JSON.parse(withoutBom(text)); } catch { return []; }
   return Array.isArray(value) ? value : [value];
 }
+
+/**
+ * Returns a body's text without a leading byte order mark. Clients decode bodies as UTF-8 the
+ * WHATWG way (fetch's `json()`, `TextDecoderStream`), which drops it: read with it, a tools
+ * result would fail to parse here and reach the client unchecked.
+ */
+export function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** Thrown under enforcing for a body or event that may carry a tools result and cannot be read: it is never passed unchecked. */
+export class UncheckableMessage extends Error {}
 
 /** Splits an SSE byte stream into whole events (each with the blank line that ends it). */
 export class SseEvents {
@@ -110,11 +122,16 @@ function replaceEventData(event: string, data: string): string {
   return `${[...kept, `data: ${data}`].join('\n')}\n\n`;
 }
 
-/** Passes a body's messages to the hooks; returns the text to send instead, or undefined to keep it. */
-function filterText(text: string, hooks: MessageHooks): string | undefined {
+/**
+ * Passes a body's messages to the hooks; returns the text to send instead, or undefined to keep
+ * it. Text that may matter and is not JSON throws UncheckableMessage: a client with another
+ * parser (one that takes `NaN`, say) could still read a tools result in it.
+ */
+function filterText(raw: string, hooks: MessageHooks): string | undefined {
+  const text = withoutBom(raw);
   if (!hooks.serverMayMatter(text)) return undefined;
   let value: unknown;
-  try { value = JSON.parse(text); } catch { return undefined; }
+  try { value = JSON.parse(text); } catch { throw new UncheckableMessage('a message that may list tools and is not JSON'); }
   const batch = Array.isArray(value);
   const messages = batch ? value as unknown[] : [value];
   let changed = false;
@@ -131,12 +148,15 @@ function filterText(text: string, hooks: MessageHooks): string | undefined {
 /** Returns a transform that holds an SSE body's events until whole and passes each one's message to the hooks. */
 export function createSseFilter(hooks: MessageHooks): BodyTransform {
   const events = new SseEvents();
+  let first = true;
   return {
     done: false,
     push(chunk) {
       const out: Buffer[] = [];
       for (const event of events.push(chunk)) {
-        const text = event.toString('utf8');
+        // Only the stream's first bytes can be a byte order mark (the client's decoder drops it there).
+        const text = first ? withoutBom(event.toString('utf8')) : event.toString('utf8');
+        first = false;
         const data = hooks.serverMayMatter(text) ? eventData(text) : undefined;
         const replaced = data === undefined ? undefined : filterText(data, hooks);
         out.push(replaced === undefined ? event : Buffer.from(replaceEventData(text, replaced), 'utf8'));
@@ -150,10 +170,12 @@ export function createSseFilter(hooks: MessageHooks): BodyTransform {
 /** Returns a tap that shows an SSE body's messages to the hooks. */
 export function createSseTap(hooks: MessageHooks): BodyTap {
   const events = new SseEvents();
+  let first = true;
   return {
     push(chunk) {
       for (const event of events.push(chunk)) {
-        const text = event.toString('utf8');
+        const text = first ? withoutBom(event.toString('utf8')) : event.toString('utf8');
+        first = false;
         if (!hooks.serverMayMatter(text)) continue;
         const data = eventData(text);
         if (data !== undefined) for (const m of parseMessages(data)) hooks.fromServer(m);
@@ -198,7 +220,7 @@ export function createJsonTap(hooks: MessageHooks, limit = OBSERVED_BODY_LIMIT_B
     },
     end() {
       if (size > limit) return;
-      const text = Buffer.concat(parts).toString('utf8');
+      const text = withoutBom(Buffer.concat(parts).toString('utf8'));
       parts.length = 0;
       if (hooks.serverMayMatter(text)) for (const m of parseMessages(text)) hooks.fromServer(m);
     },
@@ -216,6 +238,19 @@ export function messageBodyKind(contentType: string): 'json' | 'sse' | undefined
   const type = mediaType(contentType);
   if (type === 'text/event-stream') return 'sse';
   if (type === 'application/json' || type.endsWith('+json')) return 'json';
+  return undefined;
+}
+
+/**
+ * Returns how a client might still read a body that messageBodyKind places as neither: clients
+ * test the header loosely (the `eventsource` package by prefix, so `text/event-streamx` is SSE;
+ * older MCP SDKs by substring, so `text/plain; a=application/json` is JSON; others by prefix,
+ * and joined duplicate headers), so such a body is not passed unchecked.
+ */
+export function looseMessageBodyKind(contentType: string): 'json' | 'sse' | undefined {
+  const lower = contentType.toLowerCase();
+  if (lower.includes('event-stream')) return 'sse';
+  if (lower.includes('json')) return 'json';
   return undefined;
 }
 

@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { createEndpointRewriter } from './endpoint-rewriter.js';
 import {
   checkClientBody, createJsonFilter, createJsonTap, createSseFilter, createSseTap, HELD_REQUEST_LIMIT_BYTES, HeldBodyTooLarge,
-  messageBodyKind, type BodyTap, type BodyTransform, type MessageHooks,
+  looseMessageBodyKind, messageBodyKind, UncheckableMessage, type BodyTap, type BodyTransform, type MessageHooks,
 } from './messages.js';
 import { checkBearerToken, checkRequestOrigin, type ListenPolicy } from '../host-check.js';
 import {
@@ -45,6 +45,16 @@ interface HeldRequest {
 function headerValue(fields: readonly string[], lowerName: string): string | undefined {
   for (let k = 0; k < fields.length; k += 2) if (fields[k]?.toLowerCase() === lowerName) return fields[k + 1];
   return undefined;
+}
+
+/** Runs a step of a body's tool-pinning filter: a body it cannot pass checked becomes a 502 (broken off once begun). */
+function checkedBody(step: () => Buffer): Buffer {
+  try {
+    return step();
+  } catch (error) {
+    if (error instanceof HeldBodyTooLarge || error instanceof UncheckableMessage) throw new HttpFramingError(502, `${error.message}, which mcp-lok does not pass unchecked under --pin-tools enforce`);
+    throw error;
+  }
 }
 
 /** How long a connection refused with an error stays open to drain what the client still sends. */
@@ -493,10 +503,14 @@ export class SpliceConnection {
    * body is copied, and a copy goes to the tap.
    */
   private bodyTransform(exchange: Exchange, head: ResponseHead): BodyTransform | undefined {
-    const kind = messageBodyKind(head.contentType);
-    const endpoint = exchange.method === 'GET' && kind === 'sse' ? createEndpointRewriter(`http://${exchange.publicHost}`) : undefined;
+    const strict = messageBodyKind(head.contentType);
+    const endpoint = exchange.method === 'GET' && strict === 'sse' ? createEndpointRewriter(`http://${exchange.publicHost}`) : undefined;
     const hooks = this.options.hooks;
-    if (!hooks || !kind) return endpoint;
+    if (!hooks) return endpoint;
+    const kind = strict ?? looseMessageBodyKind(head.contentType);
+    if (!kind) return endpoint;
+    // A type some client reads as JSON or SSE, though it is neither: observed as that, never passed unchecked.
+    if (!strict && hooks.rewrites) throw new HttpFramingError(502, `a body of type ${JSON.stringify(head.contentType.slice(0, 100))}, which a client may read as MCP messages and mcp-lok cannot check under --pin-tools enforce`);
     if (head.contentEncoding !== '' && head.contentEncoding.toLowerCase() !== 'identity') {
       if (hooks.rewrites) throw new HttpFramingError(502, `a body with Content-Encoding ${head.contentEncoding}, which mcp-lok cannot check under --pin-tools enforce`);
       return endpoint;
@@ -510,14 +524,7 @@ export class SpliceConnection {
   }
 
   private rewrite(bytes: Buffer): void {
-    let out: Buffer;
-    try {
-      out = this.rewriter!.push(bytes);
-    } catch (error) {
-      if (error instanceof HeldBodyTooLarge) throw new HttpFramingError(502, `${error.message}, which mcp-lok does not pass unchecked under --pin-tools enforce`);
-      throw error;
-    }
-    this.emit(out);
+    this.emit(checkedBody(() => this.rewriter!.push(bytes)));
   }
 
   /** Sends rewritten body bytes, re-framed as chunks when the body's length changed. */
@@ -533,7 +540,7 @@ export class SpliceConnection {
   private finishRewrite(): void {
     const rewriter = this.rewriter;
     if (!rewriter) return;
-    const rest = rewriter.end();
+    const rest = checkedBody(() => rewriter.end());
     if (rest.length > 0) this.emit(rest);
     this.rewriter = undefined;
     if (this.rewriteAsChunks) this.reply('0\r\n\r\n');
@@ -612,7 +619,15 @@ export class SpliceConnection {
     }
     if (this.responsePhase === UNTIL_CLOSE) {
       this.client.cork();
-      this.finishRewrite();
+      try {
+        this.finishRewrite();
+      } catch (error) {
+        if (!(error instanceof HttpFramingError)) throw error;
+        this.log(`upstream ${this.describeUpstream()} sent a response to ${exchange.method} ${exchange.path} that was broken off: ${error.message}`);
+        this.client.uncork();
+        this.client.destroy();
+        return;
+      }
       this.closeAfterResponse = true;
       this.completeResponse();
       this.client.uncork();
