@@ -1,3 +1,4 @@
+import { escapeControl } from './control-chars.js';
 import { LokError } from './errors.js';
 
 const SECRET_PATTERNS: RegExp[] = [
@@ -18,12 +19,13 @@ export function redactSecrets(text: string): string {
  */
 export function formatError(error: unknown, prog: string, debug: boolean): { text: string; exitCode: number } {
   if (error instanceof LokError) {
-    const lines = [`${prog}: ${redactSecrets(error.hint ? `${error.message} ${error.hint}` : error.message)}`];
+    // Text from outside (npm's, a registry's, a server's) can carry terminal escapes: the line shows them as escapes.
+    const lines = [`${prog}: ${escapeControl(redactSecrets(error.hint ? `${error.message} ${error.hint}` : error.message))}`];
     if (debug && error.cause) lines.push(redactSecrets(String((error.cause as Error).stack ?? error.cause)));
     return { text: lines.join('\n'), exitCode: error.exitCode };
   }
   const message = error instanceof Error ? error.message : String(error);
-  const lines = [`${prog}: internal error: ${redactSecrets(message)}${debug ? '' : ' Run again with --debug for details, and report it if it persists.'}`];
+  const lines = [`${prog}: internal error: ${escapeControl(redactSecrets(message))}${debug ? '' : ' Run again with --debug for details, and report it if it persists.'}`];
   if (debug && error instanceof Error && error.stack) lines.push(redactSecrets(error.stack));
   return { text: lines.join('\n'), exitCode: 1 };
 }

@@ -19,6 +19,12 @@ format('turns unexpected errors into an internal error without a stack unless de
   assert.ok(formatError(new Error('boom'), 'mcp-lok', true).text.split('\n').length > 1);
 });
 
+format('shows terminal escapes from outside text (npm, a registry, a server) as escapes, on one line', () => {
+  const { text } = formatError(new LokError('INSTALL_FAILED', 'Installing x failed: \u001b]0;pwned\u0007\u001b[2J.', { hint: 'Run \u009b1m again.' }), 'mcp-lok', false);
+  assert.is(text, 'mcp-lok: Installing x failed: \\x1b]0;pwned\\x07\\x1b[2J. Run \\x9b1m again.');
+  assert.is(formatError(new Error('bad \u001b[31m'), 'mcp-lok', false).text.includes('\u001b'), false);
+});
+
 format.run();
 
 const redact = suite('redactSecrets');

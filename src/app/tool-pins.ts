@@ -1,13 +1,14 @@
 // The user's side of tool-manifest pins: find a server's pin by what the user types, approve its
 // pending changes (`mcp-lok approve`), read its event log (`mcp-lok logs X --tools`), and its
 // state for `list`. Approving is the user's: the management server has no tool that calls this.
+import { escapeControl } from '../control-chars.js';
 import { EXIT, LokError } from '../errors.js';
 import { showInput } from '../request/input-errors.js';
 import { withLock } from '../state/lock.js';
 import { appendToolEvent, listToolPins, readToolEvents, readToolPin, toolPinLockPath, toolPinsDir, writeToolPin, type ToolPinEvent, type ToolPinRecord } from '../state/tool-pins.js';
 import { approveCommand, matchToolPins } from '../tools-pin/identity.js';
 import { describeToolDiff, type ToolDiff } from '../tools-pin/manifest.js';
-import { approvePending, pendingDiffs, summarizePin, type ToolPinStatus } from '../tools-pin/pin.js';
+import { approvePending, pendingDiffs, samePending, summarizePin, type ToolPinStatus } from '../tools-pin/pin.js';
 import type { Context } from './context.js';
 import { imageRepository } from './plan.js';
 
@@ -58,8 +59,10 @@ export function findToolPin(ctx: Context, query: string): ToolPinRecord {
 export interface ApproveResult {
   identity: string;
   id: string;
-  /** False when nothing was pending. */
+  /** False when nothing was pending, or the user said no. */
   approved: boolean;
+  /** The user was shown the changes and did not approve them. */
+  declined?: boolean;
   /** What was accepted. */
   changes: ToolDiff[];
   /** The pinned tools' names afterwards. */
@@ -73,22 +76,31 @@ export interface ApproveResult {
  * Accepts a pin's pending changes: new and changed tools are pinned as last seen, removed ones
  * dropped, and the event log says so. Nothing pending changes nothing.
  */
-export async function approveTools(ctx: Context, query: string): Promise<ApproveResult> {
+export async function approveTools(ctx: Context, query: string, confirm: (changes: ToolDiff[], record: ToolPinRecord) => Promise<boolean> = async () => true): Promise<ApproveResult> {
   const found = findToolPin(ctx, query);
   const state = ctx.paths.state;
+  // What the user is shown is what is approved: the server may change its tools again meanwhile.
+  const shown = readToolPin(state, found.id) ?? found;
+  const shownChanges = pendingDiffs(shown);
+  const result = (r: ToolPinRecord, approved: boolean, changes: ToolDiff[]): ApproveResult => ({
+    identity: r.identity, id: r.id, approved, changes, tools: Object.keys(r.tools).sort(), pinnedAt: r.pinnedAt, dir: toolPinsDir(state),
+  });
+  if (shownChanges.length === 0) return result(shown, false, shownChanges);
+  if (!(await confirm(shownChanges, shown))) return { ...result(shown, false, shownChanges), declined: true };
   return withLock(toolPinLockPath(ctx.paths.locks, found.id), async () => {
     const record = readToolPin(state, found.id) ?? found;
-    const changes = pendingDiffs(record);
-    const result = (r: ToolPinRecord, approved: boolean): ApproveResult => ({
-      identity: r.identity, id: r.id, approved, changes, tools: Object.keys(r.tools).sort(), pinnedAt: r.pinnedAt, dir: toolPinsDir(state),
-    });
-    if (changes.length === 0) return result(record, false);
+    if (!samePending(record.pending, shown.pending)) {
+      throw new LokError('INVALID_INPUT', `The tools of ${escapeControl(record.identity)} changed again while you reviewed them; nothing was approved.`, {
+        exitCode: EXIT.failure, hint: `Run \`${approveCommand(record.identity)}\` again to see the changes as they are now.`,
+      });
+    }
+    const changes = shownChanges;
     const now = new Date(ctx.now()).toISOString();
     const next = approvePending(record, now);
     writeToolPin(state, next);
     const lines = [`approved ${changes.length} change${changes.length === 1 ? '' : 's'} to the tools of ${record.identity}:`, ...changes.flatMap((d) => describeToolDiff(d))];
     appendToolEvent(state, record.id, { time: now, kind: 'approved', identity: record.identity, lines, diff: changes });
-    return result(next, true);
+    return result(next, true, changes);
   });
 }
 

@@ -106,10 +106,13 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'approve',
-    summary: 'Accept the new, changed or removed tools of a server since its tools were pinned (prints the diff)',
-    usage: 'mcp-lok approve [--json] NAME|PACKAGE|IMAGE',
+    summary: 'Review the new, changed or removed tools of a server since its tools were pinned, and accept exactly those',
+    usage: 'mcp-lok approve [--yes] [--json] NAME|PACKAGE|IMAGE',
     positionals: { min: 1, max: 1, names: ['SERVER'] },
-    options: { json },
+    options: {
+      yes: { type: 'boolean', short: 'y', description: 'Approve the changes it prints without asking (needed when there is no terminal to ask).' },
+      json,
+    },
     examples: ['mcp-lok approve @modelcontextprotocol/server-memory', 'mcp-lok approve memory', 'mcp-lok approve ghcr.io/org/server'],
     run: { parsed: async (ctx, args) => (await import('./commands/approve.js')).runApprove(ctx, args) },
   },

@@ -2,6 +2,7 @@
 // the server's tools/list results and the client's tools/call requests. It pins the first
 // complete list, reports what differs from the pin later (stderr and the pin's event log), and
 // under enforce hides changed tools from the client and refuses calls to them.
+import { createHash } from 'node:crypto';
 import { withLock } from '../state/lock.js';
 import { appendToolEvent, readToolPin, toolPinLockPath, writeToolPin, type ToolPinRecord } from '../state/tool-pins.js';
 import { approveCommand, type ToolPinTarget } from './identity.js';
@@ -62,6 +63,8 @@ function listedTools(message: unknown): { result: Record<string, unknown>; tools
 
 /** Processes who reported what: each distinct change is said once per process, whatever the number of sessions. */
 const REPORTED = new Set<string>();
+/** Past this many distinct changes a process forgets what it said (and may say a change again). */
+const MAX_REPORTED = 4096;
 
 export interface ToolsWatchOptions {
   stateDir: string;
@@ -276,8 +279,10 @@ export class ToolsWatch {
   #report(record: ToolPinRecord, diffs: ToolDiff[], now: string): void {
     const { stateDir, target, mode } = this.#o;
     const fresh = diffs.filter((d) => {
-      const key = `${target.id}\0${d.name}\0${d.change}\0${JSON.stringify(d.fields)}`;
+      // A hash, not the diff: a server that changes a long description at every list must not grow a supervisor.
+      const key = createHash('sha256').update(`${target.id}\0${d.name}\0${d.change}\0${JSON.stringify(d.fields)}`).digest('base64');
       if (REPORTED.has(key)) return false;
+      if (REPORTED.size >= MAX_REPORTED) REPORTED.clear();
       REPORTED.add(key);
       return true;
     });

@@ -91,7 +91,7 @@ proxied('under enforce, a changed description is hidden and its call refused unt
       const refused = await client.callTool({ name: 'echo', arguments: { message: 'x' } }).then(() => undefined, (e: Error) => e);
       assert.match(String(refused?.message), new RegExp(`mcp-lok approve ${NAME}`));
       await eventually(async () => /tool "echo" changed \(description\)/.test(served.stderr()), 10_000, 'the change to be reported');
-      const approved = await runBin(MANAGER, ['approve', NAME]);
+      const approved = await runBin(MANAGER, ['approve', '--yes', NAME]);
       assert.is(approved.code, 0, approved.stderr);
       assert.match(approved.stdout + approved.stderr, /IMPORTANT/);
       assert.equal(await descriptions(client), [V2]);

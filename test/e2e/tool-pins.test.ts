@@ -112,11 +112,11 @@ shim('under --pin-tools enforce hides the changed tool and refuses to call it, n
 });
 
 shim('mcp-lok approve prints the diff and pins the tool as it is now; enforce then passes it', async () => {
-  const approved = await runBin(MANAGER, ['approve', PKG]);
+  const approved = await runBin(MANAGER, ['approve', '--yes', PKG]);
   assert.is(approved.code, 0, approved.stderr);
   assert.match(approved.stdout.toString(), `description now: ${JSON.stringify(V2)}`);
   assert.match(approved.stdout.toString(), `Approved 1 change to the tools of ${PKG}`);
-  const again = await runBin(MANAGER, ['approve', PKG]);
+  const again = await runBin(MANAGER, ['approve', '--yes', PKG]);
   assert.match(again.stdout.toString(), /^Nothing to approve/);
   const run = await shimSession(['--pin-tools', 'enforce'], V2);
   assert.is(descriptionOf(run.listed, 'echo'), V2);
@@ -227,7 +227,7 @@ bridge('a new server of the same name with a changed description: hidden under e
   assert.match(tools.stdout.toString(), `description now: ${JSON.stringify(V2)}`);
   const containers = await lokContainers(`mcp-lok-name=${name}`);
   assert.ok(containers.some((c) => c.Labels['mcp-lok-tool-pin'] === BRIDGE_PIN.id && c.Labels['mcp-lok-tool-pin-mode'] === 'enforce'), 'the session\'s container names its pin');
-  const approved = await runBin(MANAGER, ['approve', name]);
+  const approved = await runBin(MANAGER, ['approve', '--yes', name]);
   assert.is(approved.code, 0, approved.stderr);
   assert.is(descriptionOf(await client.listTools() as Listed, 'echo'), V2);
   const result = await client.callTool({ name: 'echo', arguments: { text: 'hi' } }) as { content: Array<{ text?: string }> };
