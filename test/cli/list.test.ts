@@ -35,10 +35,10 @@ const rows = suite('formatListRows');
 rows('puts the pinned version and the tools\' state between the package and the age; - when there is none', () => {
   const [pinned, floating] = formatListRows([
     server({ pinned: '1.2.3', tools: tools({ state: 'awaiting approval', changed: 1, mode: 'enforce', approve: 'mcp-lok approve @scope/pkg' }) }),
-    server({ name: 'img', package: null, image: 'ghcr.io/org/app:1' }),
+    server({ name: 'img', package: null, image: 'registry.mcp-lok.test/org/app:1' }),
   ], NOW);
   assert.equal(pinned, ['notes', 'running', 'npx', 'stdio', '-', 'stdio', '@scope/pkg@1.2.3', '1.2.3', 'awaiting approval (1)', '1h', 'nothing beyond the sandbox']);
-  assert.equal(floating?.slice(6, 9), ['ghcr.io/org/app:1', '-', '-']);
+  assert.equal(floating?.slice(6, 9), ['registry.mcp-lok.test/org/app:1', '-', '-']);
 });
 
 rows.run();
