@@ -285,6 +285,7 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
         name: plan.name, role: options.role, launcher: plan.launcher, transport: options.transport, profile: plan.profileName,
         allows: plan.allows, packages: prepared.packages, image: prepared.image, owner: currentOwner(),
         toolPin: plan.toolPin && options.watched ? { id: plan.toolPin.target.id, mode: plan.toolPin.mode } : undefined,
+        pin: prepared.pinned?.key,
       }),
       // With named pipes the engine has no stdin to hold open.
       interactive: !fifos && options.io.stdin !== undefined,

@@ -8,6 +8,14 @@ import { isContainerName } from '../sandbox/names.js';
 import { STOP_GRACE_S } from '../sandbox/hardening.js';
 import { LABEL } from '../sandbox/labels.js';
 import { effectiveRecord, isSupervised, readRecord, readRecords, removeRecord, type ServerRecord } from '../state/records.js';
+import { readPinSummary, type PinSummary } from '../state/pins.js';
+import { installKey, requestedSpecs } from '../prepare/install.js';
+import { readNpmSettings } from '../prepare/npm-config.js';
+import { checkRecordedSpec } from '../request/recorded-spec.js';
+import { approveCommand } from '../tools-pin/identity.js';
+import type { PinMode, ToolPinStatus } from '../tools-pin/pin.js';
+import { choosePinMode, planToolPin } from './plan.js';
+import { readToolPinStatus } from './tool-pins.js';
 
 /** One sandboxed server as `list` shows it (and `--json` prints it). */
 export interface ServerInfo {
@@ -32,6 +40,112 @@ export interface ServerInfo {
   hint?: string;
   /** The bearer token a background server's clients must send, when it needs one (`list --json` only). */
   token?: string | null;
+  /** The pinned version of its npm package (`name@version` each, when several); null when it floats, is an image, or has no pin yet. */
+  pinned: string | null;
+  /** Its package pin: each package's version and integrity, when pinned, newer versions seen, earlier ones to roll back to. */
+  pin: PinSummary | null;
+  /** Its tool manifest's state; null when its tools are not checked (`--pin-tools off`). */
+  tools: ToolsInfo | null;
+}
+
+/** A server's tool manifest as `list` shows it. */
+export interface ToolsInfo {
+  /** `not pinned` (no complete list seen yet), `pinned`, `changed` (observed), `awaiting approval` (hidden by enforce), `damaged`. */
+  state: ToolPinStatus['state'];
+  /** What `mcp-lok approve` and `logs --tools` take. */
+  identity: string;
+  /** Tools in the pin. */
+  pinned: number;
+  added: number;
+  changed: number;
+  removed: number;
+  mode: PinMode;
+  pinnedAt?: string;
+  changedSince?: string;
+  /** The command that reviews and accepts the pending changes (the user's: no tool of the management server approves). */
+  approve?: string;
+}
+
+/** The pins a server's row shows: its package pin and its tool manifest, as read from the state folder. */
+export interface ServerPins {
+  pin?: PinSummary | undefined;
+  tools?: { status: ToolPinStatus; mode: PinMode } | undefined;
+}
+
+/** Where a server's pins are kept: the package pin's key, and the tool pin's id with its mode. */
+export interface PinRefs {
+  pinKey?: string | undefined;
+  toolPin?: { id: string; identity?: string | undefined; mode: PinMode } | undefined;
+}
+
+/** Returns the pinned version to show: the version of one package, `name@version` of each of several; null when none. */
+export function pinnedVersions(pin: PinSummary | undefined): string | null {
+  if (!pin || pin.packages.length === 0) return null;
+  if (pin.packages.length === 1) return pin.packages[0]?.version ?? null;
+  return pin.packages.map((p) => `${p.name}@${p.version}`).join(' ');
+}
+
+/** Returns a tool manifest's row fields, with the approve command when changes are pending. */
+export function describeTools(tools: ServerPins['tools']): ToolsInfo | null {
+  if (!tools) return null;
+  const { status, mode } = tools;
+  const pending = status.state === 'changed' || status.state === 'awaiting approval';
+  return {
+    state: status.state, identity: status.identity, pinned: status.tools, added: status.added, changed: status.changed, removed: status.removed, mode,
+    ...(status.pinnedAt ? { pinnedAt: status.pinnedAt } : {}),
+    ...(status.changedSince ? { changedSince: status.changedSince } : {}),
+    ...(pending ? { approve: approveCommand(status.identity) } : {}),
+  };
+}
+
+function pinFields(pins: ServerPins): Pick<ServerInfo, 'pinned' | 'pin' | 'tools'> {
+  return { pinned: pinnedVersions(pins.pin), pin: pins.pin ?? null, tools: describeTools(pins.tools) };
+}
+
+const PIN_KEY = /^[0-9a-f]{16}$/;
+
+/** Returns where a container's pins are, from its labels (absent or malformed labels: none). */
+export function pinRefsOfLabels(labels: Readonly<Record<string, string>>): PinRefs {
+  const key = labels[LABEL.pin];
+  const id = labels[LABEL.toolPin];
+  const mode = labels[LABEL.toolPinMode] === 'enforce' ? 'enforce' : 'observe';
+  return {
+    ...(key !== undefined && PIN_KEY.test(key) ? { pinKey: key } : {}),
+    ...(id ? { toolPin: { id, mode } } : {}),
+  };
+}
+
+/**
+ * Returns where a background server's pins are: the package pin its last start recorded (else
+ * the one its request names with `registry`, as `update NAME` finds it), and its tool pin
+ * unless its tools are not checked (`--pin-tools off`).
+ */
+export function pinRefsOfRecord(record: ServerRecord, registry: () => string): PinRefs {
+  if (!record.spec) return {};
+  let spec;
+  try { spec = checkRecordedSpec(record.spec, record.name); } catch { return {}; }
+  const { source, lok, profile, homeScope } = spec.server;
+  const recorded = record.pinKey !== undefined && PIN_KEY.test(record.pinKey) ? record.pinKey : undefined;
+  const pinKey = source.kind !== 'npx' || lok.refreshAfterMs !== undefined ? undefined
+    : recorded ?? installKey(requestedSpecs(source.packages), lok.registry ?? registry());
+  const mode = choosePinMode(lok.pinTools, profile.profile);
+  const target = mode ? planToolPin(source, lok.name, homeScope) : undefined;
+  return {
+    ...(pinKey ? { pinKey } : {}),
+    ...(target && mode ? { toolPin: { id: target.id, identity: target.identity, mode } } : {}),
+  };
+}
+
+/** Reads a server's pins from the state folder (each pin read once per `cache`). */
+export function readServerPins(ctx: Pick<Context, 'paths'>, refs: PinRefs, cache: Map<string, unknown> = new Map()): ServerPins {
+  const once = <T>(key: string, read: () => T): T => {
+    if (!cache.has(key)) cache.set(key, read());
+    return cache.get(key) as T;
+  };
+  const pin = refs.pinKey ? once(`pin:${refs.pinKey}`, () => readPinSummary(ctx.paths.state, refs.pinKey as string)) : undefined;
+  const tp = refs.toolPin;
+  const status = tp ? once(`tools:${tp.id}`, () => readToolPinStatus(ctx, { id: tp.id, identity: tp.identity })) : undefined;
+  return { pin, tools: status && tp ? { status, mode: tp.mode } : undefined };
 }
 
 interface SummaryWithTimes extends ContainerSummary {
@@ -40,7 +154,7 @@ interface SummaryWithTimes extends ContainerSummary {
 }
 
 /** Returns the server record of a container summary. */
-export function describeServer(c: SummaryWithTimes): ServerInfo {
+export function describeServer(c: SummaryWithTimes, pins: ServerPins = {}): ServerInfo {
   const labels = c.Labels;
   return {
     name: labels[LABEL.name] ?? c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12),
@@ -55,11 +169,12 @@ export function describeServer(c: SummaryWithTimes): ServerInfo {
     package: labels[LABEL.package] ?? null,
     image: labels[LABEL.image] ?? '',
     createdAt: new Date((c.Created ?? 0) * 1000).toISOString(),
+    ...pinFields(pins),
   };
 }
 
 /** Returns the row of a background server, from its record: honest about a dead supervisor. */
-export function describeRecord(raw: ServerRecord): ServerInfo {
+export function describeRecord(raw: ServerRecord, pins: ServerPins = {}): ServerInfo {
   const r = effectiveRecord(raw);
   const stopped = r.state === 'stopped';
   // A record that says running with no supervisor behind it: a reboot, or a killed supervisor.
@@ -84,6 +199,7 @@ export function describeRecord(raw: ServerRecord): ServerInfo {
     sessions: r.sessions ?? 0,
     restarts: r.restarts,
     token: raw.spec?.token ?? null,
+    ...pinFields(pins),
     ...(stopped ? { hint: `mcp-lok start ${r.name}` } : {}),
   };
 }
@@ -101,12 +217,16 @@ export async function listServers(ctx: Context, options: { all: boolean }): Prom
   const records = readRecords(ctx.paths.state);
   const owned = new Set(records.filter(isSupervised).map((r) => r.name));
   const containers = await listContainers(endpoint, [`${LABEL.managed}=true`], options.all) as SummaryWithTimes[];
+  const cache = new Map<string, unknown>();
+  // The registry a background server's request does not name is npm's, as `update NAME` takes it.
+  let npmRegistry: string | undefined;
+  const registry = (): string => (npmRegistry ??= readNpmSettings(ctx.env, ctx.home, process.execPath).registry);
   const rows = containers
     // An egress or loopback sidecar is part of the server beside it, not a server of its own.
     .filter((c) => !isHelper(c.Labels) && (options.all || (c.Labels[LABEL.role] !== 'install' && c.Labels[LABEL.role] !== 'init')))
     .filter((c) => !(c.Labels[LABEL.launcher] === 'start' && owned.has(c.Labels[LABEL.name] ?? '')))
-    .map(describeServer);
-  return [...records.map(describeRecord), ...rows].sort((a, b) => a.name.localeCompare(b.name));
+    .map((c) => describeServer(c, readServerPins(ctx, pinRefsOfLabels(c.Labels), cache)));
+  return [...records.map((r) => describeRecord(r, readServerPins(ctx, pinRefsOfRecord(r, registry), cache))), ...rows].sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** A sidecar that serves the server beside it (its egress proxy, or the loopback it shares). */

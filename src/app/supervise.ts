@@ -63,7 +63,7 @@ export async function superviseServer(ctx: Context, request: SupervisorRequest, 
     }
     return undefined;
   }
-  Object.assign(record, { url: serving.url, mode: serving.mode, allows: serving.plan.allows, profile: serving.plan.profileName });
+  Object.assign(record, { url: serving.url, mode: serving.mode, allows: serving.plan.allows, profile: serving.plan.profileName, pinKey: serving.plan.prepared.pinned?.key });
   save();
   ctx.log(`mcp-lok: ${name} is ready at ${serving.url}`);
   send({ type: 'ready', name, url: serving.url, mode: serving.mode });

@@ -1,6 +1,8 @@
 // `mcp-lok` with no command: an MCP server whose tools manage mcp-lok's sandboxes. It calls
 // the same services as the CLI commands, and only ever touches containers labelled as
-// mcp-lok's (every lookup goes through those labels and exact names).
+// mcp-lok's (every lookup goes through those labels and exact names). It shows pins and never
+// changes one: approving a server's changed tools, or a new package version, is the user's
+// (`mcp-lok approve`, `mcp-lok update` in a terminal), or an agent could approve its own rug pull.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
@@ -38,6 +40,16 @@ const serverShape = z.object({
   name: z.string(), id: z.string(), state: z.string(), status: z.string(), launcher: z.string(), transport: z.string(),
   url: z.string().nullable(), profile: z.string(), allows: z.array(z.string()), package: z.string().nullable(), image: z.string(), createdAt: z.string(),
   mode: z.enum(['proxy', 'bridge']).nullable().optional(), sessions: z.number().optional(), restarts: z.number().optional(), hint: z.string().optional(),
+  pinned: z.string().nullable(),
+  pin: z.object({
+    specs: z.array(z.string()), registry: z.string(), packages: z.array(z.object({ name: z.string(), version: z.string(), integrity: z.string() })),
+    pinnedAt: z.string(), newer: z.array(z.object({ name: z.string(), version: z.string() })), previous: z.array(z.string()),
+  }).nullable(),
+  tools: z.object({
+    state: z.enum(['not pinned', 'pinned', 'changed', 'awaiting approval', 'damaged']), identity: z.string(), pinned: z.number(),
+    added: z.number(), changed: z.number(), removed: z.number(), mode: z.enum(['observe', 'enforce']),
+    pinnedAt: z.string().optional(), changedSince: z.string().optional(), approve: z.string().optional(),
+  }).nullable(),
 });
 
 /**
@@ -70,7 +82,7 @@ export function createManagementServer(ctx: Context): McpServer {
 
   server.registerTool('list_servers', {
     title: 'List sandboxed servers',
-    description: 'Lists the MCP servers mcp-lok runs in sandboxes: background servers (running, or stopped with how to start them again) and, running or all with `all`, those started by mcp-lok-npx or `run`; with state, transport, URL, profile and package or image.',
+    description: 'Lists the MCP servers mcp-lok runs in sandboxes: background servers (running, or stopped with how to start them again) and, running or all with `all`, those started by mcp-lok-npx or `run`; with state, transport, URL, profile, package or image, the pinned version of its package (`pinned`, `pin`) and its tool manifest (`tools`: pinned, changed, or awaiting approval when enforce hides changed tools). Approving changed tools is the user\'s alone: tell the user to run the `tools.approve` command (`mcp-lok approve X`) in a terminal after reviewing the diff; no tool here approves or edits a pin.',
     inputSchema: { all: z.boolean().optional().describe('Include stopped servers and install containers.') },
     outputSchema: { servers: z.array(serverShape) },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },

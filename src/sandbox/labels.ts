@@ -26,6 +26,8 @@ export const LABEL = {
   toolPin: 'mcp-lok-tool-pin',
   /** How: `observe` or `enforce`. */
   toolPinMode: 'mcp-lok-tool-pin-mode',
+  /** The package pin whose tree the server runs (its key under the state folder's pins/), for `list`. */
+  pin: 'mcp-lok-pin',
 } as const;
 
 /** The process that owns a container: when it is gone, the container must go too. */
@@ -49,6 +51,8 @@ export interface LabelInput {
   owner: Owner | undefined;
   /** The tool pin a server's own container is checked against, and how. */
   toolPin?: { id: string; mode: string } | undefined;
+  /** The key of the package pin its tree comes from; undefined when floating or from an image. */
+  pin?: string | undefined;
 }
 
 /** Returns the labels for a container; values are plain strings as the engine stores them. */
@@ -64,6 +68,7 @@ export function buildLabels(input: LabelInput): Record<string, string> {
   };
   if (input.packages.length > 0) labels[LABEL.package] = input.packages.join(' ');
   if (input.allows && input.allows.length > 0) labels[LABEL.allows] = input.allows.join('; ').slice(0, 2000);
+  if (input.pin) labels[LABEL.pin] = input.pin;
   if (input.toolPin) {
     labels[LABEL.toolPin] = input.toolPin.id;
     labels[LABEL.toolPinMode] = input.toolPin.mode;

@@ -35,6 +35,8 @@ export interface ServerRecord {
   restarts: number;
   sessions?: number;
   lastExit?: string;
+  /** The key of the package pin its last start ran (`list` shows the pinned version); absent when floating, from an image, or not started yet. */
+  pinKey?: string | undefined;
   startedAt: string;
   updatedAt: string;
 }

@@ -7,13 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
 import { readToolPin, toolEventLogPath, toolPinPath } from '../../src/state/tool-pins.js';
 import { toolPinTarget } from '../../src/tools-pin/identity.js';
-import { connectShim, ENGINE, eventually, LOK_HOME, lokContainers, MANAGER, requireEngine, runBin, tempDir } from './harness.js';
+import { connectShim, ENGINE, eventually, LOK_HOME, lokContainers, MANAGER, requireEngine, runBin, shimEnv, tempDir } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 
 const STATE = join(LOK_HOME, 'data', 'state');
@@ -109,6 +110,56 @@ shim('under --pin-tools enforce hides the changed tool and refuses to call it, n
   assert.match((run.echo as Error).message, `\`mcp-lok approve ${PKG}\``);
   assert.match(run.stderr, 'hidden from the client until');
   assert.is(readToolPin(STATE, SHIM_PIN.id)?.pending.echo?.enforced, true);
+});
+
+type Row = { name: string; launcher: string; package: string | null; pinned: string | null; pin: { registry: string; packages: Array<{ name: string; version: string; integrity: string }> } | null; tools: { state: string; mode: string; identity: string; changed: number; approve?: string } | null };
+
+/** Returns `mcp-lok list --json`'s rows. */
+async function listJson(): Promise<Row[]> {
+  const listed = await runBin(MANAGER, ['list', '--json']);
+  assert.is(listed.code, 0, listed.stderr);
+  return JSON.parse(listed.stdout.toString()) as Row[];
+}
+
+shim('list, list --json and the management server show a running server\'s pinned version and its tools awaiting approval, and how the user approves', async () => {
+  // No --name: the server is known by its package, whose pin has the change seen above.
+  const { client } = await connectShim(['--pin-tools', 'enforce', '--registry', registry.url, '-e', `TOOL_DESCRIPTION=${V2}`, '-y', PKG]);
+  let manager: Client | undefined;
+  try {
+    assert.equal((await client.listTools() as Listed).tools.map((t) => t.name), ['add']);
+    const row = (await listJson()).find((r) => r.launcher === 'npx' && r.package?.startsWith(`${PKG}@`));
+    assert.ok(row, 'not in list --json');
+    const server = row.name;
+    const version = /@([^@]+)$/.exec(row.package ?? '')?.[1];
+    assert.ok(version, `no version in ${row.package ?? 'null'}`);
+    assert.is(row.pinned, version, 'the pinned version is the one it runs');
+    assert.is(row.pin?.packages[0]?.name, PKG);
+    assert.match(row.pin?.packages[0]?.integrity ?? '', /^sha512-/);
+    assert.is(row.tools?.state, 'awaiting approval');
+    assert.is(row.tools?.mode, 'enforce');
+    assert.is(row.tools?.changed, 1);
+    assert.is(row.tools?.approve, `mcp-lok approve ${PKG}`);
+
+    const table = await runBin(MANAGER, ['list']);
+    assert.is(table.code, 0, table.stderr);
+    const line = table.stdout.toString().split('\n').find((l) => l.startsWith(`${server} `)) ?? '';
+    assert.match(line, new RegExp(`${PKG}@${version.replace(/\./g, '\\.')}\\s+${version.replace(/\./g, '\\.')}\\s+awaiting approval \\(1\\)\\s`));
+    assert.match(table.stderr, `mcp-lok: ${server}: 1 tool change since the tools were pinned, hidden from clients until you approve; \`mcp-lok logs ${PKG} --tools\` shows it, \`mcp-lok approve ${PKG}\` accepts it.`);
+
+    const transport = new StdioClientTransport({ command: process.execPath, args: [MANAGER], env: shimEnv(), stderr: 'pipe' });
+    manager = new Client({ name: 'mcp-lok-e2e', version: '1.0.0' });
+    await manager.connect(transport);
+    assert.not.ok((await manager.listTools()).tools.some((t) => /approv|pin/i.test(t.name)), 'the management server offers a tool that approves');
+    const listed = await manager.callTool({ name: 'list_servers', arguments: {} }) as { structuredContent?: { servers?: Row[] }; isError?: boolean };
+    assert.not.ok(listed.isError);
+    const mine = listed.structuredContent?.servers?.find((r) => r.name === server);
+    assert.is(mine?.pinned, version);
+    assert.is(mine?.tools?.state, 'awaiting approval');
+    assert.is(mine?.tools?.approve, `mcp-lok approve ${PKG}`);
+  } finally {
+    await manager?.close();
+    await client.close();
+  }
 });
 
 shim('mcp-lok approve prints the diff and pins the tool as it is now; enforce then passes it', async () => {
@@ -227,11 +278,17 @@ bridge('a new server of the same name with a changed description: hidden under e
   assert.match(tools.stdout.toString(), `description now: ${JSON.stringify(V2)}`);
   const containers = await lokContainers(`mcp-lok-name=${name}`);
   assert.ok(containers.some((c) => c.Labels['mcp-lok-tool-pin'] === BRIDGE_PIN.id && c.Labels['mcp-lok-tool-pin-mode'] === 'enforce'), 'the session\'s container names its pin');
+  const row = (await listJson()).find((r) => r.name === name);
+  assert.is(row?.tools?.state, 'awaiting approval', 'list --json shows the background server\'s tools awaiting approval');
+  assert.is(row?.tools?.approve, `mcp-lok approve ${name}`);
+  assert.match(row?.pinned ?? '', /^\d+\.\d+\.\d+/);
+  assert.match(row?.pin?.packages[0]?.integrity ?? '', /^sha512-/);
   const approved = await runBin(MANAGER, ['approve', '--yes', name]);
   assert.is(approved.code, 0, approved.stderr);
   assert.is(descriptionOf(await client.listTools() as Listed, 'echo'), V2);
   const result = await client.callTool({ name: 'echo', arguments: { text: 'hi' } }) as { content: Array<{ text?: string }> };
   assert.is(result.content[0]?.text, 'hi');
+  assert.is((await listJson()).find((r) => r.name === name)?.tools?.state, 'pinned', 'list shows the tools pinned once approved');
 });
 
 bridge.run();

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildLabels, readOwner, LABEL } from '../../src/sandbox/labels.js';
+import { buildLabels, readOwner, LABEL, type LabelInput } from '../../src/sandbox/labels.js';
 
 const build = suite('buildLabels');
 
@@ -17,6 +17,13 @@ build('records the owner process so orphans can be found', () => {
   const labels = buildLabels({ name: 'srv', role: 'run', launcher: 'npx', transport: 'stdio', profile: 'stdio', packages: [], image: 'img', owner: { pid: 42, startTicks: 'b:1', host: 'h' } });
   assert.equal(readOwner(labels), { pid: 42, startTicks: 'b:1', host: 'h' });
   assert.is(labels[LABEL.package], undefined);
+});
+
+build('names the package pin a server runs from, and nothing when it floats or is an image', () => {
+  const base: LabelInput = { name: 'srv', role: 'run', launcher: 'npx', transport: 'stdio', profile: 'stdio', packages: ['a@1.0.0'], image: 'img', owner: undefined };
+  assert.is(buildLabels({ ...base, pin: '0123456789abcdef' })[LABEL.pin], '0123456789abcdef');
+  assert.not.ok(LABEL.pin in buildLabels(base));
+  assert.not.ok(LABEL.pin in buildLabels({ ...base, pin: undefined }));
 });
 
 build.run();

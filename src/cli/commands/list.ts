@@ -1,9 +1,47 @@
-import { listServers } from '../../app/servers.js';
+import { listServers, type ServerInfo, type ToolsInfo } from '../../app/servers.js';
 import type { ParsedCommand } from '../commands.js';
 import type { Context } from '../../app/context.js';
 import { formatAge, renderTable } from '../output.js';
 
-/** `mcp-lok list`: a table, or JSON with --json. */
+const HEADER = ['NAME', 'STATE', 'STARTED BY', 'TRANSPORT', 'URL', 'PROFILE', 'PACKAGE / IMAGE', 'PINNED', 'TOOLS', 'UP', 'ALLOWS'];
+
+/** Returns the TOOLS cell: the manifest's state, with how many changes are pending; `-` when its tools are not checked. */
+export function formatToolsCell(tools: ToolsInfo | null): string {
+  if (!tools) return '-';
+  const pending = tools.added + tools.changed + tools.removed;
+  return tools.state === 'changed' || tools.state === 'awaiting approval' ? `${tools.state} (${pending})` : tools.state;
+}
+
+/**
+ * Returns the lines under the table for servers whose tools changed, one per pin (servers of one
+ * pin named together): what is pending, how to see the diff, and the command that approves it.
+ */
+export function pendingToolsNotes(servers: readonly ServerInfo[]): string[] {
+  const byPin = new Map<string, { tools: ToolsInfo; names: string[] }>();
+  for (const s of servers) {
+    if (!s.tools?.approve) continue;
+    const entry = byPin.get(s.tools.identity) ?? { tools: s.tools, names: [] };
+    entry.names.push(s.name);
+    byPin.set(s.tools.identity, entry);
+  }
+  return [...byPin.values()].map(({ tools, names }) => {
+    const pending = tools.added + tools.changed + tools.removed;
+    const how = tools.state === 'awaiting approval' ? 'hidden from clients until you approve' : 'passed on to clients (observe)';
+    const query = (tools.approve ?? '').slice('mcp-lok approve '.length);
+    return `mcp-lok: ${names.join(', ')}: ${pending} tool change${pending === 1 ? '' : 's'} since the tools were pinned, ${how}; \`mcp-lok logs ${query} --tools\` shows ${pending === 1 ? 'it' : 'them'}, \`${tools.approve ?? ''}\` accepts ${pending === 1 ? 'it' : 'them'}.`;
+  });
+}
+
+/** Returns the table's rows. */
+export function formatListRows(servers: readonly ServerInfo[], now: number): string[][] {
+  return servers.map((s) => [
+    s.name, s.hint ? `${s.status}; start: ${s.hint}` : s.launcher === 'start' ? s.status : s.state, s.launcher, s.transport, s.url ?? '-', s.profile, s.package ?? s.image,
+    s.pinned ?? '-', formatToolsCell(s.tools), s.state === 'stopped' ? '-' : formatAge(s.createdAt, now),
+    s.allows.length > 0 ? s.allows.join('; ') : 'nothing beyond the sandbox',
+  ]);
+}
+
+/** `mcp-lok list`: a table (and, on stderr, how to review servers whose tools changed), or JSON with --json. */
 export async function runList(ctx: Context, args: ParsedCommand): Promise<number> {
   const servers = await listServers(ctx, { all: Boolean(args.values.all) });
   if (args.values.json) {
@@ -14,10 +52,7 @@ export async function runList(ctx: Context, args: ParsedCommand): Promise<number
     ctx.stderr.write(args.values.all ? 'No mcp-lok servers.\n' : 'No mcp-lok servers are running (`mcp-lok list --all` shows stopped ones).\n');
     return 0;
   }
-  const rows = servers.map((s) => [
-    s.name, s.hint ? `${s.status}; start: ${s.hint}` : s.launcher === 'start' ? s.status : s.state, s.launcher, s.transport, s.url ?? '-', s.profile, s.package ?? s.image, s.state === 'stopped' ? '-' : formatAge(s.createdAt, ctx.now()),
-    s.allows.length > 0 ? s.allows.join('; ') : 'nothing beyond the sandbox',
-  ]);
-  ctx.stdout.write(renderTable(['NAME', 'STATE', 'STARTED BY', 'TRANSPORT', 'URL', 'PROFILE', 'PACKAGE / IMAGE', 'UP', 'ALLOWS'], rows, ctx.color));
+  ctx.stdout.write(renderTable(HEADER, formatListRows(servers, ctx.now()), ctx.color));
+  for (const note of pendingToolsNotes(servers)) ctx.stderr.write(`${note}\n`);
   return 0;
 }
