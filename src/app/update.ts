@@ -14,6 +14,7 @@ import { parsePackageSpec, type PackageSpec } from '../request/package-spec.js';
 import { checkRecordedSpec } from '../request/recorded-spec.js';
 import { completeRequest, type ServerRequest } from '../request/server-request.js';
 import { isContainerName } from '../sandbox/names.js';
+import { showInput } from '../request/input-errors.js';
 import { withLock } from '../state/lock.js';
 import {
   listPins, PIN_HISTORY, readPin, readPinnedLockfile, updatePinCheck, writePin, writePinnedLockfile, type Pin, type PinnedTree,
@@ -118,7 +119,12 @@ async function findTarget(ctx: Context, text: string): Promise<Target> {
     }
     return { pin, ...planned };
   }
-  const wanted = parsePackageSpec(text);
+  let wanted: PackageSpec;
+  try {
+    wanted = parsePackageSpec(text);
+  } catch {
+    throw usageError(`${showInput(text)} is neither a background server's name nor an npm package.`, 'Run `mcp-lok update` to list the pins, and name one of them.');
+  }
   const all = listPins(ctx.paths.state).filter((p) => p.specs.some((s) => parsePackageSpec(s).name === wanted.name));
   const exact = all.filter((p) => p.specs.includes(`${wanted.name}@${wanted.selector}`));
   const matches = text !== wanted.name && exact.length > 0 ? exact : all;

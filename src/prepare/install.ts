@@ -327,6 +327,10 @@ export function checkResolvedTree(result: InstallResult): InstallResult {
     if (result.lockfile === undefined) throw new Error('npm wrote no lockfile');
     const lock = parseLockfile(result.lockfile);
     if (treeDirOf(lock) !== result.dir) throw new Error('the lockfile does not name the tree');
+    // A reinstall from the lockfile (another engine, a removed volume) checks each tarball against
+    // its integrity: a package the registry gave none for could be swapped then, unseen.
+    const unchecked = lock.entries.filter((e) => e.integrity === '' && !e.bundled);
+    if (unchecked.length > 0) throw new Error(`the registry gave no integrity for ${unchecked.slice(0, 3).map((e) => JSON.stringify(`${e.name}@${e.version}`)).join(', ')}${unchecked.length > 3 ? ` and ${unchecked.length - 3} more` : ''}, so a reinstall could not check it`);
     const packages = (result.packages ?? []).map((p) => {
       const entry = typeof p.name === 'string' ? topLevelEntry(lock, p.name) : undefined;
       if (!entry) throw new Error(`the lockfile does not hold ${JSON.stringify(String(p.name)).slice(0, 100)}`);

@@ -13,6 +13,8 @@ export interface LockEntry {
   integrity: string;
   /** It declares a preinstall, install or postinstall script (npm's `hasInstallScript`). */
   hasInstallScript: boolean;
+  /** It came inside its parent's tarball (npm's `inBundle`): that tarball's integrity covers it. */
+  bundled?: true;
 }
 
 /** A lockfile's packages, checked for shape. */
@@ -59,7 +61,7 @@ export function parseLockfile(text: string): Lockfile {
     const version = value.version;
     if (typeof version !== 'string' || version === '' || !NO_CONTROL.test(version)) throw new Error(`${path} has no version`);
     const integrity = typeof value.integrity === 'string' && NO_CONTROL.test(value.integrity) ? value.integrity : '';
-    entries.push({ path, name, version, integrity, hasInstallScript: value.hasInstallScript === true });
+    entries.push({ path, name, version, integrity, hasInstallScript: value.hasInstallScript === true, ...(value.inBundle === true ? { bundled: true as const } : {}) });
   }
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { dependencies, entries };

@@ -46,6 +46,13 @@ cli('says so when nothing is pinned (exit 0), and that nothing pins a package it
   assert.match(error.message, /^Nothing pins @scope\/pkg/);
 });
 
+cli('a target that is neither a server nor a package name is one line of update\'s own, exit 2', async () => {
+  const error = await catchErrorAsync(() => runUpdate(testContext({ home }), parseCommandArgs(update, ['../x'])));
+  assert.is(error.exitCode, 2);
+  assert.is(error.message, '`../x` is neither a background server\'s name nor an npm package.');
+  assert.match(error.hint ?? '', /mcp-lok update/);
+});
+
 cli('lists each pin, its pinned version and what the registry has now', () => {
   const text = renderPinStates([
     { specs: ['a@latest'], registry: 'r', pinned: [{ name: 'a', version: '1.0.0' }], newer: [{ name: 'a', version: '1.1.0' }] },

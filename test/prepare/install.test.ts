@@ -97,4 +97,20 @@ resolved('takes each package\'s version and integrity from npm\'s lockfile, not 
   assert.match(missing.message ?? '', /does not hold "other"/);
 });
 
+resolved('refuses to pin a tree holding a package the registry gave no integrity for (a bundled one is covered by its parent)', async () => {
+  const { checkResolvedTree } = await import('../../src/prepare/install.js');
+  const { parseLockfile, treeDirOf } = await import('../../src/prepare/lockfile.js');
+  const lockWith = (extra: Record<string, unknown>): string => JSON.stringify({
+    lockfileVersion: 3,
+    packages: { '': { dependencies: { lying: '^1.0.0' } }, 'node_modules/lying': { version: '1.0.0', integrity: 'sha512-abc' }, ...extra },
+  });
+  const bare = lockWith({ 'node_modules/naked': { version: '2.0.0' } });
+  const refused = checkResolvedTree({ ok: true, dir: treeDirOf(parseLockfile(bare)), lockfile: bare, packages: [{ name: 'lying', version: '1.0.0', integrity: '', bin: {} }] });
+  assert.not.ok(refused.ok);
+  assert.match(refused.message ?? '', /no integrity for "naked@2\.0\.0"/);
+  const bundled = lockWith({ 'node_modules/lying/node_modules/inner': { version: '3.0.0', inBundle: true } });
+  const kept = checkResolvedTree({ ok: true, dir: treeDirOf(parseLockfile(bundled)), lockfile: bundled, packages: [{ name: 'lying', version: '1.0.0', integrity: '', bin: {} }] });
+  assert.ok(kept.ok, kept.message);
+});
+
 resolved.run();
