@@ -342,6 +342,11 @@ export function checkResolvedTree(result: InstallResult): InstallResult {
   }
 }
 
+/** Refuses an npm proxy the egress proxy cannot chain to, before anything is said or made. */
+function checkUpstreamProxy(req: InstallRequest): void {
+  if (req.upstreamProxy !== undefined) parseProxyUrl(req.upstreamProxy);
+}
+
 const shown = (packages: ReadonlyArray<{ name: string; version: string }>): string => packages.map((p) => `${p.name}@${p.version}`).join(' ');
 
 /**
@@ -373,6 +378,7 @@ export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, re
       await reinstallPinnedTree(ctx, endpoint, req, specs, again, again.current);
       return fromPin(again);
     }
+    checkUpstreamProxy(req);
     if (!req.quiet) ctx.log(`mcp-lok: installing ${specs.join(' ')} in a sandbox...`);
     const tree = await installTree(ctx, endpoint, req, specs, { kind: 'resolve', fresh: false }, 'Installing');
     const current: PinnedTree = { dir: tree.dir, packages: tree.packages, pinnedAt: ctx.now() };
@@ -406,6 +412,7 @@ export async function reinstallPinnedTree(ctx: Context, endpoint: EngineEndpoint
       exitCode: EXIT.engine, hint: `Review and pin what the registry has now with \`mcp-lok update ${pin.current.packages[0]?.name ?? ''}\`.`,
     });
   }
+  checkUpstreamProxy(req);
   if (!req.quiet) ctx.log(`mcp-lok: installing the pinned ${what} from its lockfile in a sandbox...`);
   const started = ctx.now();
   let done: TreeInstalled;
@@ -478,6 +485,7 @@ async function ensureFloating(ctx: Context, endpoint: EngineEndpoint, req: Insta
     const again = await readRecord(recordPath);
     if (again && isRecordFresh(again, req.packages, refreshAfterMs, ctx.now()) && (await usable(again))) return floating(again);
     const started = ctx.now();
+    checkUpstreamProxy(req);
     if (!req.quiet) ctx.log(`mcp-lok: ${again ? 'checking for a newer' : 'installing'} ${specs.join(' ')} in a sandbox...`);
     let tree: TreeInstalled;
     try {
