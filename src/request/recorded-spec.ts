@@ -29,6 +29,9 @@ function damaged(name: string, what: string): LokError {
   });
 }
 
+/** `--refresh-after`'s default before pinning existed: what every record of that time holds. */
+const OLD_DEFAULT_REFRESH_MS = 86_400_000;
+
 /**
  * Returns a recorded start request fit to run again, or throws: the source is parsed again from
  * the text the record shows, the profile is validated again as if read from a file (what
@@ -64,7 +67,10 @@ export function checkRecordedSpec(value: unknown, name: string): BackgroundSpec 
     if (typeof value !== 'number' || !(value >= 0)) throw damaged(name, 'a duration that is not one');
     return value;
   };
-  const refreshAfterMs = duration(lok.refreshAfterMs, undefined);
+  // A record from before pinning (it has no update check) holds the old default of 24h, which
+  // nobody chose: such a server is pinned like any other, not left floating unsaid.
+  const olderDefault = lok.updateCheckMs === undefined && lok.refreshAfterMs === OLD_DEFAULT_REFRESH_MS;
+  const refreshAfterMs = olderDefault ? undefined : duration(lok.refreshAfterMs, undefined);
   const updateCheckMs = duration(lok.updateCheckMs, DEFAULT_UPDATE_CHECK_MS);
   if (lok.pinTools !== undefined && lok.pinTools !== 'observe' && lok.pinTools !== 'enforce' && lok.pinTools !== 'off') throw damaged(name, 'a --pin-tools that is not observe, enforce or off');
   if (server.homeScope !== undefined && server.homeScope !== 'agent') throw damaged(name, 'an unknown home scope');

@@ -88,7 +88,13 @@ check('parses the source again from the text the record shows', () => {
 });
 
 check('keeps a recorded request floating only when it floated, reads `never` (null in JSON) as Infinity, and gives older records the daily update check', () => {
-  const floating = checkRecordedSpec(spec(), 'srv').server.lok;
+  // A record from before pinning: the old default 24h, no update check. Nobody chose to float.
+  const older = checkRecordedSpec(spec(), 'srv').server.lok;
+  assert.is(older.refreshAfterMs, undefined);
+  assert.is(older.updateCheckMs, 86_400_000);
+  const chosen = spec();
+  (chosen.server.lok as unknown as Record<string, unknown>).updateCheckMs = 86_400_000;
+  const floating = checkRecordedSpec(chosen, 'srv').server.lok;
   assert.is(floating.refreshAfterMs, 86_400_000);
   assert.is(floating.updateCheckMs, 86_400_000);
   const s = spec();
