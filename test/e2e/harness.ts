@@ -1,6 +1,6 @@
 // Shared pieces of the end-to-end tests: they drive the real bins against the real engine.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,9 +111,15 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
   throw new Error(`timed out after ${waitMs} ms waiting for ${what}`);
 }
 
-/** Returns a fresh empty directory. */
+const madeDirs: string[] = [];
+// Every folder a test made goes when its file's process ends, whether the test removed it or not.
+process.on('exit', () => { for (const dir of madeDirs) { try { rmSync(dir, { recursive: true, force: true }); } catch { /* a server's files owned by another user: left */ } } });
+
+/** Returns a fresh empty directory, removed when the test process exits. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
 }
 
 /** Returns whether an IPv4 address lies in a CIDR subnet. */
