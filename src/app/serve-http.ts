@@ -17,7 +17,7 @@ import { currentOwner } from '../state/owner.js';
 import { openEgress, type EgressAccess } from '../egress/wiring.js';
 import { INGRESS_SOCKET, startLoopbackSidecar } from '../egress/loopback.js';
 import { createToolsWatch, launchSandbox, startServerPlan, toolsMessageHooks, type ServerPlan } from './run-server.js';
-import { watchForUpdates } from './update-check.js';
+import { keepWatchingForUpdates } from './update-check.js';
 import type { ServerRequest } from '../request/server-request.js';
 import type { Sidecar } from '../egress/sidecar.js';
 
@@ -210,8 +210,9 @@ async function stopRunning(running: Running | undefined): Promise<void> {
 export async function serveHttp(ctx: Context, req: HttpServeRequest, onStatus: (status: ServeStatus) => void = () => {}): Promise<HttpServing> {
   const plan = await startServerPlan(ctx, req);
   const serving = await servePlan(ctx, plan, req, onStatus);
-  // Once clients can connect, and only then, a look for a newer version of its pin (when one is due).
-  const updates = watchForUpdates(ctx, plan.endpoint, plan.prepared.pinned);
+  // Once clients can connect, and only then, a look for a newer version of its pin (when one is
+  // due), and again each day it keeps running.
+  const updates = keepWatchingForUpdates(ctx, plan.endpoint, plan.prepared.pinned);
   updates.started();
   return { ...serving, close: async () => { await updates.stop(); await serving.close(); } };
 }

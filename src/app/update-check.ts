@@ -120,3 +120,37 @@ export function watchForUpdates(ctx: Context, endpoint: EngineEndpoint, pinned: 
     },
   };
 }
+
+/** How often a server that keeps running asks itself whether a look is due (reading one small file). */
+export const UPDATE_RECHECK_MS = 60 * 60 * 1000;
+
+/**
+ * Returns the look for newer versions of a server that may run for days (a background or HTTP
+ * server): started once, then every `everyMs` a new look when one is due, so its log gets the
+ * notice once a day as a client's start would. `stop` ends it.
+ */
+export function keepWatchingForUpdates(ctx: Context, endpoint: EngineEndpoint, pinned: PinnedStart | undefined, everyMs = UPDATE_RECHECK_MS): UpdateWatch {
+  if (!pinned || !Number.isFinite(pinned.install.updateCheckMs)) return watchForUpdates(ctx, endpoint, pinned);
+  let current = watchForUpdates(ctx, endpoint, pinned);
+  let stopped = false;
+  let turn: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    turn = turn.then(async () => {
+      if (stopped) return;
+      await current.stop();
+      if (stopped) return;
+      current = watchForUpdates(ctx, endpoint, pinned);
+      current.started();
+    });
+  }, everyMs);
+  timer.unref();
+  return {
+    started: () => current.started(),
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await turn;
+      await current.stop();
+    },
+  };
+}

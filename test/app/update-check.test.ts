@@ -1,6 +1,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decideUpdateCheck, findNewer, newerVersionNotice } from '../../src/app/update-check.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decideUpdateCheck, findNewer, keepWatchingForUpdates, newerVersionNotice, type PinnedStart } from '../../src/app/update-check.js';
+import type { InstallRequest } from '../../src/prepare/install.js';
+import { updatePinCheck } from '../../src/state/pins.js';
+import { testContext } from '../support/context.js';
 import type { PinCheck } from '../../src/state/pins.js';
 
 const DAY = 86_400_000;
@@ -49,3 +55,39 @@ newer('says the new version, the pinned one and the command to review it, in one
 });
 
 newer.run();
+
+const running = suite('keepWatchingForUpdates');
+
+running('a server that keeps running says the newer version again once each interval has passed, and stops saying it when stopped', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'lok-update-watch-'));
+  try {
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const lines: string[] = [];
+    const ctx = testContext({ home, now: () => now, log: (line) => { lines.push(line); } });
+    const key = '0123456789abcdef';
+    updatePinCheck(ctx.paths.state, key, { checkedAt: now, newest: [{ name: 'pkg', version: '2.0.0' }] });
+    // An exact version: the look never asks the registry (no engine here); what it found is said.
+    const pinned: PinnedStart = {
+      key, packages: [{ name: 'pkg', version: '1.0.0' }],
+      install: { updateCheckMs: 1000, quiet: false, packages: [{ raw: 'pkg@1.0.0', name: 'pkg', selector: '1.0.0', kind: 'version' }] } as unknown as InstallRequest,
+    };
+    const watch = keepWatchingForUpdates(ctx, { kind: 'unix', socketPath: '/nonexistent', source: 'test' }, pinned, 5);
+    watch.started();
+    const notice = newerVersionNotice('pkg', '2.0.0', '1.0.0');
+    assert.equal(lines, [notice]);
+    await new Promise((r) => setTimeout(r, 40));
+    assert.equal(lines, [notice], 'said again within the interval');
+    now += 1001;
+    // The next tick comes within a few ms; a slow machine only makes the wait longer.
+    for (let waited = 0; lines.length < 2 && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(lines, [notice, notice], 'not said again after the interval');
+    await watch.stop();
+    now += 5000;
+    await new Promise((r) => setTimeout(r, 40));
+    assert.is(lines.length, 2, 'said after stop');
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+running.run();
