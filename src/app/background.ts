@@ -1,12 +1,12 @@
 // Background servers: the one place that turns a typed start request into a supervised
 // server (the CLI's `start` and the management server's `start_server` both come here), and
 // starts a stopped one again from its record.
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { splitLines } from '../lines.js';
 import type { Context } from './context.js';
 import { EXIT, LokError, type ErrorCode } from '../errors.js';
@@ -19,8 +19,9 @@ import type { ServerRequest } from '../request/server-request.js';
 import { imageShortName, slugName } from '../sandbox/names.js';
 import type { HttpTransport, ServeMode } from './serve-http.js';
 import { findServer } from './servers.js';
+import { PACKAGE_ROOT } from '../package-root.js';
 
-const SUPERVISOR = fileURLToPath(new URL('../supervisor/main.js', import.meta.url));
+const SUPERVISOR = join(PACKAGE_ROOT, 'dist', 'src', 'supervisor', 'main.js');
 /** Bytes of randomness in a listener's bearer token (192 bits). */
 const TOKEN_BYTES = 24;
 

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LokError, EXIT } from '../errors.js';
 import { textLines } from '../lines.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
@@ -9,14 +8,15 @@ import { buildImage, engineErrorText, imageExists, pullImage } from '../engine/i
 
 export { engineErrorText, imageExists } from '../engine/images.js';
 import { packTar } from '../engine/tar.js';
+import { PACKAGE_ROOT } from '../package-root.js';
 
 export const SANDBOX_REPO = 'mcp-lok/sandbox';
 export const DEFAULT_BASE_IMAGE = 'node:24-alpine';
 export const DOCKERFILE = 'Dockerfile.node-alpine';
 /** `docker/` at the package root, seen from dist/src/engine/image.js. */
-export const DOCKER_DIR = fileURLToPath(new URL('../../../docker/', import.meta.url));
+export const DOCKER_DIR = join(PACKAGE_ROOT, 'docker', '/');
 /** mcp-lok's compiled code (dist/src/), from which the egress sidecar runs the egress proxy in the image. */
-export const EGRESS_CODE_DIR = fileURLToPath(new URL('../', import.meta.url));
+export const EGRESS_CODE_DIR = join(PACKAGE_ROOT, 'dist', 'src', '/');
 /** The modules the sidecar needs, relative to EGRESS_CODE_DIR: they import only `node:` modules and each other. */
 export const EGRESS_MODULES = [
   'egress/proxy.js', 'egress/match.js', 'egress/http-relay.js', 'egress/http-request.js', 'egress/tls-hello.js', 'http/framing.js', 'http/json-rpc.js',

@@ -1,7 +1,7 @@
+import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { createContainer, removeContainer, startContainer, stopContainer, waitContainer } from '../engine/containers.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import type { ContainerCreateBody } from '../sandbox/build-spec.js';
@@ -10,6 +10,7 @@ import { attachChannel } from './attach.js';
 import type { RunIo, StdioChannel } from './channel.js';
 import { fifoChannel, type FifoSet } from './fifo.js';
 import { STOP_SIGNALS } from './interrupt.js';
+import { PACKAGE_ROOT } from '../package-root.js';
 
 export type { RunIo } from './channel.js';
 
@@ -40,7 +41,7 @@ export interface RunOptions {
 }
 
 function spawnReaper(endpoint: EngineEndpoint, name: string, dir: string | undefined): ChildProcess {
-  const script = fileURLToPath(new URL('./reaper.js', import.meta.url));
+  const script = join(PACKAGE_ROOT, 'dist', 'src', 'stdio', 'reaper.js');
   const child = spawn(process.execPath, [script, JSON.stringify(endpoint), name, dir ?? ''], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],

@@ -1,11 +1,11 @@
 import { realpathSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EXIT, LokError } from '../../errors.js';
 import type { ShimCommand } from './entry-plan.js';
+import { PACKAGE_ROOT } from '../../package-root.js';
 
 /** Where this mcp-lok's own mcp-lok-npx is: bin/ beside dist/. */
-export const OWN_SHIM = fileURLToPath(new URL('../../../../bin/mcp-lok-npx', import.meta.url));
+export const OWN_SHIM = join(PACKAGE_ROOT, 'bin', 'mcp-lok-npx');
 
 /** Where mcp-lok-npx is, as a config should name it, and what PATH says about it. */
 export interface ShimLocation {
