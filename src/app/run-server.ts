@@ -21,7 +21,7 @@ import { buildGrantContext, denyRulesOf, resolveGrantMounts } from '../prepare/g
 import type { ServerRequest } from '../request/server-request.js';
 import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from '../prepare/choose-bin.js';
-import { ensureInstalled, type InstallRequest } from '../prepare/install.js';
+import { ensureInstalled } from '../prepare/install.js';
 import { ensureHome } from '../prepare/home.js';
 import { readOnlyWriteNotice, watchReadOnlyWrites } from './write-hints.js';
 import { readNpmSettings } from '../prepare/npm-config.js';
@@ -113,18 +113,23 @@ export interface ServerPlan extends PlannedServer {
   helperImage: string | undefined;
 }
 
-/** Installs (or finds) the packages and returns how to start their bin from the tree. */
-async function installPackages(ctx: Context, plan: PlannedServer, step: Extract<PlannedServer['prepare'], { kind: 'install' }>, args: string[]): Promise<Prepared> {
-  const image = await ensureSandboxImage(plan.endpoint, { log: ctx.log });
-  const install = { ...step.install, image };
-  return preparedFromTree(plan, image, install, await ensureInstalled(ctx, plan.endpoint, install), args);
+/** A tree installed in a package volume, as a start runs it. */
+export interface TreeToRun {
+  volume: string;
+  dir: string;
+  packages: Array<{ name: string; version: string; bin: unknown }>;
+  /** The pin it comes from; undefined for a floating tree or `update`'s candidate. */
+  pinKey?: string | undefined;
 }
 
-/** Returns how a plan runs one installed tree: its bin, its bins on PATH, its volume read-only. */
-function preparedFromTree(
-  plan: PlannedServer, image: string, install: InstallRequest,
-  record: { volume: string; dir: string; packages: Array<{ name: string; version: string; bin: unknown }>; pinKey?: string | undefined }, args: string[],
-): Prepared {
+/**
+ * Installs (or finds) the packages, or takes the tree given (`update`'s candidate, installed
+ * but not pinned), and returns how to start its bin.
+ */
+async function installPackages(ctx: Context, plan: PlannedServer, step: Extract<PlannedServer['prepare'], { kind: 'install' }>, args: string[], given: TreeToRun | undefined): Promise<Prepared> {
+  const image = await ensureSandboxImage(plan.endpoint, { log: ctx.log });
+  const install = { ...step.install, image };
+  const record = given ?? await ensureInstalled(ctx, plan.endpoint, install);
   const command = plan.source.kind === 'npx' ? plan.source.command : undefined;
   const bin = chooseBin(record.packages.map((p) => ({ name: p.name, bin: normalizeBinField(p.name, p.bin) })), command);
   const tree = `${PACKAGES_DIR}/${record.dir}`;
@@ -140,34 +145,28 @@ function preparedFromTree(
   };
 }
 
-/**
- * Plans a server to run a tree that is installed but not pinned (`update`'s candidate), with
- * nothing said on stderr: what it runs is only looked at.
- */
-export async function planCandidateTree(
-  ctx: Context, req: ServerRequest, tree: { volume: string; dir: string; packages: Array<{ name: string; version: string; bin: unknown }> },
-): Promise<ServerPlan> {
-  const engine = await gatherEngineFacts(ctx, req.lok.engine);
-  const plan = planServer(req, engine, gatherHostFacts(ctx, req, engine));
-  if (plan.prepare.kind !== 'install') throw new LokError('INTERNAL', 'An npm package planned as an image.');
-  const image = await ensureSandboxImage(plan.endpoint, { log: ctx.log });
-  const prepared = preparedFromTree(plan, image, { ...plan.prepare.install, image }, tree, req.args);
-  return { ...plan, mounts: [...prepared.mounts, ...plan.mounts], env: { ...prepared.env, ...plan.env }, prepared: { ...prepared, pinned: undefined }, helperImage: image };
-}
-
 /** Makes sure the image is there (pulling it, progress on stderr) and runs its own command. */
 async function pullImage(ctx: Context, plan: PlannedServer, step: Extract<PlannedServer['prepare'], { kind: 'image' }>, args: string[]): Promise<Prepared> {
   await ensureImagePresent(plan.endpoint, step.image, ctx.log, { allowPull: step.allowPull });
   return { image: step.image, cmd: args.length > 0 ? args : undefined, env: {}, mounts: [], packages: [], what: `image ${step.image}` };
 }
 
-/** Puts the plan's code on the engine: installs its packages or pulls its image, and its helpers' image. */
-export async function prepareServer(ctx: Context, plan: PlannedServer, args: string[]): Promise<ServerPlan> {
+/**
+ * Puts the plan's code on the engine: installs its packages (or runs `tree`, already installed)
+ * or pulls its image, and its helpers' image.
+ */
+export async function prepareServer(ctx: Context, plan: PlannedServer, args: string[], tree?: TreeToRun): Promise<ServerPlan> {
   const step = plan.prepare;
-  const prepared = step.kind === 'install' ? await installPackages(ctx, plan, step, args) : await pullImage(ctx, plan, step, args);
+  const prepared = step.kind === 'install' ? await installPackages(ctx, plan, step, args, tree) : await pullImage(ctx, plan, step, args);
   const helperImage = step.kind === 'install' ? prepared.image : plan.needsHelperImage ? await ensureSandboxImage(plan.endpoint, { log: ctx.log }) : undefined;
   // The code's own mounts and variables (the package tree, its bins on PATH) under the plan's.
   return { ...plan, mounts: [...prepared.mounts, ...plan.mounts], env: { ...prepared.env, ...plan.env }, prepared, helperImage };
+}
+
+/** Gathers the facts a request is planned from and plans it (pure): nothing is made yet. */
+export async function planRequest(ctx: Context, req: ServerRequest): Promise<PlannedServer> {
+  const engine = await gatherEngineFacts(ctx, req.lok.engine);
+  return planServer(req, engine, gatherHostFacts(ctx, req, engine));
 }
 
 /**
@@ -175,8 +174,7 @@ export async function prepareServer(ctx: Context, plan: PlannedServer, args: str
  * sandbox. Bad input fails in the planner, before anything exists.
  */
 export async function startServerPlan(ctx: Context, req: ServerRequest): Promise<ServerPlan> {
-  const engine = await gatherEngineFacts(ctx, req.lok.engine);
-  const plan = planServer(req, engine, gatherHostFacts(ctx, req, engine));
+  const plan = await planRequest(ctx, req);
   const ready = await prepareServer(ctx, plan, req.args);
   for (const line of plan.notices) ctx.log(line);
   return ready;

@@ -12,7 +12,7 @@ import { packageVolume } from '../prepare/install.js';
 import { matchToolPins } from '../tools-pin/identity.js';
 import { compareManifests, describeToolDiff, diffComparison, pickPinnedFields, type PinnedTool } from '../tools-pin/manifest.js';
 import { planToolPin } from './plan.js';
-import { planCandidateTree } from './run-server.js';
+import { planRequest, prepareServer } from './run-server.js';
 import { probeTools } from './tool-probe.js';
 import { requestForPin, type DescribeCandidate } from './update.js';
 
@@ -48,7 +48,8 @@ export function describeToolChanges(ctx: Context, target: string): DescribeCandi
     const { req, pins } = probeRequest(ctx, target, () => requestForPin(ctx, pin));
     let listed: unknown[];
     try {
-      const plan = await planCandidateTree(ctx, req, {
+      // The candidate is only looked at: it has no pin (and so no look for newer versions).
+      const plan = await prepareServer(ctx, await planRequest(ctx, req), req.args, {
         volume: packageVolume(pin.specs, pin.registry), dir: candidate.dir,
         packages: candidate.packages.map((p) => ({ name: p.name, version: p.version, bin: (p as { bin?: unknown }).bin })),
       });

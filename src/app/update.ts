@@ -21,8 +21,7 @@ import {
 } from '../state/pins.js';
 import { readRecord } from '../state/records.js';
 import { findNewer } from './update-check.js';
-import { planServer } from './plan.js';
-import { gatherEngineFacts, gatherHostFacts } from './run-server.js';
+import { planRequest } from './run-server.js';
 
 /** A tree `update` installed beside the pinned one, not pinned yet. */
 export interface Candidate {
@@ -79,8 +78,7 @@ function specOfPin(text: string): PackageSpec {
 
 /** Returns how to install and ask the registry for a server request's packages, with the user's npm settings, CA and proxy. */
 async function planInstall(ctx: Context, req: ServerRequest): Promise<{ install: InstallRequest; endpoint: EngineEndpoint }> {
-  const engine = await gatherEngineFacts(ctx, req.lok.engine);
-  const plan = planServer(req, engine, gatherHostFacts(ctx, req, engine));
+  const plan = await planRequest(ctx, req);
   if (plan.prepare.kind !== 'install') throw new LokError('INTERNAL', 'An npm package planned as an image.');
   const image = await ensureSandboxImage(plan.endpoint, { log: ctx.log });
   // `update` asks for what it shows: handled signals remove its install container before it exits.

@@ -15,8 +15,7 @@ import { readConfigFile, writeConfigFile, type LoadedFile } from './client-confi
 import { readJsonDocument } from './client-configs/json-document.js';
 import { readTomlDocument } from './client-configs/toml-document.js';
 import { applyEdits, type Edit } from './client-configs/text-edits.js';
-import { planServer } from './plan.js';
-import { gatherEngineFacts, gatherHostFacts, prepareServer } from './run-server.js';
+import { planRequest, prepareServer } from './run-server.js';
 
 export { CLIENT_IDS, CLIENT_NAMES, findClient, type ClientId } from './client-configs/clients.js';
 export { locateShim, type ShimLocation } from './client-configs/shim-path.js';
@@ -274,9 +273,7 @@ export async function installWrapped(ctx: Context, plan: ConfigPlan): Promise<In
         source: { kind: 'npx', packages: invocation.packages, command: invocation.command, allowInstall: true },
         args: invocation.args, lok: invocation.lok, quiet: false, launcher: 'npx',
       }, { configDir: ctx.paths.config, cwd: ctx.cwd, env: ctx.env });
-      const engine = await gatherEngineFacts(ctx, req.lok.engine);
-      const server = planServer(req, engine, gatherHostFacts(ctx, req, engine));
-      const ready = await prepareServer(ctx, server, req.args);
+      const ready = await prepareServer(ctx, await planRequest(ctx, req), req.args);
       outcome.detail = ready.prepared.packages.join(', ');
     } catch (error) {
       outcome.status = 'failed';

@@ -282,11 +282,12 @@ type TreeSource = { kind: 'resolve'; fresh: boolean } | { kind: 'lockfile'; dir:
  * it fails or is stopped; the caller holds the install lock. Resolving, the tree's lockfile is
  * checked to name the tree's directory.
  */
-async function installTree(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], source: TreeSource, doing: string): Promise<InstallResult & { ok: true } & TreeInstalled> {
+async function installTree(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, specs: string[], source: TreeSource, doing: string, announce?: string): Promise<InstallResult & { ok: true } & TreeInstalled> {
   const volume = packageVolume(specs, req.registry);
   // Read only when an install needs it (a warm start never fails on a proxy setting), and
-  // before anything is created.
+  // before anything is said or created.
   const upstreamProxy = req.upstreamProxy === undefined ? undefined : parseProxyUrl(req.upstreamProxy);
+  if (announce !== undefined && !req.quiet) ctx.log(announce);
   const volumeExisted = await volumeExists(endpoint, volume);
   const request = source.kind === 'resolve'
     ? { mode: 'install', specs: req.packages.map(npmInstallSpec) }
@@ -342,11 +343,6 @@ export function checkResolvedTree(result: InstallResult): InstallResult {
   }
 }
 
-/** Refuses an npm proxy the egress proxy cannot chain to, before anything is said or made. */
-function checkUpstreamProxy(req: InstallRequest): void {
-  if (req.upstreamProxy !== undefined) parseProxyUrl(req.upstreamProxy);
-}
-
 const shown = (packages: ReadonlyArray<{ name: string; version: string }>): string => packages.map((p) => `${p.name}@${p.version}`).join(' ');
 
 /**
@@ -378,9 +374,7 @@ export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, re
       await reinstallPinnedTree(ctx, endpoint, req, specs, again, again.current);
       return fromPin(again);
     }
-    checkUpstreamProxy(req);
-    if (!req.quiet) ctx.log(`mcp-lok: installing ${specs.join(' ')} in a sandbox...`);
-    const tree = await installTree(ctx, endpoint, req, specs, { kind: 'resolve', fresh: false }, 'Installing');
+    const tree = await installTree(ctx, endpoint, req, specs, { kind: 'resolve', fresh: false }, 'Installing', `mcp-lok: installing ${specs.join(' ')} in a sandbox...`);
     const current: PinnedTree = { dir: tree.dir, packages: tree.packages, pinnedAt: ctx.now() };
     writePinnedLockfile(ctx.paths.state, key, tree.dir, tree.lockfile ?? '');
     writePin(ctx.paths.state, { key, specs, registry: req.registry, current, history: [] });
@@ -412,12 +406,10 @@ export async function reinstallPinnedTree(ctx: Context, endpoint: EngineEndpoint
       exitCode: EXIT.engine, hint: `Review and pin what the registry has now with \`mcp-lok update ${pin.current.packages[0]?.name ?? ''}\`.`,
     });
   }
-  checkUpstreamProxy(req);
-  if (!req.quiet) ctx.log(`mcp-lok: installing the pinned ${what} from its lockfile in a sandbox...`);
   const started = ctx.now();
   let done: TreeInstalled;
   try {
-    done = await installTree(ctx, endpoint, req, specs, { kind: 'lockfile', dir: tree.dir, lockfile }, 'Installing the pinned');
+    done = await installTree(ctx, endpoint, req, specs, { kind: 'lockfile', dir: tree.dir, lockfile }, 'Installing the pinned', `mcp-lok: installing the pinned ${what} from its lockfile in a sandbox...`);
   } catch (error) {
     if (!(error instanceof LokError) || error.code === 'INTERRUPTED') throw error;
     throw new LokError('INSTALL_FAILED', `Installing the pinned ${what} again from its lockfile failed: ${error.message.replace(/^Installing the pinned .*? failed: /, '').replace(/\.$/, '')}.`, {
@@ -485,11 +477,9 @@ async function ensureFloating(ctx: Context, endpoint: EngineEndpoint, req: Insta
     const again = await readRecord(recordPath);
     if (again && isRecordFresh(again, req.packages, refreshAfterMs, ctx.now()) && (await usable(again))) return floating(again);
     const started = ctx.now();
-    checkUpstreamProxy(req);
-    if (!req.quiet) ctx.log(`mcp-lok: ${again ? 'checking for a newer' : 'installing'} ${specs.join(' ')} in a sandbox...`);
     let tree: TreeInstalled;
     try {
-      tree = await installTree(ctx, endpoint, req, specs, { kind: 'resolve', fresh: again !== undefined }, 'Installing');
+      tree = await installTree(ctx, endpoint, req, specs, { kind: 'resolve', fresh: again !== undefined }, 'Installing', `mcp-lok: ${again ? 'checking for a newer' : 'installing'} ${specs.join(' ')} in a sandbox...`);
     } catch (error) {
       const result = (error as { installResult?: InstallResult }).installResult;
       if (again && result?.reason === 'network' && (await usable(again))) {
