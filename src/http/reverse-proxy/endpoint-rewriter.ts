@@ -1,11 +1,10 @@
 // The legacy SSE transport's `endpoint` event names where to POST; behind the proxy that must be
 // the proxy's own origin, not the server's unreachable address.
 
+import { fieldName, fieldValue, SseEvents } from './messages.js';
+
 /** Bytes of an SSE stream scanned for the `endpoint` event before passing the rest through untouched. */
 export const ENDPOINT_SCAN_LIMIT_BYTES = 64 * 1024;
-
-const LF = 0x0a;
-const CR = 0x0d;
 
 export interface EndpointRewriter {
   /** Returns the bytes ready to send: complete events, rewritten where needed. */
@@ -24,8 +23,7 @@ export interface EndpointRewriter {
  * `ENDPOINT_SCAN_LIMIT_BYTES` without one, chunks pass through untouched.
  */
 export function createEndpointRewriter(publicOrigin: string): EndpointRewriter {
-  let pending: Buffer | undefined;
-  let lineStart = 0;
+  const events = new SseEvents();
   let scanned = 0;
   let done = false;
 
@@ -34,45 +32,23 @@ export function createEndpointRewriter(publicOrigin: string): EndpointRewriter {
     push(chunk) {
       if (done) return chunk;
       scanned += chunk.length;
-      const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
       const out: Buffer[] = [];
-      let eventStart = 0;
-      let i = lineStart;
-      while (i < buf.length) {
-        const byte = buf[i];
-        if (byte !== LF && byte !== CR) { i++; continue; }
-        if (byte === CR && i + 1 === buf.length) break;
-        const next = byte === CR && buf[i + 1] === LF ? i + 2 : i + 1;
-        if (i === lineStart) {
-          const event = buf.subarray(eventStart, next);
-          const endpoint = rewriteEndpointEvent(event, publicOrigin);
-          out.push(endpoint ?? event);
-          eventStart = next;
-          if (endpoint) {
-            done = true;
-            out.push(buf.subarray(next));
-            pending = undefined;
-            return Buffer.concat(out);
-          }
-        }
-        lineStart = next;
-        i = next;
+      for (const event of events.push(chunk)) {
+        if (done) { out.push(event); continue; }
+        const endpoint = rewriteEndpointEvent(event, publicOrigin);
+        out.push(endpoint ?? event);
+        if (endpoint) done = true;
       }
-      if (scanned >= ENDPOINT_SCAN_LIMIT_BYTES) {
+      // After the endpoint event, or past the scan limit, what is held goes out as it is.
+      if (done || scanned >= ENDPOINT_SCAN_LIMIT_BYTES) {
         done = true;
-        pending = undefined;
-        out.push(buf.subarray(eventStart));
-        return Buffer.concat(out);
+        out.push(events.end());
       }
-      pending = eventStart < buf.length ? buf.subarray(eventStart) : undefined;
-      lineStart -= eventStart;
       return out.length === 1 ? out[0]! : Buffer.concat(out);
     },
     end() {
       done = true;
-      const rest = pending ?? Buffer.alloc(0);
-      pending = undefined;
-      return rest;
+      return events.end();
     },
   };
 }
@@ -98,15 +74,4 @@ function rewriteEndpointEvent(event: Buffer, publicOrigin: string): Buffer | und
   const prefix = line.startsWith('data: ') ? 'data: ' : 'data:';
   pieces[dataIndex] = `${prefix}${publicOrigin}${value.slice(origin[0].length)}`;
   return Buffer.from(pieces.join(''), 'utf8');
-}
-
-function fieldName(line: string): string {
-  const colon = line.indexOf(':');
-  return colon < 0 ? line : line.slice(0, colon);
-}
-
-function fieldValue(line: string): string {
-  const colon = line.indexOf(':');
-  if (colon < 0) return '';
-  return line.charCodeAt(colon + 1) === 0x20 ? line.slice(colon + 2) : line.slice(colon + 1);
 }

@@ -103,22 +103,28 @@ export class SseEvents {
   }
 }
 
+/** Returns an SSE line's field name (the whole line when it has no colon). */
+export function fieldName(line: string): string {
+  const colon = line.indexOf(':');
+  return colon < 0 ? line : line.slice(0, colon);
+}
+
+/** Returns an SSE line's value: after the colon and one optional space ('' without a colon). */
+export function fieldValue(line: string): string {
+  const colon = line.indexOf(':');
+  if (colon < 0) return '';
+  return line.charCodeAt(colon + 1) === 0x20 ? line.slice(colon + 2) : line.slice(colon + 1);
+}
+
 /** Returns an event's data (its `data:` lines joined by newlines), or undefined when it has none. */
 export function eventData(event: string): string | undefined {
-  let data: string | undefined;
-  for (const line of event.split(/\r\n|\r|\n/)) {
-    if (line === 'data' || line.startsWith('data:')) {
-      const value = line.charCodeAt(5) === 0x20 ? line.slice(6) : line.slice(5);
-      data = data === undefined ? value : `${data}\n${value}`;
-    }
-  }
-  return data;
+  const values = event.split(/\r\n|\r|\n/).filter((line) => fieldName(line) === 'data').map(fieldValue);
+  return values.length === 0 ? undefined : values.join('\n');
 }
 
 /** Returns the event with its data replaced by `data` (one line of JSON), its other fields kept. */
 function replaceEventData(event: string, data: string): string {
-  const lines = event.split(/\r\n|\r|\n/).filter((line) => line !== '');
-  const kept = lines.filter((line) => !(line === 'data' || line.startsWith('data:')));
+  const kept = event.split(/\r\n|\r|\n/).filter((line) => line !== '' && fieldName(line) !== 'data');
   return `${[...kept, `data: ${data}`].join('\n')}\n\n`;
 }
 
