@@ -30,6 +30,7 @@ import { findGrantViolation } from '../sandbox/grant-policy.js';
 import { findPathArguments, NO_GRANTS, planServer, refuseUncheckableMounts, type EngineFacts, type HostFacts, type PlannedServer, type ToolPinPlan } from './plan.js';
 import { mayConcernTools, mayHoldToolsList, ToolsWatch } from '../tools-pin/watch.js';
 import { createInputFilter, createOutputFilter, createToolsTap } from '../tools-pin/streams.js';
+import type { MessageHooks } from '../http/reverse-proxy/messages.js';
 
 /** A CA bundle larger than this is not one (the system's whole bundle is some 200 KiB). */
 const MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024;
@@ -316,21 +317,21 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
   // Enforcing needs both directions in this process; observing reads a copy of the output only.
   const direct = plan.fifo && watch?.mode !== 'enforce' ? ctx.stdioFds : undefined;
   const write = (chunk: Buffer): void => { stdout.write(chunk); };
+  // Only stderr is watched, for a write refused inside the package: stdout's bytes never pass through it.
+  const onStderr = watchReadOnlyWrites((chunk) => { ctx.stderr.write(chunk); }, (path) => { ctx.log(readOnlyWriteNotice(path, plan.lok.ephemeral)); });
   let io: RunIo;
   if (watch?.mode === 'enforce') {
     const output = createOutputFilter(watch, write, ctx.log);
     const input = createInputFilter(watch, output.reply, ctx.log);
     // A failing stdin ends the server's input, as an unfiltered one does.
     ctx.stdin.once('error', () => input.end()).pipe(input);
-    io = { stdin: input, onStdout: output, onStderr: () => {} };
-  } else if (watch) {
-    const tap = createToolsTap(watch, ctx.log);
-    io = direct ? { fds: direct, onStdout: write, tapStdout: tap, onStderr: () => {} } : { stdin: ctx.stdin, onStdout: (chunk) => { write(chunk); tap(chunk); }, onStderr: () => {} };
+    io = { stdin: input, onStdout: output, onStderr };
   } else {
-    io = direct ? { fds: direct, onStdout: write, onStderr: () => {} } : { stdin: ctx.stdin, onStdout: write, onStderr: () => {} };
+    const tap = watch ? createToolsTap(watch, ctx.log) : undefined;
+    io = direct
+      ? { fds: direct, onStdout: write, ...(tap ? { tapStdout: tap } : {}), onStderr }
+      : { stdin: ctx.stdin, onStdout: tap ? (chunk) => { write(chunk); tap(chunk); } : write, onStderr };
   }
-  // Only stderr is watched, for a write refused inside the package: stdout's bytes never pass through it.
-  io.onStderr = watchReadOnlyWrites((chunk) => { ctx.stderr.write(chunk); }, (path) => { ctx.log(readOnlyWriteNotice(path, plan.lok.ephemeral)); });
   // Once the server runs, and only then, a look for a newer version of its pin (when one is due).
   const updates = watchForUpdates(ctx, plan.endpoint, plan.prepared.pinned);
   try {
@@ -351,16 +352,10 @@ export function createToolsWatch(ctx: Context, pin: ToolPinPlan): ToolsWatch {
 }
 
 /**
- * Returns a watch as message hooks (the reverse proxy's MessageHooks, by shape): the same checks
+ * Returns a watch as message hooks: the same checks
  * as on stdio lines, on the JSON-RPC messages of HTTP bodies.
  */
-export function toolsMessageHooks(watch: ToolsWatch): {
-  rewrites: boolean;
-  serverMayMatter: (text: string) => boolean;
-  fromServer: (message: unknown) => unknown;
-  clientMayMatter: (text: string) => boolean;
-  fromClient: (message: unknown) => { code: number; message: string } | undefined;
-} {
+export function toolsMessageHooks(watch: ToolsWatch): MessageHooks {
   return {
     rewrites: watch.mode === 'enforce',
     serverMayMatter: mayHoldToolsList,
