@@ -4,10 +4,11 @@
 // lockfiles of its trees, so any engine can install exactly that tree again and `update` can
 // show what changes. The files are the user's (0600 in a 0700 folder); a pin is checked for
 // shape when read, since anything with the user's rights can edit it.
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, LokError } from '../errors.js';
 import { compareVersions } from '../semver.js';
+import { writePrivateFile } from './atomic-file.js';
 
 /** One package of a pinned tree, as asked for. */
 export interface PinnedPackage {
@@ -112,19 +113,12 @@ export function readPin(stateDir: string, key: string): Pin | undefined {
   return checkPin(value, path, key);
 }
 
-function writeAtomic(path: string, text: string): void {
-  mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, path);
-}
-
 /**
  * Writes a pin and drops the lockfiles of trees it no longer names. Callers hold the pin's
  * install lock: a pin changes only on a first install, an update or a rollback.
  */
 export function writePin(stateDir: string, pin: Pin): void {
-  writeAtomic(pinPath(stateDir, pin.key), `${JSON.stringify(pin, null, 2)}\n`);
+  writePrivateFile(pinPath(stateDir, pin.key), `${JSON.stringify(pin, null, 2)}\n`);
   const kept = new Set([pin.current, ...pin.history].map((t) => `${pin.key}.${t.dir}.lock.json`));
   for (const file of listPinFiles(stateDir)) {
     if (file.startsWith(`${pin.key}.`) && file.endsWith('.lock.json') && !kept.has(file)) rmSync(join(pinsDir(stateDir), file), { force: true });
@@ -133,7 +127,7 @@ export function writePin(stateDir: string, pin: Pin): void {
 
 /** Keeps a tree's lockfile beside its pin. */
 export function writePinnedLockfile(stateDir: string, key: string, dir: string, text: string): void {
-  writeAtomic(lockfilePath(stateDir, key, dir), text);
+  writePrivateFile(lockfilePath(stateDir, key, dir), text);
 }
 
 /** Returns a pinned tree's lockfile text, or undefined when it is not kept. */
@@ -159,7 +153,7 @@ export function readPinCheck(stateDir: string, key: string): PinCheck {
 /** Merges `change` into a pin's check file (the last writer wins: it holds only times and versions). */
 export function updatePinCheck(stateDir: string, key: string, change: PinCheck): PinCheck {
   const next = { ...readPinCheck(stateDir, key), ...change };
-  writeAtomic(checkPath(stateDir, key), `${JSON.stringify(next)}\n`);
+  writePrivateFile(checkPath(stateDir, key), `${JSON.stringify(next)}\n`);
   return next;
 }
 

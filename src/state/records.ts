@@ -1,10 +1,11 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Owner } from '../sandbox/labels.js';
 import type { BackgroundSpec } from '../app/supervisor-protocol.js';
 import { removeLog } from './log-rotation.js';
 import { isOwnerAlive, isSupervisorProcess } from './owner.js';
 import { isContainerName } from '../sandbox/names.js';
+import { writePrivateFile } from './atomic-file.js';
 
 /** Returns a server name fit to be a file name here; front ends check names first, this is the last line. */
 function safeName(name: string): string {
@@ -53,12 +54,7 @@ export function serverLogPath(stateDir: string, name: string): string {
 
 /** Writes a record atomically (a reader never sees half of one). */
 export function writeRecord(stateDir: string, record: ServerRecord): void {
-  const dir = recordsDir(stateDir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = join(dir, `${safeName(record.name)}.json`);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
+  writePrivateFile(join(recordsDir(stateDir), `${safeName(record.name)}.json`), `${JSON.stringify(record, null, 2)}\n`);
 }
 
 /** Returns a server's record, or undefined. */

@@ -2,10 +2,11 @@
 // image), holding the tools as first listed and the changes seen since, plus an event log
 // that `mcp-lok logs X --tools` prints. The files are the user's approvals: never written by
 // anything but mcp-lok's own observer (first use) and `mcp-lok approve`.
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PinEntry, PinnedTool, ToolDiff } from '../tools-pin/manifest.js';
 import { logFiles, rotateBeforeAppend } from './log-rotation.js';
+import { writePrivateFile } from './atomic-file.js';
 
 /** What identifies a server for its pin: its name when the user gave one, else its packages (and bin) or image repository. */
 export interface ToolPinKey {
@@ -123,12 +124,7 @@ export function readToolPin(stateDir: string, id: string): ToolPinRecord | undef
 
 /** Writes a pin atomically (a reader never sees half of one), private to the user. */
 export function writeToolPin(stateDir: string, record: ToolPinRecord): void {
-  const dir = toolPinsDir(stateDir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = toolPinPath(stateDir, record.id);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
+  writePrivateFile(toolPinPath(stateDir, record.id), `${JSON.stringify(record, null, 2)}\n`);
 }
 
 /** Returns every readable pin, sorted by identity (damaged files are left out). */

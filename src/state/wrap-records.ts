@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writePrivateFile } from './atomic-file.js';
 
 /**
  * What `mcp-lok wrap` changed in one server entry of a client's config, kept so that `unwrap`
@@ -49,9 +50,5 @@ export function readWrapRecords(stateDir: string): WrapRecord[] {
 
 /** Replaces the wrap records, atomically and privately. */
 export function writeWrapRecords(stateDir: string, records: readonly WrapRecord[]): void {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const path = wrapRecordsPath(stateDir);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ version: 1, records }, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
+  writePrivateFile(wrapRecordsPath(stateDir), `${JSON.stringify({ version: 1, records }, null, 2)}\n`);
 }
