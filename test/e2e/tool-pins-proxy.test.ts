@@ -45,6 +45,12 @@ async function connect(url: string): Promise<Client> {
 
 const descriptions = async (client: Client): Promise<Array<string | undefined>> => (await client.listTools()).tools.map((t) => t.description);
 
+/** Connects a client, lists the tools' descriptions, and closes. */
+async function descriptionsOnce(url: string): Promise<Array<string | undefined>> {
+  const client = await connect(url);
+  try { return await descriptions(client); } finally { await client.close(); }
+}
+
 function forgetPin(): void {
   rmSync(toolPinPath(STATE, TARGET.id), { force: true });
   rmSync(toolEventLogPath(STATE, TARGET.id), { force: true });
@@ -68,12 +74,7 @@ proxied.after(async () => {
 proxied('pins the first list it sees through the proxy, changing nothing the client gets', async () => {
   const served = await serve(V1);
   try {
-    const client = await connect(served.url);
-    try {
-      assert.equal(await descriptions(client), [V1]);
-    } finally {
-      await client.close();
-    }
+    assert.equal(await descriptionsOnce(served.url), [V1]);
     await eventually(async () => readToolPin(STATE, TARGET.id)?.tools.echo?.tool.description === V1, 10_000, 'the pin to be written');
     const [server] = (await lokContainers(`mcp-lok-name=${NAME}`)).filter((c) => c.Labels['mcp-lok-role'] === 'run');
     assert.is(server?.Labels['mcp-lok-tool-pin'], TARGET.id);
@@ -109,12 +110,7 @@ proxied('under enforce, a changed description is hidden and its call refused unt
 proxied('observing, a change is reported but the client gets the server\'s list unchanged', async () => {
   const served = await serve(V1);
   try {
-    const client = await connect(served.url);
-    try {
-      assert.equal(await descriptions(client), [V1]);
-    } finally {
-      await client.close();
-    }
+    assert.equal(await descriptionsOnce(served.url), [V1]);
     await eventually(async () => /tool "echo" changed \(description\)/.test(served.stderr()), 10_000, 'the change to be reported');
   } finally {
     await served.stop();
