@@ -62,8 +62,10 @@ function runHeld(args: string[], env: Record<string, string>, onStarted: (stderr
     .then(async () => ({ code: await exited, stdout, stderr }));
 }
 
-async function inspect(id: string): Promise<Inspect> {
-  return (await engineRequest<Inspect>(ENGINE, 'GET', `/containers/${id}/json`)).body;
+/** Returns a container's inspection, or undefined once it has gone (listed, then removed). */
+async function inspect(id: string): Promise<Inspect | undefined> {
+  const answer = await engineRequest<Inspect>(ENGINE, 'GET', `/containers/${id}/json`);
+  return answer.status === 200 ? answer.body : undefined;
 }
 
 for (const bridge of ['fifo', 'attach'] as const) {
@@ -102,7 +104,7 @@ for (const bridge of ['fifo', 'attach'] as const) {
     let loopback: Inspect | undefined;
     const { code, stdout, stderr } = await runHeld(['run', '--profile', 'network', '--name', name, IMAGE, '--',
       // lok-offline: metadata and WireServer are refused by mcp-lok's egress proxy before any packet (the server has no route)
-      'net', 'connect:169.254.169.254:80', 'get:http://169.254.169.254/latest/meta-data/', 'connect:168.63.129.16:80', `get:http://${gateway}:${port}/`, 'sleep:3000',
+      'net', 'connect:169.254.169.254:80', 'get:http://169.254.169.254/latest/meta-data/', 'connect:168.63.129.16:80', `get:http://${gateway}:${port}/`, 'sleep:8000',
     ], { MCP_LOK_HOME: home, MCP_LOK_BRIDGE: bridge }, async (stderrSoFar) => {
       // While it sleeps: the server shares the loopback sidecar's namespace, and that has no network.
       await eventually(async () => {
@@ -111,7 +113,7 @@ for (const bridge of ['fifo', 'attach'] as const) {
         const l = containers.find((c) => c.Labels['mcp-lok-role'] === 'loopback');
         if (!s || !l) return false;
         [server, loopback] = [await inspect(s.Id), await inspect(l.Id)];
-        return true;
+        return server !== undefined && loopback !== undefined;
       }, 60_000, `${name} and its loopback sidecar to run\n${stderrSoFar()}`);
     });
     assert.is(code, 0, stderr);
