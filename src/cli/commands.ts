@@ -63,13 +63,14 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'list',
     summary: 'List mcp-lok\'s sandboxed servers, their pinned versions and tool manifests\' state',
-    usage: 'mcp-lok list [--all] [--json]',
+    usage: 'mcp-lok list [--all] [--wide] [--json]',
     positionals: { min: 0, max: 0, names: [] },
     options: {
       all: { type: 'boolean', short: 'a', description: 'Include stopped servers and install containers.' },
+      wide: { type: 'boolean', short: 'w', description: 'Also show who started each server and its profile\'s name.' },
       json: { type: 'boolean', description: 'Print JSON for scripts instead of a table (with the package pin\'s integrity and the tools\' counts).' },
     },
-    examples: ['mcp-lok list', 'mcp-lok list --all --json'],
+    examples: ['mcp-lok list', 'mcp-lok list --wide', 'mcp-lok list --all --json'],
     run: { parsed: async (ctx, args) => (await import('./commands/list.js')).runList(ctx, args) },
   },
   {

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ServerInfo, ToolsInfo } from '../../src/app/servers.js';
-import { formatListRows, formatToolsCell, pendingToolsNotes } from '../../src/cli/commands/list.js';
+import { chooseColumns, formatListRows, formatToolsCell, pendingToolsNotes } from '../../src/cli/commands/list.js';
 
 const NOW = Date.parse('2026-01-02T04:04:05.000Z');
 const tools = (over: Partial<ToolsInfo>): ToolsInfo => ({ state: 'pinned', identity: '@scope/pkg', pinned: 3, added: 0, changed: 0, removed: 0, mode: 'observe', ...over });
@@ -37,8 +37,18 @@ rows('puts the pinned version and the tools\' state between the package and the 
     server({ pinned: '1.2.3', tools: tools({ state: 'awaiting approval', changed: 1, mode: 'enforce', approve: 'mcp-lok approve @scope/pkg' }) }),
     server({ name: 'img', package: null, image: 'registry.mcp-lok.test/org/app:1' }),
   ], NOW);
-  assert.equal(pinned, ['notes', 'running', 'npx', 'stdio', '-', 'stdio', '@scope/pkg@1.2.3', '1.2.3', 'awaiting approval (1)', '1h', 'nothing beyond the sandbox']);
+  assert.equal(pinned, ['notes', 'running', 'npx', 'stdio', '-', 'stdio', '@scope/pkg@1.2.3', '1.2.3', 'awaiting approval (1)', '1h', 'nothing']);
   assert.equal(floating?.slice(6, 9), ['registry.mcp-lok.test/org/app:1', '-', '-']);
+});
+
+rows('leaves who started it and the profile\'s name to --wide', () => {
+  const all = formatListRows([server({ pinned: '1.2.3' })], NOW);
+  const narrow = chooseColumns(all, false);
+  assert.equal(narrow.header, ['NAME', 'STATE', 'TRANSPORT', 'URL', 'PACKAGE / IMAGE', 'PINNED', 'TOOLS', 'UP', 'ALLOWS']);
+  assert.equal(narrow.rows, [['notes', 'running', 'stdio', '-', '@scope/pkg@1.2.3', '1.2.3', '-', '1h', 'nothing']]);
+  const wide = chooseColumns(all, true);
+  assert.is(wide.header.length, 11);
+  assert.equal(wide.rows, all);
 });
 
 rows.run();

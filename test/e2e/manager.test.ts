@@ -24,7 +24,10 @@ manager('lists a running shim server in the table and as JSON', async () => {
     const table = await runBin(MANAGER, ['list']);
     assert.is(table.code, 0, table.stderr);
     assert.match(table.stdout.toString(), /^NAME\s+STATE/m);
-    assert.match(table.stdout.toString(), new RegExp(`^${name}\\s+running\\s+npx\\s+stdio`, 'm'));
+    assert.match(table.stdout.toString(), new RegExp(`^${name}\\s+running\\s+stdio`, 'm'));
+    const wide = await runBin(MANAGER, ['list', '--wide']);
+    assert.match(wide.stdout.toString(), /^NAME\s+STATE\s+STARTED BY/m);
+    assert.match(wide.stdout.toString(), new RegExp(`^${name}\\s+running\\s+npx\\s+stdio`, 'm'));
     const json = await runBin(MANAGER, ['list', '--json']);
     const servers = JSON.parse(json.stdout.toString()) as Array<{ name: string; state: string; launcher: string; transport: string; profile: string; package: string }>;
     const mine = servers.find((s) => s.name === name);

@@ -4,6 +4,8 @@ import type { Context } from '../../app/context.js';
 import { formatAge, renderTable } from '../output.js';
 
 const HEADER = ['NAME', 'STATE', 'STARTED BY', 'TRANSPORT', 'URL', 'PROFILE', 'PACKAGE / IMAGE', 'PINNED', 'TOOLS', 'UP', 'ALLOWS'];
+/** The columns `--wide` adds: who started it and the profile's name (ALLOWS says what the profile grants). */
+const WIDE_ONLY = new Set(['STARTED BY', 'PROFILE']);
 
 /** Returns the TOOLS cell: the manifest's state, with how many changes are pending; `-` when its tools are not checked. */
 export function formatToolsCell(tools: ToolsInfo | null): string {
@@ -37,11 +39,18 @@ export function formatListRows(servers: readonly ServerInfo[], now: number): str
   return servers.map((s) => [
     s.name, s.hint ? `${s.status}; start: ${s.hint}` : s.launcher === 'start' ? s.status : s.state, s.launcher, s.transport, s.url ?? '-', s.profile, s.package ?? s.image,
     s.pinned ?? '-', formatToolsCell(s.tools), s.state === 'stopped' ? '-' : formatAge(s.createdAt, now),
-    s.allows.length > 0 ? s.allows.join('; ') : 'nothing beyond the sandbox',
+    s.allows.length > 0 ? s.allows.join('; ') : 'nothing',
   ]);
 }
 
-/** `mcp-lok list`: a table (and, on stderr, how to review servers whose tools changed), or JSON with --json. */
+/** Returns the header and rows to print: all columns with `wide`, else the table without the wide-only ones. */
+export function chooseColumns(rows: string[][], wide: boolean): { header: string[]; rows: string[][] } {
+  if (wide) return { header: HEADER, rows };
+  const keep = HEADER.map((h, i) => (WIDE_ONLY.has(h) ? -1 : i)).filter((i) => i >= 0);
+  return { header: keep.map((i) => HEADER[i] ?? ''), rows: rows.map((row) => keep.map((i) => row[i] ?? '')) };
+}
+
+/** `mcp-lok list`: a table (all columns with --wide; and, on stderr, how to review servers whose tools changed), or JSON with --json. */
 export async function runList(ctx: Context, args: ParsedCommand): Promise<number> {
   const servers = await listServers(ctx, { all: Boolean(args.values.all) });
   if (args.values.json) {
@@ -52,7 +61,8 @@ export async function runList(ctx: Context, args: ParsedCommand): Promise<number
     ctx.stderr.write(args.values.all ? 'No mcp-lok servers.\n' : 'No mcp-lok servers are running (`mcp-lok list --all` shows stopped ones).\n');
     return 0;
   }
-  ctx.stdout.write(renderTable(HEADER, formatListRows(servers, ctx.now()), ctx.color));
+  const table = chooseColumns(formatListRows(servers, ctx.now()), Boolean(args.values.wide));
+  ctx.stdout.write(renderTable(table.header, table.rows, ctx.color));
   for (const note of pendingToolsNotes(servers)) ctx.stderr.write(`${note}\n`);
   return 0;
 }
