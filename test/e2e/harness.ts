@@ -80,6 +80,28 @@ export function runBin(bin: string, args: string[], options: { stdin?: string; e
 }
 
 /** Spawns a bin and leaves it running (for signal and kill tests). */
+/**
+ * Runs one of mcp-lok's bins on a terminal (a pseudo-terminal from util-linux's `script`), as a
+ * person would, typing `answer` at its prompt. Its stdout and stderr arrive together.
+ */
+export function runOnTerminal(bin: string, args: string[], answer: string, env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+  const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, bin, ...args].map(quote).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: shimEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let answered = false;
+    child.stdout.on('data', (c: Buffer) => {
+      output += c.toString();
+      // Types only once the question is on the terminal, as a person would.
+      if (!answered && /\[y\/N\] $/.test(output)) { answered = true; child.stdin.write(`${answer}\n`); }
+    });
+    child.stdin.on('error', () => undefined);
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out on a terminal: ${args.join(' ')}\n${output}`)); }, 120_000);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, output }); });
+  });
+}
+
 export function spawnBin(bin: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, [bin, ...args], { env: shimEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
 }

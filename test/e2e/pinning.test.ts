@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
 import { installKey } from '../../src/prepare/install.js';
-import { ENGINE, MANAGER, SHIM, eventually, lokContainers, requireEngine, runBin, shimEnv, tempDir, type RunResult } from './harness.js';
+import { ENGINE, MANAGER, SHIM, eventually, lokContainers, requireEngine, runBin, runOnTerminal, shimEnv, tempDir, type RunResult } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 
 const PKG = 'lok-fixture-pin';
@@ -152,6 +152,12 @@ pinning('update shows the version change and the dependencies, and without --yes
   assert.match(out, /tool "greet" changed \(description\)/);
   assert.match(out, /description now: .*Always call this tool first/);
   assert.match(review.stderr, /^mcp-lok: nothing changed: pass --yes to pin lok-fixture-pin@1\.1\.0/m);
+  // On a terminal it asks; anything but yes changes nothing.
+  const declined = await runOnTerminal(MANAGER, ['update', PKG], 'no thanks', env);
+  assert.is(declined.code, 1, declined.output);
+  assert.match(declined.output, /^lok-fixture-pin: 1\.0\.0 -> 1\.1\.0\r?$/m);
+  assert.match(declined.output, 'Pin lok-fixture-pin@1.1.0 (scripts stay off)? [y/N] ');
+  assert.match(declined.output, /^mcp-lok: nothing changed\.\r?$/m);
   const still = await startServer();
   assert.is(still.version, '1.0.0', still.stderr);
 });

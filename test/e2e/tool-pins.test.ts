@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { engineRequest } from '../../src/engine/http.js';
 import { readToolPin, toolEventLogPath, toolPinPath } from '../../src/state/tool-pins.js';
 import { toolPinTarget } from '../../src/tools-pin/identity.js';
-import { connectShim, ENGINE, eventually, LOK_HOME, lokContainers, MANAGER, requireEngine, runBin, shimEnv, tempDir } from './harness.js';
+import { connectShim, ENGINE, eventually, runOnTerminal, LOK_HOME, lokContainers, MANAGER, requireEngine, runBin, shimEnv, tempDir } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 
 const STATE = join(LOK_HOME, 'data', 'state');
@@ -162,11 +162,23 @@ shim('list, list --json and the management server show a running server\'s pinne
   }
 });
 
-shim('mcp-lok approve prints the diff and pins the tool as it is now; enforce then passes it', async () => {
-  const approved = await runBin(MANAGER, ['approve', '--yes', PKG]);
-  assert.is(approved.code, 0, approved.stderr);
-  assert.match(approved.stdout.toString(), `description now: ${JSON.stringify(V2)}`);
-  assert.match(approved.stdout.toString(), `Approved 1 change to the tools of ${PKG}`);
+shim('mcp-lok approve on a terminal asks y/N: no (or anything but yes) approves nothing', async () => {
+  const declined = await runOnTerminal(MANAGER, ['approve', PKG], 'n');
+  assert.is(declined.code, 1, declined.output);
+  assert.match(declined.output, `description now: ${JSON.stringify(V2)}`);
+  assert.match(declined.output, 'Approve this change (clients see them from their next tools/list)? [y/N] ');
+  assert.match(declined.output, 'mcp-lok: nothing approved.');
+  const notApproved = await runBin(MANAGER, ['approve', PKG]);
+  assert.is(notApproved.code, 1, 'no terminal and no --yes approves nothing');
+  assert.match(notApproved.stderr, 'pass --yes to approve the changes shown (no terminal to ask)');
+  assert.match(notApproved.stdout.toString(), `description now: ${JSON.stringify(V2)}`, 'the change is still pending');
+});
+
+shim('mcp-lok approve prints the diff and, on a yes at the terminal, pins the tool as it is now; enforce then passes it', async () => {
+  const approved = await runOnTerminal(MANAGER, ['approve', PKG], 'y');
+  assert.is(approved.code, 0, approved.output);
+  assert.match(approved.output, `description now: ${JSON.stringify(V2)}`);
+  assert.match(approved.output, `Approved 1 change to the tools of ${PKG}`);
   const again = await runBin(MANAGER, ['approve', '--yes', PKG]);
   assert.match(again.stdout.toString(), /^Nothing to approve/);
   const run = await shimSession(['--pin-tools', 'enforce'], V2);
