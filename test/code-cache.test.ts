@@ -1,0 +1,78 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync } from 'node:fs';
+import { codeCacheDir, codeCacheName } from '../src/code-cache.js';
+
+const CODE_CACHE = fileURLToPath(new URL('../src/code-cache.js', import.meta.url));
+const cache = suite('runWithCodeCache: a CommonJS file run from V8\'s code cache');
+let dir = '';
+cache.before.each(() => { dir = mkdtempSync(join(tmpdir(), 'lok-code-cache-')); });
+cache.after.each(() => { rmSync(dir, { recursive: true, force: true }); });
+
+/** Runs `file` through the cache in a process of its own (the cache is written as it exits); returns what it printed. */
+function run(file: string, cacheDir: string): { used: boolean; printed: string } {
+  const script = `import { runWithCodeCache } from ${JSON.stringify(CODE_CACHE)};
+const used = runWithCodeCache(${JSON.stringify(file)}, ${JSON.stringify(cacheDir)}, 'bundle');
+process.stdout.write(' used=' + used);`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  const [printed = '', used = ''] = out.split(' used=');
+  return { used: used === 'true', printed };
+}
+
+function writeModule(body: string): string {
+  const file = join(dir, 'bundle.cjs');
+  writeFileSync(file, body);
+  return file;
+}
+
+const BODY = `const { basename } = require('node:path');
+module.exports = 1;
+process.stdout.write(basename(__filename) + ' ' + basename(__dirname) + ' ' + typeof exports + ' ' + (function square(n) { return n * n; })(7));`;
+
+cache('compiles on the first run and writes the cache as the process exits; the next run uses it', () => {
+  const file = writeModule(BODY);
+  const cacheDir = join(dir, 'code');
+  const first = run(file, cacheDir);
+  assert.is(first.used, false);
+  assert.is(first.printed, `bundle.cjs ${dir.split('/').pop()} object 49`, 'require, __filename, __dirname and exports as CommonJS has them');
+  assert.ok(existsSync(join(cacheDir, codeCacheName('bundle', BODY))), 'no cache written');
+  const second = run(file, cacheDir);
+  assert.is(second.used, true);
+  assert.is(second.printed, first.printed);
+});
+
+cache('compiles afresh from a changed source of the same length (V8 would take the old code) or a damaged cache, and writes it again', () => {
+  const cacheDir = join(dir, 'code');
+  const file = writeModule(BODY);
+  run(file, cacheDir);
+  const changedBody = BODY.replace('(7)', '(8)');
+  writeModule(changedBody);
+  const changed = run(file, cacheDir);
+  assert.is(changed.used, false, 'a cache of another source was used');
+  assert.match(changed.printed, / 64$/);
+  assert.equal(readdirSync(cacheDir), [codeCacheName('bundle', changedBody)], 'the old source\'s cache was kept');
+  assert.is(run(file, cacheDir).used, true, 'the cache was not written again');
+  writeFileSync(join(cacheDir, codeCacheName('bundle', changedBody)), 'not a code cache');
+  const damaged = run(file, cacheDir);
+  assert.is(damaged.used, false);
+  assert.match(damaged.printed, / 64$/);
+  assert.is(run(file, cacheDir).used, true);
+});
+
+cache('runs all the same when the cache cannot be written', () => {
+  const file = writeModule(BODY);
+  writeFileSync(join(dir, 'blocked'), '');
+  assert.equal(run(file, join(dir, 'blocked')), { used: false, printed: `bundle.cjs ${dir.split('/').pop()} object 49` });
+});
+
+cache('names a cache by the source\'s hash, Node\'s version and the arch, in mcp-lok\'s cache folder', () => {
+  assert.is(codeCacheDir({ MCP_LOK_HOME: '/h' }), '/h/cache/code');
+  assert.match(codeCacheName('shim-bundle', 'a'), new RegExp(`^shim-bundle-${process.version.replace(/\./g, '\\.')}-${process.arch}-ca978112ca1bbdcafac231b39a23dc4d\\.v8$`));
+});
+
+cache.run();
