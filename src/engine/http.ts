@@ -28,7 +28,9 @@ function requestOptions(endpoint: EngineEndpoint, method: string, path: string):
     agentFor.set(endpoint, agent);
   }
   base.agent = agent;
-  if (endpoint.kind === 'unix') return { ...base, socketPath: endpoint.socketPath };
+  // No TLS on a socket: an empty server name spares Node's agent working one out of the Host
+  // header (its IPv6 check compiles a large regular expression, on every shim's start path).
+  if (endpoint.kind === 'unix') return { ...base, socketPath: endpoint.socketPath, servername: '' } as http.RequestOptions;
   return { ...base, host: endpoint.host, port: endpoint.port };
 }
 
