@@ -5,6 +5,7 @@
 // npx://@modelcontextprotocol/server-memory`) and the user may create Deployments, the server
 // runs and its tools are listed through its Service (kubectl port-forward, on loopback).
 // Where no cluster answers, no test is registered (a skipped suite must not count as a pass).
+// lok-offline-data: registry.example.com, pod-security.kubernetes.io; image names in manifests the API server only checks (a dry run pulls nothing), and label keys
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
