@@ -17,7 +17,7 @@ export const EXPORT_FLAGS: Readonly<Record<OwnKey, FlagHelp & { flags: readonly 
   egressImage: { flags: ['--egress-image'], value: 'REF', description: 'The egress proxy\'s image, needed when the profile allows outbound hosts: made by `mcp-lok image build --push REF --egress-proxy`.' },
   volume: { flags: ['--volume'], value: 'GRANT=PVC|GRANT=configmap:NAME', repeatable: true, description: 'The volume standing for one of the profile\'s grants (GRANT: its path); every grant needs one.' },
   secret: { flags: ['--secret'], value: 'NAME=SECRET/KEY', repeatable: true, description: 'Give the server the variable NAME from a key of a Secret (a secretKeyRef; no value is printed).' },
-  namespace: { flags: ['-n', '--namespace'], value: 'NAMESPACE', description: 'Put the objects in this namespace (default: none named, so kubectl\'s -n decides).' },
+  namespace: { flags: ['-n', '--namespace'], value: 'NS', description: 'Put the objects in this namespace (default: none named, so kubectl\'s -n decides).' },
   allowFrom: { flags: ['--allow-from'], value: 'namespace|pods:K=V|namespaces:K=V', repeatable: true, default: 'namespace', description: 'Who may connect to the server: any pod of its namespace, pods with these labels in it, or pods of namespaces with these labels.' },
   port: { flags: ['--port'], value: 'PORT', description: 'The Service\'s port (default: the pod\'s port, --target-port).' },
   json: { flags: ['--json'], description: 'Print a JSON List instead of YAML documents.' },
@@ -202,7 +202,9 @@ export function parseExportArgs(argv: string[], env: Readonly<Record<string, str
 /** Returns `mcp-lok export --help`, rendered from the flag tables. */
 export function renderExportHelp(): string {
   const own = Object.values(EXPORT_FLAGS).filter((d) => d.flags[0] !== '-h');
-  const lok = SHARED_LOK.filter((k) => k !== 'debug').map((k) => SHIM_OPTIONS[k] as FlagHelp);
+  const lok = SHARED_LOK.filter((k) => k !== 'debug').map((k): FlagHelp => (k === 'name'
+    ? { ...SHIM_OPTIONS.name, description: 'Name of the objects: lower-case letters, digits and inner "-" (default: from the package or image).' }
+    : SHIM_OPTIONS[k]));
   const run: FlagHelp[] = [
     { ...RUN_FLAGS.transport, value: 'streamable-http|sse', default: 'streamable-http' },
     { ...RUN_FLAGS.targetPort, description: 'Port the server listens on in its pod (given to it as PORT and MCP_PORT, or to the bridge of an npx:// server).', default: '8080' },
