@@ -61,6 +61,18 @@ export const COMMANDS: CommandSpec[] = [
     run: { raw: async (ctx, argv) => (await import('./commands/start.js')).runStart(ctx, argv) },
   },
   {
+    name: 'export',
+    summary: 'Print Kubernetes manifests for a server (restricted pod, NetworkPolicies from its profile); creates nothing',
+    usage: 'mcp-lok export kubernetes [options] IMAGE|npx://PACKAGE[@VERSION] [--] [ARGS...] | mcp-lok export kubernetes [options] NAME',
+    positionals: { min: 1, max: Infinity, names: ['TARGET', 'SOURCE'] },
+    options: {},
+    examples: [
+      'mcp-lok export kubernetes --image registry.example.com/mcp/memory:1 npx://@modelcontextprotocol/server-memory@2025.9.25 | kubectl apply -f -',
+      'mcp-lok export kubernetes --json memory',
+    ],
+    run: { raw: async (ctx, argv) => (await import('./commands/export.js')).runExport(ctx, argv) },
+  },
+  {
     name: 'list',
     summary: 'List mcp-lok\'s sandboxed servers, their pinned versions and tool manifests\' state',
     usage: 'mcp-lok list [--all] [--wide] [--json]',

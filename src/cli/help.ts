@@ -51,7 +51,8 @@ export async function runHelp(ctx: Context, args: ParsedCommand): Promise<number
   if (!name) { ctx.stdout.write(renderHelp()); return 0; }
   const spec = findCommand(name);
   if (!spec) throw usageError(`Unknown command "${name}".`, 'Run `mcp-lok help` to see the commands.');
-  ctx.stdout.write(spec.name === 'run' || spec.name === 'start' ? renderRunHelp(spec.name) : renderCommandHelp(spec));
+  if (spec.name === 'export') ctx.stdout.write((await import('./export-args.js')).renderExportHelp());
+  else ctx.stdout.write(spec.name === 'run' || spec.name === 'start' ? renderRunHelp(spec.name) : renderCommandHelp(spec));
   return 0;
 }
 

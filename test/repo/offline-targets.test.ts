@@ -34,6 +34,10 @@ const PURE_TABLES = new Map([
   ['test/cli/logs.test.ts', 'prints log files the test wrote (no network)'],
   ['test/control-chars.test.ts', 'escapes control characters (pure)'],
   ['test/repo/offline-targets.test.ts', 'the scanner\'s own examples'],
+  ['test/export/manifests.test.ts', 'builds and validates manifests (pure; image names and allowlists are data)'],
+  ['test/export/plan.test.ts', 'plans exports (pure; image names and allowlists are data)'],
+  ['test/app/export.test.ts', 'exports from a record the test wrote (pure; image names are data)'],
+  ['test/cli/export.test.ts', 'parses export arguments; the bin it runs prints manifests and connects nowhere'],
 ]);
 
 const scan = suite('offline targets');

@@ -1,0 +1,69 @@
+// A YAML emitter for manifests: JSON-shaped data (objects, arrays, strings, numbers,
+// booleans, null) only, in block style, two-space indent. A string is written plain only when
+// YAML cannot read it as anything else; otherwise it is JSON-quoted, which YAML reads as the
+// same string (JSON's escapes are a subset of YAML's double-quoted ones).
+
+type Scalar = string | number | boolean | null;
+
+/** Plain scalars YAML 1.1 or 1.2 would read as booleans, null or numbers. */
+const AMBIGUOUS = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|[0-9]{4}-[0-9]{2}-[0-9]{2}.*)$/;
+/** Characters a plain scalar may hold here: a conservative set with no indicator at the start. */
+const PLAIN = /^[A-Za-z0-9_./][A-Za-z0-9_./@=+-]*(?::[A-Za-z0-9_./@=+-]+)*$/;
+
+/** Returns a scalar as YAML: plain when that reads back as the same string, else JSON-quoted. */
+export function formatScalar(value: Scalar): string {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`cannot write ${value} in a manifest`);
+    return String(value);
+  }
+  if (typeof value !== 'string') return String(value);
+  return PLAIN.test(value) && !AMBIGUOUS.test(value) ? value : JSON.stringify(value);
+}
+
+function isScalar(value: unknown): value is Scalar {
+  if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) return true;
+  if (typeof value === 'object') return false;
+  throw new Error(`cannot write a ${typeof value} in a manifest`);
+}
+
+function isEmpty(value: unknown): boolean {
+  return Array.isArray(value) ? value.length === 0 : typeof value === 'object' && value !== null && Object.values(value).every((v) => v === undefined);
+}
+
+function emptyOf(value: unknown): string {
+  return Array.isArray(value) ? '[]' : '{}';
+}
+
+function emitNode(value: unknown, indent: string, lines: string[]): void {
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      if (isScalar(item) || isEmpty(item)) { lines.push(`${indent}- ${isScalar(item) ? formatScalar(item) : emptyOf(item)}`); continue; }
+      // The item's first line goes after the dash; the rest keep its indent.
+      const inner: string[] = [];
+      emitNode(item, `${indent}  `, inner);
+      lines.push(`${indent}- ${(inner[0] ?? '').slice(indent.length + 2)}`, ...inner.slice(1));
+    }
+    return;
+  }
+  if (isScalar(value)) throw new Error('a document must be an object or a list');
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    if (item === undefined) continue;
+    const k = formatScalar(key);
+    if (isScalar(item) || isEmpty(item)) lines.push(`${indent}${k}: ${isScalar(item) ? formatScalar(item) : emptyOf(item)}`);
+    else {
+      lines.push(`${indent}${k}:`);
+      emitNode(item, Array.isArray(item) ? indent : `${indent}  `, lines);
+    }
+  }
+}
+
+/** Returns documents as one YAML stream: each after `---`, keys in their insertion order. */
+export function emitYamlDocuments(documents: readonly object[]): string {
+  const out: string[] = [];
+  for (const doc of documents) {
+    const lines: string[] = [];
+    emitNode(doc, '', lines);
+    out.push('---', ...lines);
+  }
+  return `${out.join('\n')}\n`;
+}
