@@ -11,7 +11,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'node:http';
 import {
-  checkClientBody, createJsonFilter, createJsonTap, createSseFilter, createSseTap, eventData, looseMessageBodyKind, messageBodyKind, parseMessages,
+  checkClientBody, checkRoutingHeaders, createJsonFilter, createJsonTap, createSseFilter, createSseTap, eventData, looseMessageBodyKind, messageBodyKind, parseMessages,
   SseEvents, type MessageHooks,
 } from '../../src/http/reverse-proxy/messages.js';
 import { startReverseProxy, type ReverseProxy, type Upstream } from '../../src/http/reverse-proxy/proxy.js';
@@ -176,6 +176,35 @@ units('a refused call is answered with a JSON-RPC error; a batch holding one is 
   assert.is(checkClientBody(Buffer.from('{"method":"tools/call",'), hooks), undefined);
 });
 
+units('a tool call whose Mcp-Method or Mcp-Name header disagrees with its body gets HeaderMismatch (2026-07-28); other requests pass', () => {
+  const call = (name: unknown, id: unknown = 7) => Buffer.from(JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } }));
+  const mismatch = (body: Buffer, method: string | undefined, name: string | undefined) => {
+    const text = checkRoutingHeaders(body, { method, name });
+    return text === undefined ? undefined : JSON.parse(text) as { id: unknown; error: { code: number; message: string } };
+  };
+  // Agreeing headers, or none (2025-era clients send none): nothing to say.
+  assert.is(mismatch(call('ok'), 'tools/call', 'ok'), undefined);
+  assert.is(mismatch(call('ok'), undefined, undefined), undefined);
+  assert.is(mismatch(call('ok'), 'tools/call', undefined), undefined);
+  // A server routing on Mcp-Name would run "evil" while the pin was checked for "ok".
+  const named = mismatch(call('ok'), 'tools/call', 'evil');
+  assert.equal(named?.id, 7);
+  assert.is(named?.error.code, -32020);
+  assert.match(named?.error.message ?? '', /Mcp-Name/);
+  // The method header names another method, or names tools/call over a body that is not one call.
+  assert.is(mismatch(call('ok', 'a'), 'tools/list', undefined)?.error.code, -32020);
+  assert.equal(mismatch(call('ok', 'a'), 'tools/list', undefined)?.id, 'a');
+  assert.is(mismatch(Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' })), 'tools/call', 'evil')?.error.code, -32020);
+  assert.equal(mismatch(Buffer.from(JSON.stringify([JSON.parse(call('ok').toString())])), 'tools/call', 'ok')?.id, null);
+  assert.is(mismatch(Buffer.from('{"method":"tools/call",'), 'tools/call', 'ok')?.error.code, -32020);
+  assert.is(mismatch(call(5), 'tools/call', '5')?.error.code, -32020);
+  // Header values are compared exactly, as the SDK does (TOOLS/CALL is not tools/call).
+  assert.is(mismatch(call('ok'), 'TOOLS/CALL', 'ok')?.error.code, -32020);
+  // Not about tools: the server answers its own mismatches.
+  assert.is(checkRoutingHeaders(Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'prompts/get', params: { name: 'a' } })), { method: 'prompts/get', name: 'b' }), undefined);
+  assert.is(checkRoutingHeaders(Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'a' } })), { method: 'prompts/get', name: undefined }), undefined);
+});
+
 const e2e = suite('reverse proxy with tool pinning hooks and MCP SDK servers');
 const toClose: Array<() => Promise<void>> = [];
 e2e.after.each(async () => { while (toClose.length > 0) await toClose.pop()!(); });
@@ -307,6 +336,40 @@ e2e('a body typed so that some client reads it as JSON or SSE is a 502 when enfo
     assert.ok(!(passed instanceof Error) && passed.status === 200, String(c.type));
     assert.equal(observing.seen, [['add', 'session']], String(c.type));
   }
+});
+
+e2e('enforcing, a 2026-07-28 tool call whose Mcp-Name names another tool never reaches the server: 400 HeaderMismatch; agreeing headers pass unchanged', async () => {
+  const hooks = hooksFor('evil', true);
+  const seen: Array<{ method: string | undefined; name: string | undefined; body: string }> = [];
+  const proxy = await serve((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      seen.push({ method: req.headers['mcp-method'] as string | undefined, name: req.headers['mcp-name'] as string | undefined, body: Buffer.concat(parts).toString() });
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-fixture': 'kept' }).end('{"jsonrpc":"2.0","id":1,"result":{"content":[]}}');
+    });
+  }, hooks);
+  const post = (name: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> => new Promise((resolve, reject) => {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'ok', arguments: {} } });
+    const req = request(`${proxy.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
+    }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => { text += c.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  const refused = await post('evil');
+  assert.is(refused.status, 400);
+  assert.is((JSON.parse(refused.body) as { error: { code: number } }).error.code, -32020);
+  assert.equal(seen, [], 'the mismatched call reached the server');
+  const passed = await post('ok');
+  assert.is(passed.status, 200);
+  assert.is(passed.headers['mcp-fixture'], 'kept');
+  assert.equal(seen.map((s) => [s.method, s.name]), [['tools/call', 'ok']]);
 });
 
 units.run();

@@ -283,3 +283,35 @@ export function checkClientBody(body: Buffer, hooks: MessageHooks): string | und
   });
   return JSON.stringify(batch ? responses : responses[0] ?? { jsonrpc: '2.0', id: null, error: first });
 }
+
+/** A request's 2026-07-28 routing headers: `Mcp-Method` and `Mcp-Name`, undefined when absent (repeated ones joined by `, `). */
+export interface RoutingHeaders {
+  method: string | undefined;
+  name: string | undefined;
+}
+
+/** The JSON-RPC error code of MCP 2026-07-28's HeaderMismatch: the routing headers and the body disagree (sent with HTTP 400). */
+export const HEADER_MISMATCH_CODE = -32020;
+
+/**
+ * Returns the HeaderMismatch error response to send (with HTTP 400) instead of a tool call whose
+ * `Mcp-Method` or `Mcp-Name` header disagrees with its body, else undefined. Under enforcing the
+ * pin is checked against the body's tool name; a server or gateway that routed on the header
+ * would run the tool the header names, one the pin may hold back. A conforming server refuses
+ * the same request with the same error, so its clients see no difference. Requests that are
+ * not about tools are left to the server.
+ */
+export function checkRoutingHeaders(body: Buffer, headers: RoutingHeaders): string | undefined {
+  if (headers.method === undefined && headers.name === undefined) return undefined;
+  let value: unknown;
+  try { value = JSON.parse(withoutBom(body.toString('utf8'))); } catch { value = undefined; }
+  const message = typeof value === 'object' && value !== null && !Array.isArray(value) ? value as { id?: unknown; method?: unknown; params?: { name?: unknown } } : undefined;
+  const method = message?.method;
+  if (method !== 'tools/call' && headers.method !== 'tools/call') return undefined;
+  const name = method === 'tools/call' && typeof message?.params?.name === 'string' ? message.params.name : undefined;
+  const wrong = headers.method !== undefined && headers.method !== method ? 'Mcp-Method' : headers.name !== undefined && headers.name !== name ? 'Mcp-Name' : undefined;
+  if (wrong === undefined) return undefined;
+  const id = typeof message?.id === 'string' || typeof message?.id === 'number' ? message.id : null;
+  const text = `Bad Request: the request's ${wrong} header does not match its body (mcp-lok checks tool calls against their pin, --pin-tools enforce)`;
+  return JSON.stringify({ jsonrpc: '2.0', id, error: { code: HEADER_MISMATCH_CODE, message: text } });
+}

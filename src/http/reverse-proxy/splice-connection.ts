@@ -3,8 +3,8 @@
 import { connect, type Socket } from 'node:net';
 import { createEndpointRewriter } from './endpoint-rewriter.js';
 import {
-  checkClientBody, createJsonFilter, createJsonTap, createSseFilter, createSseTap, HELD_REQUEST_LIMIT_BYTES, HeldBodyTooLarge,
-  looseMessageBodyKind, messageBodyKind, UncheckableMessage, type BodyTap, type BodyTransform, type MessageHooks,
+  checkClientBody, checkRoutingHeaders, createJsonFilter, createJsonTap, createSseFilter, createSseTap, HELD_REQUEST_LIMIT_BYTES, HeldBodyTooLarge,
+  looseMessageBodyKind, messageBodyKind, UncheckableMessage, type BodyTap, type BodyTransform, type MessageHooks, type RoutingHeaders,
 } from './messages.js';
 import { checkBearerToken, checkRequestOrigin, type ListenPolicy } from '../host-check.js';
 import {
@@ -39,12 +39,23 @@ interface HeldRequest {
   size: number;
   /** The client takes MCP's streamable HTTP (it accepts an event stream): a refusal is a JSON-RPC error with status 200. */
   streamable: boolean;
+  /** Its Mcp-Method and Mcp-Name headers (2026-07-28), checked against the body. */
+  routing: RoutingHeaders;
 }
 
 /** Returns the first value of a header (by lower-case name) among a head's name/value pairs. */
 function headerValue(fields: readonly string[], lowerName: string): string | undefined {
   for (let k = 0; k < fields.length; k += 2) if (fields[k]?.toLowerCase() === lowerName) return fields[k + 1];
   return undefined;
+}
+
+/** Returns all values of a header joined by `, ` (as a server reading it would see them), or undefined without one. */
+function headerValues(fields: readonly string[], lowerName: string): string | undefined {
+  let joined: string | undefined;
+  for (let k = 0; k < fields.length; k += 2) {
+    if (fields[k]?.toLowerCase() === lowerName) joined = joined === undefined ? fields[k + 1] : `${joined}, ${fields[k + 1]}`;
+  }
+  return joined;
 }
 
 /** Runs a step of a body's tool-pinning filter: a body it cannot pass checked becomes a 502 (broken off once begun). */
@@ -294,7 +305,8 @@ export class SpliceConnection {
     if (this.options.hooks?.rewrites && head.method === 'POST' && info.body.kind !== 'none') {
       // Enforcing: the request goes upstream only once its messages are checked.
       const accept = headerValue(head.fields, 'accept') ?? '';
-      this.held = { exchange, head: upstreamHead, raw: [], data: [], size: 0, streamable: /text\/event-stream/i.test(accept) };
+      const routing = { method: headerValues(head.fields, 'mcp-method'), name: headerValues(head.fields, 'mcp-name') };
+      this.held = { exchange, head: upstreamHead, raw: [], data: [], size: 0, streamable: /text\/event-stream/i.test(accept), routing };
     } else {
       this.forward(upstreamHead);
     }
@@ -305,7 +317,10 @@ export class SpliceConnection {
   private releaseHeld(): void {
     const held = this.held!;
     this.held = undefined;
-    const refusal = checkClientBody(Buffer.concat(held.data), this.options.hooks!);
+    const body = Buffer.concat(held.data);
+    // Headers that name another call than the body are refused first, as a conforming server would.
+    const mismatch = checkRoutingHeaders(body, held.routing);
+    const refusal = mismatch ?? checkClientBody(body, this.options.hooks!);
     if (refusal === undefined) {
       this.forward(held.head);
       for (const part of held.raw) this.forward(part);
@@ -313,7 +328,7 @@ export class SpliceConnection {
     }
     // The legacy SSE transport answers on its event stream, and its clients read only a POST's
     // status: a 403 (with the same JSON-RPC error as its body) is what they report.
-    const status = held.streamable ? 200 : 403;
+    const status = mismatch !== undefined ? 400 : held.streamable ? 200 : 403;
     this.requestsStopped = true;
     held.exchange.status = status;
     held.exchange.local = formatJsonResponse(status, refusal);
