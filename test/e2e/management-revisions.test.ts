@@ -4,6 +4,7 @@
 // asked before a sandbox widens: a server-to-client elicitation on the 2025 era, an
 // input-required result on 2026-07-28.
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
@@ -113,5 +114,55 @@ for (const { label, mode, era } of MODES) {
     assert.not.match(stderr(), /error/i);
   });
 }
+
+revisions('on 2026-07-28 the question is an input-required result on the wire, bound to its request: a yes for other arguments asks again, a no refuses', async () => {
+  const child = spawn(process.execPath, [MANAGER], { stdio: ['pipe', 'pipe', 'pipe'], env: shimEnv() });
+  const lines: Array<Record<string, any>> = [];
+  let buffer = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    for (let end = buffer.indexOf('\n'); end >= 0; end = buffer.indexOf('\n')) {
+      lines.push(JSON.parse(buffer.slice(0, end)) as Record<string, any>);
+      buffer = buffer.slice(end + 1);
+    }
+  });
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientInfo': { name: 'mcp-lok-e2e-raw', version: '1' },
+    'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } },
+  };
+  let id = 0;
+  const call = async (method: string, params: Record<string, unknown>): Promise<Record<string, any>> => {
+    id += 1;
+    const mine = id;
+    child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: mine, method, params: { ...params, _meta: meta } })}\n`);
+    await eventually(async () => lines.some((l) => l.id === mine), 15_000, `an answer to ${method} #${mine}`);
+    return lines.find((l) => l.id === mine) ?? {};
+  };
+  const name = `e2e-rev-raw-${randomBytes(3).toString('hex')}`;
+  const wide = { source: `npx://${MEMORY}`, name, profile: 'network', allowNetwork: true };
+  try {
+    const discovered = await call('server/discover', {});
+    assert.ok(discovered.result?.supportedVersions?.includes('2026-07-28'), JSON.stringify(discovered));
+    const first = await call('tools/call', { name: 'start_server', arguments: wide });
+    assert.is(first.result?.resultType, 'input_required', JSON.stringify(first));
+    const [key, request] = Object.entries(first.result.inputRequests as Record<string, { method: string; params: { message: string } }>)[0] ?? [];
+    assert.ok(key && request, JSON.stringify(first));
+    assert.is(request.method, 'elicitation/create');
+    assert.match(request.params.message, /reach any public host/);
+    // A yes given for this request, sent with another server's arguments, is not an answer for those.
+    const other = await call('tools/call', { name: 'start_server', arguments: { ...wide, name: `${name}-b` }, inputResponses: { [key]: { action: 'accept', content: { allow: true } } } });
+    assert.is(other.result?.resultType, 'input_required', JSON.stringify(other));
+    assert.not.ok(key in other.result.inputRequests);
+    const no = await call('tools/call', { name: 'start_server', arguments: wide, inputResponses: { [key]: { action: 'decline' } } });
+    assert.is(no.result?.isError, true, JSON.stringify(no));
+    assert.match(no.result?.content?.[0]?.text ?? '', /the user did not allow/);
+    assert.is((await lokContainers(`mcp-lok-name=${name}`)).length, 0);
+    assert.is((await lokContainers(`mcp-lok-name=${name}-b`)).length, 0);
+  } finally {
+    child.stdin.end();
+    if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
+  }
+});
 
 revisions.run();
