@@ -5,7 +5,7 @@
 // input-required result on 2026-07-28.
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport as StdioV1 } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -13,8 +13,9 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { getPaths } from '../../src/state/paths.js';
 import { scratchDir } from '../support/scratch.js';
-import { MANAGER, MEMORY, eventually, lokContainers, requireEngine, shimEnv, tempDir } from './harness.js';
+import { LOK_HOME, MANAGER, MEMORY, eventually, lokContainers, requireEngine, shimEnv, tempDir } from './harness.js';
 
 type Result = { content: Array<{ type: string; text?: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
 type Mode = 'legacy' | 'auto' | { pin: string };
@@ -112,6 +113,40 @@ for (const { label, mode, era } of MODES) {
       await client.close();
     }
     assert.not.match(stderr(), /error/i);
+  });
+}
+
+for (const { label, mode } of MODES.filter((m) => m.label !== 'auto')) {
+  revisions(`${label}: starting a stopped server again asks about its record's widenings, and starts it only after a yes`, async () => {
+    const asked: string[] = [];
+    const answers: Answer[] = [{ action: 'decline' }, { action: 'accept', content: { allow: true } }];
+    const { client } = await connectV2(mode, answers, asked);
+    const name = `e2e-rev-again-${randomBytes(3).toString('hex')}`;
+    const recordPath = join(getPaths({ MCP_LOK_HOME: LOK_HOME }).state, 'servers', `${name}.json`);
+    const granted = scratchDir('rev-again-');
+    try {
+      const started = await client.callTool({ name: 'start_server', arguments: { source: `npx://${MEMORY}`, name } }, { timeout: 180_000 }) as Result;
+      assert.not.ok(started.isError, started.content[0]?.text);
+      assert.is(asked.length, 0);
+      await client.callTool({ name: 'stop_server', arguments: { name } });
+      // What anything with the user's rights can do to a stopped server's record.
+      const record = JSON.parse(readFileSync(recordPath, 'utf8')) as { spec: { server: { profile: { profile: { read: unknown[] } } } } };
+      record.spec.server.profile.profile.read = [{ host: granted, container: granted }];
+      writeFileSync(recordPath, JSON.stringify(record));
+      const declined = await client.callTool({ name: 'start_server', arguments: { name, allowReads: true } }) as Result;
+      assert.ok(declined.isError, JSON.stringify(declined));
+      assert.match(declined.content[0]?.text ?? '', /the user did not allow/);
+      assert.is(asked.length, 1);
+      assert.match(asked[0] ?? '', new RegExp(`lets the server read ${granted}`));
+      assert.is((await lokContainers(`mcp-lok-name=${name}`)).length, 0);
+      const again = await client.callTool({ name: 'start_server', arguments: { name, allowReads: true } }, { timeout: 180_000 }) as Result;
+      assert.not.ok(again.isError, again.content[0]?.text);
+      assert.is(asked.length, 2);
+      assert.equal(again.structuredContent?.relaxations, [`read-only: ${granted}`]);
+    } finally {
+      await client.callTool({ name: 'remove_server', arguments: { name, force: true } }).catch(() => {});
+      await client.close();
+    }
   });
 }
 
