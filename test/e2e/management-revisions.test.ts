@@ -15,7 +15,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getPaths } from '../../src/state/paths.js';
 import { scratchDir } from '../support/scratch.js';
-import { LOK_HOME, MANAGER, MEMORY, eventually, lokContainers, requireEngine, shimEnv, tempDir } from './harness.js';
+import { LOK_HOME, MANAGER, MEMORY, eventually, lokContainers, requireEngine, runBin, shimEnv, tempDir } from './harness.js';
 
 type Result = { content: Array<{ type: string; text?: string }>; structuredContent?: Record<string, unknown>; isError?: boolean };
 type Mode = 'legacy' | 'auto' | { pin: string };
@@ -197,6 +197,8 @@ revisions('on 2026-07-28 the question is an input-required result on the wire, b
   } finally {
     child.stdin.end();
     if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    // Nothing should have started; if a regression started either, it must not outlive the test.
+    for (const each of [name, `${name}-b`]) await runBin(MANAGER, ['rm', '-f', each]).catch(() => undefined);
   }
 });
 
