@@ -12,6 +12,7 @@ import { describeProfile } from '../sandbox/profile-validate.js';
 import type { BackgroundStart } from '../app/background.js';
 import { completeRequest, type ServerRequest } from '../request/server-request.js';
 import type { BackgroundSpec } from '../app/supervisor-protocol.js';
+import { createHash } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import type { HttpTransport } from '../app/serve-http.js';
 
@@ -150,6 +151,20 @@ export function requireFlags(widenings: readonly Widening[], input: Partial<Reco
   throw new LokError('INVALID_INPUT', `Refused: ${missing.map((w) => w.what).join('; ')}.`, {
     exitCode: EXIT.usage, hint: `Set ${flags.join(' and ')} if the user wants that, or use the default profile (stdio).`,
   });
+}
+
+/** The question put to the user about a request's widenings, and the key the answer comes back under. */
+export interface WideningQuestion { key: string; message: string }
+
+/**
+ * Returns the question for a request's widenings. Its key hashes the question and the tool's
+ * arguments, so a yes given for one request is never read as the answer for another: a retry
+ * with other arguments, or a server whose record changed, asks again.
+ */
+export function wideningQuestion(widenings: readonly Widening[], request: unknown): WideningQuestion {
+  const message = `An agent asks mcp-lok to start a server with a wider sandbox: ${widenings.map((w) => w.what).join('; ')}. Allow it?`;
+  const digest = createHash('sha256').update(JSON.stringify([message, request ?? null])).digest('hex');
+  return { key: `allow-${digest.slice(0, 24)}`, message };
 }
 
 /** Returns what the request relaxes, in the words `list` uses. */

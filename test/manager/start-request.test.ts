@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LokError } from '../../src/errors.js';
-import { buildAgentStart, checkAgentProfileName, checkAgentRestart, checkRestartInput, findWidenings, hostEnvNames, requireFlags, type StartServerInput } from '../../src/manager/start-request.js';
+import { buildAgentStart, checkAgentProfileName, checkAgentRestart, checkRestartInput, findWidenings, hostEnvNames, requireFlags, wideningQuestion, type StartServerInput, type Widening } from '../../src/manager/start-request.js';
 import type { BackgroundSpec } from '../../src/app/supervisor-protocol.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lok-agent-start-'));
@@ -165,7 +165,34 @@ for (const bad of ['/etc/passwd', '~/.ssh/id_rsa', '../../.aws/credentials', '/r
   names(`refuses ${bad}`, () => { assert.match(refusal(() => checkAgentProfileName(bad)).message, /profile name or a \.json file/); });
 }
 
+const question = suite('wideningQuestion');
+
+const network: Widening = { flag: 'allowNetwork', what: 'profile network lets the server reach any public host on any port' };
+const reads: Widening = { flag: 'allowReads', what: 'profile p lets the server read /home/u/project' };
+const request = { source: 'npx://a', name: 'a', profile: 'network', allowNetwork: true };
+
+question('asks about every widening in one line, in the words the user saw before', () => {
+  assert.is(wideningQuestion([network, reads], request).message, `An agent asks mcp-lok to start a server with a wider sandbox: ${network.what}; ${reads.what}. Allow it?`);
+});
+
+question('the same request gets the same key, so the client\'s answer finds it', () => {
+  assert.is(wideningQuestion([network], request).key, wideningQuestion([network], { ...request }).key);
+});
+
+for (const [title, widenings, args] of [
+  ['other arguments (another server) get another key: a yes never carries over', [network], { ...request, name: 'b' }],
+  ['another source gets another key', [network], { ...request, source: 'npx://b' }],
+  ['other widenings (a record changed since the question) get another key', [network, reads], request],
+] as const) {
+  question(title, () => { assert.is.not(wideningQuestion(widenings, args).key, wideningQuestion([network], request).key); });
+}
+
+question('the key is a short name, not the question', () => {
+  assert.match(wideningQuestion([network], request).key, /^allow-[0-9a-f]{24}$/);
+});
+
 smuggle.run();
 widen.run();
 names.run();
 restart.run();
+question.run();
