@@ -1,11 +1,11 @@
 // Bundles mcp-lok-npx's start path into one CommonJS file, dist/src/shim-bundle.cjs (run by
 // `npm run build` after tsc). MCP clients start the shim often: loading ~80 modules one by one
 // costs ~40 ms that one file does not, and a CommonJS file can run from V8's code cache on
-// Node 20 (src/code-cache.ts; Node >= 22 caches it itself). Its one package, env-paths, goes
+// Node 20 (src/state/code-cache.ts; Node >= 22 caches it itself). Its one package, env-paths, goes
 // in too. The bundle sits at the same depth as dist/src/*.js, so src/package-root.ts finds the
 // package from it (`import.meta.url` becomes the bundle's own URL). bin/mcp-lok-npx runs the
 // bundle only when it is newer than the last tsc build, so an edit compiled without bundling
-// never runs stale code. src/code-cache.ts, which runs the bundle on Node 20, becomes a
+// never runs stale code. src/state/code-cache.ts, which runs the bundle on Node 20, becomes a
 // CommonJS file beside it for the same reason.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -38,8 +38,8 @@ await esbuild.build({
 });
 // bin/mcp-lok-npx (CommonJS) runs the bundle through this on Node 20.
 await esbuild.build({
-  entryPoints: [`${root}dist/src/code-cache.js`],
-  outfile: `${root}dist/src/code-cache.cjs`,
+  entryPoints: [`${root}dist/src/state/code-cache.js`],
+  outfile: `${root}dist/src/state/code-cache.cjs`,
   bundle: true,
   platform: 'node',
   format: 'cjs',

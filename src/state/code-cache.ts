@@ -11,7 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
-import { getPaths } from './state/paths.js';
+import { getPaths } from './paths.js';
 
 /** Returns the folder of code caches under mcp-lok's cache folder. */
 export function codeCacheDir(env: Readonly<Record<string, string | undefined>>): string {

@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
-import { codeCacheDir, codeCacheName } from '../src/code-cache.js';
+import { codeCacheDir, codeCacheName } from '../../src/state/code-cache.js';
 
-const CODE_CACHE = fileURLToPath(new URL('../src/code-cache.js', import.meta.url));
+const CODE_CACHE = fileURLToPath(new URL('../../src/state/code-cache.js', import.meta.url));
 const cache = suite('runWithCodeCache: a CommonJS file run from V8\'s code cache');
 let dir = '';
 cache.before.each(() => { dir = mkdtempSync(join(tmpdir(), 'lok-code-cache-')); });
