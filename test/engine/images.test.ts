@@ -44,7 +44,7 @@ paths('pulls by repository and tag', () => {
 
 paths('pushes by repository, registry host and port included, and tag (latest when none)', () => {
   assert.is(pushPath('localhost:5000/team/app:v2'), '/images/localhost:5000/team/app/push?tag=v2');
-  assert.is(pushPath('registry.example.com/memory'), '/images/registry.example.com/memory/push?tag=latest');
+  assert.is(pushPath('127.0.0.1:5000/memory'), '/images/127.0.0.1:5000/memory/push?tag=latest');
 });
 
 paths('builds with the tag, Dockerfile, build args and labels as JSON, and removes intermediate containers', () => {

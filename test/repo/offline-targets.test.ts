@@ -34,6 +34,9 @@ const PURE_TABLES = new Map([
   ['test/cli/logs.test.ts', 'prints log files the test wrote (no network)'],
   ['test/control-chars.test.ts', 'escapes control characters (pure)'],
   ['test/repo/offline-targets.test.ts', 'the scanner\'s own examples'],
+  ['test/cli/image.test.ts', 'parses image build arguments; every refusal comes before the engine is asked (pure; nothing is pushed)'],
+  ['test/engine/registry-auth.test.ts', 'finds registry credentials in config objects (pure; no helper runs)'],
+  ['test/pod/config.test.ts', 'reads pod settings and route tables from strings (pure)'],
 ]);
 
 const scan = suite('offline targets');
