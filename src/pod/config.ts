@@ -59,7 +59,32 @@ export function readAllowedHosts(text: string | undefined): string[] {
   }))];
 }
 
-/** Returns the package image's settings: MCP_LOK_POD_TRANSPORT, _PORT, _ALLOWED_HOSTS and _TOKEN. */
+function readNamespace(text: string | undefined): string | undefined {
+  const namespace = text?.trim() ?? '';
+  if (namespace === '') return undefined;
+  if (/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(namespace)) return namespace;
+  throw bad(`MCP_LOK_POD_NAMESPACE must be a namespace name, got ${shown(namespace)}.`, 'Set it from the downward API: `valueFrom: { fieldRef: { fieldPath: metadata.namespace } }`.');
+}
+
+/**
+ * Returns the names with, for each one-label name (a Service's short name), its longer forms
+ * in `namespace`: NAME.NS, NAME.NS.svc and NAME.NS.svc.cluster.local, as clients in other
+ * namespaces write them.
+ */
+export function expandServiceNames(names: readonly string[], namespace: string | undefined): string[] {
+  if (!namespace) return [...names];
+  const out = [...names];
+  for (const name of names) {
+    if (name.includes('.') || isIP(name)) continue;
+    out.push(`${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`);
+  }
+  return [...new Set(out)];
+}
+
+/**
+ * Returns the package image's settings: MCP_LOK_POD_TRANSPORT, _PORT, _ALLOWED_HOSTS (with
+ * _NAMESPACE, from the downward API, adding a short name's longer forms) and _TOKEN.
+ */
 export function readPodServeConfig(env: Env): PodServeConfig {
   const transport = env.MCP_LOK_POD_TRANSPORT?.trim() || 'streamable-http';
   if (transport !== 'streamable-http' && transport !== 'sse') {
@@ -73,7 +98,7 @@ export function readPodServeConfig(env: Env): PodServeConfig {
   return {
     transport,
     port: readPort(env, 'MCP_LOK_POD_PORT', POD_DEFAULT_PORT),
-    allowedHosts: readAllowedHosts(env.MCP_LOK_POD_ALLOWED_HOSTS),
+    allowedHosts: expandServiceNames(readAllowedHosts(env.MCP_LOK_POD_ALLOWED_HOSTS), readNamespace(env.MCP_LOK_POD_NAMESPACE)),
     token: token === '' ? undefined : token,
   };
 }

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LokError } from '../../src/errors.js';
-import { parseRouteGateways, readAllowedHosts, readPodEgressConfig, readPodServeConfig, serverEnv } from '../../src/pod/config.js';
+import { expandServiceNames, parseRouteGateways, readAllowedHosts, readPodEgressConfig, readPodServeConfig, serverEnv } from '../../src/pod/config.js';
 
 function refusal(run: () => unknown): LokError {
   try { run(); } catch (error) { if (error instanceof LokError) return error; throw error; }
@@ -43,6 +43,14 @@ for (const [env, message] of [
     assert.not.match(error.message, /\n/);
   });
 }
+
+serve('adds a short Service name\'s longer forms in the pod\'s namespace (MCP_LOK_POD_NAMESPACE, from the downward API)', () => {
+  assert.equal(readPodServeConfig({ MCP_LOK_POD_ALLOWED_HOSTS: 'memory,10.96.0.12,memory.other', MCP_LOK_POD_NAMESPACE: 'team' }).allowedHosts, [
+    'memory', '10.96.0.12', 'memory.other', 'memory.team', 'memory.team.svc', 'memory.team.svc.cluster.local',
+  ]);
+  assert.equal(expandServiceNames(['memory'], undefined), ['memory']);
+  assert.match(refusal(() => readPodServeConfig({ MCP_LOK_POD_NAMESPACE: 'Team/x' })).message, /MCP_LOK_POD_NAMESPACE must be a namespace name/);
+});
 
 serve('reads an empty host list as none', () => {
   assert.equal(readAllowedHosts(' , '), []);
