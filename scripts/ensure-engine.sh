@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Makes sure a Docker engine answers for the demo and the tests: reuses one that answers,
 # otherwise (as root on Debian/Ubuntu) installs docker.io and busybox-static from the
-# distribution and starts dockerd in its own session. Prints progress on stderr; when it
+# distribution and starts dockerd in its own session. As root it also installs
+# docker-registry (Debian's Docker Registry v2), which the cluster-images e2e test pushes to
+# on loopback. Prints progress on stderr; when it
 # started dockerd it prints `started` on stdout, so the caller knows to stop it afterwards
 # (scripts/stop-engine.sh).
 set -euo pipefail
 # lok-offline-data: docker.io; a Debian package name, installed by apt-get
+# lok-offline-data: docker-registry; a Debian package name, installed by apt-get
 
 sock="${DOCKER_HOST:-unix:///var/run/docker.sock}"
 sock="${sock#unix://}"
@@ -13,6 +16,13 @@ sock="${sock#unix://}"
 ping() { node "$(dirname "$0")/engine-ping.mjs" "$sock"; }
 
 need_busybox() { ! [ -x /bin/busybox ] && ! [ -x /usr/bin/busybox ]; }
+
+# The registry is for tests only: without it the push test falls back to an unreachable one.
+if ! command -v docker-registry >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-engine: installing docker-registry (apt-get)..." >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry; } >/dev/null 2>&1 \
+    || echo "ensure-engine: docker-registry did not install; the push test uses an unreachable registry instead." >&2
+fi
 
 if ping; then
   exit 0

@@ -134,14 +134,21 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'image',
-    summary: 'Show, build (ahead of a client\'s first start) or remove the sandbox image, package cache and servers\' home volumes',
-    usage: 'mcp-lok image [show|build|rm [--homes] [VOLUME...]] [--json]',
+    summary: 'Show, build (ahead of a client\'s first start) or remove the sandbox image, package cache and servers\' home volumes; build and push images for a cluster',
+    usage: 'mcp-lok image [show|build|rm [--homes] [VOLUME...]] [--json] | mcp-lok image build --push REF|--tag REF npx://PACKAGE[@VERSION]|--egress-proxy',
     positionals: { min: 0, max: Infinity, names: ['ACTION', 'VOLUME'] },
     options: {
       homes: { type: 'boolean', description: 'With rm: remove the servers\' home volumes too (their files go with them).' },
+      push: { type: 'string', value: 'REF', description: 'With build: build an image for a cluster (a package\'s server, or --egress-proxy), tag it REF and push it with your docker credentials.' },
+      tag: { type: 'string', value: 'REF', description: 'With build: as --push, but only build and tag REF on this engine.' },
+      'egress-proxy': { type: 'boolean', description: 'With build --push/--tag: the egress proxy image instead of a package\'s.' },
       json,
     },
-    examples: ['mcp-lok image', 'mcp-lok image build', 'mcp-lok image rm', 'mcp-lok image rm mcp-lok-home-memory-0123456789ab', 'mcp-lok image rm --homes'],
+    examples: [
+      'mcp-lok image', 'mcp-lok image build', 'mcp-lok image rm', 'mcp-lok image rm mcp-lok-home-memory-0123456789ab', 'mcp-lok image rm --homes',
+      'mcp-lok image build --push registry.example.com/team/memory:1 npx://@modelcontextprotocol/server-memory@2025.9.25',
+      'mcp-lok image build --push registry.example.com/team/mcp-lok-egress:1 --egress-proxy',
+    ],
     run: { parsed: async (ctx, args) => (await import('./commands/image.js')).runImage(ctx, args) },
   },
   {

@@ -35,7 +35,8 @@ export interface UpstreamProxy {
 }
 
 export interface EgressProxyOptions {
-  socketPath: string;
+  /** A Unix socket (beside a sandbox), or a TCP address (the egress image in a cluster, whose NetworkPolicy says who may connect). */
+  socketPath: string | { host: string; port: number };
   rules: OutboundRules;
   /** This machine's own addresses: never reachable unless named by IP. */
   hostAddresses: string[];
@@ -322,6 +323,8 @@ export function startEgressProxy(options: EgressProxyOptions): Promise<Server> {
 
   return new Promise((resolvePromise, reject) => {
     server.once('error', reject);
-    server.listen(options.socketPath, () => resolvePromise(server));
+    const where = options.socketPath;
+    if (typeof where === 'string') server.listen(where, () => resolvePromise(server));
+    else server.listen(where.port, where.host, () => resolvePromise(server));
   });
 }

@@ -17,6 +17,26 @@ export async function createContainer(endpoint: EngineEndpoint, name: string, bo
   return res.body.Id;
 }
 
+/**
+ * Creates a container that is never started, only to copy files out of its image and volumes
+ * (as `docker cp` does): no network, the volumes read-only.
+ */
+export async function createCopyContainer(
+  endpoint: EngineEndpoint, name: string,
+  spec: { image: string; volumes: Array<{ source: string; target: string }>; labels: Record<string, string> },
+): Promise<string> {
+  const body = {
+    Image: spec.image, Cmd: ['true'], Labels: spec.labels, NetworkDisabled: true,
+    HostConfig: {
+      NetworkMode: 'none', CapDrop: ['ALL'], ReadonlyRootfs: true, SecurityOpt: ['no-new-privileges'],
+      Mounts: spec.volumes.map((v) => ({ Type: 'volume', Source: v.source, Target: v.target, ReadOnly: true })),
+    },
+  };
+  const res = await engineRequest<{ Id: string }>(endpoint, 'POST', `/containers/create?name=${encodeURIComponent(name)}`, body);
+  expectStatus(res, [201], 'Creating a container to copy from');
+  return res.body.Id;
+}
+
 /** Opens the container's stdio stream (multiplexed; see stdio/demux). Call before start. */
 export function attachContainer(endpoint: EngineEndpoint, id: string, stdin: boolean): Promise<Duplex> {
   const query = `stream=1&stdout=1&stderr=1${stdin ? '&stdin=1' : ''}`;
@@ -108,6 +128,23 @@ export async function putArchive(endpoint: EngineEndpoint, id: string, path: str
     await new Promise<void>((resolve, reject) => { res.on('end', resolve); res.on('error', reject); });
   } catch (error) {
     if (error instanceof EngineHttpError) throw new LokError('ENGINE_ERROR', `Copying into the container failed: ${error.message}`, { exitCode: EXIT.engine });
+    throw error;
+  }
+}
+
+/**
+ * Returns a tar archive of `path` in a container's filesystem (its volumes included; the
+ * container need not run): the folder itself is the archive's first entry.
+ */
+export async function getArchive(endpoint: EngineEndpoint, id: string, path: string): Promise<Buffer> {
+  try {
+    const res = await engineStream(endpoint, 'GET', `/containers/${id}/archive?path=${encodeURIComponent(path)}`);
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    await new Promise<void>((resolve, reject) => { res.on('end', resolve); res.on('error', reject); });
+    return Buffer.concat(chunks);
+  } catch (error) {
+    if (error instanceof EngineHttpError) throw new LokError('ENGINE_ERROR', `Copying ${path} out of the container failed: ${error.message}`, { exitCode: EXIT.engine });
     throw error;
   }
 }

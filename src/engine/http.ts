@@ -101,7 +101,7 @@ export function engineStream(
   endpoint: EngineEndpoint,
   method: string,
   path: string,
-  options: { body?: Buffer | Readable; contentType?: string } = {},
+  options: { body?: Buffer | Readable; contentType?: string; headers?: Record<string, string> } = {},
 ): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const opts = requestOptions(endpoint, method, path);
@@ -110,6 +110,7 @@ export function engineStream(
     const { body, contentType } = options;
     opts.headers = {
       ...opts.headers,
+      ...options.headers,
       ...(contentType ? { 'content-type': contentType } : {}),
       ...(Buffer.isBuffer(body) ? { 'content-length': body.length } : {}),
     };

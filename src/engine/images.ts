@@ -64,6 +64,12 @@ export function buildPath(options: BuildOptions): string {
   return `/build?${query}`;
 }
 
+/** Returns the request path that pushes an image: its repository (registry host included) and its tag. */
+export function pushPath(ref: string): string {
+  const { repository, tag } = parseImageRef(ref);
+  return `/images/${repository}/push?${new URLSearchParams({ tag })}`;
+}
+
 /** Returns the request path that imports a root filesystem sent as the request body. */
 export function importPath(options: ImportOptions): string {
   const query = new URLSearchParams({ fromSrc: '-', repo: options.repo });
@@ -122,6 +128,21 @@ export async function buildImage(
 ): Promise<void> {
   const res = await engineStream(endpoint, 'POST', buildPath(options), { body: context, contentType: 'application/x-tar' });
   await followEngineStream(res, onEvent);
+}
+
+/**
+ * Pushes an image to its registry with the given X-Registry-Auth value, passing each progress
+ * event to `onEvent`; resolves with the pushed manifest's digest when the engine reports it.
+ */
+export async function pushImage(endpoint: EngineEndpoint, ref: string, registryAuth: string, onEvent: (event: EngineStreamEvent) => void): Promise<string | undefined> {
+  const res = await engineStream(endpoint, 'POST', pushPath(ref), { headers: { 'x-registry-auth': registryAuth } });
+  let digest: string | undefined;
+  await followEngineStream(res, (event) => {
+    const aux = event.aux as { Digest?: unknown } | undefined;
+    if (typeof aux?.Digest === 'string') digest = aux.Digest;
+    onEvent(event);
+  });
+  return digest;
 }
 
 /** Imports a tar of a root filesystem as an image, passing each progress event to `onEvent`. */

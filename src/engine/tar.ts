@@ -77,3 +77,21 @@ export function packTar(files: readonly TarFile[]): Buffer {
   parts.push(Buffer.alloc(2 * BLOCK_BYTES));
   return Buffer.concat(parts);
 }
+
+/**
+ * Returns a tar archive without its closing zero blocks (and whatever padding follows), so
+ * another archive can be appended to make one: the engine's copy of a folder, then a build's
+ * own files. Walks the headers by their sizes; throws when the archive is cut short.
+ */
+export function stripTarEnd(tar: Buffer): Buffer {
+  let offset = 0;
+  while (offset + BLOCK_BYTES <= tar.length) {
+    const header = tar.subarray(offset, offset + BLOCK_BYTES);
+    if (header.every((byte) => byte === 0)) return tar.subarray(0, offset);
+    const sizeField = header.toString('ascii', 124, 136).replace(/\0.*$/s, '').trim();
+    if (!/^[0-7]*$/.test(sizeField)) throw new LokError('INTERNAL', `Cannot read a tar archive: the entry at byte ${offset} has no octal size.`);
+    const size = sizeField === '' ? 0 : parseInt(sizeField, 8);
+    offset += BLOCK_BYTES + Math.ceil(size / BLOCK_BYTES) * BLOCK_BYTES;
+  }
+  throw new LokError('INTERNAL', 'Cannot read a tar archive: it ends without its closing blocks.');
+}

@@ -11,6 +11,11 @@ export interface ListenPolicy {
   extraNames?: readonly string[];
   /** When set, every request must carry `Authorization: Bearer <token>`. */
   token?: string | undefined;
+  /**
+   * Host and Origin may carry any port: in a pod, a Service or `kubectl port-forward` maps its
+   * own port to the listener's, so only the name can be checked.
+   */
+  anyPort?: boolean | undefined;
 }
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
@@ -60,13 +65,13 @@ export function checkRequestOrigin(policy: ListenPolicy, hostHeader: string | un
   if (!names) namesByPolicy.set(policy, names = allowedHostNames(policy));
   if (!hostHeader) return 'missing Host header';
   const host = splitHostPort(hostHeader);
-  if (!host || !names.has(host.name) || (host.port ?? 80) !== policy.port) return `Host ${JSON.stringify(hostHeader)} is not this server`;
+  if (!host || !names.has(host.name) || (!policy.anyPort && (host.port ?? 80) !== policy.port)) return `Host ${JSON.stringify(hostHeader)} is not this server`;
   if (originHeader === undefined) return undefined;
   let origin: URL;
   try { origin = new URL(originHeader); } catch { return `Origin ${JSON.stringify(originHeader)} is not a URL`; }
   if (origin.protocol !== 'http:' && origin.protocol !== 'https:') return `Origin ${JSON.stringify(originHeader)} is not allowed`;
   const port = origin.port ? Number(origin.port) : origin.protocol === 'https:' ? 443 : 80;
-  if (!names.has(origin.hostname.toLowerCase()) || port !== policy.port) return `Origin ${JSON.stringify(originHeader)} is not allowed`;
+  if (!names.has(origin.hostname.toLowerCase()) || (!policy.anyPort && port !== policy.port)) return `Origin ${JSON.stringify(originHeader)} is not allowed`;
   return undefined;
 }
 

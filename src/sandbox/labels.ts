@@ -28,6 +28,14 @@ export const LABEL = {
   toolPinMode: 'mcp-lok-tool-pin-mode',
   /** The package pin whose tree the server runs (its key under the state folder's pins/), for `list`. */
   pin: 'mcp-lok-pin',
+  /** An image for a cluster (`image build --push`): `package` or `egress-proxy`. Its `mcp-lok` label is `cluster-image`, so `image rm` leaves it alone. */
+  clusterImage: 'mcp-lok-cluster-image',
+  /** A package image: its packages as JSON, `[{ name, version, integrity }]`, exactly as pinned. */
+  packages: 'mcp-lok-packages',
+  /** A package image: its tree's directory, a hash of the lockfile it carries. */
+  tree: 'mcp-lok-tree',
+  /** The mcp-lok version whose in-pod code the image carries. */
+  version: 'mcp-lok-version',
 } as const;
 
 /** The process that owns a container: when it is gone, the container must go too. */

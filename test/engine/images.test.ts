@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import type { EngineEndpoint } from '../../src/engine/endpoint.js';
 import { EngineHttpError, engineStream } from '../../src/engine/http.js';
 import {
-  buildImage, buildPath, followEngineStream, importImage, importPath, parseImageRef, pullImage, pullPath, type EngineStreamEvent,
+  buildImage, buildPath, followEngineStream, importImage, importPath, parseImageRef, pullImage, pullPath, pushPath, type EngineStreamEvent,
 } from '../../src/engine/images.js';
 
 const ref = suite('parseImageRef');
@@ -40,6 +40,11 @@ paths('pulls by repository and tag', () => {
   const path = pullPath('localhost:5000/team/app:v2');
   assert.ok(path.startsWith('/images/create?'), path);
   assert.equal([...query(path)], [['fromImage', 'localhost:5000/team/app'], ['tag', 'v2']]);
+});
+
+paths('pushes by repository, registry host and port included, and tag (latest when none)', () => {
+  assert.is(pushPath('localhost:5000/team/app:v2'), '/images/localhost:5000/team/app/push?tag=v2');
+  assert.is(pushPath('127.0.0.1:5000/memory'), '/images/127.0.0.1:5000/memory/push?tag=latest');
 });
 
 paths('builds with the tag, Dockerfile, build args and labels as JSON, and removes intermediate containers', () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { packTar, tarHeader, type TarFile } from '../../src/engine/tar.js';
+import { packTar, stripTarEnd, tarHeader, type TarFile } from '../../src/engine/tar.js';
 import { LokError } from '../../src/errors.js';
 
 const LONG_DIR = `${'d'.repeat(60)}/${'e'.repeat(60)}`;
@@ -134,3 +134,33 @@ pack('refuses a directory with content', () => {
 });
 
 pack.run();
+
+const strip = suite('stripTarEnd');
+
+strip('drops the closing blocks, so two archives joined list every entry of both in the system tar', () => {
+  const first = packTar([{ name: 'tree/a.js', content: Buffer.from('x'.repeat(700)) }, { name: 'tree/empty', content: Buffer.alloc(0) }]);
+  const second = packTar([{ name: 'Dockerfile', content: Buffer.from('FROM x\n') }]);
+  const joined = Buffer.concat([stripTarEnd(first), second]);
+  assert.is(stripTarEnd(first).length, first.length - 1024);
+  const dir = temp();
+  writeFileSync(join(dir, 'joined.tar'), joined);
+  assert.equal(execFileSync('tar', ['-tf', join(dir, 'joined.tar')], { encoding: 'utf8' }).trim().split('\n'), ['tree/a.js', 'tree/empty', 'Dockerfile']);
+});
+
+strip('stops at the first zero block even when padding to a record follows (GNU tar, 10 KiB records)', () => {
+  const dir = temp();
+  writeFileSync(join(dir, 'f.txt'), 'hello\n');
+  const gnu = execFileSync('tar', ['-cf', '-', '-C', dir, 'f.txt']);
+  assert.is(gnu.length % 10240, 0);
+  assert.is(stripTarEnd(gnu).length, 1024);
+});
+
+strip('refuses an archive cut short, or whose size field is not a number', () => {
+  const tar = packTar([{ name: 'a', content: Buffer.alloc(600) }]);
+  assert.throws(() => stripTarEnd(tar.subarray(0, 512 + 512)), /ends without its closing blocks/);
+  const broken = Buffer.from(tar);
+  broken.write('zzzzzzzzzzz', 124, 'ascii');
+  assert.throws(() => stripTarEnd(broken), /no octal size/);
+});
+
+strip.run();

@@ -41,6 +41,16 @@ check('accepts the bound address and the names given when bound beyond loopback'
   assert.match(checkRequestOrigin(wide, 'other:80', undefined) ?? '', /not this server/);
 });
 
+check('with anyPort, checks the name only: a Service or port-forward maps its own port to the pod\'s', () => {
+  const pod = { host: '0.0.0.0', port: 8080, extraNames: ['memory', 'memory.team.svc'], anyPort: true };
+  assert.is(checkRequestOrigin(pod, 'memory', undefined), undefined);
+  assert.is(checkRequestOrigin(pod, 'memory.team.svc:80', 'http://memory.team.svc'), undefined);
+  assert.is(checkRequestOrigin(pod, 'localhost:18080', 'http://localhost:18080'), undefined);
+  assert.match(checkRequestOrigin(pod, 'evil.example:8080', undefined) ?? '', /is not this server/);
+  assert.match(checkRequestOrigin(pod, 'memory:80', 'http://evil.example:80') ?? '', /not allowed/);
+  assert.match(checkRequestOrigin({ ...pod, anyPort: false }, 'memory:80', undefined) ?? '', /is not this server/);
+});
+
 check.run();
 
 const loop = suite('isLoopbackHost');

@@ -38,6 +38,9 @@ const PURE_TABLES = new Map([
   ['test/export/plan.test.ts', 'plans exports (pure; image names and allowlists are data)'],
   ['test/app/export.test.ts', 'exports from a record the test wrote (pure; image names are data)'],
   ['test/cli/export.test.ts', 'parses export arguments; the bin it runs prints manifests and connects nowhere'],
+  ['test/cli/image.test.ts', 'parses image build arguments; every refusal comes before the engine is asked (pure; nothing is pushed)'],
+  ['test/engine/registry-auth.test.ts', 'finds registry credentials in config objects (pure; no helper runs)'],
+  ['test/pod/config.test.ts', 'reads pod settings and route tables from strings (pure)'],
 ]);
 
 const scan = suite('offline targets');

@@ -38,6 +38,8 @@ export interface StdioBridgeOptions {
   extraNames?: readonly string[];
   /** Every request must carry `Authorization: Bearer <token>`. */
   token?: string | undefined;
+  /** Host and Origin may name the listener on any port (in a pod, behind a Service); see ListenPolicy. */
+  anyPort?: boolean | undefined;
   openBackend: OpenBackend;
   /** A streamable-HTTP session with no request in flight and no open stream for this long is closed. */
   idleTimeoutMs?: number;
@@ -89,7 +91,7 @@ const DEFAULT_MAX_SESSIONS = 32;
 /** How often idle SSE streams get a comment, as the SDK does (15 s). */
 const SSE_KEEPALIVE_MS = 15_000;
 
-function normalizeOptions(options: StdioBridgeOptions): Required<Omit<StdioBridgeOptions, 'extraNames' | 'token'>> & { extraNames: readonly string[]; token: string | undefined } {
+function normalizeOptions(options: StdioBridgeOptions): Required<Omit<StdioBridgeOptions, 'extraNames' | 'token' | 'anyPort'>> & { extraNames: readonly string[]; token: string | undefined; anyPort: boolean } {
   const o = Object.assign(Object.create(null) as object, options) as StdioBridgeOptions;
   const idleTimeoutMs = o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const maxSessions = o.maxSessions ?? DEFAULT_MAX_SESSIONS;
@@ -97,7 +99,7 @@ function normalizeOptions(options: StdioBridgeOptions): Required<Omit<StdioBridg
   if (!Number.isInteger(o.listen?.port) || o.listen.port < 0 || o.listen.port > 65535) throw new TypeError(`Expected the \`listen.port\` option to be a port number, got \`${String(o.listen?.port)}\`.`);
   if (!(idleTimeoutMs > 0)) throw new TypeError(`Expected the \`idleTimeoutMs\` option to be a positive number of milliseconds, got \`${String(idleTimeoutMs)}\`.`);
   if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new TypeError(`Expected the \`maxSessions\` option to be a positive integer, got \`${String(maxSessions)}\`.`);
-  return { transport: o.transport, listen: o.listen, extraNames: o.extraNames ?? [], token: o.token, openBackend: o.openBackend, idleTimeoutMs, maxSessions, log: o.log ?? (() => {}) };
+  return { transport: o.transport, listen: o.listen, extraNames: o.extraNames ?? [], token: o.token, anyPort: o.anyPort === true, openBackend: o.openBackend, idleTimeoutMs, maxSessions, log: o.log ?? (() => {}) };
 }
 
 /** Serves a stdio MCP server over streamable HTTP or SSE, with a backend of its own for each client session. */
@@ -143,7 +145,7 @@ export async function startStdioBridge(options: StdioBridgeOptions): Promise<Std
       return { status: 500, message: `the server could not be started: ${message}` };
     }
   }
-  const policy: ListenPolicy = { host: opts.listen.host, port: opts.listen.port, extraNames: opts.extraNames, token: opts.token };
+  const policy: ListenPolicy = { host: opts.listen.host, port: opts.listen.port, extraNames: opts.extraNames, token: opts.token, anyPort: opts.anyPort };
   const handle = opts.transport === 'sse' ? createSseHandler(core) : createStreamableHandler(core);
   const unchecked = new UncheckedConnections();
   const server = createServer({ noDelay: true }, (req, res) => {
