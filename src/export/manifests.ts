@@ -97,7 +97,8 @@ function memoryDir(name: string, bytes: number): IVolume {
 function serverEnv(plan: ExportPlan): IEnvVar[] {
   return plan.env.map((e) => ('secret' in e
     ? { name: e.name, valueFrom: { secretKeyRef: { name: e.secret, key: e.key } } }
-    : { name: e.name, value: e.value }));
+    : 'field' in e ? { name: e.name, valueFrom: { fieldRef: { fieldPath: e.field } } }
+      : { name: e.name, value: e.value }));
 }
 
 /** Returns the server's Deployment: one replica, since a client's session lives in one pod. */

@@ -93,7 +93,7 @@ export interface ExportPlan {
   args: string[];
   podPort: number;
   servicePort: number;
-  env: Array<{ name: string; value: string } | { name: string; secret: string; key: string }>;
+  env: Array<{ name: string; value: string } | { name: string; secret: string; key: string } | { name: string; field: 'metadata.namespace' }>;
   volumes: PlannedVolume[];
   limits: { memory: string; cpu: string };
   requests: { memory: string; cpu: string };
@@ -205,9 +205,13 @@ export function planExport(req: ExportRequest): ExportPlan {
 
   const own: Record<string, string> = {};
   for (const [k, v] of Object.entries(FIXED_ENV)) if (k !== 'PATH') own[k] = v;
+  // The pod's bridge answers only the names it is given (Host/Origin): its Service's, in short
+  // and in full through the namespace it learns from the downward API.
   const fixed: Record<string, string> = req.source.kind === 'npx'
-    ? { MCP_LOK_POD_TRANSPORT: req.transport, MCP_LOK_POD_PORT: String(podPort) }
+    ? { MCP_LOK_POD_TRANSPORT: req.transport, MCP_LOK_POD_PORT: String(podPort), MCP_LOK_POD_ALLOWED_HOSTS: req.name }
     : { PORT: String(podPort), MCP_PORT: String(podPort) };
+  const fields: ExportPlan['env'] = req.source.kind === 'npx' ? [{ name: 'MCP_LOK_POD_NAMESPACE', field: 'metadata.namespace' }] : [];
+  if (req.source.kind === 'npx') fixed.MCP_LOK_POD_NAMESPACE = '(the pod\'s namespace)';
   const reserved = { ...fixed, ...(egress ? proxyEnv(egressName) : {}) };
   const seen = new Set<string>();
   for (const name of [...req.env.map((e) => e.name), ...req.secrets.map((s) => s.env)]) {
@@ -219,7 +223,8 @@ export function planExport(req: ExportRequest): ExportPlan {
   const literal: Record<string, string> = { ...own };
   for (const e of req.env) literal[e.name] = e.value;
   const env: ExportPlan['env'] = [
-    ...Object.entries({ ...literal, ...reserved }).filter(([name]) => !req.secrets.some((s) => s.env === name)).map(([name, value]) => ({ name, value })),
+    ...Object.entries({ ...literal, ...reserved }).filter(([name]) => !req.secrets.some((s) => s.env === name) && !fields.some((f) => f.name === name)).map(([name, value]) => ({ name, value })),
+    ...fields,
     ...req.secrets.map((s) => ({ name: s.env, secret: s.secret, key: s.key })),
   ];
   const milli = Math.max(1, Math.round(req.cpus * 1000));

@@ -82,6 +82,15 @@ plans('secrets are references, never values; the user\'s variables win over the 
   assert.equal(plan.env.find((e) => e.name === 'NODE_OPTIONS'), { name: 'NODE_OPTIONS', value: '--max-old-space-size=512' });
   assert.equal(plan.env.find((e) => e.name === 'MCP_LOK_POD_TRANSPORT'), { name: 'MCP_LOK_POD_TRANSPORT', value: 'streamable-http' });
 });
+plans('the pod\'s bridge is told the Service\'s name and, from the downward API, its namespace (it answers no other Host); a token may come from a Secret', () => {
+  const plan = planExport(request({ secrets: [{ env: 'MCP_LOK_POD_TOKEN', secret: 'mcp', key: 'token' }] }));
+  assert.equal(plan.env.find((e) => e.name === 'MCP_LOK_POD_ALLOWED_HOSTS'), { name: 'MCP_LOK_POD_ALLOWED_HOSTS', value: plan.name });
+  assert.equal(plan.env.filter((e) => e.name === 'MCP_LOK_POD_NAMESPACE'), [{ name: 'MCP_LOK_POD_NAMESPACE', field: 'metadata.namespace' }]);
+  assert.equal(plan.env.find((e) => e.name === 'MCP_LOK_POD_TOKEN'), { name: 'MCP_LOK_POD_TOKEN', secret: 'mcp', key: 'token' });
+  assert.throws(() => planExport(request({ env: [{ name: 'MCP_LOK_POD_NAMESPACE', value: 'x' }] })), /MCP_LOK_POD_NAMESPACE is set by mcp-lok/);
+  const image = planExport(request({ source: parseServerSource('ghcr.io/o/s:1'), sourceText: 'ghcr.io/o/s:1', image: undefined }));
+  assert.not.ok(image.env.some((e) => e.name.startsWith('MCP_LOK_POD_')), 'an image of its own has no bridge to tell');
+});
 plans('a server from an image gets PORT and MCP_PORT, as on a machine', () => {
   const plan = planExport(request({ source: parseServerSource('ghcr.io/o/s:1'), sourceText: 'ghcr.io/o/s:1', image: undefined, targetPort: 3000 }));
   assert.is(plan.image, 'ghcr.io/o/s:1');
