@@ -5,6 +5,7 @@ import { parseServerSource } from '../request/source.js';
 import type { IngressPeer, SecretEnv, VolumeMapping } from '../export/plan.js';
 import { isEnvName, isNamespace, isObjectName, isSecretKey, parseLabelPairs } from '../export/names.js';
 import { RUN_FLAGS } from './run-args.js';
+import type { KubernetesExportInput } from '../app/export.js';
 
 const HINT = 'Run `mcp-lok export kubernetes --help`.';
 export const EXPORT_TARGETS = ['kubernetes'] as const;
@@ -42,29 +43,10 @@ const REFUSED: Readonly<Record<string, string>> = {
   auth: 'restrict clients with --allow-from (NetworkPolicy), or put an authenticating ingress in front',
 };
 
-/** What `mcp-lok export` was asked to do. */
+/** What `mcp-lok export` was asked to do: the app's export input, the target and the output form. */
 export type ExportInvocation =
   | { kind: 'help' }
-  | {
-    kind: 'export';
-    target: 'kubernetes';
-    /** An image reference, `npx://PACKAGE`, or a background server's name (see app/export.ts). */
-    sourceText: string;
-    args: string[];
-    transport: 'sse' | 'streamable-http' | undefined;
-    targetPort: number | undefined;
-    lok: LokOptions;
-    /** Sandbox options given on the command line besides -e (then the positional is a source, never a recorded name). */
-    sandboxFlags: string[];
-    image: string | undefined;
-    egressImage: string | undefined;
-    volumes: VolumeMapping[];
-    secrets: SecretEnv[];
-    namespace: string | undefined;
-    allowFrom: IngressPeer[];
-    servicePort: number | undefined;
-    json: boolean;
-  };
+  | (KubernetesExportInput & { kind: 'export'; target: 'kubernetes'; json: boolean });
 
 function parsePort(flag: string, text: string): number {
   const port = Number(text);
