@@ -174,8 +174,8 @@ images('serves an image over HTTP behind the reverse proxy, its outbound rules t
     const server = containers.find((c) => c.Labels['mcp-lok-role'] === 'run');
     const ingress = containers.find((c) => c.Labels['mcp-lok-role'] === 'ingress');
     assert.ok(server && ingress, JSON.stringify(containers.map((c) => c.Labels['mcp-lok-role'])));
-    assert.is((await inspect(server.Id)).HostConfig.NetworkMode, `container:${ingress.Id}`);
-    assert.is((await inspect(ingress.Id)).HostConfig.NetworkMode, 'none');
+    assert.is((await inspect(server.Id))?.HostConfig.NetworkMode, `container:${ingress.Id}`);
+    assert.is((await inspect(ingress.Id))?.HostConfig.NetworkMode, 'none');
     assert.not.ok(containers.some((c) => c.Labels['mcp-lok-role'] === 'loopback'), 'a second sidecar for egress');
   } finally {
     child.kill('SIGINT');
