@@ -36,6 +36,11 @@ server.registerTool('ask', { inputSchema: { question: z.string() } }, async ({ q
   return text(answer.content.type === 'text' ? answer.content.text : '(not text)');
 });
 
+server.registerTool('elicit', { inputSchema: { question: z.string() } }, async ({ question }) => {
+  const answer = await server.server.elicitInput({ mode: 'form', message: question, requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } });
+  return text(`${answer.action}: ${String(answer.content?.name ?? '')}`);
+});
+
 server.registerTool('roots', { description: 'Lists the client roots.' }, async () => {
   const { roots } = await server.server.listRoots();
   return text(roots.map((r) => r.uri).join(' '));
