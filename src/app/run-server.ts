@@ -32,7 +32,7 @@ import { mayConcernTools, mayHoldToolsList, ToolsWatch } from '../tools-pin/watc
 import { createInputFilter, createOutputFilter, createToolsTap } from '../tools-pin/streams.js';
 import type { MessageHooks } from '../http/reverse-proxy/messages.js';
 import { PassThrough, type Readable } from 'node:stream';
-import { EraGateway, type LegacyBackend, type LegacyHandlers } from '../era/gateway.js';
+import { EraGateway, type LegacyBackend, type LegacyHandlers, type ModernSink } from '../era/gateway.js';
 import { isModernMessage } from '../era/translate.js';
 import { formatJsonRpcError } from '../http/json-rpc.js';
 import { splitLines } from '../lines.js';
@@ -387,6 +387,8 @@ function prefixed(head: Buffer, rest: Readable): Readable {
   return rest.pipe(out);
 }
 
+/** How long requests in flight may take to finish once a modern client's input has ended. */
+const MODERN_STOP_GRACE_MS = 10_000;
 /** Sandboxes at once for a modern stdio client (one request in flight each). */
 const MODERN_STDIO_SANDBOXES = 4;
 
@@ -407,14 +409,22 @@ async function runModernStdio(ctx: Context, plan: ServerPlan, stdin: Readable): 
     maxPerKey: MODERN_STDIO_SANDBOXES, maxSandboxes: MODERN_STDIO_SANDBOXES,
     log: (line) => ctx.debug(`era gateway: ${line}`),
   });
-  const out = (line: string): void => { ctx.stdout.write(`${line}\n`); };
-  const sink = { notify: out, answer: out };
+  const out = (line: string): boolean => ctx.stdout.write(`${line}\n`);
+  const sink: ModernSink = {
+    notify: (line, resume) => {
+      if (out(line)) return true;
+      ctx.stdout.once('drain', resume);
+      return false;
+    },
+    answer: (line) => { out(line); },
+  };
   const onLine = (text: string): void => {
     let msg: { id?: unknown; method?: unknown; params?: { requestId?: unknown } };
     try {
       msg = JSON.parse(text) as typeof msg;
     } catch {
-      return out(formatJsonRpcError(-32700, 'Parse error: Invalid JSON'));
+      out(formatJsonRpcError(-32700, 'Parse error: Invalid JSON'));
+      return;
     }
     if (typeof msg !== 'object' || msg === null || typeof msg.method !== 'string') return;
     if (typeof msg.id === 'string' || typeof msg.id === 'number') {
@@ -432,6 +442,8 @@ async function runModernStdio(ctx: Context, plan: ServerPlan, stdin: Readable): 
   stdin.once('error', stop);
   try {
     await stopped;
+    // A client that closes its input after its requests still gets their answers (within a grace).
+    for (let waited = 0; gateway.inFlight > 0 && waited < MODERN_STOP_GRACE_MS; waited += 50) await new Promise((r) => setTimeout(r, 50));
     await gateway.close();
     return 0;
   } finally {

@@ -21,9 +21,13 @@ export interface LegacyBackend {
 /** Starts a fresh legacy server; `id` names its sandbox. */
 export type OpenLegacy = (handlers: LegacyHandlers, info: { id: string }) => Promise<LegacyBackend>;
 
-/** Where a modern request's messages go: notifications that belong to it, then its one answer. */
+/**
+ * Where a modern request's messages go: notifications that belong to it, then its one answer.
+ * `notify` returns false when the client is not reading; it then calls `resume` once it is
+ * (or is gone), and the sandbox's server waits meanwhile instead of mcp-lok buffering.
+ */
 export interface ModernSink {
-  notify(line: string): void;
+  notify(line: string, resume: () => void): boolean;
   answer(line: string): void;
 }
 
@@ -37,14 +41,19 @@ export interface GatewayOptions {
   idleMs?: number;
   /** A sandbox held for a client's input (input_required) is stopped after this long without the retry. */
   inputTimeoutMs?: number;
-  /** A cancelled request's sandbox is stopped unless its server answers within this long. */
+  /**
+   * A cancelled request's sandbox takes requests again once its server answered it, or after
+   * this long (a server that honours the cancellation sends nothing more for it).
+   */
   drainMs?: number;
   log?: (line: string) => void;
   clientInfo?: Json;
 }
 
 const INIT_ID = 'mcp-lok-initialize';
-const DEFAULTS = { maxPerKey: 4, maxSandboxes: 32, idleMs: 5 * 60_000, inputTimeoutMs: 10 * 60_000, drainMs: 10_000 };
+/** A server that has not answered initialize this long after its sandbox started is stopped. */
+const INIT_TIMEOUT_MS = 60_000;
+const DEFAULTS = { maxPerKey: 4, maxSandboxes: 32, idleMs: 5 * 60_000, inputTimeoutMs: 10 * 60_000, drainMs: 2000 };
 
 interface Exchange {
   method: string;
@@ -55,6 +64,8 @@ interface Exchange {
   progressToken: string | undefined;
   /** The method and name or uri a requestState is bound to. */
   subject: string;
+  /** Counts the request as done when it is cancelled (it gets no answer then). */
+  settle: () => void;
 }
 
 interface ServerRequest { id: Id; method: string; params: unknown }
@@ -105,6 +116,7 @@ export class EraGateway {
   readonly #pools = new Map<string, Pool>();
   readonly #parked = new Map<string, Parked>();
   #count = 0;
+  #active = 0;
   #next = 0;
   #closing = false;
 
@@ -121,12 +133,26 @@ export class EraGateway {
     return this.#count;
   }
 
+  /** Requests not answered yet (those answered with input_required, and listen streams, are not counted). */
+  get inFlight(): number {
+    return this.#active;
+  }
+
   /**
    * Serves one modern request from a client that holds `credential`; returns what to call when
    * the client goes away before the answer (the legacy request is then cancelled).
    */
-  request(msg: Message & { id: Id; method: string }, credential: string, sink: ModernSink): () => void {
+  request(msg: Message & { id: Id; method: string }, credential: string, client: ModernSink): () => void {
     const meta = readRequestMeta(msg);
+    if (msg.method === 'subscriptions/listen' || 'error' in meta || this.#closing) return this.#serve(msg, credential, meta, client);
+    this.#active++;
+    let open = true;
+    const settle = (): void => { if (open) { open = false; this.#active--; } };
+    const cancel = this.#serve(msg, credential, meta, { notify: client.notify, answer: (text) => { settle(); client.answer(text); } }, settle);
+    return () => { settle(); cancel(); };
+  }
+
+  #serve(msg: Message & { id: Id; method: string }, credential: string, meta: RequestMeta | { error: RpcError }, sink: ModernSink, settle: () => void = () => {}): () => void {
     if ('error' in meta) {
       sink.answer(line(errorResponse(msg.id, meta.error)));
       return () => {};
@@ -137,7 +163,7 @@ export class EraGateway {
     }
     const key = sandboxKey(credential, meta);
     const retry = readRetry(msg);
-    if (retry !== undefined) return this.#resume(msg, key, meta, retry, sink);
+    if (retry !== undefined) return this.#resume(msg, key, meta, retry, sink, settle);
     if (msg.method === 'server/discover') {
       void this.#identity(key, meta).then(
         (server) => sink.answer(line({ jsonrpc: '2.0', id: msg.id, result: discoverResult(server) })),
@@ -146,7 +172,7 @@ export class EraGateway {
       return () => {};
     }
     if (msg.method === 'subscriptions/listen') return this.#listen(msg, key, meta, sink);
-    const exchange: Exchange = { method: msg.method, modernId: msg.id, legacyId: `mcp-lok-${++this.#next}`, sink, meta, progressToken: progressTokenOf(msg), subject: requestSubject(msg) };
+    const exchange: Exchange = { method: msg.method, modernId: msg.id, legacyId: `mcp-lok-${++this.#next}`, sink, meta, progressToken: progressTokenOf(msg), subject: requestSubject(msg), settle };
     let cancelled = false;
     let slotOf: Slot | undefined;
     void this.#acquire(key, meta).then((slot) => {
@@ -205,7 +231,7 @@ export class EraGateway {
       const honoured = honouredFilter(msg, server.capabilities);
       listener = { id: msg.id, methods: listenMethods(honoured), sink };
       this.#pool(key, meta).listeners.add(listener);
-      sink.notify(line(listenAcknowledgment(msg.id, honoured)));
+      sink.notify(line(listenAcknowledgment(msg.id, honoured)), () => {});
     }, (error: Error) => sink.answer(line(errorResponse(msg.id, { code: INTERNAL_ERROR, message: error.message }))));
     return () => {
       gone = true;
@@ -213,7 +239,7 @@ export class EraGateway {
     };
   }
 
-  #resume(msg: Message & { id: Id; method: string }, key: string, meta: RequestMeta, retry: { requestState: string; inputResponses: Json }, sink: ModernSink): () => void {
+  #resume(msg: Message & { id: Id; method: string }, key: string, meta: RequestMeta, retry: { requestState: string; inputResponses: Json }, sink: ModernSink, settle: () => void): () => void {
     const parked = this.#parked.get(retry.requestState);
     if (parked === undefined || parked.key !== key || parked.subject !== requestSubject(msg) || parked.slot.ended) {
       sink.answer(line(errorResponse(msg.id, { code: INVALID_PARAMS, message: 'Invalid params: requestState is unknown, expired, or was not issued for this request and client; send the request again without requestState and inputResponses' })));
@@ -227,6 +253,7 @@ export class EraGateway {
     exchange.modernId = msg.id;
     exchange.sink = sink;
     exchange.meta = meta;
+    exchange.settle = settle;
     const missing: ServerRequest[] = [];
     for (const [inputKey, request] of slot.asked) {
       const response = retry.inputResponses[inputKey];
@@ -261,7 +288,16 @@ export class EraGateway {
         return slot;
       }
     }
-    if (pool.slots.size < this.#o.maxPerKey && this.#count < this.#o.maxSandboxes) return this.#create(key, pool);
+    if (pool.slots.size < this.#o.maxPerKey) {
+      if (this.#count < this.#o.maxSandboxes) return this.#create(key, pool);
+      // Full: an idle sandbox of another client makes room; with none, a request of a client that has none is refused.
+      const idle = [...this.#pools.values()].flatMap((p) => [...p.slots]).find((s) => !s.busy && !s.ended);
+      if (idle) {
+        void this.#stop(idle, 'room for another client');
+        return this.#create(key, pool);
+      }
+      if (pool.slots.size === 0) throw new Error(`too many sandboxes at once (at most ${this.#o.maxSandboxes}); try again later`);
+    }
     return new Promise<Slot>((resolve, reject) => {
       pool.waiters.push((slot) => (slot instanceof Error ? reject(slot) : resolve(slot)));
     });
@@ -276,10 +312,10 @@ export class EraGateway {
     this.#count++;
     try {
       const initialized = new Promise<Message>((resolve) => { slot.initialized = resolve; });
-      slot.backend = await this.#o.open({ onMessage: (text) => { this.#onMessage(slot, text); return true; }, onEnd: (message) => this.#onEnd(slot, message) }, { id: slot.id });
+      slot.backend = await this.#o.open({ onMessage: (text) => this.#onMessage(slot, text), onEnd: (message) => this.#onEnd(slot, message) }, { id: slot.id });
       if (slot.ended) throw new Error('the server exited before it was initialized');
       slot.backend.send(line(legacyInitialize(INIT_ID, pool.meta, this.#o.clientInfo)));
-      const timer = setTimeout(() => slot.initialized?.({ error: { message: `no answer to initialize within ${this.#o.drainMs * 6} ms` } }), this.#o.drainMs * 6);
+      const timer = setTimeout(() => slot.initialized?.({ error: { message: `no answer to initialize within ${INIT_TIMEOUT_MS} ms` } }), INIT_TIMEOUT_MS);
       const answer = await initialized.finally(() => clearTimeout(timer));
       const server = readInitializeResult(answer);
       if ('error' in server) throw new Error(server.error.message);
@@ -314,30 +350,37 @@ export class EraGateway {
     const exchange = slot.exchange;
     if (!exchange) return;
     exchange.sink = undefined;
+    exchange.settle();
     if (slot.parked) {
       this.#parked.delete(slot.parked.state);
       clearTimeout(slot.parked.timer);
       slot.parked = undefined;
     }
     slot.backend?.send(line({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: exchange.legacyId, reason } }));
-    const timer = setTimeout(() => { void this.#stop(slot, 'a cancelled request was not given up'); }, this.#o.drainMs);
+    const timer = setTimeout(() => {
+      if (slot.draining?.timer !== timer) return;
+      slot.draining = undefined;
+      this.#release(slot);
+    }, this.#o.drainMs);
     timer.unref();
     slot.draining = { id: exchange.legacyId, timer };
     slot.exchange = undefined;
   }
 
-  #onMessage(slot: Slot, text: string): void {
+  /** Takes one line of a sandbox's server; false when it must wait until the client reads (the backend pauses). */
+  #onMessage(slot: Slot, text: string): boolean {
     let msg: Message;
     try {
       msg = JSON.parse(text) as Message;
     } catch {
       this.#o.log(`sandbox ${slot.id}: dropped a line that is not JSON`);
-      return;
+      return true;
     }
-    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return;
-    if (typeof msg.method !== 'string') return this.#onResponse(slot, msg);
-    if ('id' in msg && (typeof msg.id === 'string' || typeof msg.id === 'number')) return this.#onServerRequest(slot, msg as Message & { id: Id; method: string });
-    this.#onNotification(slot, msg as Message & { method: string });
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return true;
+    if (typeof msg.method !== 'string') this.#onResponse(slot, msg);
+    else if ('id' in msg && (typeof msg.id === 'string' || typeof msg.id === 'number')) this.#onServerRequest(slot, msg as Message & { id: Id; method: string });
+    else return this.#onNotification(slot, msg as Message & { method: string });
+    return true;
   }
 
   #onResponse(slot: Slot, msg: Message): void {
@@ -395,17 +438,22 @@ export class EraGateway {
     sink.answer(line(inputRequiredResult(exchange.modernId, inputRequests, state)));
   }
 
-  #onNotification(slot: Slot, msg: Message & { method: string }): void {
+  #onNotification(slot: Slot, msg: Message & { method: string }): boolean {
     const exchange = slot.exchange;
     if (msg.method === 'notifications/progress' || msg.method === 'notifications/message') {
-      if (!exchange?.sink) return;
-      if (msg.method === 'notifications/message' && exchange.meta.logLevel === undefined) return;
-      if (msg.method === 'notifications/progress' && progressTokenOf({ params: { _meta: { progressToken: (msg.params as { progressToken?: unknown } | undefined)?.progressToken } } }) !== exchange.progressToken) return;
-      return exchange.sink.notify(line(msg));
+      // Request-scoped: only to the request in flight, a log message only when it asked for a log level.
+      if (!exchange?.sink) return true;
+      if (msg.method === 'notifications/message' && exchange.meta.logLevel === undefined) return true;
+      if (msg.method === 'notifications/progress') {
+        const token = (msg.params as { progressToken?: unknown } | undefined)?.progressToken;
+        if (token === undefined || JSON.stringify(token) !== exchange.progressToken) return true;
+      }
+      return exchange.sink.notify(line(msg), () => slot.backend?.resume());
     }
     const pool = this.#pools.get(slot.key);
-    if (!pool) return;
-    for (const listener of pool.listeners) if (listener.methods.has(msg.method)) listener.sink.notify(line(tagNotification(msg, listener.id)));
+    // List changes go to the listen streams of the same key only; they are few, so none of them holds the server.
+    if (pool) for (const listener of pool.listeners) if (listener.methods.has(msg.method)) listener.sink.notify(line(tagNotification(msg, listener.id)), () => {});
+    return true;
   }
 
   #onEnd(slot: Slot, message: string): void {

@@ -375,13 +375,17 @@ function handleModern(core: BridgeCore, req: IncomingMessage, res: ServerRespons
   let answered = false;
   const head = ['content-type', 'text/event-stream', 'cache-control', 'no-cache, no-transform', 'x-accel-buffering', 'no'];
   const cancel = core.era!.request(message as Message & { id: string | number; method: string }, req.headers.authorization ?? '', {
-    notify: (line) => {
-      if (answered || isGone(res)) return;
+    notify: (line, resume) => {
+      if (answered || isGone(res)) return true;
       if (!streaming) {
         streaming = true;
         res.writeHead(200, head);
       }
-      res.write(sseEvent(toSingleLine(line)));
+      if (res.write(sseEvent(toSingleLine(line)))) return true;
+      const release = (): void => { res.off('drain', release); res.off('close', release); resume(); };
+      res.on('drain', release);
+      res.on('close', release);
+      return false;
     },
     answer: (line) => {
       if (answered) return;
