@@ -32,7 +32,7 @@ import { mayConcernTools, mayHoldToolsList, ToolsWatch } from '../tools-pin/watc
 import { createInputFilter, createOutputFilter, createToolsTap } from '../tools-pin/streams.js';
 import type { MessageHooks } from '../http/reverse-proxy/messages.js';
 import { PassThrough, type Readable } from 'node:stream';
-import { EraGateway, type LegacyBackend, type LegacyHandlers, type ModernSink } from '../era/gateway.js';
+import type { LegacyBackend, LegacyHandlers, ModernSink } from '../era/gateway.js';
 import { isModernMessage } from '../era/translate.js';
 import { formatJsonRpcError } from '../http/json-rpc.js';
 import { splitLines } from '../lines.js';
@@ -399,6 +399,8 @@ const MODERN_STDIO_SANDBOXES = 4;
  */
 async function runModernStdio(ctx: Context, plan: ServerPlan, stdin: Readable): Promise<number> {
   ctx.debug(`${plan.name}: the client speaks MCP 2026-07-28; serving it from the legacy server through the era gateway`);
+  // Loaded only for a modern client: a legacy client's start path does not pay for it.
+  const { EraGateway } = await import('../era/gateway.js');
   const updates = watchForUpdates(ctx, plan.endpoint, plan.prepared.pinned);
   let started = false;
   const gateway = new EraGateway({
