@@ -21,6 +21,7 @@ export const INVALID_PARAMS = -32602;
 export const INTERNAL_ERROR = -32603;
 export const METHOD_NOT_FOUND = -32601;
 export const UNSUPPORTED_PROTOCOL_VERSION = -32022;
+export const HEADER_MISMATCH = -32020;
 
 /** The methods whose results carry caching hints on 2026-07-28. */
 const CACHEABLE = new Set(['server/discover', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read']);
@@ -238,4 +239,46 @@ export function tagNotification(msg: Message, subscriptionId: Id): Json {
 /** Returns the result that ends a `subscriptions/listen` stream gracefully. */
 export function listenClosed(subscriptionId: Id): Json {
   return { jsonrpc: '2.0', id: subscriptionId, result: { resultType: 'complete', _meta: { [META_SUBSCRIPTION_ID]: subscriptionId } } };
+}
+
+/** Decodes a header value in the Base64 sentinel form (`=?base64?...?=`); other values are returned as they are. */
+export function decodeHeaderValue(value: string): string {
+  if (!value.startsWith('=?base64?') || !value.endsWith('?=') || value.length < 11) return value;
+  return Buffer.from(value.slice(9, -2), 'base64').toString('utf8');
+}
+
+/**
+ * Checks the standard headers of a modern HTTP request against its body, as a 2026-07-28
+ * server must (a proxy routing on a header must not be fooled by a different body): the
+ * protocol version, `Mcp-Method`, and `Mcp-Name` for the calls that name a tool, prompt or
+ * resource. Returns the HeaderMismatch (-32020) error, or undefined.
+ */
+export function checkRequestHeaders(msg: Message, headers: { version: string | undefined; method: string | undefined; name: string | undefined }): RpcError | undefined {
+  const mismatch = (message: string): RpcError => ({ code: HEADER_MISMATCH, message: `Header mismatch: ${message}` });
+  const bodyVersion = metaOf(msg)?.[META_PROTOCOL_VERSION];
+  if (headers.version === undefined) return mismatch('the MCP-Protocol-Version header is missing');
+  if (headers.version !== bodyVersion) return mismatch(`MCP-Protocol-Version header value '${headers.version}' does not match body value '${String(bodyVersion)}'`);
+  if (headers.method === undefined) return mismatch('the Mcp-Method header is missing');
+  if (headers.method !== msg.method) return mismatch(`Mcp-Method header value '${headers.method}' does not match body value '${String(msg.method)}'`);
+  if (typeof msg.method === 'string' && NAMED_METHODS.has(msg.method)) {
+    const params = isObject(msg.params) ? msg.params : {};
+    const bodyName = msg.method === 'resources/read' ? params.uri : params.name;
+    if (headers.name === undefined) return mismatch('the Mcp-Name header is missing');
+    const name = decodeHeaderValue(headers.name);
+    if (name !== bodyName) return mismatch(`Mcp-Name header value '${name}' does not match body value '${String(bodyName)}'`);
+  }
+  return undefined;
+}
+
+const NAMED_METHODS = new Set(['tools/call', 'resources/read', 'prompts/get']);
+
+/** The HTTP status of a modern answer: 400 for a version or header error, 404 for an unknown method, else 200. */
+export function answerStatus(line: string): number {
+  if (!line.includes('"error"')) return 200;
+  try {
+    const code = (JSON.parse(line) as { error?: { code?: unknown } }).error?.code;
+    return code === UNSUPPORTED_PROTOCOL_VERSION || code === HEADER_MISMATCH ? 400 : code === METHOD_NOT_FOUND ? 404 : 200;
+  } catch {
+    return 200;
+  }
 }

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  canAskInput, discoverResult, honouredFilter, isModernMessage, isModernVersion, legacyInitialize, legacyRequest, listenAcknowledgment,
+  answerStatus, canAskInput, checkRequestHeaders, decodeHeaderValue, discoverResult, honouredFilter, isModernMessage, isModernVersion, legacyInitialize, legacyRequest, listenAcknowledgment,
   modernResponse, readInitializeResult, readRequestMeta, readRetry, requestSubject, sandboxKey, tagNotification, type RequestMeta,
 } from '../../src/era/translate.js';
 
@@ -148,3 +148,41 @@ listen('acknowledges and tags with the subscription id', () => {
 });
 
 listen.run();
+
+const headers = suite('checkRequestHeaders');
+const CALL = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { _meta: META, name: 'echo' } };
+const GOOD = { version: '2026-07-28', method: 'tools/call', name: 'echo' };
+
+headers('accepts headers that match the body, a Base64 sentinel name decoded', () => {
+  assert.is(checkRequestHeaders(CALL, GOOD), undefined);
+  assert.is(checkRequestHeaders(CALL, { ...GOOD, name: `=?base64?${Buffer.from('echo').toString('base64')}?=` }), undefined);
+  assert.is(checkRequestHeaders({ id: 1, method: 'tools/list', params: { _meta: META } }, { ...GOOD, method: 'tools/list', name: undefined }), undefined);
+  assert.is(checkRequestHeaders({ id: 1, method: 'resources/read', params: { _meta: META, uri: 'file:///a' } }, { ...GOOD, method: 'resources/read', name: 'file:///a' }), undefined);
+});
+
+for (const [title, over] of [
+  ['a missing version', { version: undefined }],
+  ['another version', { version: '2026-07-29' }],
+  ['a missing method', { method: undefined }],
+  ['another method', { method: 'tools/list' }],
+  ['a missing name', { name: undefined }],
+  ['another name', { name: 'whoami' }],
+] as const) {
+  headers(`refuses ${title} with HeaderMismatch (-32020)`, () => assert.is(checkRequestHeaders(CALL, { ...GOOD, ...over })?.code, -32020));
+}
+
+headers('decodes only the exact sentinel form', () => {
+  assert.is(decodeHeaderValue('=?base64?SGVsbG8sIOS4lueVjA==?='), 'Hello, 世界');
+  assert.is(decodeHeaderValue('plain'), 'plain');
+  assert.is(decodeHeaderValue('=?BASE64?eA==?='), '=?BASE64?eA==?=');
+});
+
+headers('gives 400 for version and header errors, 404 for an unknown method, 200 otherwise', () => {
+  assert.is(answerStatus('{"jsonrpc":"2.0","id":1,"error":{"code":-32022,"message":"x"}}'), 400);
+  assert.is(answerStatus('{"jsonrpc":"2.0","id":1,"error":{"code":-32020,"message":"x"}}'), 400);
+  assert.is(answerStatus('{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"x"}}'), 404);
+  assert.is(answerStatus('{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"x"}}'), 200);
+  assert.is(answerStatus('{"jsonrpc":"2.0","id":1,"result":{"error":1}}'), 200);
+});
+
+headers.run();

@@ -46,8 +46,19 @@ function text(result: unknown): string {
   return ((result as { content?: Array<{ text?: string }> }).content ?? []).map((c) => c.text ?? '').join('\n');
 }
 
-/** POSTs one raw JSON-RPC message and returns status and body. */
-function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+/** The standard headers of a 2026-07-28 POST, taken from its body. */
+function standardHeaders(body: { method?: string; params?: { name?: string; uri?: string; _meta?: Record<string, unknown> } }): Record<string, string> {
+  const headers: Record<string, string> = { 'mcp-method': String(body.method) };
+  const version = body.params?._meta?.['io.modelcontextprotocol/protocolVersion'];
+  if (typeof version === 'string') headers['mcp-protocol-version'] = version;
+  const name = body.params?.name ?? body.params?.uri;
+  if (name !== undefined) headers['mcp-name'] = name;
+  return headers;
+}
+
+/** POSTs one raw JSON-RPC message (with its standard headers, unless `headers` replaces them) and returns status and body. */
+function post(url: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  headers ??= standardHeaders(body as Parameters<typeof standardHeaders>[0]);
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
@@ -133,10 +144,37 @@ era('answers an unknown protocol version with UnsupportedProtocolVersion', async
   const h = await startBridge();
   try {
     const res = await post(h.bridge.url, { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: { ...META, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' } } });
+    assert.is(res.status, 400);
     const body = JSON.parse(res.body) as { error: { code: number; data: { supported: string[] } } };
     assert.is(body.error.code, -32022);
     assert.equal(body.error.data.supported, ['2026-07-28']);
     assert.is(h.opened.length, 0);
+  } finally {
+    await h.bridge.close();
+  }
+});
+
+era('refuses a request whose headers do not match its body (HeaderMismatch, 400) before any sandbox starts', async () => {
+  const h = await startBridge();
+  try {
+    const body = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { _meta: META, name: 'echo', arguments: { text: 'x' } } };
+    const good = standardHeaders(body);
+    for (const headers of <Array<Record<string, string>>>[
+      { ...good, 'mcp-name': 'whoami' },
+      { ...good, 'mcp-method': 'tools/list' },
+      { ...good, 'mcp-protocol-version': '2026-07-29' },
+      { 'mcp-method': 'tools/call', 'mcp-protocol-version': '2026-07-28' },
+    ]) {
+      const res = await post(h.bridge.url, body, headers);
+      assert.is(res.status, 400, JSON.stringify(headers));
+      const answer = JSON.parse(res.body) as { id: number; error: { code: number; message: string } };
+      assert.is(answer.error.code, -32020);
+      assert.match(answer.error.message, /^Header mismatch: /);
+    }
+    assert.is(h.opened.length, 0);
+    const encoded = await post(h.bridge.url, body, { ...good, 'mcp-name': `=?base64?${Buffer.from('echo').toString('base64')}?=` });
+    assert.is(encoded.status, 200, encoded.body);
+    assert.match(encoded.body, /"text":"x"/);
   } finally {
     await h.bridge.close();
   }

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BackendHandlers, BridgeCore, BridgeSession, SessionBackend, TransportHandler } from './bridge.js';
 import { MAX_MESSAGE_BYTES } from '../../lines.js';
 import { formatJsonRpcError } from '../json-rpc.js';
-import { isModernMessage, isModernVersion, type Message } from '../../era/translate.js';
+import { answerStatus, checkRequestHeaders, isModernMessage, isModernVersion, type Message } from '../../era/translate.js';
 import { Backpressure } from './backpressure.js';
 import { isJsonContentType, MAX_BATCH_MESSAGES, messageKind, readPostedMessages, sendJsonRpcError, splitJsonArray, toSingleLine } from './json-lines.js';
 
@@ -371,6 +371,13 @@ function handleModern(core: BridgeCore, req: IncomingMessage, res: ServerRespons
     return;
   }
   if (kind !== 'request') return sendJsonRpcError(res, 400, -32600, 'Invalid Request: a modern POST carries one JSON-RPC request or notification');
+  const header = (name: string): string | undefined => { const v = req.headers[name]; return typeof v === 'string' ? v : undefined; };
+  const mismatch = checkRequestHeaders(message, { version: header('mcp-protocol-version'), method: header('mcp-method'), name: header('mcp-name') });
+  if (mismatch !== undefined) {
+    res.writeHead(400, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ jsonrpc: '2.0', id: message.id, error: mismatch }));
+    return;
+  }
   let streaming = false;
   let answered = false;
   const head = ['content-type', 'text/event-stream', 'cache-control', 'no-cache, no-transform', 'x-accel-buffering', 'no'];
@@ -393,7 +400,7 @@ function handleModern(core: BridgeCore, req: IncomingMessage, res: ServerRespons
       if (isGone(res)) return;
       if (streaming) res.end(sseEvent(toSingleLine(line)));
       else if (json) {
-        res.writeHead(200, { 'content-type': 'application/json' });
+        res.writeHead(answerStatus(line), { 'content-type': 'application/json' });
         res.end(line);
       } else {
         res.writeHead(200, head);
