@@ -6,7 +6,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EVERYTHING, MANAGER, MEMORY, SHIM, lokContainers, requireEngine, runBin, shimEnv } from './harness.js';
+import { EVERYTHING, MANAGER, MEMORY, SHIM, eventually, lokContainers, requireEngine, runBin, shimEnv, spawnBin } from './harness.js';
 
 type Mode = 'pinned' | 'auto' | 'legacy';
 
@@ -100,6 +100,27 @@ shim('turns server-everything\'s elicitation and sampling requests into input_re
   } finally {
     await c.client.close();
   }
+});
+
+shim('writes only MCP lines to stdout, answers a raw discover, and leaves no sandbox when killed with -9', async () => {
+  const name = `e2e-era-kill-${randomBytes(3).toString('hex')}`;
+  const child = spawnBin(SHIM, ['--name', name, '-y', MEMORY]);
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
+  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+  child.stdin?.write(`${JSON.stringify({ jsonrpc: '2.0', id: 'd', method: 'server/discover', params: { _meta: meta } })}\n`);
+  child.stdin?.write(`${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: meta } })}\n`);
+  await eventually(async () => out.split('\n').length >= 3, 60_000, 'the discover and tools/list answers');
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { id: unknown; result: { resultType: string; supportedVersions?: string[]; tools?: unknown[]; ttlMs?: number } });
+  const discover = lines.find((l) => l.id === 'd');
+  assert.equal(discover?.result.supportedVersions, ['2026-07-28']);
+  const list = lines.find((l) => l.id === 2);
+  assert.is(list?.result.resultType, 'complete');
+  assert.is(list?.result.ttlMs, 0);
+  assert.ok((list?.result.tools ?? []).length > 0);
+  assert.ok((await lokContainers(`mcp-lok-name=${name}`)).length > 0, 'no sandbox is running');
+  child.kill('SIGKILL');
+  await eventually(async () => (await lokContainers(`mcp-lok-name=${name}`)).length === 0, 30_000, `the sandboxes of ${name} to be removed after kill -9`);
 });
 
 shim.run();
