@@ -481,6 +481,8 @@ export class EraGateway {
       const waiter = pool.waiters.shift()!;
       void this.#create(slot.key, pool).then(waiter, (error: Error) => waiter(error));
     }
+    // A key with nothing left is forgotten, so clients that come and go do not grow this map.
+    if (pool && pool.slots.size === 0 && pool.waiters.length === 0 && pool.listeners.size === 0) this.#pools.delete(slot.key);
   }
 
   async #stop(slot: Slot, reason: string): Promise<void> {
