@@ -180,6 +180,64 @@ era('refuses a request whose headers do not match its body (HeaderMismatch, 400)
   }
 });
 
+/** Opens a subscriptions/listen stream and collects its SSE events' data as parsed messages. */
+function listen(url: string, id: string, meta: Record<string, unknown>): { events: Array<{ method?: string; params?: Record<string, unknown> }>; close: () => void; status: Promise<number> } {
+  const u = new URL(url);
+  const events: Array<{ method?: string; params?: Record<string, unknown> }> = [];
+  const body = { jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { _meta: meta, notifications: { toolsListChanged: true } } };
+  let resolveStatus!: (status: number) => void;
+  const status = new Promise<number>((resolve) => { resolveStatus = resolve; });
+  const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...standardHeaders(body) } }, (res) => {
+    resolveStatus(res.statusCode ?? 0);
+    let buffer = '';
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => {
+      buffer += c;
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) !== -1) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = event.split('\n').find((l) => l.startsWith('data: '));
+        if (data) events.push(JSON.parse(data.slice(6)) as { method?: string });
+      }
+    });
+    res.on('error', () => {});
+  });
+  req.on('error', () => {});
+  req.end(JSON.stringify(body));
+  return { events, close: () => req.destroy(), status };
+}
+
+async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+era('streams list changes on subscriptions/listen to the listeners of the same client only', async () => {
+  const h = await startBridge();
+  const otherMeta = { ...META, 'io.modelcontextprotocol/clientInfo': { name: 'other', version: '1' } };
+  const mine = listen(h.bridge.url, 'sub-mine', META);
+  const other = listen(h.bridge.url, 'sub-other', otherMeta);
+  try {
+    assert.is(await mine.status, 200);
+    await until('both acknowledgments', () => mine.events.length === 1 && other.events.length === 1);
+    assert.is(mine.events[0]?.method, 'notifications/subscriptions/acknowledged');
+    const added = await post(h.bridge.url, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { _meta: META, name: 'add-tool', arguments: { name: 'fresh' } } });
+    assert.match(added.body, /added fresh/);
+    await until('the list change on the listen stream', () => mine.events.length === 2);
+    assert.equal(mine.events[1], { jsonrpc: '2.0', method: 'notifications/tools/list_changed', params: { _meta: { 'io.modelcontextprotocol/subscriptionId': 'sub-mine' } } });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.is(other.events.length, 1, JSON.stringify(other.events));
+  } finally {
+    mine.close();
+    other.close();
+    await h.bridge.close();
+  }
+});
+
 era('keeps two modern clients apart: each one\'s sampling request reaches only that client, on sandboxes of its own', async () => {
   const h = await startBridge();
   try {
