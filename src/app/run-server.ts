@@ -323,7 +323,9 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
   const plan = await startServerPlan(ctx, req);
   const first = await Promise.race([input.first, new Promise<'late'>((resolve) => setTimeout(resolve, FIRST_LINE_WAIT_MS, 'late').unref())]);
   if (first !== 'late' && first !== undefined && isModernFirstLine(first)) return runModernStdio(ctx, plan, input.stream());
-  return runLegacyStdio(ctx, plan, first === 'late' || !input.idle() ? { stream: input.stream() } : { prefix: input.prefix() });
+  // A legacy client: the relay reads stdin after the bytes read here, unless a read is still under way.
+  const prefix = input.handOver();
+  return runLegacyStdio(ctx, plan, prefix !== undefined ? { prefix } : { stream: input.stream() });
 }
 
 /** How long after its server is ready a client may stay silent before it is served as a legacy client. */

@@ -1,6 +1,7 @@
 // MCP 2026-07-28 clients (SDK v2, pinned, auto and legacy) against legacy stdio servers from
 // npm, through mcp-lok-npx and through the session bridge of `mcp-lok start`, on the real engine:
 // discover, tools, elicitation and sampling as input_required round trips, two clients kept apart.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -99,6 +100,24 @@ shim('turns server-everything\'s elicitation and sampling requests into input_re
     assert.match(c.asked[1] ?? '', /^sampling: .*prompt-of-asker/);
   } finally {
     await c.client.close();
+  }
+});
+
+shim('serves a client that says nothing until its sandbox runs as a legacy client, through the same cat relay', async () => {
+  const name = `e2e-era-quiet-${randomBytes(3).toString('hex')}`;
+  const child = spawnBin(SHIM, ['--name', name, '-y', MEMORY]);
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
+  try {
+    // The sandbox starts only once the era is decided: for a silent client, as legacy.
+    await eventually(async () => (await lokContainers(`mcp-lok-name=${name}`)).length > 0, 60_000, 'the sandbox of a silent client');
+    child.stdin?.write(`${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'quiet', version: '1' } } })}\n`);
+    await eventually(async () => out.includes('"id":0'), 60_000, 'the answer to initialize');
+    const relays = execFileSync('ps', ['--ppid', String(child.pid), '-o', 'args=']).toString().split('\n').map((l) => l.trim());
+    assert.ok(relays.includes('cat'), `no cat relay among the shim's children: ${JSON.stringify(relays)}`);
+  } finally {
+    child.kill('SIGKILL');
+    await eventually(async () => (await lokContainers(`mcp-lok-name=${name}`)).length === 0, 30_000, `the sandbox of ${name} to be removed`);
   }
 });
 
