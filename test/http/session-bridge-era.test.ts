@@ -238,6 +238,21 @@ era('streams list changes on subscriptions/listen to the listeners of the same c
   }
 });
 
+era('does not let a cancellation notification of one client cancel another client\'s request with the same id', async () => {
+  const h = await startBridge();
+  try {
+    const otherMeta = { ...META, 'io.modelcontextprotocol/clientInfo': { name: 'other', version: '1' } };
+    const slow = post(h.bridge.url, { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { _meta: META, name: 'echo', arguments: { text: 'still mine', delayMs: 500 } } });
+    await until('the call to reach its server', () => [...h.backends.sent.values()].some((lines) => lines.some((l) => l.includes('still mine'))));
+    const cancel = await post(h.bridge.url, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { _meta: otherMeta, requestId: 7 } });
+    assert.is(cancel.status, 202);
+    const answer = await Promise.race([slow, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the call was not answered: another client cancelled it')), 10_000))]);
+    assert.match(answer.body, /still mine/);
+  } finally {
+    await h.bridge.close();
+  }
+});
+
 era('keeps two modern clients apart: each one\'s sampling request reaches only that client, on sandboxes of its own', async () => {
   const h = await startBridge();
   try {

@@ -70,6 +70,8 @@ export interface BridgeCore {
   readonly sessions: Map<string, BridgeSession>;
   /** Serves modern (2026-07-28) requests, which carry no session, from pooled legacy sandboxes; streamable HTTP only. */
   readonly era: EraGateway | undefined;
+  /** The open SSE responses of modern requests (listen streams, long calls): they get the keep-alive ticks too. */
+  readonly modernStreams: Set<ServerResponse>;
   readonly idleTimeoutMs: number;
   /** Keep-alive ticks so far. */
   tick: number;
@@ -128,7 +130,7 @@ export async function startStdioBridge(options: StdioBridgeOptions): Promise<Std
     log: (line) => opts.log(`modern: ${line}`),
   }) : undefined;
   const core: BridgeCore = {
-    sessions, era, idleTimeoutMs: opts.idleTimeoutMs, tick: 0, log: opts.log, closeBackend,
+    sessions, era, modernStreams: new Set(), idleTimeoutMs: opts.idleTimeoutMs, tick: 0, log: opts.log, closeBackend,
     openBackend(sessionId, handlers) {
       if (closing) return Promise.resolve({ status: 503, message: 'the bridge is closing' });
       if (sessions.size + opening >= opts.maxSessions) return Promise.resolve({ status: 503, message: `too many sessions (at most ${opts.maxSessions})` });
@@ -186,6 +188,7 @@ export async function startStdioBridge(options: StdioBridgeOptions): Promise<Std
   const ticker = setInterval(() => {
     core.tick++;
     for (const session of sessions.values()) session.keepAlive();
+    for (const res of core.modernStreams) res.write(': keepalive\n\n');
   }, SSE_KEEPALIVE_MS);
   ticker.unref();
   let closed: Promise<void> | undefined;

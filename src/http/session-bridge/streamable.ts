@@ -364,8 +364,8 @@ function isModern(req: IncomingMessage, message: unknown): boolean {
 function handleModern(core: BridgeCore, req: IncomingMessage, res: ServerResponse, message: Message, json: boolean): void {
   const kind = messageKind(message);
   if (kind === 'notification') {
-    const params = message.params as { requestId?: unknown } | undefined;
-    if (message.method === 'notifications/cancelled' && (typeof params?.requestId === 'string' || typeof params?.requestId === 'number')) core.era!.cancelled(params.requestId);
+    // Over HTTP a client cancels by closing its response stream; a notification names ids any
+    // client may use, so it is accepted and dropped, never matched against others' requests.
     res.writeHead(202);
     res.end();
     return;
@@ -387,6 +387,7 @@ function handleModern(core: BridgeCore, req: IncomingMessage, res: ServerRespons
       if (!streaming) {
         streaming = true;
         res.writeHead(200, head);
+        core.modernStreams.add(res);
       }
       if (res.write(sseEvent(toSingleLine(line)))) return true;
       const release = (): void => { res.off('drain', release); res.off('close', release); resume(); };
@@ -397,6 +398,7 @@ function handleModern(core: BridgeCore, req: IncomingMessage, res: ServerRespons
     answer: (line) => {
       if (answered) return;
       answered = true;
+      core.modernStreams.delete(res);
       if (isGone(res)) return;
       if (streaming) res.end(sseEvent(toSingleLine(line)));
       else if (json) {
@@ -408,7 +410,10 @@ function handleModern(core: BridgeCore, req: IncomingMessage, res: ServerRespons
       }
     },
   });
-  res.on('close', () => { if (!answered) cancel(); });
+  res.on('close', () => {
+    core.modernStreams.delete(res);
+    if (!answered) cancel();
+  });
 }
 
 async function handleGet(core: BridgeCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
