@@ -345,7 +345,7 @@ function isModernFirstLine(line: Buffer): boolean {
  */
 async function runLegacyStdio(ctx: Context, plan: ServerPlan, read: { prefix: Buffer } | { stream: Readable }): Promise<number> {
   const stdout = ctx.stdout;
-  // Only when this process relays stdin itself: touching ctx.stdin makes Node read fd 0, which the named-pipe relay's cat must read alone.
+  // Only when this process relays stdin itself: reading ctx.stdin would take bytes that the named-pipe relay's cat must read alone.
   const clientInput = (): Readable => ('stream' in read ? read.stream : read.prefix.length > 0 ? prefixed(read.prefix, ctx.stdin) : ctx.stdin);
   const watch = plan.toolPin ? createToolsWatch(ctx, plan.toolPin) : undefined;
   // Enforcing needs both directions in this process; observing reads a copy of the output only.
@@ -381,7 +381,7 @@ async function runLegacyStdio(ctx: Context, plan: ServerPlan, read: { prefix: Bu
   }
 }
 
-/** Returns a stream of `head` and then `rest` (lazily: `rest` is read only once this is). */
+/** Returns a stream of `head` and then `rest`. */
 function prefixed(head: Buffer, rest: Readable): Readable {
   const out = new PassThrough();
   out.write(head);
@@ -438,20 +438,22 @@ async function runModernStdio(ctx: Context, plan: ServerPlan, stdin: Readable): 
     }
   };
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  let stop!: () => void;
-  const stopped = new Promise<void>((resolve) => { stop = resolve; });
-  for (const signal of signals) process.once(signal, stop);
+  let stop!: (why: 'signal' | 'end') => void;
+  const stopped = new Promise<'signal' | 'end'>((resolve) => { stop = resolve; });
+  const onSignal = (): void => stop('signal');
+  for (const signal of signals) process.once(signal, onSignal);
   stdin.on('data', splitLines(onLine));
-  stdin.once('end', stop);
-  stdin.once('error', stop);
+  stdin.once('end', () => stop('end'));
+  stdin.once('error', () => stop('end'));
   try {
-    await stopped;
-    // A client that closes its input after its requests still gets their answers (within a grace).
-    for (let waited = 0; gateway.inFlight > 0 && waited < MODERN_STOP_GRACE_MS; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    // A client that closes its input after its requests still gets their answers (within a grace); a signal stops at once.
+    if (await stopped === 'end') {
+      for (let waited = 0; gateway.inFlight > 0 && waited < MODERN_STOP_GRACE_MS; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    }
     await gateway.close();
     return 0;
   } finally {
-    for (const signal of signals) process.off(signal, stop);
+    for (const signal of signals) process.off(signal, onSignal);
     await updates.stop();
     await ctx.swept();
   }

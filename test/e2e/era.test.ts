@@ -121,8 +121,8 @@ shim('serves a client that says nothing until its sandbox runs as a legacy clien
   }
 });
 
-shim('writes only MCP lines to stdout, answers a raw discover, and leaves no sandbox when killed with -9', async () => {
-  const name = `e2e-era-kill-${randomBytes(3).toString('hex')}`;
+for (const signal of ['SIGKILL', 'SIGTERM'] as const) shim(`writes only MCP lines to stdout, answers a raw discover, and leaves no sandbox after ${signal}`, async () => {
+  const name = `e2e-era-${signal.toLowerCase()}-${randomBytes(3).toString('hex')}`;
   const child = spawnBin(SHIM, ['--name', name, '-y', MEMORY]);
   let out = '';
   child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
@@ -138,8 +138,10 @@ shim('writes only MCP lines to stdout, answers a raw discover, and leaves no san
   assert.is(list?.result.ttlMs, 0);
   assert.ok((list?.result.tools ?? []).length > 0);
   assert.ok((await lokContainers(`mcp-lok-name=${name}`)).length > 0, 'no sandbox is running');
-  child.kill('SIGKILL');
-  await eventually(async () => (await lokContainers(`mcp-lok-name=${name}`)).length === 0, 30_000, `the sandboxes of ${name} to be removed after kill -9`);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill(signal);
+  await exited;
+  await eventually(async () => (await lokContainers(`mcp-lok-name=${name}`)).length === 0, 30_000, `the sandboxes of ${name} to be removed after ${signal}`);
 });
 
 shim.run();
