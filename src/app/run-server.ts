@@ -31,6 +31,13 @@ import { findPathArguments, NO_GRANTS, planServer, refuseUncheckableMounts, type
 import { mayConcernTools, mayHoldToolsList, ToolsWatch } from '../tools-pin/watch.js';
 import { createInputFilter, createOutputFilter, createToolsTap } from '../tools-pin/streams.js';
 import type { MessageHooks } from '../http/reverse-proxy/messages.js';
+import { PassThrough, type Readable } from 'node:stream';
+import type { LegacyBackend, LegacyHandlers, ModernSink } from '../era/gateway.js';
+import { isModernMessage } from '../era/translate.js';
+import { formatJsonRpcError } from '../http/json-rpc.js';
+import { splitLines } from '../lines.js';
+import { readClientInput } from '../stdio/client-input.js';
+import { OutputFlow } from '../stdio/output-flow.js';
 
 /** A CA bundle larger than this is not one (the system's whole bundle is some 200 KiB). */
 const MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024;
@@ -311,11 +318,38 @@ export async function launchSandbox(ctx: Context, plan: ServerPlan, options: Lau
  * Nothing but the server's bytes reaches ctx.stdout.
  */
 export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<number> {
+  // The client's first line says its MCP era; it is read while the server is prepared, so it costs no time.
+  const input = readClientInput(ctx.stdioFds ? { fd: ctx.stdioFds.stdin, rest: () => ctx.stdin } : { stream: ctx.stdin });
   const plan = await startServerPlan(ctx, req);
+  const first = await Promise.race([input.first, new Promise<'late'>((resolve) => setTimeout(resolve, FIRST_LINE_WAIT_MS, 'late').unref())]);
+  if (first !== 'late' && first !== undefined && isModernFirstLine(first)) return runModernStdio(ctx, plan, input.stream());
+  // A legacy client: the relay reads stdin after the bytes read here, unless a read is still under way.
+  const prefix = input.handOver();
+  return runLegacyStdio(ctx, plan, prefix !== undefined ? { prefix } : { stream: input.stream() });
+}
+
+/** How long after its server is ready a client may stay silent before it is served as a legacy client. */
+const FIRST_LINE_WAIT_MS = 2000;
+
+function isModernFirstLine(line: Buffer): boolean {
+  try {
+    return isModernMessage(JSON.parse(line.toString('utf8')));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Serves a legacy client (2025 era, or anything that is not a modern first message) as
+ * before: the client's bytes relayed to one sandbox, after the bytes read to decide.
+ */
+async function runLegacyStdio(ctx: Context, plan: ServerPlan, read: { prefix: Buffer } | { stream: Readable }): Promise<number> {
   const stdout = ctx.stdout;
+  // Only when this process relays stdin itself: reading ctx.stdin would take bytes that the named-pipe relay's cat must read alone.
+  const clientInput = (): Readable => ('stream' in read ? read.stream : read.prefix.length > 0 ? prefixed(read.prefix, ctx.stdin) : ctx.stdin);
   const watch = plan.toolPin ? createToolsWatch(ctx, plan.toolPin) : undefined;
   // Enforcing needs both directions in this process; observing reads a copy of the output only.
-  const direct = plan.fifo && watch?.mode !== 'enforce' ? ctx.stdioFds : undefined;
+  const direct = plan.fifo && watch?.mode !== 'enforce' && !('stream' in read) ? ctx.stdioFds : undefined;
   const write = (chunk: Buffer): void => { stdout.write(chunk); };
   // Only stderr is watched, for a write refused inside the package: stdout's bytes never pass through it.
   const onStderr = watchReadOnlyWrites((chunk) => { ctx.stderr.write(chunk); }, (path) => { ctx.log(readOnlyWriteNotice(path, plan.lok.ephemeral)); });
@@ -324,13 +358,14 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
     const output = createOutputFilter(watch, write, ctx.log);
     const input = createInputFilter(watch, output.reply, ctx.log);
     // A failing stdin ends the server's input, as an unfiltered one does.
-    ctx.stdin.once('error', () => input.end()).pipe(input);
+    clientInput().once('error', () => input.end()).pipe(input);
     io = { stdin: input, onStdout: output, onStderr };
   } else {
     const tap = watch ? createToolsTap(watch, ctx.log) : undefined;
+    const prefix = 'prefix' in read && read.prefix.length > 0 ? { stdinPrefix: read.prefix } : {};
     io = direct
-      ? { fds: direct, onStdout: write, ...(tap ? { tapStdout: tap } : {}), onStderr }
-      : { stdin: ctx.stdin, onStdout: tap ? (chunk) => { write(chunk); tap(chunk); } : write, onStderr };
+      ? { fds: direct, ...prefix, onStdout: write, ...(tap ? { tapStdout: tap } : {}), onStderr }
+      : { stdin: clientInput(), onStdout: tap ? (chunk) => { write(chunk); tap(chunk); } : write, onStderr };
   }
   // Once the server runs, and only then, a look for a newer version of its pin (when one is due).
   const updates = watchForUpdates(ctx, plan.endpoint, plan.prepared.pinned);
@@ -344,6 +379,147 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
     await watch?.settled();
     await ctx.swept();
   }
+}
+
+/** Returns a stream of `head` and then `rest`. */
+function prefixed(head: Buffer, rest: Readable): Readable {
+  const out = new PassThrough();
+  out.write(head);
+  rest.once('error', () => out.end());
+  return rest.pipe(out);
+}
+
+/** How long requests in flight may take to finish once a modern client's input has ended. */
+const MODERN_STOP_GRACE_MS = 10_000;
+/** Sandboxes at once for a modern stdio client (one request in flight each). */
+const MODERN_STDIO_SANDBOXES = 4;
+
+/**
+ * Serves a modern (2026-07-28) client on stdio from the legacy server: the era gateway runs
+ * the `initialize` handshake itself in sandboxes of its own, one request in flight each.
+ * Returns 0 once the client's input has ended and every sandbox is gone.
+ */
+async function runModernStdio(ctx: Context, plan: ServerPlan, stdin: Readable): Promise<number> {
+  ctx.debug(`${plan.name}: the client speaks MCP 2026-07-28; serving it from the legacy server through the era gateway`);
+  // Loaded only for a modern client: a legacy client's start path does not pay for it.
+  const { EraGateway } = await import('../era/gateway.js');
+  const updates = watchForUpdates(ctx, plan.endpoint, plan.prepared.pinned);
+  let started = false;
+  const gateway = new EraGateway({
+    open: (handlers, info) => openLegacySandbox(ctx, plan, handlers, {
+      containerName: `${plan.name}-${info.id}`, role: 'session', transport: 'stdio', what: `its sandbox ${info.id}`,
+      onStarted: () => { if (!started) { started = true; updates.started(); } },
+    }),
+    maxPerKey: MODERN_STDIO_SANDBOXES, maxSandboxes: MODERN_STDIO_SANDBOXES,
+    log: (line) => ctx.debug(`era gateway: ${line}`),
+  });
+  const out = (line: string): boolean => ctx.stdout.write(`${line}\n`);
+  const sink: ModernSink = {
+    notify: (line, resume) => {
+      if (out(line)) return true;
+      ctx.stdout.once('drain', resume);
+      return false;
+    },
+    answer: (line) => { out(line); },
+  };
+  const onLine = (text: string): void => {
+    let msg: { id?: unknown; method?: unknown; params?: { requestId?: unknown } };
+    try {
+      msg = JSON.parse(text) as typeof msg;
+    } catch {
+      out(formatJsonRpcError(-32700, 'Parse error: Invalid JSON'));
+      return;
+    }
+    if (typeof msg !== 'object' || msg === null || typeof msg.method !== 'string') return;
+    if (typeof msg.id === 'string' || typeof msg.id === 'number') {
+      gateway.request(msg as { id: string | number; method: string }, 'stdio', sink);
+    } else if (msg.method === 'notifications/cancelled' && (typeof msg.params?.requestId === 'string' || typeof msg.params?.requestId === 'number')) {
+      gateway.cancelled(msg.params.requestId);
+    }
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  let stop!: (why: 'signal' | 'end') => void;
+  const stopped = new Promise<'signal' | 'end'>((resolve) => { stop = resolve; });
+  const onSignal = (): void => stop('signal');
+  for (const signal of signals) process.once(signal, onSignal);
+  stdin.on('data', splitLines(onLine));
+  stdin.once('end', () => stop('end'));
+  stdin.once('error', () => stop('end'));
+  try {
+    // A client that closes its input after its requests still gets their answers (within a grace); a signal stops at once.
+    if (await stopped === 'end') {
+      for (let waited = 0; gateway.inFlight > 0 && waited < MODERN_STOP_GRACE_MS; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    }
+    await gateway.close();
+    return 0;
+  } finally {
+    for (const signal of signals) process.off(signal, onSignal);
+    await updates.stop();
+    await ctx.swept();
+  }
+}
+
+/** Options of one legacy server's sandbox opened for the bridge or the era gateway. */
+export interface LegacySandboxOptions {
+  containerName: string;
+  role: 'session';
+  transport: 'stdio' | 'sse' | 'streamable-http';
+  /** Names it in the one line logged when its server overflows a line ("this session (ID)"). */
+  what: string;
+  onStarted?: () => void;
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * Starts one sandbox of a plan with its stdio as lines: each line the server sends goes to
+ * `handlers` (through the plan's tool watch), and the returned backend writes lines to it.
+ * Resolves once it runs; a server that exits first rejects.
+ */
+export async function openLegacySandbox(ctx: Context, plan: ServerPlan, handlers: LegacyHandlers, options: LegacySandboxOptions): Promise<LegacyBackend> {
+  const stdin = new PassThrough();
+  const stop = new AbortController();
+  const flow = new OutputFlow();
+  let overflowed = false;
+  // Each sandbox's tools are checked against the server's one pin.
+  const watch = plan.toolPin ? createToolsWatch(ctx, plan.toolPin) : undefined;
+  const onStdout = splitLines((line) => {
+    if (overflowed) return;
+    const out = watch ? watch.serverLine(line) : line;
+    if (out !== undefined && !handlers.onMessage(out)) flow.pause();
+  }, {
+    // A server that never ends its line would grow this process without limit: that sandbox ends.
+    onOverflow: (max) => {
+      if (overflowed) return;
+      overflowed = true;
+      const what = `the server sent a message over ${max / MIB} MiB without a newline`;
+      ctx.log(`mcp-lok: ${plan.name}: ${what}; ending ${options.what}.`);
+      handlers.onEnd(what);
+      stop.abort();
+    },
+  });
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => { started = resolve; });
+  const exited = launchSandbox(ctx, plan, {
+    containerName: options.containerName, role: options.role, transport: options.transport,
+    io: { stdin, onStdout, onStderr: (chunk) => { ctx.stderr.write(chunk); }, flow },
+    handleSignals: false, signal: stop.signal, onStarted: () => { started(); options.onStarted?.(); }, announceEgress: false, watched: watch !== undefined,
+  });
+  const ended = exited.then((code) => `code ${code}`, (error: unknown) => (error as Error).message);
+  void ended.then((reason) => handlers.onEnd(`the server exited: ${reason}`));
+  // A create refused outright (a grant that changed since the start) keeps its own message.
+  await Promise.race([running, exited.then((code) => { throw new LokError('SERVER_EXITED', `The server exited (code ${code}) before starting.`, { exitCode: EXIT.failure }); })]);
+  return {
+    send: (line) => {
+      const refused = watch?.clientLine(line);
+      if (!refused) { stdin.write(`${line}\n`); return; }
+      for (const reply of refused.reply) handlers.onMessage(reply);
+      if (refused.forward !== undefined) stdin.write(`${refused.forward}\n`);
+    },
+    resume: () => flow.resume(),
+    // Reading again lets the output stream reach its end and close.
+    close: async () => { stdin.end(); stop.abort(); flow.resume(); await exited.catch(() => {}); await watch?.settled(); },
+  };
 }
 
 /** Returns the watch of a server's tools (tools-pin/): its pin under mcp-lok's state, what it says on stderr. */

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createSandboxDir } from '../state/run-dirs.js';
 import { splitLines } from '../lines.js';
-import { OutputFlow } from '../stdio/output-flow.js';
 import type { Context } from './context.js';
 import { ensureSandboxImage } from '../prepare/images.js';
 import { LokError, EXIT } from '../errors.js';
@@ -16,7 +15,7 @@ import { buildLabels } from '../sandbox/labels.js';
 import { currentOwner } from '../state/owner.js';
 import { openEgress, type EgressAccess } from '../egress/wiring.js';
 import { INGRESS_SOCKET, startLoopbackSidecar } from '../egress/loopback.js';
-import { createToolsWatch, launchSandbox, startServerPlan, toolsMessageHooks, type ServerPlan } from './run-server.js';
+import { createToolsWatch, launchSandbox, openLegacySandbox, startServerPlan, toolsMessageHooks, type ServerPlan } from './run-server.js';
 import { keepWatchingForUpdates } from './update-check.js';
 import type { ServerRequest } from '../request/server-request.js';
 import type { Sidecar } from '../egress/sidecar.js';
@@ -30,7 +29,6 @@ const BACKOFF_START_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;
 /** A server that ran this long before crashing restarts without waiting. */
 const HEALTHY_RUN_MS = 60_000;
-const MIB = 1024 * 1024;
 
 export type HttpTransport = 'sse' | 'streamable-http';
 /** `proxy`: the server listens itself, behind the reverse proxy; `bridge`: a stdio server, one sandbox per client session. */
@@ -327,50 +325,12 @@ async function serveProxy(
 async function serveBridge(ctx: Context, plan: ServerPlan, req: HttpServeRequest, report: (change: Partial<ServeStatus>) => void): Promise<StdioBridge> {
   let bridge: StdioBridge | undefined;
   const openBackend: OpenBackend = async (handlers, info) => {
-    const stdin = new PassThrough();
-    const stop = new AbortController();
-    const flow = new OutputFlow();
-    let overflowed = false;
-    // Each session's tools are checked against the server's one pin.
-    const watch = plan.toolPin ? createToolsWatch(ctx, plan.toolPin) : undefined;
-    const onStdout = splitLines((line) => {
-      if (overflowed) return;
-      const out = watch ? watch.serverLine(line) : line;
-      if (out !== undefined && !handlers.onMessage(out)) flow.pause();
-    }, {
-      // A server that never ends its line would grow this process without limit: that session ends.
-      onOverflow: (max) => {
-        if (overflowed) return;
-        overflowed = true;
-        const what = `the server sent a message over ${max / MIB} MiB without a newline`;
-        ctx.log(`mcp-lok: ${plan.name}: ${what}; ending this session (${info.sessionId}).`);
-        handlers.onEnd(what);
-        stop.abort();
-      },
-    });
-    let started!: () => void;
-    const running = new Promise<void>((resolve) => { started = resolve; });
-    const exited = launchSandbox(ctx, plan, {
-      containerName: `${plan.name}-${info.sessionId.replace(/-/g, '').slice(0, 12)}`, role: 'session', transport: req.transport,
-      io: { stdin, onStdout, onStderr: (chunk) => { ctx.stderr.write(chunk); }, flow },
-      handleSignals: false, signal: stop.signal, onStarted: () => started(), announceEgress: false, watched: watch !== undefined,
-    });
-    const ended = exited.then((code) => `code ${code}`, (error: unknown) => (error as Error).message);
-    void ended.then((reason) => { handlers.onEnd(`the server exited: ${reason}`); report({ sessions: bridge?.sessionCount() ?? 0 }); });
-    // A create refused outright (a grant that changed since the start) keeps its own message.
-    await Promise.race([running, exited.then((code) => { throw new LokError('SERVER_EXITED', `The server exited (code ${code}) before starting.`, { exitCode: EXIT.failure }); })]);
+    const backend = await openLegacySandbox(ctx, plan, {
+      onMessage: handlers.onMessage,
+      onEnd: (message) => { handlers.onEnd(message); report({ sessions: bridge?.sessionCount() ?? 0 }); },
+    }, { containerName: `${plan.name}-${info.sessionId.replace(/-/g, '').slice(0, 12)}`, role: 'session', transport: req.transport, what: `this session (${info.sessionId})` });
     report({ sessions: (bridge?.sessionCount() ?? 0) + 1 });
-    return {
-      send: (line) => {
-        const refused = watch?.clientLine(line);
-        if (!refused) { stdin.write(`${line}\n`); return; }
-        for (const reply of refused.reply) handlers.onMessage(reply);
-        if (refused.forward !== undefined) stdin.write(`${refused.forward}\n`);
-      },
-      resume: () => flow.resume(),
-      // Reading again lets the output stream reach its end and close.
-      close: async () => { stdin.end(); stop.abort(); flow.resume(); await exited.catch(() => {}); await watch?.settled(); },
-    };
+    return backend;
   };
   try {
     bridge = await startStdioBridge({

@@ -11,6 +11,8 @@ export interface RunIo {
    * by `cat` instead of `stdin`/`onStdout`, and must not have been read by Node.
    */
   fds?: { stdin: number; stdout: number };
+  /** With `fds`: bytes already read from the client's stdin (its first line), written to the server before the relay takes over. */
+  stdinPrefix?: Buffer;
   onStdout: (chunk: Buffer) => void;
   /**
    * With the named-pipe relay (`fds`): also give this a copy of the server's stdout, read from

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { close, constants, open as openCallback } from 'node:fs';
+import { close, constants, open as openCallback, write } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -80,6 +80,17 @@ export function openFifos(set: FifoSet): { ready: Promise<FifoFds>; abandon: () 
   return { ready, abandon };
 }
 
+/** Writes all of `data` to a descriptor (a pipe the server reads); a failure is left to the relay that follows. */
+function writeAll(fd: number, data: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    const next = (offset: number): void => {
+      if (offset >= data.length) return resolve();
+      write(fd, data, offset, data.length - offset, (error, written) => (error ? resolve() : next(offset + written)));
+    };
+    next(0);
+  });
+}
+
 /** Returns a socket over a pipe descriptor, for the bridge's JavaScript side. */
 export function socketFor(fd: number, direction: 'read' | 'write'): Socket {
   return new Socket({ fd, readable: direction === 'read', writable: direction === 'write' });
@@ -120,6 +131,7 @@ export function fifoChannel(set: FifoSet): StdioChannel {
         errorsDone = ended(errors);
       }
       if (io.fds) {
+        if (io.stdinPrefix !== undefined && io.stdinPrefix.length > 0) await writeAll(fds.in, io.stdinPrefix);
         const relayIn = startRelay(io.fds.stdin, fds.in, fds.in);
         track(relayIn);
         void relayDone(relayIn).then(stopLater);

@@ -244,7 +244,7 @@ streamable('serves initialize, tools/list and tools/call to the SDK client', () 
   assert.ok(h.bridge.url.endsWith(`:${h.bridge.port}/mcp`));
   const c = await connectClient('solo', h.bridge, 'streamable-http');
   const { tools } = await c.client.listTools();
-  assert.equal(tools.map((t) => t.name).sort(), ['ask', 'echo', 'flood', 'later', 'notify', 'roots', 'whoami']);
+  assert.equal(tools.map((t) => t.name).sort(), ['add-tool', 'ask', 'echo', 'elicit', 'flood', 'later', 'notify', 'roots', 'whoami']);
   assert.is(await callText(c, 'echo', { text: 'héllo\nworld' }), 'héllo\nworld');
   assert.is(h.bridge.sessionCount(), 1);
   await c.client.close();

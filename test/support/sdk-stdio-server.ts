@@ -6,7 +6,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { z } from 'zod';
 
 const identity = randomUUID();
-const server = new McpServer({ name: 'sdk-stdio-server', version: '1.0.0' }, { capabilities: { logging: {} } });
+const server = new McpServer({ name: 'sdk-stdio-server', version: '1.0.0' }, { capabilities: { logging: {}, tools: { listChanged: true } } });
 const text = (value: string) => ({ content: [{ type: 'text' as const, text: value }] });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -34,6 +34,17 @@ server.registerTool('later', { inputSchema: { label: z.string(), delayMs: z.numb
 server.registerTool('ask', { inputSchema: { question: z.string() } }, async ({ question }) => {
   const answer = await server.server.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: question } }], maxTokens: 16 });
   return text(answer.content.type === 'text' ? answer.content.text : '(not text)');
+});
+
+server.registerTool('elicit', { inputSchema: { question: z.string() } }, async ({ question }) => {
+  const answer = await server.server.elicitInput({ mode: 'form', message: question, requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } });
+  return text(`${answer.action}: ${String(answer.content?.name ?? '')}`);
+});
+
+server.registerTool('add-tool', { inputSchema: { name: z.string() } }, ({ name }) => {
+  // Registering after connect makes the SDK send notifications/tools/list_changed.
+  server.registerTool(name, { description: 'added at run time' }, () => text(name));
+  return text(`added ${name}`);
 });
 
 server.registerTool('roots', { description: 'Lists the client roots.' }, async () => {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { EraGateway } from '../../era/gateway.js';
 import { MAX_CONNECTIONS, UncheckedConnections } from '../connection-guard.js';
 import { checkBearerToken, checkRequestOrigin, listenerUrl, type ListenPolicy } from '../host-check.js';
 import { sendJsonRpcError } from './json-lines.js';
@@ -69,6 +70,10 @@ export interface BridgeSession {
 /** What a transport handler needs from the bridge. */
 export interface BridgeCore {
   readonly sessions: Map<string, BridgeSession>;
+  /** Serves modern (2026-07-28) requests, which carry no session, from pooled legacy sandboxes; streamable HTTP only. */
+  readonly era: EraGateway | undefined;
+  /** The open SSE responses of modern requests (listen streams, long calls): they get the keep-alive ticks too. */
+  readonly modernStreams: Set<ServerResponse>;
   readonly idleTimeoutMs: number;
   /** Keep-alive ticks so far. */
   tick: number;
@@ -116,8 +121,18 @@ export async function startStdioBridge(options: StdioBridgeOptions): Promise<Std
   const closeBackend = (sessionId: string, backend: SessionBackend): void => {
     track(backend.close().catch((error: unknown) => opts.log(`session ${sessionId}: stopping the server failed: ${String(error)}`)));
   };
+  const era = opts.transport === 'streamable-http' ? new EraGateway({
+    open: (handlers, info) => {
+      if (closing) return Promise.reject(new Error('the bridge is closing'));
+      const opened = opts.openBackend(handlers, { sessionId: info.id });
+      track(opened);
+      return opened;
+    },
+    maxSandboxes: opts.maxSessions,
+    log: (line) => opts.log(`modern: ${line}`),
+  }) : undefined;
   const core: BridgeCore = {
-    sessions, idleTimeoutMs: opts.idleTimeoutMs, tick: 0, log: opts.log, closeBackend,
+    sessions, era, modernStreams: new Set(), idleTimeoutMs: opts.idleTimeoutMs, tick: 0, log: opts.log, closeBackend,
     openBackend(sessionId, handlers) {
       if (closing) return Promise.resolve({ status: 503, message: 'the bridge is closing' });
       if (sessions.size + opening >= opts.maxSessions) return Promise.resolve({ status: 503, message: `too many sessions (at most ${opts.maxSessions})` });
@@ -175,6 +190,7 @@ export async function startStdioBridge(options: StdioBridgeOptions): Promise<Std
   const ticker = setInterval(() => {
     core.tick++;
     for (const session of sessions.values()) session.keepAlive();
+    for (const res of core.modernStreams) res.write(': keepalive\n\n');
   }, SSE_KEEPALIVE_MS);
   ticker.unref();
   let closed: Promise<void> | undefined;
@@ -188,6 +204,7 @@ export async function startStdioBridge(options: StdioBridgeOptions): Promise<Std
         clearInterval(ticker);
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const session of [...sessions.values()]) session.end('the bridge closed');
+        if (era) track(era.close());
         while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
         server.closeAllConnections();
         await stopped;

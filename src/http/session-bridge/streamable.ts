@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BackendHandlers, BridgeCore, BridgeSession, SessionBackend, TransportHandler } from './bridge.js';
 import { MAX_MESSAGE_BYTES } from '../../lines.js';
 import { formatJsonRpcError } from '../json-rpc.js';
+import { answerStatus, checkRequestHeaders, isModernMessage, isModernVersion, type Message } from '../../era/translate.js';
 import { Backpressure } from './backpressure.js';
 import { isJsonContentType, MAX_BATCH_MESSAGES, messageKind, readPostedMessages, sendJsonRpcError, splitJsonArray, toSingleLine } from './json-lines.js';
 
@@ -314,6 +315,7 @@ async function handlePost(core: BridgeCore, req: IncomingMessage, res: ServerRes
   const posted = await readPostedMessages(req, res);
   if (!posted) return;
   const { body, batch, messages } = posted;
+  if (session === undefined && !batch && core.era !== undefined && isModern(req, messages[0])) return handleModern(core, req, res, messages[0] as Message, json);
   if (messages.length === 0 || messages.length > MAX_BATCH_MESSAGES) return sendJsonRpcError(res, 400, -32600, `Invalid Request: a batch holds 1 to ${MAX_BATCH_MESSAGES} messages`);
   let requests = 0;
   let initialize = false;
@@ -345,6 +347,73 @@ async function handlePost(core: BridgeCore, req: IncomingMessage, res: ServerRes
   const refusal = session.begin(res, messages, json, sse);
   if (refusal !== undefined) return sendJsonRpcError(res, 400, -32600, refusal);
   session.forward(lines);
+}
+
+/** True for a message of the modern era (2026-07-28), which carries no session: by its `_meta`, or its version header. */
+function isModern(req: IncomingMessage, message: unknown): boolean {
+  if (isModernMessage(message)) return true;
+  const kind = messageKind(message);
+  return (kind === 'request' || kind === 'notification') && (message as { method: string }).method !== 'initialize' && isModernVersion(req.headers['mcp-protocol-version']);
+}
+
+/**
+ * Serves one modern request through the era gateway: JSON when its answer comes alone and the
+ * client takes JSON, else an SSE stream (its own notifications, then the answer); a
+ * `subscriptions/listen` stream stays open until the client closes it.
+ */
+function handleModern(core: BridgeCore, req: IncomingMessage, res: ServerResponse, message: Message, json: boolean): void {
+  const kind = messageKind(message);
+  if (kind === 'notification') {
+    // Over HTTP a client cancels by closing its response stream; a notification names ids any
+    // client may use, so it is accepted and dropped, never matched against others' requests.
+    res.writeHead(202);
+    res.end();
+    return;
+  }
+  if (kind !== 'request') return sendJsonRpcError(res, 400, -32600, 'Invalid Request: a modern POST carries one JSON-RPC request or notification');
+  const header = (name: string): string | undefined => { const v = req.headers[name]; return typeof v === 'string' ? v : undefined; };
+  const mismatch = checkRequestHeaders(message, { version: header('mcp-protocol-version'), method: header('mcp-method'), name: header('mcp-name') });
+  if (mismatch !== undefined) {
+    res.writeHead(400, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ jsonrpc: '2.0', id: message.id, error: mismatch }));
+    return;
+  }
+  let streaming = false;
+  let answered = false;
+  const head = ['content-type', 'text/event-stream', 'cache-control', 'no-cache, no-transform', 'x-accel-buffering', 'no'];
+  const cancel = core.era!.request(message as Message & { id: string | number; method: string }, req.headers.authorization ?? '', {
+    notify: (line, resume) => {
+      if (answered || isGone(res)) return true;
+      if (!streaming) {
+        streaming = true;
+        res.writeHead(200, head);
+        core.modernStreams.add(res);
+      }
+      if (res.write(sseEvent(toSingleLine(line)))) return true;
+      const release = (): void => { res.off('drain', release); res.off('close', release); resume(); };
+      res.on('drain', release);
+      res.on('close', release);
+      return false;
+    },
+    answer: (line) => {
+      if (answered) return;
+      answered = true;
+      core.modernStreams.delete(res);
+      if (isGone(res)) return;
+      if (streaming) res.end(sseEvent(toSingleLine(line)));
+      else if (json) {
+        res.writeHead(answerStatus(line), { 'content-type': 'application/json' });
+        res.end(line);
+      } else {
+        res.writeHead(200, head);
+        res.end(sseEvent(toSingleLine(line)));
+      }
+    },
+  });
+  res.on('close', () => {
+    core.modernStreams.delete(res);
+    if (!answered) cancel();
+  });
 }
 
 async function handleGet(core: BridgeCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
