@@ -206,6 +206,18 @@ units('a tool call whose Mcp-Method or Mcp-Name header disagrees with its body g
   assert.is(checkRoutingHeaders(Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'a' } })), { method: 'prompts/get', name: undefined }), undefined);
 });
 
+units('Mcp-Name is compared as servers read it: without surrounding blanks, its =?base64?...?= form decoded (2026-07-28)', () => {
+  const call = (name: string) => Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name, arguments: {} } }));
+  const b64 = (text: string) => `=?base64?${Buffer.from(text).toString('base64')}?=`;
+  // What an SDK v2 client sends for such names: no mismatch.
+  assert.is(checkRoutingHeaders(call('héllo'), { method: 'tools/call', name: b64('héllo') }), undefined);
+  assert.is(checkRoutingHeaders(call(' ok'), { method: 'tools/call', name: b64(' ok') }), undefined);
+  assert.is(checkRoutingHeaders(call('ok'), { method: ' tools/call\t', name: ' ok ' }), undefined);
+  // A body whose name looks encoded, under a header a server decodes to another tool.
+  assert.is(JSON.parse(checkRoutingHeaders(call(b64('evil')), { method: 'tools/call', name: b64('evil') }) ?? '{}').error?.code, -32020);
+  assert.is(JSON.parse(checkRoutingHeaders(call('evil'), { method: 'tools/call', name: '=?base64?not base64?=' }) ?? '{}').error?.code, -32020);
+});
+
 const e2e = suite('reverse proxy with tool pinning hooks and MCP SDK servers');
 const toClose: Array<() => Promise<void>> = [];
 e2e.after.each(async () => { while (toClose.length > 0) await toClose.pop()!(); });

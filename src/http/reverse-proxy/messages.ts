@@ -294,6 +294,25 @@ export interface RoutingHeaders {
 /** The JSON-RPC error code of MCP 2026-07-28's HeaderMismatch: the routing headers and the body disagree (sent with HTTP 400). */
 export const HEADER_MISMATCH_CODE = -32020;
 
+/** A header value without the blanks (space, tab) HTTP allows around it. */
+function withoutBlanks(value: string): string {
+  return value.replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
+const BASE64_CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Returns an Mcp-Name value as a 2026-07-28 server reads it: `=?base64?...?=` decoded (UTF-8),
+ * anything else as it is; undefined for a malformed encoded one (which servers refuse).
+ */
+function decodeHeaderName(raw: string): string | undefined {
+  const value = withoutBlanks(raw);
+  if (!value.startsWith('=?base64?') || !value.endsWith('?=')) return value;
+  const b64 = value.slice(9, value.length - 2);
+  if (!BASE64_CANONICAL.test(b64)) return undefined;
+  try { return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(b64, 'base64')); } catch { return undefined; }
+}
+
 /**
  * Returns the HeaderMismatch error response to send (with HTTP 400) instead of a tool call whose
  * `Mcp-Method` or `Mcp-Name` header disagrees with its body, else undefined. Under enforcing the
@@ -310,7 +329,11 @@ export function checkRoutingHeaders(body: Buffer, headers: RoutingHeaders): stri
   const method = message?.method;
   if (method !== 'tools/call' && headers.method !== 'tools/call') return undefined;
   const name = method === 'tools/call' && typeof message?.params?.name === 'string' ? message.params.name : undefined;
-  const wrong = headers.method !== undefined && headers.method !== method ? 'Mcp-Method' : headers.name !== undefined && headers.name !== name ? 'Mcp-Name' : undefined;
+  const headerMethod = headers.method === undefined ? undefined : withoutBlanks(headers.method);
+  // A malformed encoded name (undefined) never agrees with the body.
+  const headerName = headers.name === undefined ? undefined : decodeHeaderName(headers.name);
+  const nameWrong = headers.name !== undefined && (headerName === undefined || headerName !== name);
+  const wrong = headerMethod !== undefined && headerMethod !== method ? 'Mcp-Method' : nameWrong ? 'Mcp-Name' : undefined;
   if (wrong === undefined) return undefined;
   const id = typeof message?.id === 'string' || typeof message?.id === 'number' ? message.id : null;
   const text = `Bad Request: the request's ${wrong} header does not match its body (mcp-lok checks tool calls against their pin, --pin-tools enforce)`;
