@@ -91,7 +91,9 @@ export function readPodServeConfig(env: Env): PodServeConfig {
     throw bad(`MCP_LOK_POD_TRANSPORT must be streamable-http or sse, got ${shown(transport)}.`, 'Set it to streamable-http (the default) or sse; a pod cannot serve stdio.');
   }
   const token = env.MCP_LOK_POD_TOKEN;
-  if (token !== undefined && token !== '') {
+  // Set but empty (a Secret's empty key) would serve everyone without a token: refused, not read as unset.
+  if (token === '') throw bad('MCP_LOK_POD_TOKEN is set but empty, so the pod would take requests without a token.', 'Put a token in the Secret (`openssl rand -hex 32`), or remove the variable to serve without one.');
+  if (token !== undefined) {
     if (!/^[\x21-\x7e]+$/.test(token)) throw bad('MCP_LOK_POD_TOKEN must be printable ASCII without spaces.', 'Make the Secret with `openssl rand -hex 32`.');
     if (token.length < MIN_TOKEN_CHARS) throw bad(`MCP_LOK_POD_TOKEN is ${token.length} characters long; it must have at least ${MIN_TOKEN_CHARS}.`, 'Make the Secret with `openssl rand -hex 32`.');
   }
@@ -99,7 +101,7 @@ export function readPodServeConfig(env: Env): PodServeConfig {
     transport,
     port: readPort(env, 'MCP_LOK_POD_PORT', POD_DEFAULT_PORT),
     allowedHosts: expandServiceNames(readAllowedHosts(env.MCP_LOK_POD_ALLOWED_HOSTS), readNamespace(env.MCP_LOK_POD_NAMESPACE)),
-    token: token === '' ? undefined : token,
+    token,
   };
 }
 
