@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Script } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -62,6 +63,36 @@ cache('compiles afresh from a changed source of the same length (V8 would take t
   assert.is(damaged.used, false);
   assert.match(damaged.printed, / 64$/);
   assert.is(run(file, cacheDir).used, true);
+});
+
+/** Writes, under the name of BODY's cache, V8's cache of another source of the same length (V8 checks only the length). */
+function plantForeignCache(cacheDir: string, file: string): void {
+  const foreign = BODY.replace('(7)', '(9)');
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${foreign}\n})`, { filename: file });
+  script.runInThisContext();
+  writeFileSync(join(cacheDir, codeCacheName('bundle', BODY)), script.createCachedData(), { mode: 0o600 });
+}
+
+cache('reads no cache from a folder or file another user could have written (its code would run instead of the source)', () => {
+  const file = writeModule(BODY);
+  const cacheDir = join(dir, 'code');
+  mkdirSync(cacheDir, { mode: 0o700 });
+  plantForeignCache(cacheDir, file);
+  // The folder and file are this user's own: the planted code runs, as anything of the user's could make it.
+  const own = run(file, cacheDir);
+  assert.equal(own, { used: true, printed: `bundle.cjs ${dir.split('/').pop()} object 81` }, 'V8 did not run the planted code');
+  chmodSync(cacheDir, 0o777);
+  assert.equal(run(file, cacheDir), { used: false, printed: `bundle.cjs ${dir.split('/').pop()} object 49` }, 'a world-writable folder\'s cache was used');
+  chmodSync(cacheDir, 0o700);
+  chmodSync(join(cacheDir, codeCacheName('bundle', BODY)), 0o662);
+  assert.equal(run(file, cacheDir), { used: false, printed: `bundle.cjs ${dir.split('/').pop()} object 49` }, 'a group-writable cache file was used');
+  if (process.getuid?.() === 0) {
+    rmSync(cacheDir, { recursive: true });
+    mkdirSync(cacheDir, { mode: 0o700 });
+    plantForeignCache(cacheDir, file);
+    chownSync(cacheDir, 4242, 4242);
+    assert.equal(run(file, cacheDir), { used: false, printed: `bundle.cjs ${dir.split('/').pop()} object 49` }, 'another user\'s folder\'s cache was used');
+  }
 });
 
 cache('runs all the same when the cache cannot be written', () => {
