@@ -9,7 +9,7 @@
 // could write is neither read nor written. A cache that cannot be written costs nothing but the time.
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import nodeModule, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { getPaths } from './paths.js';
@@ -61,6 +61,22 @@ export function runWithCodeCache(file: string, cacheDir: string, name: string): 
   const module = { exports: {} };
   (script.runInThisContext() as (...args: unknown[]) => void).call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
   return used;
+}
+
+/**
+ * Node >= 22.1: turns on Node's own compile cache in mcp-lok's cache folder, when that folder is
+ * this user's alone. Node's default folder is in os.tmpdir() (/tmp, shared by every user), where
+ * it takes a folder someone else made first, and V8 runs the code a cache there holds. Returns
+ * whether it was turned on (NODE_COMPILE_CACHE, the user's own choice, turns it on before this).
+ */
+export function enableCompileCache(env: Readonly<Record<string, string | undefined>>): boolean {
+  const enable = (nodeModule as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
+  if (enable === undefined) return false;
+  const dir = join(codeCacheDir(env), 'node');
+  try { mkdirSync(dir, { recursive: true, mode: 0o700 }); } catch { return false; }
+  if (!isPrivate(dir, 'folder')) return false;
+  enable(dir);
+  return true;
 }
 
 /** Runs mcp-lok-npx's bundle from its code cache (what bin/mcp-lok-npx calls on Node 20). */

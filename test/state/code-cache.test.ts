@@ -106,4 +106,34 @@ cache('names a cache by the source\'s hash, Node\'s version and the arch, in mcp
   assert.match(codeCacheName('shim-bundle', 'a'), new RegExp(`^shim-bundle-${process.version.replace(/\./g, '\\.')}-${process.arch}-ca978112ca1bbdcafac231b39a23dc4d\\.v8$`));
 });
 
+/** A Node >= 22.1 to run the bins with (this one, or MCP_LOK_NODE24), if there is one; none is fetched here. */
+function nodeWithCompileCache(): string | undefined {
+  const candidates = [process.execPath, process.env.MCP_LOK_NODE24].filter((p): p is string => p !== undefined && existsSync(p));
+  return candidates.find((node) => execFileSync(node, ['-p', 'typeof require("node:module").enableCompileCache'], { encoding: 'utf8' }).trim() === 'function');
+}
+
+const newerNode = nodeWithCompileCache();
+if (newerNode === undefined) {
+  process.stderr.write('The code cache tests: no Node with module.enableCompileCache here (set MCP_LOK_NODE24): its folder is not tested.\n');
+} else {
+  cache('on Node >= 22.1 both bins keep Node\'s compile cache in mcp-lok\'s own cache folder, never the shared temporary folder, and in none another user could write', () => {
+    const bins = ['mcp-lok', 'mcp-lok-npx'].map((bin) => fileURLToPath(new URL(`../../../bin/${bin}`, import.meta.url)));
+    const env = (home: string) => {
+      const { NODE_COMPILE_CACHE: _unset, ...rest } = process.env;
+      return { ...rest, TMPDIR: join(dir, 'tmp'), MCP_LOK_HOME: home };
+    };
+    mkdirSync(join(dir, 'tmp'));
+    for (const bin of bins) execFileSync(newerNode, [bin, '--version'], { env: env(join(dir, 'home')), encoding: 'utf8' });
+    assert.not.ok(existsSync(join(dir, 'tmp', 'node-compile-cache')), 'Node\'s compile cache went to the shared temporary folder');
+    assert.ok(readdirSync(join(dir, 'home', 'cache', 'code', 'node')).length > 0, 'no compile cache in mcp-lok\'s folder');
+    // A folder someone else could have written: no cache is read from it or written to it.
+    const loose = join(dir, 'loose', 'cache', 'code', 'node');
+    mkdirSync(loose, { recursive: true });
+    chmodSync(loose, 0o777);
+    for (const bin of bins) execFileSync(newerNode, [bin, '--version'], { env: env(join(dir, 'loose')), encoding: 'utf8' });
+    assert.equal(readdirSync(loose), [], 'a world-writable folder got a compile cache');
+    assert.not.ok(existsSync(join(dir, 'tmp', 'node-compile-cache')));
+  });
+}
+
 cache.run();
