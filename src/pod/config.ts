@@ -28,7 +28,7 @@ export const EGRESS_DEFAULT_PORT = 3128;
 /** A shorter token is guessable; a Secret made with `openssl rand -hex 32` has 64 characters. */
 const MIN_TOKEN_CHARS = 16;
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
-/** mcp-lok's own variables: the server never sees them (the token above all). */
+/** mcp-lok's own variables: not given to the server (it runs as the bridge's user, so it can still read them in /proc/1/environ: README, "What is lost without containers"). */
 const OWN_PREFIX = 'MCP_LOK_';
 
 function bad(message: string, hint: string): LokError {
