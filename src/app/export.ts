@@ -44,6 +44,8 @@ interface ExportedServer {
   memoryBytes: number;
   cpus: number;
   env: Array<{ name: string; value: string }>;
+  /** `--pin-tools` as the server was (or would be) started: from MCP_LOK_PIN_TOOLS, or its record. */
+  pinTools: LokOptions['pinTools'];
 }
 
 /** Returns `-e` entries with their values, refusing one that would copy a value from this environment. */
@@ -71,7 +73,19 @@ function readRecordedServer(ctx: Context, input: KubernetesExportInput): Exporte
   return {
     source: spec.server.source, sourceText: spec.sourceText, args: spec.server.args, transport: spec.transport, targetPort: input.targetPort ?? spec.targetPort,
     profile: spec.server.profile, name: spec.name, memoryBytes: spec.server.lok.memoryBytes, cpus: spec.server.lok.cpus, env: literalEnv(input),
+    pinTools: spec.server.lok.pinTools,
   };
+}
+
+/**
+ * Refuses a server whose tools are held to their pin (`--pin-tools enforce`, from its profile,
+ * MCP_LOK_PIN_TOOLS or its record): a cluster has no tool pinning, and dropping the user's
+ * stricter choice without a word would weaken the server (the flag itself is refused likewise).
+ */
+function refuseEnforcedPins(server: ExportedServer): void {
+  const where = server.profile.profile.pinTools === 'enforce' ? `profile ${server.profile.name}'s "pin_tools"` : server.pinTools === 'enforce' ? 'its --pin-tools (or MCP_LOK_PIN_TOOLS)' : undefined;
+  if (where === undefined) return;
+  throw exportError(`This server's tools are held to their pins (enforce, from ${where}), which a Kubernetes export cannot carry: tool pinning runs in mcp-lok's proxy on a machine, and the cluster's Service has none.`, 'Keep it on a machine; or, to run it in a cluster unpinned, export it with a profile without "pin_tools" and MCP_LOK_PIN_TOOLS unset.');
 }
 
 /**
@@ -85,7 +99,9 @@ export function exportKubernetes(ctx: Context, input: KubernetesExportInput): Ku
     transport: input.transport ?? 'streamable-http', targetPort: input.targetPort,
     profile: loadProfile(input.lok.profile, { configDir: ctx.paths.config, cwd: ctx.cwd }),
     name: input.lok.name, memoryBytes: input.lok.memoryBytes, cpus: input.lok.cpus, env: literalEnv(input),
+    pinTools: input.lok.pinTools,
   };
+  refuseEnforcedPins(server);
   const plan = planExport({
     ...server,
     // A recorded name may hold what Kubernetes refuses (`_`, capitals): then one is made from it.

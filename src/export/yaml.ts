@@ -6,18 +6,26 @@
 type Scalar = string | number | boolean | null;
 
 /** Plain scalars YAML 1.1 or 1.2 would read as booleans, null or numbers. */
-const AMBIGUOUS = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|[0-9]{4}-[0-9]{2}-[0-9]{2}.*)$/;
+const AMBIGUOUS = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|[0-9]{4}-[0-9]{2}-[0-9]{2}.*)$/;
 /** Characters a plain scalar may hold here: a conservative set with no indicator at the start. */
 const PLAIN = /^[A-Za-z0-9_./][A-Za-z0-9_./@=+-]*(?::[A-Za-z0-9_./@=+-]+)*$/;
 
-/** Returns a scalar as YAML: plain when that reads back as the same string, else JSON-quoted. */
+/**
+ * Characters JSON leaves raw that YAML does not read back as themselves: DEL and the C1
+ * controls (not printable in YAML), NEL, LS and PS (YAML 1.1 line breaks, folded into a space
+ * inside quotes, as kubectl does), and the byte order mark and noncharacters.
+ */
+const UNSAFE_IN_QUOTES = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
+
+/** Returns a scalar as YAML: plain when that reads back as the same string, else JSON-quoted (with YAML's unsafe characters as \u escapes). */
 export function formatScalar(value: Scalar): string {
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new Error(`cannot write ${value} in a manifest`);
     return String(value);
   }
   if (typeof value !== 'string') return String(value);
-  return PLAIN.test(value) && !AMBIGUOUS.test(value) ? value : JSON.stringify(value);
+  if (PLAIN.test(value) && !AMBIGUOUS.test(value)) return value;
+  return JSON.stringify(value).replace(UNSAFE_IN_QUOTES, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function isScalar(value: unknown): value is Scalar {

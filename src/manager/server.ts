@@ -59,7 +59,8 @@ const serverShape = z.object({
 /**
  * Returns start_server's result. The token is given only for a server this call started: a
  * running server's token (one the user started with --auth, say) stays out, as in list_servers,
- * or naming a server would be enough to get past its listener.
+ * or naming a server would be enough to get past its listener (the caller leaves out the token
+ * of the user's own server it started again, for the same reason).
  */
 function startedResult(started: Started, relaxations: string[]): ToolResult {
   return ok({ name: started.name, url: started.url, mode: started.mode, token: started.already ? null : started.token ?? null, alreadyRunning: started.already, relaxations });
@@ -177,6 +178,7 @@ export function createManagementServer(ctx: Context, era: ManagementEra = 'legac
       agent.checkRestartInput(input);
       // Starting a stopped server again is a start: its recorded request needs the same flags and yes.
       let relaxations: string[] = [];
+      let agentsOwn = false;
       const started = await restartBackground(ctx, input.name, async (spec) => {
         agent.checkAgentRestart(spec, { cwd: ctx.cwd, env: ctx.env });
         if (spec.server.source.kind === 'image') spec.server.source = { ...spec.server.source, allowPull: input.allowPull === true };
@@ -186,8 +188,10 @@ export function createManagementServer(ctx: Context, era: ManagementEra = 'legac
         const ask = confirmWidenings(consentOf(server, era, call, input), widenings, agent.wideningQuestion);
         if (ask) throw new AskUser(ask);
         relaxations = agent.describeRelaxations(spec);
+        agentsOwn = spec.server.homeScope === 'agent';
       });
-      return startedResult(started, relaxations);
+      // The user's own server keeps its token from an agent: naming it must not get past its listener.
+      return startedResult(agentsOwn ? started : { ...started, token: undefined }, relaxations);
     }
     const start = agent.buildAgentStart(input as StartServerInput & { source: string }, { configDir: ctx.paths.config, cwd: ctx.cwd, env: ctx.env });
     const widenings = agent.findWidenings(start, input.envFromHost ?? []);

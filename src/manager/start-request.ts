@@ -156,13 +156,26 @@ export function requireFlags(widenings: readonly Widening[], input: Partial<Reco
 /** The question put to the user about a request's widenings, and the key the answer comes back under. */
 export interface WideningQuestion { key: string; message: string }
 
+/** The order the question names widenings in: what reaches furthest first. */
+const QUESTION_ORDER: readonly WideningFlag[] = ['allowWrites', 'allowHostEnv', 'allowRemoteClients', 'allowReads', 'allowNetwork', 'allowPull'];
+/** A longer question is refused: clients show it in a dialog, where the end of a long one is out of sight. */
+export const MAX_QUESTION_CHARS = 2000;
+
 /**
- * Returns the question for a request's widenings. Its key hashes the question and the tool's
- * arguments, so a yes given for one request is never read as the answer for another: a retry
- * with other arguments, or a server whose record changed, asks again.
+ * Returns the question for a request's widenings, what reaches furthest first. Its key hashes
+ * the question and the tool's arguments, so a yes given for one request is never read as the
+ * answer for another: a retry with other arguments, or a server whose record changed, asks
+ * again. A question too long to read whole is refused: an agent could pad a profile of its own
+ * with hosts or folders to bury one widening among them.
  */
 export function wideningQuestion(widenings: readonly Widening[], request: unknown): WideningQuestion {
-  const message = `An agent asks mcp-lok to start a server with a wider sandbox: ${widenings.map((w) => w.what).join('; ')}. Allow it?`;
+  const ordered = [...widenings].sort((a, b) => QUESTION_ORDER.indexOf(a.flag) - QUESTION_ORDER.indexOf(b.flag));
+  const message = `An agent asks mcp-lok to start a server with a wider sandbox: ${ordered.map((w) => w.what).join('; ')}. Allow it?`;
+  if (message.length > MAX_QUESTION_CHARS) {
+    throw new LokError('INVALID_INPUT', `Refused: this request widens the sandbox in more ways than one question can show the user (${message.length} characters, at most ${MAX_QUESTION_CHARS}).`, {
+      exitCode: EXIT.usage, hint: 'Use a profile that names fewer hosts and folders, or ask the user to start it in a terminal with `mcp-lok start`.',
+    });
+  }
   const digest = createHash('sha256').update(JSON.stringify([message, request ?? null])).digest('hex');
   return { key: `allow-${digest.slice(0, 24)}`, message };
 }

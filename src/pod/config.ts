@@ -28,7 +28,7 @@ export const EGRESS_DEFAULT_PORT = 3128;
 /** A shorter token is guessable; a Secret made with `openssl rand -hex 32` has 64 characters. */
 const MIN_TOKEN_CHARS = 16;
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
-/** mcp-lok's own variables: the server never sees them (the token above all). */
+/** mcp-lok's own variables: not given to the server (it runs as the bridge's user, so it can still read them in /proc/1/environ: README, "What is lost without containers"). */
 const OWN_PREFIX = 'MCP_LOK_';
 
 function bad(message: string, hint: string): LokError {
@@ -91,7 +91,9 @@ export function readPodServeConfig(env: Env): PodServeConfig {
     throw bad(`MCP_LOK_POD_TRANSPORT must be streamable-http or sse, got ${shown(transport)}.`, 'Set it to streamable-http (the default) or sse; a pod cannot serve stdio.');
   }
   const token = env.MCP_LOK_POD_TOKEN;
-  if (token !== undefined && token !== '') {
+  // Set but empty (a Secret's empty key) would serve everyone without a token: refused, not read as unset.
+  if (token === '') throw bad('MCP_LOK_POD_TOKEN is set but empty, so the pod would take requests without a token.', 'Put a token in the Secret (`openssl rand -hex 32`), or remove the variable to serve without one.');
+  if (token !== undefined) {
     if (!/^[\x21-\x7e]+$/.test(token)) throw bad('MCP_LOK_POD_TOKEN must be printable ASCII without spaces.', 'Make the Secret with `openssl rand -hex 32`.');
     if (token.length < MIN_TOKEN_CHARS) throw bad(`MCP_LOK_POD_TOKEN is ${token.length} characters long; it must have at least ${MIN_TOKEN_CHARS}.`, 'Make the Secret with `openssl rand -hex 32`.');
   }
@@ -99,7 +101,7 @@ export function readPodServeConfig(env: Env): PodServeConfig {
     transport,
     port: readPort(env, 'MCP_LOK_POD_PORT', POD_DEFAULT_PORT),
     allowedHosts: expandServiceNames(readAllowedHosts(env.MCP_LOK_POD_ALLOWED_HOSTS), readNamespace(env.MCP_LOK_POD_NAMESPACE)),
-    token: token === '' ? undefined : token,
+    token,
   };
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -66,3 +66,36 @@ recorded('a sandbox option makes the positional a source: an image of that name,
 });
 
 recorded.run();
+
+const enforce = suite('exportKubernetes and --pin-tools enforce (a cluster has no tool pinning)');
+let enforceHome = '';
+enforce.before(() => {
+  enforceHome = mkdtempSync(join(tmpdir(), 'lok-export-enforce-'));
+  const ctx = testContext({ home: enforceHome });
+  const spec = recordedSpec();
+  spec.name = 'strict';
+  spec.server.env = {};
+  spec.server.lok = { ...spec.server.lok, name: 'strict', pinTools: 'enforce' };
+  writeRecord(ctx.paths.state, { name: 'strict', spec, transport: 'sse', host: '127.0.0.1', port: 4001, url: 'http://127.0.0.1:4001/sse', mode: 'bridge', source: 'npx://x@1.0.0', profile: 'stdio', allows: [], supervisor: undefined } as never);
+  writeFileSync(join(enforceHome, 'enforce.json'), '{"pin_tools":"enforce"}');
+});
+enforce.after(() => rmSync(enforceHome, { recursive: true, force: true }));
+
+enforce('is refused in one line, not dropped without a word: from a profile, from MCP_LOK_PIN_TOOLS, from a background server\'s record', () => {
+  const ctx = testContext({ home: enforceHome });
+  for (const [what, given] of [
+    ['a profile', input('npx://x@1.0.0', { lok: resolveLokOptions({ profile: [join(enforceHome, 'enforce.json')] }, {}) })],
+    ['MCP_LOK_PIN_TOOLS', input('npx://x@1.0.0', { lok: resolveLokOptions({}, { MCP_LOK_PIN_TOOLS: 'enforce' }) })],
+    ['a record', input('strict')],
+  ] as const) {
+    const error = catchError(() => exportKubernetes(ctx, given));
+    assert.is(error.exitCode, 2, what);
+    assert.match(error.message, /enforce/, what);
+    assert.match(error.message, /cannot carry|has no tool pinning/, what);
+    assert.not.match(error.message, /\n/, what);
+  }
+  // The default (observe) is not carried either, as the README says, and exports.
+  assert.ok(exportKubernetes(ctx, input('npx://x@1.0.0')).length > 0);
+});
+
+enforce.run();

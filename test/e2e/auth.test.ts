@@ -97,4 +97,25 @@ auth('the management server returns the token of a server it starts with auth, a
   }
 });
 
+auth('an agent that starts the user\'s own stopped --auth server again gets its URL, not its token', async () => {
+  const mine = await start(['--name', uniqueName('e2e-auth-mine'), '--auth', '-e', MEMORY_FILE, `npx://${MEMORY}`]);
+  assert.ok(mine.token, JSON.stringify(mine));
+  assert.is((await runBin(MANAGER, ['stop', mine.name])).code, 0);
+  const transport = new StdioClientTransport({ command: process.execPath, args: [MANAGER], env: shimEnv(), stderr: 'pipe' });
+  const client = new Client({ name: 'mcp-lok-e2e-auth-restart', version: '1' });
+  await client.connect(transport);
+  try {
+    const again = await client.callTool({ name: 'start_server', arguments: { name: mine.name } }, undefined, { timeout: 120_000 }) as { structuredContent?: { url: string; alreadyRunning: boolean; token: string | null }; isError?: boolean; content: Array<{ text: string }> };
+    assert.not.ok(again.isError, again.content[0]?.text);
+    assert.is(again.structuredContent?.alreadyRunning, false);
+    assert.is(again.structuredContent?.token, null, 'naming the user\'s stopped server gave the agent its token');
+    assert.not.ok(JSON.stringify(again).includes(mine.token ?? 'x'));
+    // It runs with its token as before: the user's clients keep working, others still get 401.
+    assert.instance(await listTools(mine.url), Error);
+    assert.ok(Array.isArray(await listTools(mine.url, mine.token ?? '')));
+  } finally {
+    await client.close();
+  }
+});
+
 auth.run();

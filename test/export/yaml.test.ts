@@ -8,6 +8,10 @@ for (const [value, text] of [
   ['memory', 'memory'], ['true', '"true"'], ['yes', '"yes"'], ['1', '"1"'], ['0x1f', '"0x1f"'], ['1e3', '"1e3"'], ['', '""'],
   ['500m', '500m'], ['1Gi', '1Gi'], ['a b', '"a b"'], ['- x', '"- x"'], ['#x', '"#x"'], ['a: b', '"a: b"'], ['@scope/pkg', '"@scope/pkg"'],
   ['null', '"null"'], ['~', '"~"'], ['2026-01-01', '"2026-01-01"'], ['line\nbreak', '"line\\nbreak"'], [true, 'true'], [8080, '8080'], [null, 'null'],
+  // kubectl's YAML reader (go-yaml v2, through Go's ParseInt) reads these plain as numbers: a manifest with an argument 31.
+  ['0X1F', '"0X1F"'], ['0B11', '"0B11"'], ['0O17', '"0O17"'],
+  // YAML 1.1 folds NEL, LS and PS in a quoted scalar into a space (kubectl turned a\u0085b into "a b"); DEL and C1 controls cannot be written raw.
+  ['a\u0085b', '"a\\u0085b"'], ['a\u2028b\u2029', '"a\\u2028b\\u2029"'], ['\u007f\u009b', '"\\u007f\\u009b"'], ['\ufeffx\uffff', '"\\ufeffx\\uffff"'],
 ] as const) {
   scalars(`${JSON.stringify(value)} is written ${text}`, () => assert.is(formatScalar(value), text));
 }

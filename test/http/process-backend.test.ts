@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -50,6 +51,28 @@ backend('stops a server that ignores its stdin\'s end and SIGTERM with SIGKILL',
   await r.next(1);
   await session.close();
   assert.match(await r.ended, /signal SIGKILL/);
+});
+
+// Starts a helper in its own process group (as servers start browsers and language servers), says its pid, and exits when its stdin ends.
+const PARENT = "const c=require('child_process').spawn(process.execPath,['-e','setInterval(()=>{},1000)'],{stdio:'ignore'});process.stdout.write(JSON.stringify({helper:c.pid})+'\\n');process.stdin.resume();process.stdin.on('end',()=>process.exit(0))";
+
+/** Whether a process runs (a zombie waiting for its reaper does not). */
+const alive = (pid: number): boolean => {
+  try { process.kill(pid, 0); } catch { return false; }
+  try { return !/^\d+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+};
+
+backend('stops what the server started when the session ends, though the server itself exits at once', async () => {
+  const r = recorder();
+  const session = await processBackend(launch(PARENT))(r.handlers, { sessionId: 's5' });
+  await r.next(1);
+  const { helper } = JSON.parse(r.lines[0] ?? '{}') as { helper: number };
+  assert.ok(alive(helper));
+  await session.close();
+  await r.ended;
+  const left = alive(helper);
+  if (left) process.kill(helper, 'SIGKILL');
+  assert.not.ok(left, 'the server\'s helper outlived its session');
 });
 
 backend('fails the session\'s open with the reason when the server cannot start', async () => {

@@ -10,6 +10,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'node:http';
+import { deflateSync, gzipSync } from 'node:zlib';
 import {
   checkClientBody, checkRoutingHeaders, createJsonFilter, createJsonTap, createSseFilter, createSseTap, eventData, looseMessageBodyKind, messageBodyKind, parseMessages,
   SseEvents, type MessageHooks,
@@ -205,6 +206,18 @@ units('a tool call whose Mcp-Method or Mcp-Name header disagrees with its body g
   assert.is(checkRoutingHeaders(Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'a' } })), { method: 'prompts/get', name: undefined }), undefined);
 });
 
+units('Mcp-Name is compared as servers read it: without surrounding blanks, its =?base64?...?= form decoded (2026-07-28)', () => {
+  const call = (name: string) => Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name, arguments: {} } }));
+  const b64 = (text: string) => `=?base64?${Buffer.from(text).toString('base64')}?=`;
+  // What an SDK v2 client sends for such names: no mismatch.
+  assert.is(checkRoutingHeaders(call('héllo'), { method: 'tools/call', name: b64('héllo') }), undefined);
+  assert.is(checkRoutingHeaders(call(' ok'), { method: 'tools/call', name: b64(' ok') }), undefined);
+  assert.is(checkRoutingHeaders(call('ok'), { method: ' tools/call\t', name: ' ok ' }), undefined);
+  // A body whose name looks encoded, under a header a server decodes to another tool.
+  assert.is(JSON.parse(checkRoutingHeaders(call(b64('evil')), { method: 'tools/call', name: b64('evil') }) ?? '{}').error?.code, -32020);
+  assert.is(JSON.parse(checkRoutingHeaders(call('evil'), { method: 'tools/call', name: '=?base64?not base64?=' }) ?? '{}').error?.code, -32020);
+});
+
 const e2e = suite('reverse proxy with tool pinning hooks and MCP SDK servers');
 const toClose: Array<() => Promise<void>> = [];
 e2e.after.each(async () => { while (toClose.length > 0) await toClose.pop()!(); });
@@ -370,6 +383,63 @@ e2e('enforcing, a 2026-07-28 tool call whose Mcp-Name names another tool never r
   assert.is(passed.status, 200);
   assert.is(passed.headers['mcp-fixture'], 'kept');
   assert.equal(seen.map((s) => [s.method, s.name]), [['tools/call', 'ok']]);
+});
+
+/** Posts `body` with `headers` through the proxy; resolves with the status, headers and body the client gets. */
+function postRaw(url: string, headers: Record<string, string>, body: Buffer): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { accept: 'application/json, text/event-stream', ...headers } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+e2e('enforcing, a call of a held-back tool with a byte order mark is refused, not run by an SDK server that drops the mark', async () => {
+  const hooks = hooksFor('session', true);
+  const proxy = await serve(createStreamableHandler({ jsonResponses: true }), hooks);
+  const json = { 'content-type': 'application/json' };
+  const init = await postRaw(`${proxy.url}/mcp`, json, Buffer.from(JSON.stringify({
+    jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bom', version: '1' } },
+  })));
+  const session = { ...json, 'mcp-session-id': String(init.headers['mcp-session-id']), 'mcp-protocol-version': '2025-06-18' };
+  await postRaw(`${proxy.url}/mcp`, session, Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })));
+  const call = Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'session', arguments: {} } }));
+  const got = await postRaw(`${proxy.url}/mcp`, session, Buffer.concat([BOM, call]));
+  assert.not.match(got.body, String(init.headers['mcp-session-id']), 'the held-back tool ran');
+  assert.match(got.body, /mcp-lok approve test/);
+});
+
+e2e('enforcing, a request body the proxy would read otherwise than the server (Content-Encoding, a charset other than UTF-8, UTF-16) never reaches it', async () => {
+  const hooks = hooksFor('evil', true);
+  const seen: string[] = [];
+  const proxy = await serve((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      seen.push(`${String(req.headers['content-type'])} ${String(req.headers['content-encoding'])}`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":1,"result":{"content":[]}}');
+    });
+  }, hooks);
+  const text = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'evil', arguments: {} } });
+  const cases: Array<{ headers: Record<string, string>; body: Buffer }> = [
+    { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(text) },
+    { headers: { 'content-type': 'application/json', 'content-encoding': 'deflate' }, body: deflateSync(text) },
+    { headers: { 'content-type': 'application/json; charset=utf-16le' }, body: Buffer.from(text, 'utf16le') },
+    { headers: { 'content-type': 'application/json; charset="UTF-16"' }, body: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]) },
+    { headers: { 'content-type': 'application/json' }, body: Buffer.from(text, 'utf16le') },
+  ];
+  for (const c of cases) {
+    const got = await postRaw(`${proxy.url}/mcp`, c.headers, c.body);
+    assert.ok(got.status >= 400, `${JSON.stringify(c.headers)}: ${got.status} ${got.body}`);
+  }
+  assert.equal(seen, [], 'an unchecked call reached the server');
+  // A plain UTF-8 body (with the charset named) still passes.
+  const plain = await postRaw(`${proxy.url}/mcp`, { 'content-type': 'application/json; charset=utf-8' }, Buffer.from(text.replace('evil', 'ok')));
+  assert.is(plain.status, 200);
+  assert.is(seen.length, 1);
 });
 
 units.run();

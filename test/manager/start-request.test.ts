@@ -172,7 +172,24 @@ const reads: Widening = { flag: 'allowReads', what: 'profile p lets the server r
 const request = { source: 'npx://a', name: 'a', profile: 'network', allowNetwork: true };
 
 question('asks about every widening in one line, in the words the user saw before', () => {
-  assert.is(wideningQuestion([network, reads], request).message, `An agent asks mcp-lok to start a server with a wider sandbox: ${network.what}; ${reads.what}. Allow it?`);
+  assert.is(wideningQuestion([network, reads], request).message, `An agent asks mcp-lok to start a server with a wider sandbox: ${reads.what}; ${network.what}. Allow it?`);
+});
+
+question('names what reaches furthest first (writes, host variables, other machines, reads), so a long list of hosts cannot push it out of sight', () => {
+  const writes: Widening = { flag: 'allowWrites', what: 'profile p lets the server write /home/u' };
+  const env: Widening = { flag: 'allowHostEnv', what: 'the server gets GITHUB_TOKEN from mcp-lok\'s own environment' };
+  const message = wideningQuestion([network, reads, writes, env], request).message;
+  assert.ok(message.indexOf(writes.what) < message.indexOf(env.what) && message.indexOf(env.what) < message.indexOf(reads.what) && message.indexOf(reads.what) < message.indexOf(network.what), message);
+});
+
+question('refuses a question too long to read whole (a profile padded with hosts to bury a write grant at its end)', () => {
+  const file = join(dir, 'padded.json');
+  const hosts = Array.from({ length: 300 }, (_, i) => `harmless-api-${i}.example.com`);
+  writeFileSync(file, JSON.stringify({ network: { outbound: { allow_host: hosts, allow_port: [443] } }, write: ['~'] }));
+  const start = buildAgentStart({ source: 'npx://x', profile: file, allowNetwork: true, allowWrites: true }, options);
+  const error = refusal(() => wideningQuestion(findWidenings(start, []), { source: 'npx://x', profile: file }));
+  assert.match(error.message, /more ways than one question can show/);
+  assert.not.match(error.message, /\n/);
 });
 
 question('the same request gets the same key, so the client\'s answer finds it', () => {

@@ -31,6 +31,8 @@ for (const [env, message] of [
   [{ MCP_LOK_POD_PORT: '80a' }, /MCP_LOK_POD_PORT must be a TCP port/],
   [{ MCP_LOK_POD_PORT: '70000' }, /MCP_LOK_POD_PORT must be a TCP port/],
   [{ MCP_LOK_POD_TOKEN: 'short' }, /at least 16/],
+  // Set from a Secret whose key is empty: the pod must not serve everyone without a word.
+  [{ MCP_LOK_POD_TOKEN: '' }, /MCP_LOK_POD_TOKEN is set but empty/],
   [{ MCP_LOK_POD_TOKEN: 'has a space in it, sixteen+' }, /printable ASCII without spaces/],
   [{ MCP_LOK_POD_ALLOWED_HOSTS: 'http://memory' }, /without ports or schemes, got "http:\/\/memory"/],
   [{ MCP_LOK_POD_ALLOWED_HOSTS: 'memory:8080' }, /without ports or schemes/],

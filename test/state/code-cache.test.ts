@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Script } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -64,6 +65,36 @@ cache('compiles afresh from a changed source of the same length (V8 would take t
   assert.is(run(file, cacheDir).used, true);
 });
 
+/** Writes, under the name of BODY's cache, V8's cache of another source of the same length (V8 checks only the length). */
+function plantForeignCache(cacheDir: string, file: string): void {
+  const foreign = BODY.replace('(7)', '(9)');
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${foreign}\n})`, { filename: file });
+  script.runInThisContext();
+  writeFileSync(join(cacheDir, codeCacheName('bundle', BODY)), script.createCachedData(), { mode: 0o600 });
+}
+
+cache('reads no cache from a folder or file another user could have written (its code would run instead of the source)', () => {
+  const file = writeModule(BODY);
+  const cacheDir = join(dir, 'code');
+  mkdirSync(cacheDir, { mode: 0o700 });
+  plantForeignCache(cacheDir, file);
+  // The folder and file are this user's own: the planted code runs, as anything of the user's could make it.
+  const own = run(file, cacheDir);
+  assert.equal(own, { used: true, printed: `bundle.cjs ${dir.split('/').pop()} object 81` }, 'V8 did not run the planted code');
+  chmodSync(cacheDir, 0o777);
+  assert.equal(run(file, cacheDir), { used: false, printed: `bundle.cjs ${dir.split('/').pop()} object 49` }, 'a world-writable folder\'s cache was used');
+  chmodSync(cacheDir, 0o700);
+  chmodSync(join(cacheDir, codeCacheName('bundle', BODY)), 0o662);
+  assert.equal(run(file, cacheDir), { used: false, printed: `bundle.cjs ${dir.split('/').pop()} object 49` }, 'a group-writable cache file was used');
+  if (process.getuid?.() === 0) {
+    rmSync(cacheDir, { recursive: true });
+    mkdirSync(cacheDir, { mode: 0o700 });
+    plantForeignCache(cacheDir, file);
+    chownSync(cacheDir, 4242, 4242);
+    assert.equal(run(file, cacheDir), { used: false, printed: `bundle.cjs ${dir.split('/').pop()} object 49` }, 'another user\'s folder\'s cache was used');
+  }
+});
+
 cache('runs all the same when the cache cannot be written', () => {
   const file = writeModule(BODY);
   writeFileSync(join(dir, 'blocked'), '');
@@ -74,5 +105,35 @@ cache('names a cache by the source\'s hash, Node\'s version and the arch, in mcp
   assert.is(codeCacheDir({ MCP_LOK_HOME: '/h' }), '/h/cache/code');
   assert.match(codeCacheName('shim-bundle', 'a'), new RegExp(`^shim-bundle-${process.version.replace(/\./g, '\\.')}-${process.arch}-ca978112ca1bbdcafac231b39a23dc4d\\.v8$`));
 });
+
+/** A Node >= 22.1 to run the bins with (this one, or MCP_LOK_NODE24), if there is one; none is fetched here. */
+function nodeWithCompileCache(): string | undefined {
+  const candidates = [process.execPath, process.env.MCP_LOK_NODE24].filter((p): p is string => p !== undefined && existsSync(p));
+  return candidates.find((node) => execFileSync(node, ['-p', 'typeof require("node:module").enableCompileCache'], { encoding: 'utf8' }).trim() === 'function');
+}
+
+const newerNode = nodeWithCompileCache();
+if (newerNode === undefined) {
+  process.stderr.write('The code cache tests: no Node with module.enableCompileCache here (set MCP_LOK_NODE24): its folder is not tested.\n');
+} else {
+  cache('on Node >= 22.1 both bins keep Node\'s compile cache in mcp-lok\'s own cache folder, never the shared temporary folder, and in none another user could write', () => {
+    const bins = ['mcp-lok', 'mcp-lok-npx'].map((bin) => fileURLToPath(new URL(`../../../bin/${bin}`, import.meta.url)));
+    const env = (home: string) => {
+      const { NODE_COMPILE_CACHE: _unset, ...rest } = process.env;
+      return { ...rest, TMPDIR: join(dir, 'tmp'), MCP_LOK_HOME: home };
+    };
+    mkdirSync(join(dir, 'tmp'));
+    for (const bin of bins) execFileSync(newerNode, [bin, '--version'], { env: env(join(dir, 'home')), encoding: 'utf8' });
+    assert.not.ok(existsSync(join(dir, 'tmp', 'node-compile-cache')), 'Node\'s compile cache went to the shared temporary folder');
+    assert.ok(readdirSync(join(dir, 'home', 'cache', 'code', 'node')).length > 0, 'no compile cache in mcp-lok\'s folder');
+    // A folder someone else could have written: no cache is read from it or written to it.
+    const loose = join(dir, 'loose', 'cache', 'code', 'node');
+    mkdirSync(loose, { recursive: true });
+    chmodSync(loose, 0o777);
+    for (const bin of bins) execFileSync(newerNode, [bin, '--version'], { env: env(join(dir, 'loose')), encoding: 'utf8' });
+    assert.equal(readdirSync(loose), [], 'a world-writable folder got a compile cache');
+    assert.not.ok(existsSync(join(dir, 'tmp', 'node-compile-cache')));
+  });
+}
 
 cache.run();

@@ -269,7 +269,8 @@ export function checkClientBody(body: Buffer, hooks: MessageHooks): string | und
   const text = body.toString('utf8');
   if (!hooks.clientMayMatter(text)) return undefined;
   let value: unknown;
-  try { value = JSON.parse(text); } catch { return undefined; }
+  // Servers read a body after a byte order mark (the SDKs decode it the WHATWG way): so does this check.
+  try { value = JSON.parse(withoutBom(text)); } catch { return undefined; }
   const batch = Array.isArray(value);
   const messages = batch ? value as unknown[] : [value];
   const refusals = messages.map((m) => hooks.fromClient(m));
@@ -293,6 +294,25 @@ export interface RoutingHeaders {
 /** The JSON-RPC error code of MCP 2026-07-28's HeaderMismatch: the routing headers and the body disagree (sent with HTTP 400). */
 export const HEADER_MISMATCH_CODE = -32020;
 
+/** A header value without the blanks (space, tab) HTTP allows around it. */
+function withoutBlanks(value: string): string {
+  return value.replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
+const BASE64_CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Returns an Mcp-Name value as a 2026-07-28 server reads it: `=?base64?...?=` decoded (UTF-8),
+ * anything else as it is; undefined for a malformed encoded one (which servers refuse).
+ */
+function decodeHeaderName(raw: string): string | undefined {
+  const value = withoutBlanks(raw);
+  if (!value.startsWith('=?base64?') || !value.endsWith('?=')) return value;
+  const b64 = value.slice(9, value.length - 2);
+  if (!BASE64_CANONICAL.test(b64)) return undefined;
+  try { return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(b64, 'base64')); } catch { return undefined; }
+}
+
 /**
  * Returns the HeaderMismatch error response to send (with HTTP 400) instead of a tool call whose
  * `Mcp-Method` or `Mcp-Name` header disagrees with its body, else undefined. Under enforcing the
@@ -309,9 +329,36 @@ export function checkRoutingHeaders(body: Buffer, headers: RoutingHeaders): stri
   const method = message?.method;
   if (method !== 'tools/call' && headers.method !== 'tools/call') return undefined;
   const name = method === 'tools/call' && typeof message?.params?.name === 'string' ? message.params.name : undefined;
-  const wrong = headers.method !== undefined && headers.method !== method ? 'Mcp-Method' : headers.name !== undefined && headers.name !== name ? 'Mcp-Name' : undefined;
+  const headerMethod = headers.method === undefined ? undefined : withoutBlanks(headers.method);
+  // A malformed encoded name (undefined) never agrees with the body.
+  const headerName = headers.name === undefined ? undefined : decodeHeaderName(headers.name);
+  const nameWrong = headers.name !== undefined && (headerName === undefined || headerName !== name);
+  const wrong = headerMethod !== undefined && headerMethod !== method ? 'Mcp-Method' : nameWrong ? 'Mcp-Name' : undefined;
   if (wrong === undefined) return undefined;
   const id = typeof message?.id === 'string' || typeof message?.id === 'number' ? message.id : null;
   const text = `Bad Request: the request's ${wrong} header does not match its body (mcp-lok checks tool calls against their pin, --pin-tools enforce)`;
   return JSON.stringify({ jsonrpc: '2.0', id, error: { code: HEADER_MISMATCH_CODE, message: text } });
+}
+
+/**
+ * Returns why a client body held under enforcing cannot be checked as the server would read it,
+ * else undefined: a Content-Encoding (a server may inflate it), a charset other than UTF-8 (the
+ * SDKs' SSE transport decodes by it), or NUL bytes in a body that may be JSON (UTF-16 or UTF-32,
+ * which Python's json detects by itself). Read as UTF-8 here, such a tool call would pass unchecked.
+ */
+export function checkClientEncoding(contentType: string | undefined, contentEncoding: string | undefined, body: Buffer): string | undefined {
+  const coding = (contentEncoding ?? '').trim().toLowerCase();
+  if (coding !== '' && coding !== 'identity') return `a request body with Content-Encoding ${JSON.stringify(coding.slice(0, 40))}`;
+  const type = contentType ?? '';
+  for (const m of type.matchAll(/charset\s*=\s*"?([^";,\s]*)/gi)) {
+    const charset = (m[1] ?? '').toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8') return `a request body in charset ${JSON.stringify(charset.slice(0, 40))}`;
+  }
+  if ((type === '' || looseMessageBodyKind(type) === 'json') && body.includes(0)) return 'a request body with NUL bytes (UTF-16 or UTF-32)';
+  return undefined;
+}
+
+/** Returns the JSON-RPC error to send (with HTTP 415) for a client body checkClientEncoding refused. */
+export function encodingRefusal(why: string): string {
+  return JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `Unsupported Media Type: ${why}, which mcp-lok cannot check under --pin-tools enforce; send JSON in UTF-8` } });
 }

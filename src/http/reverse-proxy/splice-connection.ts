@@ -3,7 +3,7 @@
 import { connect, type Socket } from 'node:net';
 import { createEndpointRewriter } from './endpoint-rewriter.js';
 import {
-  checkClientBody, checkRoutingHeaders, createJsonFilter, createJsonTap, createSseFilter, createSseTap, HELD_REQUEST_LIMIT_BYTES, HeldBodyTooLarge,
+  checkClientBody, checkClientEncoding, checkRoutingHeaders, createJsonFilter, encodingRefusal, createJsonTap, createSseFilter, createSseTap, HELD_REQUEST_LIMIT_BYTES, HeldBodyTooLarge,
   looseMessageBodyKind, messageBodyKind, UncheckableMessage, type BodyTap, type BodyTransform, type MessageHooks, type RoutingHeaders,
 } from './messages.js';
 import { checkBearerToken, checkRequestOrigin, type ListenPolicy } from '../host-check.js';
@@ -41,6 +41,9 @@ interface HeldRequest {
   streamable: boolean;
   /** Its Mcp-Method and Mcp-Name headers (2026-07-28), checked against the body. */
   routing: RoutingHeaders;
+  /** Its Content-Type and Content-Encoding (repeated ones joined): a body the server would read otherwise is refused. */
+  contentType: string | undefined;
+  contentEncoding: string | undefined;
 }
 
 /** Returns the first value of a header (by lower-case name) among a head's name/value pairs. */
@@ -306,7 +309,10 @@ export class SpliceConnection {
       // Enforcing: the request goes upstream only once its messages are checked.
       const accept = headerValue(head.fields, 'accept') ?? '';
       const routing = { method: headerValues(head.fields, 'mcp-method'), name: headerValues(head.fields, 'mcp-name') };
-      this.held = { exchange, head: upstreamHead, raw: [], data: [], size: 0, streamable: /text\/event-stream/i.test(accept), routing };
+      this.held = {
+        exchange, head: upstreamHead, raw: [], data: [], size: 0, streamable: /text\/event-stream/i.test(accept), routing,
+        contentType: headerValues(head.fields, 'content-type'), contentEncoding: headerValues(head.fields, 'content-encoding'),
+      };
     } else {
       this.forward(upstreamHead);
     }
@@ -318,9 +324,11 @@ export class SpliceConnection {
     const held = this.held!;
     this.held = undefined;
     const body = Buffer.concat(held.data);
-    // Headers that name another call than the body are refused first, as a conforming server would.
-    const mismatch = checkRoutingHeaders(body, held.routing);
-    const refusal = mismatch ?? checkClientBody(body, this.options.hooks!);
+    // A body this check would read otherwise than the server is refused first: it cannot be checked.
+    const unreadable = checkClientEncoding(held.contentType, held.contentEncoding, body);
+    // Headers that name another call than the body are refused next, as a conforming server would.
+    const mismatch = unreadable === undefined ? checkRoutingHeaders(body, held.routing) : undefined;
+    const refusal = unreadable !== undefined ? encodingRefusal(unreadable) : mismatch ?? checkClientBody(body, this.options.hooks!);
     if (refusal === undefined) {
       this.forward(held.head);
       for (const part of held.raw) this.forward(part);
@@ -328,7 +336,7 @@ export class SpliceConnection {
     }
     // The legacy SSE transport answers on its event stream, and its clients read only a POST's
     // status: a 403 (with the same JSON-RPC error as its body) is what they report.
-    const status = mismatch !== undefined ? 400 : held.streamable ? 200 : 403;
+    const status = unreadable !== undefined ? 415 : mismatch !== undefined ? 400 : held.streamable ? 200 : 403;
     this.requestsStopped = true;
     held.exchange.status = status;
     held.exchange.local = formatJsonResponse(status, refusal);

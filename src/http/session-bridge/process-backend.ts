@@ -42,14 +42,34 @@ function signal(child: ChildProcess, name: NodeJS.Signals): void {
   try { process.kill(-child.pid, name); } catch { child.kill(name); }
 }
 
-/** Stops a server as a client would: stdin closed, then SIGTERM, then SIGKILL, each after the grace. */
+/** Returns whether any process is left in the group `pgid`. */
+function groupAlive(pgid: number): boolean {
+  try { process.kill(-pgid, 0); return true; } catch { return false; }
+}
+
+/**
+ * Stops what is left of a server's process group once the server has exited (helpers it
+ * started, which would otherwise outlive its session among the next sessions' servers):
+ * SIGTERM, then SIGKILL after the grace.
+ */
+async function stopGroup(pgid: number, graceMs: number): Promise<void> {
+  if (!groupAlive(pgid)) return;
+  try { process.kill(-pgid, 'SIGTERM'); } catch { return; }
+  for (let waited = 0; waited < graceMs && groupAlive(pgid); waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  try { process.kill(-pgid, 'SIGKILL'); } catch { /* gone */ }
+}
+
+/** Stops a server as a client would: stdin closed, then SIGTERM, then SIGKILL, each after the grace; then what it left in its group. */
 async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   child.stdin?.end();
-  if (await exitedWithin(child, graceMs)) return;
-  signal(child, 'SIGTERM');
-  if (await exitedWithin(child, graceMs)) return;
-  signal(child, 'SIGKILL');
-  await exitedWithin(child, graceMs);
+  if (!(await exitedWithin(child, graceMs))) {
+    signal(child, 'SIGTERM');
+    if (!(await exitedWithin(child, graceMs))) {
+      signal(child, 'SIGKILL');
+      await exitedWithin(child, graceMs);
+    }
+  }
+  if (child.pid !== undefined) await stopGroup(child.pid, graceMs);
 }
 
 /**
