@@ -46,6 +46,8 @@ interface ExportedServer {
   env: Array<{ name: string; value: string }>;
   /** `--pin-tools` as the server was (or would be) started: from MCP_LOK_PIN_TOOLS, or its record. */
   pinTools: LokOptions['pinTools'];
+  /** A recorded server's clients had to send a bearer token (`--auth`, or a listener beyond loopback). */
+  hadToken?: boolean;
 }
 
 /** Returns `-e` entries with their values, refusing one that would copy a value from this environment. */
@@ -74,7 +76,24 @@ function readRecordedServer(ctx: Context, input: KubernetesExportInput): Exporte
     source: spec.server.source, sourceText: spec.sourceText, args: spec.server.args, transport: spec.transport, targetPort: input.targetPort ?? spec.targetPort,
     profile: spec.server.profile, name: spec.name, memoryBytes: spec.server.lok.memoryBytes, cpus: spec.server.lok.cpus, env: literalEnv(input),
     pinTools: spec.server.lok.pinTools,
+    hadToken: spec.token !== undefined,
   };
+}
+
+/**
+ * Refuses to export a server whose clients had to send a bearer token without one in the
+ * cluster: dropping it without a word would let any pod that the NetworkPolicy admits in. An
+ * npx:// server's pod checks `--secret MCP_LOK_POD_TOKEN=SECRET/KEY`; a server's own image
+ * checks none, so its clients are narrowed by `--allow-from`, which the user then says.
+ */
+function refuseDroppedToken(server: ExportedServer, input: KubernetesExportInput): void {
+  if (!server.hadToken) return;
+  if (server.source.kind === 'npx' && !input.secrets.some((s) => s.env === 'MCP_LOK_POD_TOKEN')) {
+    throw exportError(`${server.name ?? 'This server'} takes a bearer token on this machine; its pod would take none.`, 'Give it one from a Secret: --secret MCP_LOK_POD_TOKEN=SECRET/KEY (16 characters or more).');
+  }
+  if (server.source.kind === 'image' && input.allowFrom.length === 0) {
+    throw exportError(`${server.name ?? 'This server'} takes a bearer token on this machine; a server's own image checks none in a cluster.`, 'Say which clients may reach it instead: --allow-from pods:KEY=VALUE or namespaces:KEY=VALUE (or put an authenticating ingress in front).');
+  }
 }
 
 /**
@@ -102,6 +121,7 @@ export function exportKubernetes(ctx: Context, input: KubernetesExportInput): Ku
     pinTools: input.lok.pinTools,
   };
   refuseEnforcedPins(server);
+  refuseDroppedToken(server, input);
   const plan = planExport({
     ...server,
     // A recorded name may hold what Kubernetes refuses (`_`, capitals): then one is made from it.

@@ -99,3 +99,41 @@ enforce('is refused in one line, not dropped without a word: from a profile, fro
 });
 
 enforce.run();
+
+const token = suite('exportKubernetes of a server whose clients send a bearer token');
+let tokenHome = '';
+token.before(() => {
+  tokenHome = mkdtempSync(join(tmpdir(), 'lok-export-token-'));
+  const ctx = testContext({ home: tokenHome });
+  for (const [name, sourceText, source] of [
+    ['guarded', 'npx://x@1.0.0', recordedSpec().server.source],
+    ['guarded-img', 'ghcr.io/o/s:1', { kind: 'image', image: 'ghcr.io/o/s:1' }],
+  ] as const) {
+    const spec = recordedSpec();
+    spec.name = name;
+    spec.sourceText = sourceText;
+    spec.server.source = source as BackgroundSpec['server']['source'];
+    spec.server.env = {};
+    spec.server.lok = { ...spec.server.lok, name };
+    spec.token = 'a'.repeat(32);
+    writeRecord(ctx.paths.state, { name, spec, transport: 'sse', host: '127.0.0.1', port: 4002, url: 'http://127.0.0.1:4002/sse', mode: 'bridge', source: sourceText, profile: 'stdio', allows: [], supervisor: undefined } as never);
+  }
+});
+token.after(() => rmSync(tokenHome, { recursive: true, force: true }));
+
+token('is refused in one line rather than exported open: an npx:// pod needs MCP_LOK_POD_TOKEN from a Secret, an image --allow-from', () => {
+  const ctx = testContext({ home: tokenHome });
+  const npx = catchError(() => exportKubernetes(ctx, input('guarded')));
+  assert.is(npx.exitCode, 2);
+  assert.match(npx.message, /^guarded takes a bearer token on this machine; its pod would take none\.$/);
+  assert.match(npx.hint ?? '', /--secret MCP_LOK_POD_TOKEN=SECRET\/KEY/);
+  const objects = exportKubernetes(ctx, input('guarded', { secrets: [{ env: 'MCP_LOK_POD_TOKEN', secret: 'guarded', key: 'token' }] }));
+  const env = (objects.find((o) => o.kind === 'Deployment') as IDeployment).spec!.template.spec!.containers[0]!.env;
+  assert.equal(env?.find((e) => e.name === 'MCP_LOK_POD_TOKEN'), { name: 'MCP_LOK_POD_TOKEN', valueFrom: { secretKeyRef: { name: 'guarded', key: 'token' } } });
+  assert.not.ok(JSON.stringify(objects).includes('a'.repeat(32)), 'the machine\'s token is in the manifests');
+  const image = catchError(() => exportKubernetes(ctx, input('guarded-img', { image: undefined })));
+  assert.match(image.message, /a server's own image checks none in a cluster/);
+  assert.ok(exportKubernetes(ctx, input('guarded-img', { image: undefined, allowFrom: [{ kind: 'pods', labels: { app: 'agent' } }] })).length > 0);
+});
+
+token.run();
