@@ -2,14 +2,21 @@ import { parseArgs } from 'node:util';
 import { usageError } from '../errors.js';
 import { toParseArgsOptions, type CommandSpec, type ParsedCommand } from './commands.js';
 
+/** Returns node:util parseArgs' complaint as one sentence of ours. */
+export function describeParseError(message: string): string {
+  const missing = /^Option '(-\w, )?(--[\w-]+) <value>' argument missing/.exec(message);
+  if (missing) return `\`${missing[2]}\` needs a value.`;
+  const text = message.replace(/\. To specify a positional.*$/s, '.');
+  return /[.!?]$/.test(text) ? text : `${text}.`;
+}
+
 /** Returns a command's parsed arguments, or throws a usage error that names the problem. */
 export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedCommand & { help: boolean; debug: boolean } {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: toParseArgsOptions(spec), allowPositionals: true, strict: true });
   } catch (error) {
-    const message = (error as Error).message.replace(/\. To specify a positional.*$/s, '.').replace(/^Unknown option/, 'Unknown option');
-    throw usageError(`${message}`, `Run \`mcp-lok ${spec.name} --help\`.`);
+    throw usageError(describeParseError((error as Error).message), `Run \`mcp-lok ${spec.name} --help\`.`);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   const help = values.help === true;

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findCommand } from '../../src/cli/commands.js';
 import { formatAge, formatBytes, renderTable } from '../../src/cli/output.js';
-import { parseCommandArgs } from '../../src/cli/parse-command.js';
+import { describeParseError, parseCommandArgs } from '../../src/cli/parse-command.js';
 import { STOP_GRACE_S } from '../../src/sandbox/hardening.js';
 import { catchError } from '../support/catch-error.js';
 
@@ -58,3 +58,14 @@ output('formats ages and sizes for people', () => {
 });
 
 output.run();
+
+const parseErrors = suite('describeParseError: node:util parseArgs complaints as one sentence');
+for (const [given, expected] of [
+  ["Option '--tag <value>' argument missing", '`--tag` needs a value.'],
+  ["Option '-n, --namespace <value>' argument missing", '`--namespace` needs a value.'],
+  ["Unknown option '--foo'. To specify a positional argument starting with a '-', place it at the end of the command after '--', as in '-- \"--foo\"", "Unknown option '--foo'."],
+  ["Option '--all' does not take an argument", "Option '--all' does not take an argument."],
+] as const) {
+  parseErrors(`${given.slice(0, 40)}...`, () => { assert.is(describeParseError(given), expected); });
+}
+parseErrors.run();
