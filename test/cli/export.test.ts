@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,6 +115,19 @@ bin('prints YAML manifests on stdout only, and --json a List of the same objects
   const json = runBin([...args.slice(0, 2), '--json', ...args.slice(2)], home);
   assert.is(json.status, 0, json.stderr);
   assert.equal((JSON.parse(json.stdout) as { items: unknown[] }).items, docs);
+});
+
+bin('prints exactly the manifests of README\'s worked example (the docs say what it does)', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const at = readme.indexOf('<details><summary>the manifests</summary>');
+  const shown = /```yaml\n([\s\S]*?)```\n/.exec(readme.slice(at))?.[1];
+  assert.ok(at >= 0 && shown, 'README has no worked example');
+  writeFileSync(join(home, 'github.json'), '{ "network": { "outbound": { "allow_host": ["api.github.com"], "allow_port": [443] } } }\n');
+  const res = runBin(['export', 'kubernetes', '--name', 'github', '--namespace', 'mcp', '--profile', './github.json',
+    '--image', 'registry.example.com/mcp/server-github:2025.4.8', '--egress-image', 'registry.example.com/mcp/mcp-lok-egress:0.1.0',
+    '--secret', 'GITHUB_PERSONAL_ACCESS_TOKEN=github/token', 'npx://@modelcontextprotocol/server-github@2025.4.8'], home);
+  assert.is(res.status, 0, res.stderr);
+  assert.fixture(res.stdout, shown ?? '');
 });
 
 for (const [title, args, message] of [
