@@ -36,7 +36,7 @@ import type { LegacyBackend, LegacyHandlers, ModernSink } from '../era/gateway.j
 import { isModernMessage } from '../era/translate.js';
 import { formatJsonRpcError } from '../http/json-rpc.js';
 import { splitLines } from '../lines.js';
-import { readClientInput } from '../stdio/client-input.js';
+import { readClientInput, type ClientInput } from '../stdio/client-input.js';
 import { OutputFlow } from '../stdio/output-flow.js';
 
 /** A CA bundle larger than this is not one (the system's whole bundle is some 200 KiB). */
@@ -323,9 +323,7 @@ export async function runServerStdio(ctx: Context, req: ServerRequest): Promise<
   const plan = await startServerPlan(ctx, req);
   const first = await Promise.race([input.first, new Promise<'late'>((resolve) => setTimeout(resolve, FIRST_LINE_WAIT_MS, 'late').unref())]);
   if (first !== 'late' && first !== undefined && isModernFirstLine(first)) return runModernStdio(ctx, plan, input.stream());
-  // A legacy client: the relay reads stdin after the bytes read here, unless a read is still under way.
-  const prefix = input.handOver();
-  return runLegacyStdio(ctx, plan, prefix !== undefined ? { prefix } : { stream: input.stream() });
+  return runLegacyStdio(ctx, plan, input);
 }
 
 /** How long after its server is ready a client may stay silent before it is served as a legacy client. */
@@ -343,13 +341,15 @@ function isModernFirstLine(line: Buffer): boolean {
  * Serves a legacy client (2025 era, or anything that is not a modern first message) as
  * before: the client's bytes relayed to one sandbox, after the bytes read to decide.
  */
-async function runLegacyStdio(ctx: Context, plan: ServerPlan, read: { prefix: Buffer } | { stream: Readable }): Promise<number> {
+async function runLegacyStdio(ctx: Context, plan: ServerPlan, read: ClientInput): Promise<number> {
   const stdout = ctx.stdout;
-  // Only when this process relays stdin itself: reading ctx.stdin would take bytes that the named-pipe relay's cat must read alone.
-  const clientInput = (): Readable => ('stream' in read ? read.stream : read.prefix.length > 0 ? prefixed(read.prefix, ctx.stdin) : ctx.stdin);
   const watch = plan.toolPin ? createToolsWatch(ctx, plan.toolPin) : undefined;
   // Enforcing needs both directions in this process; observing reads a copy of the output only.
-  const direct = plan.fifo && watch?.mode !== 'enforce' && !('stream' in read) ? ctx.stdioFds : undefined;
+  // The named-pipe relay's cat then reads the client's descriptor after the bytes read here.
+  const handed = plan.fifo && watch?.mode !== 'enforce' && ctx.stdioFds ? read.handOver() : undefined;
+  const direct = handed !== undefined ? ctx.stdioFds : undefined;
+  // Else this process relays stdin itself, from what the read began (never ctx.stdin: a second reader of the descriptor).
+  const clientInput = (): Readable => read.stream();
   const write = (chunk: Buffer): void => { stdout.write(chunk); };
   // Only stderr is watched, for a write refused inside the package: stdout's bytes never pass through it.
   const onStderr = watchReadOnlyWrites((chunk) => { ctx.stderr.write(chunk); }, (path) => { ctx.log(readOnlyWriteNotice(path, plan.lok.ephemeral)); });
@@ -362,7 +362,7 @@ async function runLegacyStdio(ctx: Context, plan: ServerPlan, read: { prefix: Bu
     io = { stdin: input, onStdout: output, onStderr };
   } else {
     const tap = watch ? createToolsTap(watch, ctx.log) : undefined;
-    const prefix = 'prefix' in read && read.prefix.length > 0 ? { stdinPrefix: read.prefix } : {};
+    const prefix = handed !== undefined && handed.length > 0 ? { stdinPrefix: handed } : {};
     io = direct
       ? { fds: direct, ...prefix, onStdout: write, ...(tap ? { tapStdout: tap } : {}), onStderr }
       : { stdin: clientInput(), onStdout: tap ? (chunk) => { write(chunk); tap(chunk); } : write, onStderr };
@@ -379,14 +379,6 @@ async function runLegacyStdio(ctx: Context, plan: ServerPlan, read: { prefix: Bu
     await watch?.settled();
     await ctx.swept();
   }
-}
-
-/** Returns a stream of `head` and then `rest`. */
-function prefixed(head: Buffer, rest: Readable): Readable {
-  const out = new PassThrough();
-  out.write(head);
-  rest.once('error', () => out.end());
-  return rest.pipe(out);
 }
 
 /** How long requests in flight may take to finish once a modern client's input has ended. */

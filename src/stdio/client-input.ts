@@ -1,4 +1,5 @@
-import { read } from 'node:fs';
+import { fstatSync, read } from 'node:fs';
+import { Socket } from 'node:net';
 import { isatty } from 'node:tty';
 import { PassThrough, type Readable } from 'node:stream';
 
@@ -54,7 +55,17 @@ export function readClientInput(source: { fd: number; rest: () => Readable } | {
     return false;
   };
   const head = (): Buffer => Buffer.concat(chunks, size);
-  if ('fd' in source) return readDescriptor(source.fd, source.rest, { take, head, first, resolveFirst, ended: () => { eof = true; }, isEof: () => eof });
+  const collected = { take, head, first, resolveFirst, ended: () => { eof = true; }, isEof: () => eof };
+  if ('fd' in source) {
+    if (isatty(source.fd)) resolveFirst(undefined);
+    // A pipe or socket is watched by the event loop: a read of it on libuv's thread pool would
+    // block there until the client writes, and a process cannot exit while one does.
+    else if (!isReadableFile(source.fd)) {
+      const socket = openSocket(source.fd);
+      if (socket) return readSocket(socket, collected);
+    }
+    return readDescriptor(source.fd, source.rest, collected);
+  }
   const input = source.stream;
   const onData = (chunk: Buffer): void => {
     if (!take(chunk)) return;
@@ -89,6 +100,73 @@ interface Collected {
   isEof: () => boolean;
 }
 
+/** Returns whether the descriptor is a file or a device, whose reads never wait for a client. */
+function isReadableFile(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    return st.isFile() || st.isCharacterDevice() || st.isBlockDevice();
+  } catch {
+    return false;
+  }
+}
+
+/** Sockets on a client's descriptor, kept for the life of the process: closing one would close the descriptor. */
+const held: Socket[] = [];
+
+function openSocket(fd: number): Socket | undefined {
+  try {
+    const socket = new Socket({ fd, readable: true, writable: false });
+    held.push(socket);
+    return socket;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The handle under a net.Socket, for what Node does not expose: stop reading, and blocking mode back. */
+interface StreamHandle { reading?: boolean; readStop?: () => number; setBlocking?: (blocking: boolean) => number }
+
+/**
+ * Reads a pipe or socket through the event loop up to its first line. Handing it over stops
+ * reading and gives the descriptor back its blocking mode (libuv made it non-blocking), so a
+ * relay such as cat reads it as it was; the bytes read meanwhile are returned to go first.
+ */
+function readSocket(socket: Socket, c: Collected): ClientInput {
+  const stopReading = (): void => {
+    socket.off('data', onData);
+    socket.pause();
+    const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
+    if (handle) { handle.reading = false; handle.readStop?.(); }
+  };
+  const onData = (chunk: Buffer): void => { if (c.take(chunk)) socket.pause(); };
+  socket.on('data', onData);
+  socket.once('end', () => { c.ended(); c.resolveFirst(undefined); });
+  socket.on('error', () => { c.ended(); c.resolveFirst(undefined); });
+  return {
+    first: c.first,
+    handOver: () => {
+      stopReading();
+      // What the stream read from the kernel but has not given out yet goes first too.
+      for (let more = socket.read() as Buffer | null; more !== null; more = socket.read() as Buffer | null) c.take(more);
+      // read() may have asked the handle to read again: nothing is read before the loop polls, so stopping again suffices.
+      stopReading();
+      const handle = (socket as unknown as { _handle?: StreamHandle })._handle;
+      if (!handle?.setBlocking || handle.setBlocking(true) !== 0) return undefined;
+      return c.head();
+    },
+    stream: () => {
+      socket.off('data', onData);
+      const out = new PassThrough();
+      const head = c.head();
+      if (head.length > 0) out.write(head);
+      if (c.isEof()) out.end();
+      else socket.pipe(out);
+      socket.resume();
+      return out;
+    },
+  };
+}
+
 function readDescriptor(fd: number, rest: () => Readable, c: Collected): ClientInput {
   const buffer = Buffer.allocUnsafe(READ_BYTES);
   /** A read is in the kernel (a blocking descriptor): its bytes must be taken before anyone else reads. */
@@ -115,8 +193,7 @@ function readDescriptor(fd: number, rest: () => Readable, c: Collected): ClientI
       if (!c.take(Buffer.from(buffer.subarray(0, bytes)))) loop();
     });
   };
-  if (isatty(fd)) c.resolveFirst(undefined);
-  else loop();
+  if (!isatty(fd)) loop();
   const stop = (): void => {
     stopped = true;
     clearTimeout(waiting);

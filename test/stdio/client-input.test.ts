@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +64,50 @@ input('from a descriptor, as a stream: what was read, then the rest from the str
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+
+const CLIENT_INPUT = new URL('../../src/stdio/client-input.js', import.meta.url).href;
+
+/** Runs `body` in a node process whose stdin is a pipe from this one; returns its exit code and stdout. */
+function child(body: string, feed: (stdin: NodeJS.WritableStream) => void): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const script = `import { readClientInput } from ${JSON.stringify(CLIENT_INPUT)};\n${body}`;
+    const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    proc.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+    proc.on('exit', (code) => { clearTimeout(timer); resolve({ code, out }); });
+    feed(proc.stdin);
+  });
+}
+
+input('from a pipe the client holds open and never writes to: the process can still exit (no read left on the thread pool)', async () => {
+  let held: NodeJS.WritableStream | undefined;
+  const { code } = await child(`readClientInput({ fd: 0, rest: () => process.stdin });
+setTimeout(() => process.exit(7), 200);`, (stdin) => { held = stdin; });
+  (held as unknown as { destroy?: () => void })?.destroy?.();
+  assert.is(code, 7, 'the process hung at exit (killed after 15 s)');
+});
+
+input('from a pipe: handed over, the descriptor is blocking again and a relay (cat) reads what comes after the bytes read', async () => {
+  const { code, out } = await child(`import { spawn } from 'node:child_process';
+const read = readClientInput({ fd: 0, rest: () => process.stdin });
+process.stdout.write('first=' + (await read.first).toString() + '\\n');
+const head = read.handOver();
+process.stdout.write('head=' + JSON.stringify(head?.toString()) + '\\n');
+const cat = spawn('cat', [], { stdio: [0, 'pipe', 'inherit'] });
+cat.stdout.on('data', (c) => process.stdout.write('cat=' + JSON.stringify(c.toString()) + '\\n'));
+cat.on('exit', (c) => process.exit(c ?? 9));`, (stdin) => {
+    stdin.write('{"first":true}\n{"sec');
+    setTimeout(() => stdin.end('ond":true}\n'), 500);
+  });
+  assert.is(code, 0, out);
+  const head = JSON.parse(/^head=(.*)$/m.exec(out)?.[1] ?? 'null') as string;
+  const cat = [...out.matchAll(/^cat=(.*)$/gm)].map((m) => JSON.parse(m[1] ?? '""') as string).join('');
+  assert.match(out, /^first=\{"first":true\}$/m);
+  assert.is(head + cat, '{"first":true}\n{"second":true}\n', 'bytes lost or doubled between this process and cat');
+  assert.ok(cat.length > 0, 'cat read nothing: the descriptor was not handed over');
 });
 
 input.run();
