@@ -351,11 +351,7 @@ export class EraGateway {
     if (!exchange) return;
     exchange.sink = undefined;
     exchange.settle();
-    if (slot.parked) {
-      this.#parked.delete(slot.parked.state);
-      clearTimeout(slot.parked.timer);
-      slot.parked = undefined;
-    }
+    this.#unpark(slot);
     slot.backend?.send(line({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: exchange.legacyId, reason } }));
     const timer = setTimeout(() => {
       if (slot.draining?.timer !== timer) return;
@@ -398,6 +394,10 @@ export class EraGateway {
     if (!exchange || msg.id !== exchange.legacyId) return;
     const sink = exchange.sink;
     slot.waiting = [];
+    // A server may answer while its input request is out: the requestState dies with the call,
+    // so a late retry cannot take over the sandbox's next request.
+    this.#unpark(slot);
+    slot.asked.clear();
     this.#release(slot);
     sink?.answer(line(modernResponse(exchange.method, msg, exchange.modernId, slot.server?.serverInfo)));
   }
@@ -471,11 +471,7 @@ export class EraGateway {
     if (pool?.slots.delete(slot)) this.#count--;
     clearTimeout(slot.idleTimer);
     if (slot.draining) clearTimeout(slot.draining.timer);
-    if (slot.parked) {
-      clearTimeout(slot.parked.timer);
-      this.#parked.delete(slot.parked.state);
-      slot.parked = undefined;
-    }
+    this.#unpark(slot);
     // A request waiting for a sandbox of this key may now get a new one.
     if (pool && pool.waiters.length > 0 && !this.#closing && pool.slots.size < this.#o.maxPerKey) {
       const waiter = pool.waiters.shift()!;
@@ -483,6 +479,14 @@ export class EraGateway {
     }
     // A key with nothing left is forgotten, so clients that come and go do not grow this map.
     if (pool && pool.slots.size === 0 && pool.waiters.length === 0 && pool.listeners.size === 0) this.#pools.delete(slot.key);
+  }
+
+  /** Forgets the requestState a sandbox is held for, if any: it can no longer be used. */
+  #unpark(slot: Slot): void {
+    if (!slot.parked) return;
+    clearTimeout(slot.parked.timer);
+    this.#parked.delete(slot.parked.state);
+    slot.parked = undefined;
   }
 
   async #stop(slot: Slot, reason: string): Promise<void> {

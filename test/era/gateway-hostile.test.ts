@@ -1,0 +1,98 @@
+// The era gateway against scripted legacy servers that do what a hostile or careless server
+// may: answer a call while its input request is out, flood requests and list changes.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { EraGateway, type LegacyHandlers, type ModernSink, type OpenLegacy } from '../../src/era/gateway.js';
+
+const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'c', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } };
+
+interface Scripted { sent: string[]; handlers: LegacyHandlers; closed: boolean }
+type Script = (msg: { id?: unknown; method?: string; params?: { name?: string } }, h: LegacyHandlers) => void;
+
+/** Opens in-process legacy servers that answer initialize and run `script` on every other message. */
+function scripted(script: Script, capabilities: Record<string, unknown> = { tools: { listChanged: true } }): { open: OpenLegacy; servers: Scripted[] } {
+  const servers: Scripted[] = [];
+  const open: OpenLegacy = async (handlers) => {
+    const server: Scripted = { sent: [], handlers, closed: false };
+    servers.push(server);
+    return {
+      send(text) {
+        server.sent.push(text);
+        const msg = JSON.parse(text) as Parameters<Script>[0];
+        setImmediate(() => {
+          if (msg.method === 'initialize') handlers.onMessage(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { protocolVersion: '2025-11-25', capabilities, serverInfo: { name: 's', version: '1' } } }));
+          else script(msg, handlers);
+        });
+      },
+      resume() {},
+      async close() { server.closed = true; },
+    };
+  };
+  return { open, servers };
+}
+
+interface Recorder extends ModernSink { lines: Array<{ id?: unknown; result?: Record<string, unknown>; error?: { code: number } }>; answered: Promise<{ id: unknown; result?: Record<string, unknown>; error?: { code: number; message: string } }> }
+
+function recorder(reading = true): Recorder {
+  const lines: Recorder['lines'] = [];
+  let done!: (value: never) => void;
+  const answered = new Promise<never>((resolve) => { done = resolve; });
+  return { lines, answered, notify: (line) => { lines.push(JSON.parse(line) as never); return reading; }, answer: (line) => { const m = JSON.parse(line) as never; lines.push(m); done(m); } };
+}
+
+const tick = (ms = 30): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const call = (id: number, name: string, extra: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { _meta: META, name, arguments: {}, ...extra } });
+
+const hostile = suite('EraGateway with hostile servers');
+
+hostile('a requestState whose call the server answered anyway is refused, and never takes over the next request', async () => {
+  // The server asks for input, then answers the call without waiting for it; later calls answer normally.
+  const { open, servers } = scripted((msg, h) => {
+    if (msg.method !== 'tools/call') return;
+    if (msg.params?.name === 'elicit') {
+      h.onMessage(JSON.stringify({ jsonrpc: '2.0', id: 'e1', method: 'elicitation/create', params: { message: 'q', requestedSchema: { type: 'object', properties: {} } } }));
+      setTimeout(() => h.onMessage(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [] } })), 10);
+    } else setTimeout(() => h.onMessage(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [{ type: 'text', text: String(msg.params?.name) }] } })), 100);
+  });
+  const g = new EraGateway({ open, maxPerKey: 1 });
+  try {
+    const first = recorder();
+    g.request(call(1, 'elicit'), 't', first);
+    const held = await first.answered;
+    assert.is(held.result?.resultType, 'input_required');
+    await tick(50);
+    const other = recorder();
+    g.request(call(2, 'other'), 't', other);
+    await tick();
+    const retry = recorder();
+    g.request(call(3, 'elicit', { requestState: held.result?.requestState, inputResponses: { 'input-1': { action: 'accept', content: {} } } }), 't', retry);
+    assert.is((await retry.answered).error?.code, -32602);
+    assert.equal((await other.answered).result?.content, [{ type: 'text', text: 'other' }]);
+    // The server never got an answer to an input request it had given up on.
+    assert.not.ok(servers[0]!.sent.some((l) => l.includes('"id":"e1"')));
+  } finally {
+    await g.close();
+  }
+});
+
+hostile('a retry of a state whose call was answered meanwhile gets an error, not a crash', async () => {
+  const { open } = scripted((msg, h) => {
+    if (msg.method !== 'tools/call') return;
+    h.onMessage(JSON.stringify({ jsonrpc: '2.0', id: 'e1', method: 'elicitation/create', params: { message: 'q', requestedSchema: { type: 'object', properties: {} } } }));
+    setTimeout(() => h.onMessage(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [] } })), 10);
+  });
+  const g = new EraGateway({ open });
+  try {
+    const first = recorder();
+    g.request(call(1, 'elicit'), 't', first);
+    const held = await first.answered;
+    await tick(50);
+    const retry = recorder();
+    g.request(call(2, 'elicit', { requestState: held.result?.requestState, inputResponses: {} }), 't', retry);
+    assert.is((await retry.answered).error?.code, -32602);
+  } finally {
+    await g.close();
+  }
+});
+
+hostile.run();
