@@ -133,6 +133,18 @@ export class EraGateway {
     return this.#count;
   }
 
+  /** Keys the gateway remembers (each with its sandboxes, waiting requests or listen streams). */
+  get keys(): number {
+    return this.#pools.size;
+  }
+
+  /** Requests waiting for a sandbox of their key. */
+  get waiting(): number {
+    let n = 0;
+    for (const pool of this.#pools.values()) n += pool.waiters.length;
+    return n;
+  }
+
   /** Requests not answered yet (those answered with input_required, and listen streams, are not counted). */
   get inFlight(): number {
     return this.#active;
@@ -175,7 +187,8 @@ export class EraGateway {
     const exchange: Exchange = { method: msg.method, modernId: msg.id, legacyId: `mcp-lok-${++this.#next}`, sink, meta, progressToken: progressTokenOf(msg), subject: requestSubject(msg), settle };
     let cancelled = false;
     let slotOf: Slot | undefined;
-    void this.#acquire(key, meta).then((slot) => {
+    let unwait: (() => void) | undefined;
+    void this.#acquire(key, meta, (remove) => { unwait = remove; }).then((slot) => {
       if (cancelled) return this.#release(slot);
       slotOf = slot;
       slot.exchange = exchange;
@@ -185,6 +198,8 @@ export class EraGateway {
     });
     return () => {
       cancelled = true;
+      // A request still waiting for a sandbox stops waiting: cancelled waiters would pile up.
+      unwait?.();
       if (slotOf?.exchange === exchange && exchange.sink === sink) this.#cancel(slotOf, 'the client went away');
     };
   }
@@ -199,6 +214,7 @@ export class EraGateway {
         listener.sink.answer(line(listenClosed(listener.id)));
       }
     }
+    for (const key of [...this.#pools.keys()]) this.#prune(key);
   }
 
   /** Stops every sandbox and ends every stream; requests still waiting get an error. */
@@ -236,6 +252,7 @@ export class EraGateway {
     return () => {
       gone = true;
       if (listener) this.#pools.get(key)?.listeners.delete(listener);
+      this.#prune(key);
     };
   }
 
@@ -278,8 +295,11 @@ export class EraGateway {
     return pool;
   }
 
-  /** Returns an initialized sandbox of `key` for one request: an idle one, a new one, or the next one released. */
-  async #acquire(key: string, meta: RequestMeta): Promise<Slot> {
+  /**
+   * Returns an initialized sandbox of `key` for one request: an idle one, a new one, or the
+   * next one released; `onWait` gets what removes the request from the queue when it waits.
+   */
+  async #acquire(key: string, meta: RequestMeta, onWait?: (remove: () => void) => void): Promise<Slot> {
     const pool = this.#pool(key, meta);
     for (const slot of pool.slots) {
       if (!slot.busy && !slot.ended && slot.server !== undefined) {
@@ -296,10 +316,19 @@ export class EraGateway {
         void this.#stop(idle, 'room for another client');
         return this.#create(key, pool);
       }
-      if (pool.slots.size === 0) throw new Error(`too many sandboxes at once (at most ${this.#o.maxSandboxes}); try again later`);
+      if (pool.slots.size === 0) {
+        this.#prune(key);
+        throw new Error(`too many sandboxes at once (at most ${this.#o.maxSandboxes}); try again later`);
+      }
     }
     return new Promise<Slot>((resolve, reject) => {
-      pool.waiters.push((slot) => (slot instanceof Error ? reject(slot) : resolve(slot)));
+      const waiter = (slot: Slot | Error): void => (slot instanceof Error ? reject(slot) : resolve(slot));
+      pool.waiters.push(waiter);
+      onWait?.(() => {
+        const at = pool.waiters.indexOf(waiter);
+        if (at !== -1) pool.waiters.splice(at, 1);
+        this.#prune(key);
+      });
     });
   }
 
@@ -477,8 +506,13 @@ export class EraGateway {
       const waiter = pool.waiters.shift()!;
       void this.#create(slot.key, pool).then(waiter, (error: Error) => waiter(error));
     }
-    // A key with nothing left is forgotten, so clients that come and go do not grow this map.
-    if (pool && pool.slots.size === 0 && pool.waiters.length === 0 && pool.listeners.size === 0) this.#pools.delete(slot.key);
+    this.#prune(slot.key);
+  }
+
+  /** Forgets a key with no sandbox, waiting request or listen stream left, so clients that come and go do not grow memory. */
+  #prune(key: string): void {
+    const pool = this.#pools.get(key);
+    if (pool && pool.slots.size === 0 && pool.waiters.length === 0 && pool.listeners.size === 0) this.#pools.delete(key);
   }
 
   /** Forgets the requestState a sandbox is held for, if any: it can no longer be used. */

@@ -95,4 +95,61 @@ hostile('a retry of a state whose call was answered meanwhile gets an error, not
   }
 });
 
+const slowServer: Script = (msg, h) => {
+  if (msg.method === 'tools/call') setTimeout(() => h.onMessage(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [] } })), 200);
+};
+const metaOf = (name: string) => ({ ...META, 'io.modelcontextprotocol/clientInfo': { name, version: '1' } });
+
+hostile('a request refused for want of room leaves no key behind (clients that vary their info do not grow memory)', async () => {
+  const { open } = scripted(slowServer);
+  const g = new EraGateway({ open, maxSandboxes: 1 });
+  try {
+    const busy = recorder();
+    g.request(call(1, 'slow'), 't', busy);
+    await tick();
+    for (let i = 0; i < 20; i++) {
+      const refused = recorder();
+      g.request({ jsonrpc: '2.0', id: i, method: 'tools/list', params: { _meta: metaOf(`c${i}`) } }, 't', refused);
+      assert.is((await refused.answered).error?.code, -32603);
+      const discover = recorder();
+      g.request({ jsonrpc: '2.0', id: i, method: 'server/discover', params: { _meta: metaOf(`d${i}`) } }, 't', discover);
+      assert.is((await discover.answered).error?.code, -32603);
+    }
+    assert.is(g.keys, 1);
+  } finally {
+    await g.close();
+  }
+});
+
+hostile('a listen stream that ends forgets its key once the key has no sandbox left', async () => {
+  const { open } = scripted(slowServer);
+  const g = new EraGateway({ open, idleMs: 50 });
+  try {
+    for (let i = 0; i < 5; i++) {
+      const stream = recorder();
+      const stop = g.request({ jsonrpc: '2.0', id: 's', method: 'subscriptions/listen', params: { _meta: metaOf(`l${i}`), notifications: { toolsListChanged: true } } }, 't', stream);
+      while (stream.lines.length === 0) await tick(10);
+      while (g.sandboxes > 0) await tick(10);
+      stop();
+    }
+    assert.is(g.keys, 0);
+  } finally {
+    await g.close();
+  }
+});
+
+hostile('a request cancelled while it waits for a sandbox stops waiting', async () => {
+  const { open } = scripted(slowServer);
+  const g = new EraGateway({ open, maxPerKey: 1 });
+  try {
+    const busy = recorder();
+    g.request(call(1, 'slow'), 't', busy);
+    for (let i = 0; i < 50; i++) g.request(call(100 + i, 'slow'), 't', recorder())();
+    assert.is(g.waiting, 0);
+    await busy.answered;
+  } finally {
+    await g.close();
+  }
+});
+
 hostile.run();
