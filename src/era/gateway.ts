@@ -53,6 +53,8 @@ export interface GatewayOptions {
 const INIT_ID = 'mcp-lok-initialize';
 /** A server that has not answered initialize this long after its sandbox started is stopped. */
 const INIT_TIMEOUT_MS = 60_000;
+/** Server-to-client requests a sandbox may have out to its client at once; more are answered with an error. */
+const MAX_INPUT_REQUESTS = 16;
 const DEFAULTS = { maxPerKey: 4, maxSandboxes: 32, idleMs: 5 * 60_000, inputTimeoutMs: 10 * 60_000, drainMs: 2000 };
 
 interface Exchange {
@@ -96,7 +98,8 @@ interface Slot {
   initialized: ((msg: Message) => void) | undefined;
 }
 
-interface Listener { id: Id; methods: Set<string>; sink: ModernSink }
+/** A listen stream; while its client does not read, list changes are held, the last of each kind (each says only "this list changed"). */
+interface Listener { id: Id; methods: Set<string>; sink: ModernSink; blocked: boolean; held: Map<string, string> }
 
 interface Pool { meta: RequestMeta; slots: Set<Slot>; waiters: Array<(slot: Slot | Error) => void>; server: ServerIdentity | undefined; listeners: Set<Listener> }
 
@@ -245,9 +248,9 @@ export class EraGateway {
     void this.#identity(key, meta).then((server) => {
       if (gone) return;
       const honoured = honouredFilter(msg, server.capabilities);
-      listener = { id: msg.id, methods: listenMethods(honoured), sink };
+      listener = { id: msg.id, methods: listenMethods(honoured), sink, blocked: false, held: new Map() };
       this.#pool(key, meta).listeners.add(listener);
-      sink.notify(line(listenAcknowledgment(msg.id, honoured)), () => {});
+      this.#tell(listener, line(listenAcknowledgment(msg.id, honoured)));
     }, (error: Error) => sink.answer(line(errorResponse(msg.id, { code: INTERNAL_ERROR, message: error.message }))));
     return () => {
       gone = true;
@@ -438,6 +441,9 @@ export class EraGateway {
       const error: RpcError = { code: -32601, message: `${msg.method} cannot reach the client: ${exchange ? `it did not declare the capability, or ${exchange.method} cannot ask for input` : 'no request of its is in flight'}` };
       return slot.backend?.send(line(errorResponse(msg.id, error)));
     }
+    if (slot.waiting.length + slot.asked.size >= MAX_INPUT_REQUESTS) {
+      return slot.backend?.send(line(errorResponse(msg.id, { code: INTERNAL_ERROR, message: `too many requests to the client at once (at most ${MAX_INPUT_REQUESTS})` })));
+    }
     slot.waiting.push({ id: msg.id, method: msg.method, params: msg.params });
     if (exchange.sink && !slot.parked) this.#park(slot);
   }
@@ -481,8 +487,29 @@ export class EraGateway {
     }
     const pool = this.#pools.get(slot.key);
     // List changes go to the listen streams of the same key only; they are few, so none of them holds the server.
-    if (pool) for (const listener of pool.listeners) if (listener.methods.has(msg.method)) listener.sink.notify(line(tagNotification(msg, listener.id)), () => {});
+    if (pool) {
+      for (const listener of pool.listeners) {
+        if (!listener.methods.has(msg.method)) continue;
+        const text = line(tagNotification(msg, listener.id));
+        if (listener.blocked) listener.held.set(msg.method, text);
+        else this.#tell(listener, text);
+      }
+    }
     return true;
+  }
+
+  /** Writes to a listen stream; when its client stops reading, later list changes wait in `held` (one per kind) until it reads. */
+  #tell(listener: Listener, text: string): void {
+    const resume = (): void => {
+      if (!listener.blocked) return;
+      listener.blocked = false;
+      for (const [method, next] of listener.held) {
+        if (listener.blocked) return;
+        listener.held.delete(method);
+        this.#tell(listener, next);
+      }
+    };
+    if (!listener.sink.notify(text, resume)) listener.blocked = true;
   }
 
   #onEnd(slot: Slot, message: string): void {

@@ -152,4 +152,53 @@ hostile('a request cancelled while it waits for a sandbox stops waiting', async 
   }
 });
 
+const elicit = (id: number) => JSON.stringify({ jsonrpc: '2.0', id: `e${id}`, method: 'elicitation/create', params: { message: 'q', requestedSchema: { type: 'object', properties: {} } } });
+
+hostile('a server that floods input requests gets errors past a small number held for the client', async () => {
+  const { open, servers } = scripted((msg, h) => {
+    if (msg.method === 'tools/call') for (let i = 0; i < 500; i++) h.onMessage(elicit(i));
+  });
+  const g = new EraGateway({ open });
+  try {
+    const first = recorder();
+    g.request(call(1, 'elicit'), 't', first);
+    const held = await first.answered;
+    const retry = recorder();
+    g.request(call(2, 'elicit', { requestState: held.result?.requestState, inputResponses: {} }), 't', retry);
+    const again = await retry.answered;
+    const asked = Object.keys((again.result?.inputRequests ?? {}) as object).length;
+    assert.ok(asked <= 16, `${asked} input requests held`);
+    assert.ok(servers[0]!.sent.filter((l) => l.includes('"error"')).length >= 500 - 16);
+  } finally {
+    await g.close();
+  }
+});
+
+hostile('list changes to a listen stream that is not read are held back, one of each kind, until it reads', async () => {
+  let handlers: LegacyHandlers | undefined;
+  const { open } = scripted((msg, h) => {
+    handlers = h;
+    if (msg.method === 'tools/call') h.onMessage(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [] } }));
+  }, { tools: { listChanged: true }, prompts: { listChanged: true } });
+  const g = new EraGateway({ open });
+  try {
+    const lines: unknown[] = [];
+    let resume: (() => void) | undefined;
+    let reading = false;
+    const stream: ModernSink = { notify: (text, r) => { lines.push(JSON.parse(text)); resume = r; return reading; }, answer: () => {} };
+    g.request({ jsonrpc: '2.0', id: 's', method: 'subscriptions/listen', params: { _meta: META, notifications: { toolsListChanged: true, promptsListChanged: true } } }, 't', stream);
+    while (lines.length === 0) await tick(10);
+    const done = recorder();
+    g.request(call(1, 'x'), 't', done);
+    await done.answered;
+    for (let i = 0; i < 1000; i++) handlers!.onMessage(JSON.stringify({ jsonrpc: '2.0', method: i % 2 ? 'notifications/tools/list_changed' : 'notifications/prompts/list_changed' }));
+    assert.is(lines.length, 1, 'only the acknowledgment while the client does not read');
+    reading = true;
+    resume!();
+    assert.equal(lines.slice(1).map((l) => (l as { method: string }).method).sort(), ['notifications/prompts/list_changed', 'notifications/tools/list_changed']);
+  } finally {
+    await g.close();
+  }
+});
+
 hostile.run();
