@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   canAskInput, discoverResult, errorResponse, honouredFilter, inputRequiredResult, INTERNAL_ERROR, INVALID_PARAMS, legacyInitialize,
-  legacyRequest, listenAcknowledgment, listenClosed, listenMethods, modernResponse, readInitializeResult, readRequestMeta, readRetry,
+  legacyRequest, listenAcknowledgment, MAX_DEPTH, nestsDeeper, listenClosed, listenMethods, modernResponse, readInitializeResult, readRequestMeta, readRetry,
   requestSubject, sandboxKey, tagNotification, type Id, type Json, type Message, type RequestMeta, type RpcError, type ServerIdentity,
 } from './translate.js';
 
@@ -158,6 +158,10 @@ export class EraGateway {
    * the client goes away before the answer (the legacy request is then cancelled).
    */
   request(msg: Message & { id: Id; method: string }, credential: string, client: ModernSink): () => void {
+    if (nestsDeeper(msg, MAX_DEPTH)) {
+      client.answer(line(errorResponse(msg.id, { code: INVALID_PARAMS, message: `Invalid params: the request nests deeper than ${MAX_DEPTH} levels` })));
+      return () => {};
+    }
     const meta = readRequestMeta(msg);
     if (msg.method === 'subscriptions/listen' || 'error' in meta || this.#closing) return this.#serve(msg, credential, meta, client);
     this.#active++;
@@ -405,6 +409,15 @@ export class EraGateway {
       return true;
     }
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return true;
+    if (nestsDeeper(msg, MAX_DEPTH)) {
+      // Serializing it again would overflow the stack: a response becomes an error, a request is refused, a notification dropped.
+      this.#o.log(`sandbox ${slot.id}: refused a message nested deeper than ${MAX_DEPTH} levels`);
+      const tooDeep: RpcError = { code: INTERNAL_ERROR, message: `the server sent a message nested deeper than ${MAX_DEPTH} levels` };
+      const id = typeof msg.id === 'string' || typeof msg.id === 'number' ? msg.id : undefined;
+      if (typeof msg.method !== 'string') msg = { jsonrpc: '2.0', id, error: tooDeep };
+      else if (id !== undefined) { slot.backend?.send(line(errorResponse(id, tooDeep))); return true; }
+      else return true;
+    }
     if (typeof msg.method !== 'string') this.#onResponse(slot, msg);
     else if ('id' in msg && (typeof msg.id === 'string' || typeof msg.id === 'number')) this.#onServerRequest(slot, msg as Message & { id: Id; method: string });
     else return this.#onNotification(slot, msg as Message & { method: string });

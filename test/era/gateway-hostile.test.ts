@@ -201,4 +201,74 @@ hostile('list changes to a listen stream that is not read are held back, one of 
   }
 });
 
+const deep = (levels: number): unknown => JSON.parse(`${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`);
+
+/** Runs `body`, returning every error thrown past the gateway (uncaught, or an unhandled rejection), which would end a bridge or a shim. */
+async function escaped(body: () => Promise<void>): Promise<unknown[]> {
+  const errors: unknown[] = [];
+  const trap = (error: unknown): void => { errors.push(error); };
+  process.on('unhandledRejection', trap);
+  process.on('uncaughtException', trap);
+  try {
+    await body();
+    await tick(50);
+  } finally {
+    process.off('unhandledRejection', trap);
+    process.off('uncaughtException', trap);
+  }
+  return errors;
+}
+
+hostile('a client request nested too deep to serialize is answered with an error, and the gateway goes on', async () => {
+  const { open } = scripted((msg, h) => {
+    if (msg.method === 'tools/call' || msg.method === 'tools/list') h.onMessage(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [], tools: [] } }));
+  });
+  const g = new EraGateway({ open, maxPerKey: 1 });
+  try {
+    const errors = await escaped(async () => {
+      for (const request of [call(1, 'x', { arguments: deep(100_000) }), { jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: { ...META, 'io.modelcontextprotocol/clientInfo': deep(100_000) } } }]) {
+        const answer = recorder();
+        let thrown: unknown;
+        try { g.request(request, 't', answer); } catch (error) { thrown = error; }
+        assert.is(thrown, undefined);
+        assert.is((await answer.answered).error?.code, -32602);
+      }
+      const next = recorder();
+      g.request(call(3, 'x'), 't', next);
+      assert.equal((await next.answered).result?.content, []);
+    });
+    assert.equal(errors.map(String), []);
+    assert.is(g.inFlight, 0);
+  } finally {
+    await g.close();
+  }
+});
+
+hostile('a server message nested too deep to serialize is not passed on: its call gets an error, and the gateway goes on', async () => {
+  let calls = 0;
+  const { open } = scripted((msg, h) => {
+    if (msg.method !== 'tools/call') return;
+    const huge = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+    if (++calls === 1) {
+      h.onMessage(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"p","progress":1,"x":${huge}}}`);
+      h.onMessage(`{"jsonrpc":"2.0","id":"e1","method":"elicitation/create","params":{"message":"q","x":${huge}}}`);
+      h.onMessage(`{"jsonrpc":"2.0","id":${JSON.stringify(msg.id)},"result":{"content":[],"x":${huge}}}`);
+    } else h.onMessage(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [] } }));
+  });
+  const g = new EraGateway({ open, maxPerKey: 1 });
+  try {
+    const errors = await escaped(async () => {
+      const first = recorder();
+      g.request(call(1, 'x', { _meta: { ...META, progressToken: 'p' } }), 't', first);
+      assert.is((await first.answered).error?.code, -32603);
+      const next = recorder();
+      g.request(call(2, 'x'), 't', next);
+      assert.equal((await next.answered).result?.content, []);
+    });
+    assert.equal(errors.map(String), []);
+  } finally {
+    await g.close();
+  }
+});
+
 hostile.run();
