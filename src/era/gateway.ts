@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   canAskInput, discoverResult, errorResponse, honouredFilter, inputRequiredResult, INTERNAL_ERROR, INVALID_PARAMS, legacyInitialize,
-  legacyRequest, listenAcknowledgment, listenClosed, listenMethods, modernResponse, readInitializeResult, readRequestMeta, readRetry,
+  legacyRequest, listenAcknowledgment, MAX_DEPTH, nestsDeeper, listenClosed, listenMethods, modernResponse, readInitializeResult, readRequestMeta, readRetry,
   requestSubject, sandboxKey, tagNotification, type Id, type Json, type Message, type RequestMeta, type RpcError, type ServerIdentity,
 } from './translate.js';
 
@@ -53,6 +53,8 @@ export interface GatewayOptions {
 const INIT_ID = 'mcp-lok-initialize';
 /** A server that has not answered initialize this long after its sandbox started is stopped. */
 const INIT_TIMEOUT_MS = 60_000;
+/** Server-to-client requests a sandbox may have out to its client at once; more are answered with an error. */
+const MAX_INPUT_REQUESTS = 16;
 const DEFAULTS = { maxPerKey: 4, maxSandboxes: 32, idleMs: 5 * 60_000, inputTimeoutMs: 10 * 60_000, drainMs: 2000 };
 
 interface Exchange {
@@ -96,7 +98,8 @@ interface Slot {
   initialized: ((msg: Message) => void) | undefined;
 }
 
-interface Listener { id: Id; methods: Set<string>; sink: ModernSink }
+/** A listen stream; while its client does not read, list changes are held, the last of each kind (each says only "this list changed"). */
+interface Listener { id: Id; methods: Set<string>; sink: ModernSink; blocked: boolean; held: Map<string, string> }
 
 interface Pool { meta: RequestMeta; slots: Set<Slot>; waiters: Array<(slot: Slot | Error) => void>; server: ServerIdentity | undefined; listeners: Set<Listener> }
 
@@ -133,6 +136,18 @@ export class EraGateway {
     return this.#count;
   }
 
+  /** Keys the gateway remembers (each with its sandboxes, waiting requests or listen streams). */
+  get keys(): number {
+    return this.#pools.size;
+  }
+
+  /** Requests waiting for a sandbox of their key. */
+  get waiting(): number {
+    let n = 0;
+    for (const pool of this.#pools.values()) n += pool.waiters.length;
+    return n;
+  }
+
   /** Requests not answered yet (those answered with input_required, and listen streams, are not counted). */
   get inFlight(): number {
     return this.#active;
@@ -143,6 +158,10 @@ export class EraGateway {
    * the client goes away before the answer (the legacy request is then cancelled).
    */
   request(msg: Message & { id: Id; method: string }, credential: string, client: ModernSink): () => void {
+    if (nestsDeeper(msg, MAX_DEPTH)) {
+      client.answer(line(errorResponse(msg.id, { code: INVALID_PARAMS, message: `Invalid params: the request nests deeper than ${MAX_DEPTH} levels` })));
+      return () => {};
+    }
     const meta = readRequestMeta(msg);
     if (msg.method === 'subscriptions/listen' || 'error' in meta || this.#closing) return this.#serve(msg, credential, meta, client);
     this.#active++;
@@ -175,7 +194,8 @@ export class EraGateway {
     const exchange: Exchange = { method: msg.method, modernId: msg.id, legacyId: `mcp-lok-${++this.#next}`, sink, meta, progressToken: progressTokenOf(msg), subject: requestSubject(msg), settle };
     let cancelled = false;
     let slotOf: Slot | undefined;
-    void this.#acquire(key, meta).then((slot) => {
+    let unwait: (() => void) | undefined;
+    void this.#acquire(key, meta, (remove) => { unwait = remove; }).then((slot) => {
       if (cancelled) return this.#release(slot);
       slotOf = slot;
       slot.exchange = exchange;
@@ -185,6 +205,8 @@ export class EraGateway {
     });
     return () => {
       cancelled = true;
+      // A request still waiting for a sandbox stops waiting: cancelled waiters would pile up.
+      unwait?.();
       if (slotOf?.exchange === exchange && exchange.sink === sink) this.#cancel(slotOf, 'the client went away');
     };
   }
@@ -199,6 +221,7 @@ export class EraGateway {
         listener.sink.answer(line(listenClosed(listener.id)));
       }
     }
+    for (const key of [...this.#pools.keys()]) this.#prune(key);
   }
 
   /** Stops every sandbox and ends every stream; requests still waiting get an error. */
@@ -229,13 +252,14 @@ export class EraGateway {
     void this.#identity(key, meta).then((server) => {
       if (gone) return;
       const honoured = honouredFilter(msg, server.capabilities);
-      listener = { id: msg.id, methods: listenMethods(honoured), sink };
+      listener = { id: msg.id, methods: listenMethods(honoured), sink, blocked: false, held: new Map() };
       this.#pool(key, meta).listeners.add(listener);
-      sink.notify(line(listenAcknowledgment(msg.id, honoured)), () => {});
+      this.#tell(listener, line(listenAcknowledgment(msg.id, honoured)));
     }, (error: Error) => sink.answer(line(errorResponse(msg.id, { code: INTERNAL_ERROR, message: error.message }))));
     return () => {
       gone = true;
       if (listener) this.#pools.get(key)?.listeners.delete(listener);
+      this.#prune(key);
     };
   }
 
@@ -278,8 +302,11 @@ export class EraGateway {
     return pool;
   }
 
-  /** Returns an initialized sandbox of `key` for one request: an idle one, a new one, or the next one released. */
-  async #acquire(key: string, meta: RequestMeta): Promise<Slot> {
+  /**
+   * Returns an initialized sandbox of `key` for one request: an idle one, a new one, or the
+   * next one released; `onWait` gets what removes the request from the queue when it waits.
+   */
+  async #acquire(key: string, meta: RequestMeta, onWait?: (remove: () => void) => void): Promise<Slot> {
     const pool = this.#pool(key, meta);
     for (const slot of pool.slots) {
       if (!slot.busy && !slot.ended && slot.server !== undefined) {
@@ -296,10 +323,19 @@ export class EraGateway {
         void this.#stop(idle, 'room for another client');
         return this.#create(key, pool);
       }
-      if (pool.slots.size === 0) throw new Error(`too many sandboxes at once (at most ${this.#o.maxSandboxes}); try again later`);
+      if (pool.slots.size === 0) {
+        this.#prune(key);
+        throw new Error(`too many sandboxes at once (at most ${this.#o.maxSandboxes}); try again later`);
+      }
     }
     return new Promise<Slot>((resolve, reject) => {
-      pool.waiters.push((slot) => (slot instanceof Error ? reject(slot) : resolve(slot)));
+      const waiter = (slot: Slot | Error): void => (slot instanceof Error ? reject(slot) : resolve(slot));
+      pool.waiters.push(waiter);
+      onWait?.(() => {
+        const at = pool.waiters.indexOf(waiter);
+        if (at !== -1) pool.waiters.splice(at, 1);
+        this.#prune(key);
+      });
     });
   }
 
@@ -351,11 +387,7 @@ export class EraGateway {
     if (!exchange) return;
     exchange.sink = undefined;
     exchange.settle();
-    if (slot.parked) {
-      this.#parked.delete(slot.parked.state);
-      clearTimeout(slot.parked.timer);
-      slot.parked = undefined;
-    }
+    this.#unpark(slot);
     slot.backend?.send(line({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: exchange.legacyId, reason } }));
     const timer = setTimeout(() => {
       if (slot.draining?.timer !== timer) return;
@@ -377,6 +409,15 @@ export class EraGateway {
       return true;
     }
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return true;
+    if (nestsDeeper(msg, MAX_DEPTH)) {
+      // Serializing it again would overflow the stack: a response becomes an error, a request is refused, a notification dropped.
+      this.#o.log(`sandbox ${slot.id}: refused a message nested deeper than ${MAX_DEPTH} levels`);
+      const tooDeep: RpcError = { code: INTERNAL_ERROR, message: `the server sent a message nested deeper than ${MAX_DEPTH} levels` };
+      const id = typeof msg.id === 'string' || typeof msg.id === 'number' ? msg.id : undefined;
+      if (typeof msg.method !== 'string') msg = { jsonrpc: '2.0', id, error: tooDeep };
+      else if (id !== undefined) { slot.backend?.send(line(errorResponse(id, tooDeep))); return true; }
+      else return true;
+    }
     if (typeof msg.method !== 'string') this.#onResponse(slot, msg);
     else if ('id' in msg && (typeof msg.id === 'string' || typeof msg.id === 'number')) this.#onServerRequest(slot, msg as Message & { id: Id; method: string });
     else return this.#onNotification(slot, msg as Message & { method: string });
@@ -398,6 +439,10 @@ export class EraGateway {
     if (!exchange || msg.id !== exchange.legacyId) return;
     const sink = exchange.sink;
     slot.waiting = [];
+    // A server may answer while its input request is out: the requestState dies with the call,
+    // so a late retry cannot take over the sandbox's next request.
+    this.#unpark(slot);
+    slot.asked.clear();
     this.#release(slot);
     sink?.answer(line(modernResponse(exchange.method, msg, exchange.modernId, slot.server?.serverInfo)));
   }
@@ -408,6 +453,9 @@ export class EraGateway {
     if (!exchange || !canAskInput(exchange.method, msg.method, exchange.meta.capabilities)) {
       const error: RpcError = { code: -32601, message: `${msg.method} cannot reach the client: ${exchange ? `it did not declare the capability, or ${exchange.method} cannot ask for input` : 'no request of its is in flight'}` };
       return slot.backend?.send(line(errorResponse(msg.id, error)));
+    }
+    if (slot.waiting.length + slot.asked.size >= MAX_INPUT_REQUESTS) {
+      return slot.backend?.send(line(errorResponse(msg.id, { code: INTERNAL_ERROR, message: `too many requests to the client at once (at most ${MAX_INPUT_REQUESTS})` })));
     }
     slot.waiting.push({ id: msg.id, method: msg.method, params: msg.params });
     if (exchange.sink && !slot.parked) this.#park(slot);
@@ -452,8 +500,29 @@ export class EraGateway {
     }
     const pool = this.#pools.get(slot.key);
     // List changes go to the listen streams of the same key only; they are few, so none of them holds the server.
-    if (pool) for (const listener of pool.listeners) if (listener.methods.has(msg.method)) listener.sink.notify(line(tagNotification(msg, listener.id)), () => {});
+    if (pool) {
+      for (const listener of pool.listeners) {
+        if (!listener.methods.has(msg.method)) continue;
+        const text = line(tagNotification(msg, listener.id));
+        if (listener.blocked) listener.held.set(msg.method, text);
+        else this.#tell(listener, text);
+      }
+    }
     return true;
+  }
+
+  /** Writes to a listen stream; when its client stops reading, later list changes wait in `held` (one per kind) until it reads. */
+  #tell(listener: Listener, text: string): void {
+    const resume = (): void => {
+      if (!listener.blocked) return;
+      listener.blocked = false;
+      for (const [method, next] of listener.held) {
+        if (listener.blocked) return;
+        listener.held.delete(method);
+        this.#tell(listener, next);
+      }
+    };
+    if (!listener.sink.notify(text, resume)) listener.blocked = true;
   }
 
   #onEnd(slot: Slot, message: string): void {
@@ -471,18 +540,27 @@ export class EraGateway {
     if (pool?.slots.delete(slot)) this.#count--;
     clearTimeout(slot.idleTimer);
     if (slot.draining) clearTimeout(slot.draining.timer);
-    if (slot.parked) {
-      clearTimeout(slot.parked.timer);
-      this.#parked.delete(slot.parked.state);
-      slot.parked = undefined;
-    }
+    this.#unpark(slot);
     // A request waiting for a sandbox of this key may now get a new one.
     if (pool && pool.waiters.length > 0 && !this.#closing && pool.slots.size < this.#o.maxPerKey) {
       const waiter = pool.waiters.shift()!;
       void this.#create(slot.key, pool).then(waiter, (error: Error) => waiter(error));
     }
-    // A key with nothing left is forgotten, so clients that come and go do not grow this map.
-    if (pool && pool.slots.size === 0 && pool.waiters.length === 0 && pool.listeners.size === 0) this.#pools.delete(slot.key);
+    this.#prune(slot.key);
+  }
+
+  /** Forgets a key with no sandbox, waiting request or listen stream left, so clients that come and go do not grow memory. */
+  #prune(key: string): void {
+    const pool = this.#pools.get(key);
+    if (pool && pool.slots.size === 0 && pool.waiters.length === 0 && pool.listeners.size === 0) this.#pools.delete(key);
+  }
+
+  /** Forgets the requestState a sandbox is held for, if any: it can no longer be used. */
+  #unpark(slot: Slot): void {
+    if (!slot.parked) return;
+    clearTimeout(slot.parked.timer);
+    this.#parked.delete(slot.parked.state);
+    slot.parked = undefined;
   }
 
   async #stop(slot: Slot, reason: string): Promise<void> {

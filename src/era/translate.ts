@@ -82,6 +82,21 @@ export function readRequestMeta(msg: Message): RequestMeta | { error: RpcError }
   return { protocolVersion: version, clientInfo: isObject(info) ? info : undefined, capabilities: isObject(caps) ? caps : {}, logLevel: typeof level === 'string' ? level : undefined };
 }
 
+/** Messages nested deeper than this are refused: serializing them again would overflow the stack. */
+export const MAX_DEPTH = 256;
+
+/** Returns true when `value` has more than `max` levels of objects and arrays (walked without recursion). */
+export function nestsDeeper(value: unknown, max: number): boolean {
+  const stack: Array<[value: unknown, depth: number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** Canonical JSON: object keys sorted, so equal values give equal text. */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;

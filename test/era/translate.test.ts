@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   answerStatus, canAskInput, checkRequestHeaders, decodeHeaderValue, discoverResult, honouredFilter, isModernMessage, isModernVersion, legacyInitialize, legacyRequest, listenAcknowledgment,
-  modernResponse, readInitializeResult, readRequestMeta, readRetry, requestSubject, sandboxKey, tagNotification, type RequestMeta,
+  modernResponse, nestsDeeper, readInitializeResult, readRequestMeta, readRetry, requestSubject, sandboxKey, tagNotification, type RequestMeta,
 } from '../../src/era/translate.js';
 
 const V = 'io.modelcontextprotocol/protocolVersion';
@@ -186,3 +186,19 @@ headers('gives 400 for version and header errors, 404 for an unknown method, 200
 });
 
 headers.run();
+
+const depth = suite('nestsDeeper');
+for (const [title, value, max, deeper] of [
+  ['a scalar', 1, 0, false],
+  ['an empty object at its limit', {}, 1, false],
+  ['an object past its limit', { a: {} }, 1, true],
+  ['arrays count as levels', [[[1]]], 3, false],
+  ['arrays past the limit', [[[[]]]], 3, true],
+  ['a wide flat object', Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i])), 1, false],
+  ['100 000 levels, without overflowing the stack', JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`), 256, true],
+] as const) {
+  depth(`${title}: ${deeper ? 'deeper' : 'not deeper'} than ${max}`, () => assert.is(nestsDeeper(value, max), deeper));
+}
+
+depth.run();
+

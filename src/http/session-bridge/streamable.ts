@@ -89,7 +89,7 @@ class StreamableSession implements BridgeSession, BackendHandlers {
       this.route(line, msg);
       return;
     }
-    const key = JSON.stringify(msg.id);
+    const key = idKey(msg.id);
     const ex = key === undefined ? undefined : this.pending.get(key);
     if (ex === undefined) return;
     this.pending.delete(key!);
@@ -99,7 +99,8 @@ class StreamableSession implements BridgeSession, BackendHandlers {
   /** Sends a notification or server-to-client request where the client will read it. */
   private route(line: string, msg: ServerMessage): void {
     if (msg.method === 'notifications/progress' && msg.params?.progressToken !== undefined) {
-      const ex = this.progress.get(JSON.stringify(msg.params.progressToken));
+      const token = idKey(msg.params.progressToken);
+      const ex = token === undefined ? undefined : this.progress.get(token);
       if (ex?.sse) return this.push(ex, line);
     }
     if (this.getStream !== undefined) {
@@ -167,7 +168,8 @@ class StreamableSession implements BridgeSession, BackendHandlers {
       if (this.pending.has(key) || keys.includes(key)) return `Invalid Request: request id ${key} is already in use`;
       keys.push(key);
       const token = msg.params?._meta?.progressToken;
-      if (token !== undefined) (progressKeys ??= []).push(JSON.stringify(token));
+      const tokenKey = idKey(token);
+      if (tokenKey !== undefined) (progressKeys ??= []).push(tokenKey);
     }
     const ex: Exchange = { res, keys, progressKeys, json, sse, born: this.core.tick, remaining: keys.length, streaming: false, collected: undefined, done: false };
     for (const k of keys) this.pending.set(k, ex);
@@ -277,6 +279,14 @@ function findSession(core: BridgeCore, req: IncomingMessage, res: ServerResponse
     return undefined;
   }
   return session;
+}
+
+/**
+ * The key of a JSON-RPC id or progress token (a string or a number); undefined for anything
+ * else, which matches nothing (and a server's deeply nested one would overflow JSON.stringify).
+ */
+function idKey(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' ? JSON.stringify(value) : undefined;
 }
 
 async function openSession(core: BridgeCore, res: ServerResponse): Promise<StreamableSession | undefined> {
