@@ -422,7 +422,14 @@ async function runModernStdio(ctx: Context, plan: ServerPlan, stdin: Readable): 
       out(formatJsonRpcError(-32700, 'Parse error: Invalid JSON'));
       return;
     }
-    if (typeof msg !== 'object' || msg === null || typeof msg.method !== 'string') return;
+    // Not a request, or a request with an id nobody could be answered under: the client hears so instead of waiting.
+    const invalid = typeof msg !== 'object' || msg === null || Array.isArray(msg) ||
+      (typeof msg.method === 'string' && 'id' in msg && typeof msg.id !== 'string' && typeof msg.id !== 'number');
+    if (invalid) {
+      out(formatJsonRpcError(-32600, 'Invalid Request: a JSON-RPC request object with a string or number id, or a notification'));
+      return;
+    }
+    if (typeof msg.method !== 'string') return;
     if (typeof msg.id === 'string' || typeof msg.id === 'number') {
       gateway.request(msg as { id: string | number; method: string }, 'stdio', sink);
     } else if (msg.method === 'notifications/cancelled' && (typeof msg.params?.requestId === 'string' || typeof msg.params?.requestId === 'number')) {

@@ -137,6 +137,13 @@ for (const signal of ['SIGKILL', 'SIGTERM'] as const) shim(`writes only MCP line
   assert.is(list?.result.resultType, 'complete');
   assert.is(list?.result.ttlMs, 0);
   assert.ok((list?.result.tools ?? []).length > 0);
+  // Lines no request could be answered under are answered as invalid, not dropped for the client to wait on.
+  const before = out.trim().split('\n').length;
+  child.stdin?.write('[1,2]\n');
+  child.stdin?.write(`${JSON.stringify({ jsonrpc: '2.0', id: { x: 1 }, method: 'tools/list', params: { _meta: meta } })}\n`);
+  await eventually(async () => out.trim().split('\n').length >= before + 2, 60_000, 'answers to the invalid lines');
+  const invalid = out.trim().split('\n').slice(before).map((l) => JSON.parse(l) as { id: unknown; error?: { code: number } });
+  assert.equal(invalid.map((l) => [l.id, l.error?.code]), [[null, -32600], [null, -32600]]);
   assert.ok((await lokContainers(`mcp-lok-name=${name}`)).length > 0, 'no sandbox is running');
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill(signal);
