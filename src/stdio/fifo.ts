@@ -111,7 +111,14 @@ export function fifoChannel(set: FifoSet): StdioChannel {
   return {
     connect: async ({ io, start, exited, track, stopLater }) => {
       const fifos = openFifos(set);
-      await start();
+      // Opens of named pipes wait on libuv's thread pool until the far end opens, and a process
+      // cannot exit while one waits: a container that never starts must not leave them waiting.
+      try {
+        await start();
+      } catch (error) {
+        await fifos.abandon();
+        throw error;
+      }
       const fds = await Promise.race([fifos.ready, exited.then(() => undefined)]);
       if (!fds) {
         await fifos.abandon();
