@@ -210,12 +210,13 @@ export function planExport(req: ExportRequest): ExportPlan {
   const fixed: Record<string, string> = req.source.kind === 'npx'
     ? { MCP_LOK_POD_TRANSPORT: req.transport, MCP_LOK_POD_PORT: String(podPort), MCP_LOK_POD_ALLOWED_HOSTS: req.name }
     : { PORT: String(podPort), MCP_PORT: String(podPort) };
-  const fields: ExportPlan['env'] = req.source.kind === 'npx' ? [{ name: 'MCP_LOK_POD_NAMESPACE', field: 'metadata.namespace' }] : [];
-  if (req.source.kind === 'npx') fixed.MCP_LOK_POD_NAMESPACE = '(the pod\'s namespace)';
+  const fields: Array<{ name: string; field: 'metadata.namespace' }> = req.source.kind === 'npx' ? [{ name: 'MCP_LOK_POD_NAMESPACE', field: 'metadata.namespace' }] : [];
   const reserved = { ...fixed, ...(egress ? proxyEnv(egressName) : {}) };
+  // Shown in a refusal: what mcp-lok sets each of its variables to.
+  const shownReserved: Record<string, string> = { ...reserved, ...Object.fromEntries(fields.map((f) => [f.name, `the pod's ${f.field}`])) };
   const seen = new Set<string>();
   for (const name of [...req.env.map((e) => e.name), ...req.secrets.map((s) => s.env)]) {
-    if (Object.hasOwn(reserved, name)) throw exportError(`The variable ${name} is set by mcp-lok in this pod (${name}=${reserved[name]}); choose another name.`);
+    if (Object.hasOwn(shownReserved, name)) throw exportError(`The variable ${name} is set by mcp-lok in this pod (${name}=${shownReserved[name]}); choose another name.`);
     if (seen.has(name)) throw exportError(`The variable ${name} is given twice (by -e and --secret, or twice by one); give it once.`);
     seen.add(name);
   }
@@ -223,7 +224,7 @@ export function planExport(req: ExportRequest): ExportPlan {
   const literal: Record<string, string> = { ...own };
   for (const e of req.env) literal[e.name] = e.value;
   const env: ExportPlan['env'] = [
-    ...Object.entries({ ...literal, ...reserved }).filter(([name]) => !req.secrets.some((s) => s.env === name) && !fields.some((f) => f.name === name)).map(([name, value]) => ({ name, value })),
+    ...Object.entries({ ...literal, ...reserved }).filter(([name]) => !req.secrets.some((s) => s.env === name)).map(([name, value]) => ({ name, value })),
     ...fields,
     ...req.secrets.map((s) => ({ name: s.env, secret: s.secret, key: s.key })),
   ];

@@ -1,4 +1,4 @@
-import { fstatSync, read } from 'node:fs';
+import { fstatSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { isatty } from 'node:tty';
 import { PassThrough, type Readable } from 'node:stream';
@@ -6,9 +6,6 @@ import { PassThrough, type Readable } from 'node:stream';
 /** A first line longer than this is no MCP era probe: the client is served as today. */
 const MAX_FIRST_LINE_BYTES = 1024 * 1024;
 const READ_BYTES = 64 * 1024;
-/** Waits between reads of a non-blocking descriptor that had nothing: short at first, longer while the client is quiet. */
-const AGAIN_MIN_MS = 1;
-const AGAIN_MAX_MS = 16;
 
 /**
  * The client's input with its first line read ahead (to choose the MCP era), and the rest
@@ -19,8 +16,8 @@ export interface ClientInput {
   readonly first: Promise<Buffer | undefined>;
   /**
    * Stops reading here and returns the bytes read so far (the first line and what came with
-   * it), for a relay that takes the descriptor after them; undefined when a read is under way
-   * (a blocking descriptor) or the input is a stream: then use `stream()`.
+   * it), for a relay that takes the descriptor after them; undefined when the input is a
+   * stream or its descriptor cannot be made blocking again: then use `stream()`.
    */
   handOver(): Buffer | undefined;
   /** Everything the client sends, the bytes read so far first; reading goes on in this process. */
@@ -28,10 +25,9 @@ export interface ClientInput {
 }
 
 /**
- * Starts reading a client's first line: from a descriptor (with `fs.read`, which takes only
- * what has arrived, so the rest stays for a relay; a non-blocking descriptor, as Node leaves
- * fd 0 once `process.stdin` exists, is read again after a short wait) or from a stream (paused
- * after the line). `rest` is the stream to go on with once the descriptor is not read here.
+ * Starts reading a client's first line: from a descriptor (a pipe or socket through the event
+ * loop, a file at once; the rest stays on the descriptor for a relay) or from a stream (paused
+ * after the line). `rest` is the stream to go on with once a file is not read here.
  */
 export function readClientInput(source: { fd: number; rest: () => Readable } | { stream: Readable }): ClientInput {
   const chunks: Buffer[] = [];
@@ -57,14 +53,16 @@ export function readClientInput(source: { fd: number; rest: () => Readable } | {
   const head = (): Buffer => Buffer.concat(chunks, size);
   const collected = { take, head, first, resolveFirst, ended: () => { eof = true; }, isEof: () => eof };
   if ('fd' in source) {
-    if (isatty(source.fd)) resolveFirst(undefined);
+    const terminal = isatty(source.fd);
+    // A file (or a device other than a terminal) is read at once: its reads never wait for a client.
+    if (!terminal && isReadableFile(source.fd)) return readFile(source.fd, source.rest, collected);
     // A pipe or socket is watched by the event loop: a read of it on libuv's thread pool would
     // block there until the client writes, and a process cannot exit while one does.
-    else if (!isReadableFile(source.fd)) {
-      const socket = openSocket(source.fd);
-      if (socket) return readSocket(socket, collected);
-    }
-    return readDescriptor(source.fd, source.rest, collected);
+    const socket = terminal ? undefined : openSocket(source.fd);
+    if (socket) return readSocket(socket, collected);
+    // A terminal (or a descriptor Node cannot watch): no first line is waited for.
+    resolveFirst(undefined);
+    return { first, handOver: head, stream: () => source.rest() };
   }
   const input = source.stream;
   const onData = (chunk: Buffer): void => {
@@ -167,64 +165,30 @@ function readSocket(socket: Socket, c: Collected): ClientInput {
   };
 }
 
-function readDescriptor(fd: number, rest: () => Readable, c: Collected): ClientInput {
+/** Reads a file up to its first line at once; what follows stays in the file, at its offset. */
+function readFile(fd: number, rest: () => Readable, c: Collected): ClientInput {
   const buffer = Buffer.allocUnsafe(READ_BYTES);
-  /** A read is in the kernel (a blocking descriptor): its bytes must be taken before anyone else reads. */
-  let inKernel: Promise<number> | undefined;
-  let waiting: NodeJS.Timeout | undefined;
-  let stopped = false;
-  let againMs = AGAIN_MIN_MS;
-  const loop = (): void => {
-    if (stopped) return;
-    inKernel = new Promise<number>((resolve) => read(fd, buffer, 0, buffer.length, null, (error, bytes) => resolve(error ? ((error as NodeJS.ErrnoException).code === 'EAGAIN' ? -1 : 0) : bytes)));
-    void inKernel.then((bytes) => {
-      inKernel = undefined;
-      if (stopped) return;
-      if (bytes === -1) {
-        waiting = setTimeout(loop, againMs);
-        againMs = Math.min(againMs * 2, AGAIN_MAX_MS);
-        return;
-      }
-      againMs = AGAIN_MIN_MS;
-      if (bytes === 0) {
-        c.ended();
-        return c.resolveFirst(undefined);
-      }
-      if (!c.take(Buffer.from(buffer.subarray(0, bytes)))) loop();
-    });
-  };
-  if (!isatty(fd)) loop();
-  const stop = (): void => {
-    stopped = true;
-    clearTimeout(waiting);
-  };
+  for (;;) {
+    let bytes = 0;
+    try { bytes = readSync(fd, buffer, 0, buffer.length, null); } catch { /* unreadable: as at its end */ }
+    if (bytes === 0) {
+      c.ended();
+      c.resolveFirst(undefined);
+      break;
+    }
+    if (c.take(Buffer.from(buffer.subarray(0, bytes)))) break;
+  }
   return {
     first: c.first,
-    handOver: () => {
-      if (inKernel !== undefined) return undefined;
-      stop();
-      return c.head();
-    },
+    handOver: c.head,
     stream: () => {
-      const pending = inKernel;
-      stop();
       const out = new PassThrough();
       const head = c.head();
       if (head.length > 0) out.write(head);
-      const goOn = (): void => {
-        if (c.isEof()) return void out.end();
-        const next = rest();
-        next.once('error', () => out.end());
-        next.pipe(out);
-      };
-      if (pending === undefined) goOn();
-      // The read under way gets the client's next bytes: they come first, then the stream.
-      else void pending.then((bytes) => {
-        if (bytes > 0) out.write(Buffer.from(buffer.subarray(0, bytes)));
-        if (bytes === 0) c.ended();
-        goOn();
-      });
-      return out;
+      if (c.isEof()) return out.end();
+      const next = rest();
+      next.once('error', () => out.end());
+      return next.pipe(out);
     },
   };
 }
