@@ -11,7 +11,7 @@ import { textLines } from '../lines.js';
 import type { PodPackage, PodServerRecord } from '../pod/record.js';
 import { chooseBin, normalizeBinField } from '../prepare/choose-bin.js';
 import { removeHomeVolume } from '../prepare/home.js';
-import { computeImageTag, DEFAULT_BASE_IMAGE, DOCKER_DIR, EGRESS_CODE_DIR, ensureSandboxImage, readContextFiles, type ContextFile } from '../prepare/images.js';
+import { EGRESS_CODE_DIR, ensureSandboxImage, ownImageContext, type ContextFile } from '../prepare/images.js';
 import { ensureInstalled } from '../prepare/install.js';
 import { clusterImageLabels, egressDockerfile, packageDockerfile, podServerRecord, readPodCode } from '../prepare/pod-image.js';
 import type { ServerRequest } from '../request/server-request.js';
@@ -78,7 +78,7 @@ export function describeHomeOwner(home: HomeInfo): string {
 
 /** Returns the current sandbox image's tag (built or not). */
 export function currentImageTag(): string {
-  return computeImageTag(readContextFiles(DOCKER_DIR), DEFAULT_BASE_IMAGE);
+  return ownImageContext().tag;
 }
 
 /** Returns mcp-lok's images and volumes on the engine. */

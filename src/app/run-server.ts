@@ -10,7 +10,7 @@ import { startLoopbackSidecar } from '../egress/loopback.js';
 import type { Sidecar } from '../egress/sidecar.js';
 import { runContainer, type RunIo } from '../stdio/run-container.js';
 import { chooseStdioChannel } from '../stdio/select.js';
-import { ensureImagePresent, ensureSandboxImage } from '../prepare/images.js';
+import { ensureImagePresent, ensureSandboxImage, ownImageContext } from '../prepare/images.js';
 import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
 import { buildPinCheck } from '../sandbox/mount-pin.js';
@@ -21,7 +21,7 @@ import { buildGrantContext, denyRulesOf, resolveGrantMounts } from '../prepare/g
 import type { ServerRequest } from '../request/server-request.js';
 import { currentOwner } from '../state/owner.js';
 import { chooseBin, normalizeBinField } from '../prepare/choose-bin.js';
-import { ensureInstalled } from '../prepare/install.js';
+import { ensureInstalled, findPinnedTree } from '../prepare/install.js';
 import { ensureHome } from '../prepare/home.js';
 import { readOnlyWriteNotice, watchReadOnlyWrites } from './write-hints.js';
 import { readNpmSettings } from '../prepare/npm-config.js';
@@ -74,26 +74,42 @@ export async function gatherEngineFacts(ctx: Context, explicit: string | undefin
   return { endpoint, local: chooseStdioChannel(endpoint, ctx.env, ctx.home, ctx.platform) === 'fifo' };
 }
 
-/**
- * Reads what the planner needs from the machine: the user's ids, npm's settings, the CA bundle
- * and, when the profile grants files, the grants resolved against the filesystem.
- */
-export function gatherHostFacts(ctx: Context, req: ServerRequest, engine: EngineFacts): HostFacts {
-  const { lok, profile } = req;
+/** What the planner needs from the machine that no engine answer changes: read while the engine answers. */
+export interface MachineFacts {
+  npm: HostFacts['npm'];
+  caFile: string | undefined;
+  caIsNpmCafile: boolean;
+  /** Arguments that name an existing host path, resolved. */
+  existing: Array<{ path: string; real: string; folder: boolean }>;
+}
+
+/** Reads npm's settings, the CA bundle and the host paths among the arguments (a bad `--ca-cert` throws). */
+export function readMachineFacts(ctx: Context, req: ServerRequest): MachineFacts {
+  const { lok } = req;
   const npm = readNpmSettings(ctx.env, ctx.home, process.execPath);
   // npm's own cafile replaces npm's trusted roots, as on the host; the others add to them.
   const npmCa = lok.caCert ? undefined : readableCaFile(npm.cafile, 'npm cafile');
   const caFile = lok.caCert ? readableCaFile(lok.caCert, '--ca-cert') : npmCa ?? readableCaFile(ctx.env.NODE_EXTRA_CA_CERTS, 'NODE_EXTRA_CA_CERTS');
-  // Most servers get no host files: their starts skip the machine's grant facts altogether.
-  const hasGrants = profile.profile.read.length + profile.profile.write.length > 0;
   const existing = findPathArguments(req.args).flatMap((path) => {
     try { return [{ path, real: realpathSync(path), folder: statSync(path).isDirectory() }]; } catch { return []; }
   });
+  return { npm, caFile, caIsNpmCafile: npmCa !== undefined, existing };
+}
+
+/**
+ * Reads what the planner needs from the machine: the user's ids, npm's settings, the CA bundle
+ * and, when the profile grants files, the grants resolved against the filesystem.
+ */
+export function gatherHostFacts(ctx: Context, req: ServerRequest, engine: EngineFacts, machine: MachineFacts = readMachineFacts(ctx, req)): HostFacts {
+  const { profile } = req.profile;
+  const { npm, caFile, caIsNpmCafile, existing } = machine;
+  // Most servers get no host files: their starts skip the machine's grant facts altogether.
+  const hasGrants = profile.read.length + profile.write.length > 0;
   const context = hasGrants || existing.length > 0 ? buildGrantContext({ env: ctx.env, home: ctx.home, paths: ctx.paths, platform: ctx.platform, endpoint: engine.endpoint }) : undefined;
   const rules = context && existing.length > 0 ? denyRulesOf(context) : [];
   return {
-    uid: process.getuid?.(), gid: process.getgid?.(), npm, caFile, caIsNpmCafile: npmCa !== undefined,
-    grants: context && hasGrants ? { context, first: resolveGrantMounts(profile.profile, context) } : undefined,
+    uid: process.getuid?.(), gid: process.getgid?.(), npm, caFile, caIsNpmCafile,
+    grants: context && hasGrants ? { context, first: resolveGrantMounts(profile, context) } : undefined,
     random: randomBytes(3).toString('hex'),
     hostPaths: existing.map(({ path, real, folder }) => ({
       path, real, kind: folder ? 'folder' : 'file', refused: findGrantViolation(real, rules, { caseInsensitive: context?.caseInsensitive ?? false }),
@@ -135,9 +151,13 @@ export interface TreeToRun {
  * but not pinned), and returns how to start its bin.
  */
 async function installPackages(ctx: Context, plan: PlannedServer, step: Extract<PlannedServer['prepare'], { kind: 'install' }>, args: string[], given: TreeToRun | undefined): Promise<Prepared> {
-  const image = await ensureSandboxImage(plan.endpoint, { log: ctx.log });
+  // A warm start asks the engine for the image and the pinned tree at once.
+  const imageReady = ensureSandboxImage(plan.endpoint, { log: ctx.log });
+  imageReady.catch(() => {});
+  const found = given ?? await findPinnedTree(ctx, plan.endpoint, step.install);
+  const image = await imageReady;
   const install = { ...step.install, image };
-  const record = given ?? await ensureInstalled(ctx, plan.endpoint, install);
+  const record = found ?? await ensureInstalled(ctx, plan.endpoint, install);
   const command = plan.source.kind === 'npx' ? plan.source.command : undefined;
   const bin = chooseBin(record.packages.map((p) => ({ name: p.name, bin: normalizeBinField(p.name, p.bin) })), command);
   const tree = `${PACKAGES_DIR}/${record.dir}`;
@@ -173,8 +193,13 @@ export async function prepareServer(ctx: Context, plan: PlannedServer, args: str
 
 /** Gathers the facts a request is planned from and plans it (pure): nothing is made yet. */
 export async function planRequest(ctx: Context, req: ServerRequest): Promise<PlannedServer> {
-  const engine = await gatherEngineFacts(ctx, req.lok.engine);
-  return planServer(req, engine, gatherHostFacts(ctx, req, engine));
+  const engineReady = gatherEngineFacts(ctx, req.lok.engine);
+  engineReady.catch(() => {});
+  // Read while the engine answers its ping (a few milliseconds of a start): what needs no engine.
+  const machine = readMachineFacts(ctx, req);
+  if (req.source.kind === 'npx') ownImageContext();
+  const engine = await engineReady;
+  return planServer(req, engine, gatherHostFacts(ctx, req, engine, machine));
 }
 
 /**

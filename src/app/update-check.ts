@@ -37,7 +37,8 @@ export function newerVersionNotice(name: string, newer: string, pinned: string):
 export function findNewer(packages: readonly Versioned[], newest: PinCheck['newest']): Array<{ name: string; version: string; pinned: string }> {
   return packages.flatMap((p) => {
     const found = newest?.find((n) => n.name === p.name);
-    return found && compareVersions(found.version, p.version) > 0 ? [{ name: p.name, version: found.version, pinned: p.version }] : [];
+    // The usual answer (nothing newer) needs no semver, which a start would otherwise load.
+    return found && found.version !== p.version && compareVersions(found.version, p.version) > 0 ? [{ name: p.name, version: found.version, pinned: p.version }] : [];
   });
 }
 
@@ -66,20 +67,16 @@ const IDLE: UpdateWatch = { started: () => {}, stop: async () => {} };
 
 /**
  * Returns the look for newer versions of a pinned start (nothing to do for a floating one).
- * When no look is due it reads one small file and touches no engine; when one is due it runs
- * a sandboxed `npm view` a moment after the start, which `stop` removes if still running (and
- * the reaper if this process dies).
+ * Nothing happens before `started`, so the server's own start comes first: then it reads one
+ * small file, and when a look is due it runs a sandboxed `npm view` a moment later, which
+ * `stop` removes if still running (and the reaper if this process dies).
  */
 export function watchForUpdates(ctx: Context, endpoint: EngineEndpoint, pinned: PinnedStart | undefined): UpdateWatch {
   if (!pinned) return IDLE;
   const { key, packages, install } = pinned;
   const stateDir = ctx.paths.state;
-  const decision = decideUpdateCheck({
-    now: ctx.now(), intervalMs: install.updateCheckMs, check: readPinCheck(stateDir, key), packages,
-    exactOnly: install.packages.every((p) => p.kind === 'version'), quiet: install.quiet,
-  });
-  if (decision.notices.length === 0 && !decision.check) return IDLE;
   const abort = new AbortController();
+  let begun = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let said = false;
@@ -106,7 +103,12 @@ export function watchForUpdates(ctx: Context, endpoint: EngineEndpoint, pinned: 
   };
   return {
     started: () => {
-      if (timer || running || abort.signal.aborted) return;
+      if (begun || abort.signal.aborted) return;
+      begun = true;
+      const decision = decideUpdateCheck({
+        now: ctx.now(), intervalMs: install.updateCheckMs, check: readPinCheck(stateDir, key), packages,
+        exactOnly: install.packages.every((p) => p.kind === 'version'), quiet: install.quiet,
+      });
       say(decision.notices);
       if (!decision.check) return;
       timer = setTimeout(() => { running = look(); }, UPDATE_CHECK_DELAY_MS);

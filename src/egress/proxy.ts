@@ -1,4 +1,5 @@
-import { lookup } from 'node:dns/promises';
+import type { lookup as Lookup } from 'node:dns/promises';
+import { createRequire } from 'node:module';
 import { connect, createServer, isIP, type Server, type Socket } from 'node:net';
 import type { OutboundRules } from '../sandbox/profile-validate.js';
 import { HeadScanner, HttpFramingError, parseResponseHead } from '../http/framing.js';
@@ -55,11 +56,16 @@ const CONNECT_TIMEOUT_MS = 10_000;
 export const EGRESS_HELLO_TIMEOUT_MS = 30_000;
 /** A connection with no byte either way for this long is closed (an idle tunnel or keep-alive). */
 export const EGRESS_IDLE_TIMEOUT_MS = 5 * 60_000;
+
 /** How long a refused client may still send before its connection is dropped. */
 const LINGER_MS = 1000;
 
+// Loaded on the first lookup: a server without network never resolves a name, and its start skips it.
+let lookupFn: typeof Lookup | undefined;
+const loadLookup = (): typeof Lookup => (lookupFn ??= (createRequire(import.meta.url)('node:dns/promises') as { lookup: typeof Lookup }).lookup);
+
 async function resolveAll(host: string): Promise<string[]> {
-  return (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+  return (await loadLookup()(host, { all: true, verbatim: true })).map((a) => a.address);
 }
 
 function textResponse(status: string, text: string): string {

@@ -1,5 +1,6 @@
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
+import { createRequire } from 'node:module';
 import type { Duplex, Readable } from 'node:stream';
 import { LokError, EXIT } from '../errors.js';
 import type { EngineEndpoint } from './endpoint.js';
@@ -18,13 +19,18 @@ export interface EngineResponse<T = unknown> {
 
 const agentFor = new WeakMap<EngineEndpoint, http.Agent>();
 
+// Loaded only for an engine over TLS: node:https brings node:tls, which a start over the
+// local socket does not need.
+let httpsModule: typeof https | undefined;
+const loadHttps = (): typeof https => (httpsModule ??= createRequire(import.meta.url)('node:https') as typeof https);
+
 function requestOptions(endpoint: EngineEndpoint, method: string, path: string): http.RequestOptions {
   // Unversioned paths mean the engine's newest API; discovery pins the negotiated one.
   const prefix = endpoint.apiVersion ? `/v${endpoint.apiVersion}` : '';
   const base: http.RequestOptions = { method, path: prefix + path, headers: { host: 'docker' } };
   let agent = agentFor.get(endpoint);
   if (!agent) {
-    agent = endpoint.kind === 'tcp' && endpoint.tls ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    agent = endpoint.kind === 'tcp' && endpoint.tls ? new (loadHttps().Agent)({ keepAlive: true }) : new http.Agent({ keepAlive: true });
     agentFor.set(endpoint, agent);
   }
   base.agent = agent;
@@ -35,7 +41,7 @@ function requestOptions(endpoint: EngineEndpoint, method: string, path: string):
 }
 
 function transport(endpoint: EngineEndpoint): typeof http | typeof https {
-  return endpoint.kind === 'tcp' && endpoint.tls ? https : http;
+  return endpoint.kind === 'tcp' && endpoint.tls ? loadHttps() : http;
 }
 
 /** Returns true for errors that mean nothing is listening at the endpoint. */

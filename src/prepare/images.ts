@@ -92,15 +92,32 @@ export function readContextFiles(dir: string, egressDir: string = EGRESS_CODE_DI
   return files;
 }
 
+/** A build context and the tag it names. */
+export interface ImageContext { files: ContextFile[]; tag: string }
+
+function readImageContext(dir: string, egressDir: string | undefined, base: string): ImageContext {
+  const files = readContextFiles(dir, egressDir);
+  return { files, tag: computeImageTag(files, base) };
+}
+
+let ownContext: ImageContext | undefined;
+
+/**
+ * Returns mcp-lok's own sandbox image context and tag (`docker/` and the compiled egress
+ * proxy, on node:24-alpine), read once per process.
+ */
+export function ownImageContext(): ImageContext {
+  return (ownContext ??= readImageContext(DOCKER_DIR, undefined, DEFAULT_BASE_IMAGE));
+}
+
 /**
  * Returns the image reference to run servers in, building it on first use. Warm starts cost
  * one inspect request; progress goes only through `options.log`.
  */
 export async function ensureSandboxImage(endpoint: EngineEndpoint, options: EnsureImageOptions): Promise<string> {
-  const dir = options.dockerDir ?? DOCKER_DIR;
   const base = options.base ?? DEFAULT_BASE_IMAGE;
-  const files = readContextFiles(dir, options.egressDir);
-  const tag = computeImageTag(files, base);
+  const own = options.dockerDir === undefined && options.egressDir === undefined && options.base === undefined;
+  const { files, tag } = own ? ownImageContext() : readImageContext(options.dockerDir ?? DOCKER_DIR, options.egressDir, base);
   if (await imageExists(endpoint, tag)) return tag;
 
   const { log } = options;

@@ -352,15 +352,31 @@ const shown = (packages: ReadonlyArray<{ name: string; version: string }>): stri
  * when it is fresh, otherwise one resolved now. Installs run in a sandbox (scripts off) under a
  * host-wide lock.
  */
-export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest): Promise<InstalledTree> {
-  if (req.refreshAfterMs !== undefined) return ensureFloating(ctx, endpoint, req, req.refreshAfterMs);
+/** How a pinned request finds its tree: the pin's key, its record and volume. */
+function pinnedLookup(ctx: Context, endpoint: EngineEndpoint, req: Pick<InstallRequest, 'packages' | 'registry'>) {
   const specs = requestedSpecs(req.packages);
   const key = installKey(specs, req.registry);
   const recordPath = installRecordPath(ctx.paths.installs, specs, req.registry, endpoint);
   const volume = packageVolume(specs, req.registry);
   const fromPin = (pin: Pin): InstalledTree => ({ volume, dir: pin.current.dir, packages: pin.current.packages, pinKey: key });
   const present = async (pin: Pin): Promise<boolean> => recordHoldsTree(await readRecord(recordPath), pin.current.dir) && (await volumeExists(endpoint, volume));
+  return { specs, key, recordPath, volume, fromPin, present };
+}
 
+/**
+ * Returns the pinned tree when it is installed on this engine (a warm start: one file read
+ * and one engine round trip, no image needed), else undefined: `ensureInstalled` then installs.
+ */
+export async function findPinnedTree(ctx: Context, endpoint: EngineEndpoint, req: Pick<InstallRequest, 'packages' | 'registry' | 'refreshAfterMs'>): Promise<InstalledTree | undefined> {
+  if (req.refreshAfterMs !== undefined) return undefined;
+  const { key, fromPin, present } = pinnedLookup(ctx, endpoint, req);
+  const pin = readPin(ctx.paths.state, key);
+  return pin && (await present(pin)) ? fromPin(pin) : undefined;
+}
+
+export async function ensureInstalled(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest): Promise<InstalledTree> {
+  if (req.refreshAfterMs !== undefined) return ensureFloating(ctx, endpoint, req, req.refreshAfterMs);
+  const { specs, key, recordPath, volume, fromPin, present } = pinnedLookup(ctx, endpoint, req);
   const pin = readPin(ctx.paths.state, key);
   if (pin && (await present(pin))) return fromPin(pin);
   if (!pin && !req.allowInstall) {

@@ -61,10 +61,9 @@ export const FIXED_ENV: Readonly<Record<string, string>> = {
   npm_config_update_notifier: 'false',
   npm_config_fund: 'false',
   npm_config_audit: 'false',
-  // Node sizes its young generation from the memory limit; inside a 1 GiB cgroup it picks one
-  // so small that garbage collection cost a server a third of its throughput (`npm run bench`).
-  // 16 MB is what it picks on a large machine. `-e NODE_OPTIONS=...` replaces this.
-  NODE_OPTIONS: '--max-semi-space-size=16',
+  // No NODE_OPTIONS: a V8 heap flag such as --max-semi-space-size (which buys throughput in a
+  // 1 GiB cgroup) changes V8's flag hash, so Node compiles its built-in modules without their
+  // code cache and every start is 15-20 ms slower (`npm run bench`; README "Performance").
 };
 
 /** Where a sandbox's runtime folder is mounted (read-only): its named pipes, the egress proxy's socket. */

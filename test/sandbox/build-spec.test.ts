@@ -146,7 +146,7 @@ const env = suite('buildEnvList');
 env('gives the fixed set plus the user names and nothing else', () => {
   const list = buildEnvList({ TOKEN: 'x' });
   const names = list.map((e) => e.split('=')[0]).sort();
-  assert.equal(names, ['HOME', 'NODE_OPTIONS', 'NO_UPDATE_NOTIFIER', 'PATH', 'TMPDIR', 'TOKEN', 'npm_config_audit', 'npm_config_fund', 'npm_config_update_notifier']);
+  assert.equal(names, ['HOME', 'NO_UPDATE_NOTIFIER', 'PATH', 'TMPDIR', 'TOKEN', 'npm_config_audit', 'npm_config_fund', 'npm_config_update_notifier']);
 });
 
 env('lets a user value replace a fixed one', () => {
