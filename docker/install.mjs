@@ -4,7 +4,8 @@
 //   install (default): { specs: ["name@selector", ...] } resolves the specs now;
 //   ci: { specs, lockfile: "<package-lock.json text>", dir } installs exactly the tree that
 //       lockfile describes (npm ci: every tarball checked against its integrity), never resolving;
-//   view: { specs } asks the registry for the newest version each spec matches.
+//   view: { specs } asks the registry for the newest version each spec matches;
+//   prune: { keep: ["<tree dir>", ...] } removes every tree of the volume not kept (no network).
 // npm runs with lifecycle scripts off, into a temporary directory of the package volume, which
 // is then renamed to a directory named after the tree's lockfile, so a tree is complete or
 // absent, never half-made. The one line on stdout is the result; everything npm says goes to
@@ -165,8 +166,21 @@ function newest(specs) {
   finish({ ok: true, newest: found });
 }
 
+/** Removes the trees (directories named like treeDirOf's) that `keep` does not name; the half-made ones newTmp cleans. */
+function prune(keep) {
+  const kept = new Set(Array.isArray(keep) ? keep : []);
+  const removed = [];
+  for (const entry of readdirSync(ROOT)) {
+    if (!/^[0-9a-f]{16}$/.test(entry) || kept.has(entry)) continue;
+    rmSync(join(ROOT, entry), { recursive: true, force: true });
+    removed.push(entry);
+  }
+  finish({ ok: true, removed });
+}
+
 const request = await readRequest();
 const specs = request.specs ?? [];
 if (request.mode === 'ci') installFromLockfile(specs, request.lockfile, request.dir);
 else if (request.mode === 'view') newest(specs);
+else if (request.mode === 'prune') prune(request.keep);
 else install(specs);

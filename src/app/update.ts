@@ -6,7 +6,7 @@ import type { EngineEndpoint } from '../engine/endpoint.js';
 import { EXIT, LokError, usageError } from '../errors.js';
 import { ensureSandboxImage } from '../prepare/images.js';
 import {
-  engineHoldsTree, findNewestVersions, installCandidate, installKey, reinstallPinnedTree, requestedSpecs, type InstallRequest,
+  engineHoldsTree, findNewestVersions, installCandidate, installKey, pruneTrees, reinstallPinnedTree, requestedSpecs, type InstallRequest,
 } from '../prepare/install.js';
 import { diffLockfiles, isEmptyDiff, parseLockfile, renderLockDiff, type LockDiff, type Lockfile } from '../prepare/lockfile.js';
 import { resolveLokOptions } from '../request/options.js';
@@ -139,6 +139,19 @@ async function findTarget(ctx: Context, text: string): Promise<Target> {
   return { pin, ...(await planInstall(ctx, requestForPin(ctx, pin))) };
 }
 
+/**
+ * Removes the trees a pin no longer names (a declined candidate, one gone from the history)
+ * from its volume; the caller holds the install lock. A failure is said and changes nothing else.
+ */
+async function pruneUnpinned(ctx: Context, target: Target, pin: Pin): Promise<void> {
+  try {
+    const removed = await pruneTrees(ctx, target.endpoint, target.install, [pin.current.dir, ...pin.history.map((t) => t.dir)]);
+    if (removed.length > 0) ctx.debug(`update: removed the unpinned trees ${removed.join(' ')}`);
+  } catch (error) {
+    ctx.log(`mcp-lok: the trees ${named(pin)} no longer pins stay in its volume: ${(error as Error).message}`);
+  }
+}
+
 function lockfileOf(ctx: Context, pin: Pin, tree: PinnedTree): Lockfile | undefined {
   const text = readPinnedLockfile(ctx.paths.state, pin.key, tree.dir);
   try { return text === undefined ? undefined : parseLockfile(text); } catch { return undefined; }
@@ -151,7 +164,8 @@ function lockfileOf(ctx: Context, pin: Pin, tree: PinnedTree): Lockfile | undefi
  * says yes, pins the new tree, keeping the old one for `--rollback`.
  */
 export async function updatePin(ctx: Context, request: { target: string; describe?: DescribeCandidate | undefined }, confirm: (review: UpdateReview) => Promise<boolean>): Promise<UpdateOutcome> {
-  const { pin, install, endpoint } = await findTarget(ctx, request.target);
+  const target = await findTarget(ctx, request.target);
+  const { pin, install, endpoint } = target;
   const lockPath = join(ctx.paths.locks, pin.key);
   ctx.log(`mcp-lok: resolving ${named(pin)} now, in a sandbox (the pinned ${versions(pin.current).map((p) => `${p.name}@${p.version}`).join(' ')} stays until you confirm)...`);
   const candidate = await withLock(lockPath, () => installCandidate(ctx, endpoint, install));
@@ -165,22 +179,33 @@ export async function updatePin(ctx: Context, request: { target: string; describ
     specs: pin.specs, registry: pin.registry, from: versions(pin.current),
     to: candidate.packages.map(({ name, version, integrity }) => ({ name, version, integrity })), diff, lines, more,
   };
-  if (!(await confirm(review))) return { status: 'declined', review };
+  if (!(await confirm(review))) {
+    // The candidate goes (unless another update pinned it meanwhile).
+    await withLock(lockPath, async () => { await pruneUnpinned(ctx, target, readPin(ctx.paths.state, pin.key) ?? pin); });
+    return { status: 'declined', review };
+  }
   await withLock(lockPath, async () => {
     const now = readPin(ctx.paths.state, pin.key);
     if (now?.current.dir !== pin.current.dir) {
       throw new LokError('INSTALL_FAILED', `The pin of ${named(pin)} changed while you reviewed it; nothing was changed.`, { exitCode: EXIT.failure, hint: 'Run `mcp-lok update` again.' });
     }
+    // Another `update` declined the same tree meanwhile, and removed it.
+    if (!(await engineHoldsTree(ctx, endpoint, requestedSpecs(install.packages), install.registry, candidate.dir))) {
+      throw new LokError('INSTALL_FAILED', `The reviewed tree of ${named(pin)} was removed while you reviewed it (another \`mcp-lok update\` declined it); nothing was changed.`, { exitCode: EXIT.failure, hint: 'Run `mcp-lok update` again.' });
+    }
     writePinnedLockfile(ctx.paths.state, pin.key, candidate.dir, candidate.lockfile);
     const current: PinnedTree = { dir: candidate.dir, packages: candidate.packages, pinnedAt: ctx.now() };
-    writePin(ctx.paths.state, { ...now, current, history: [now.current, ...now.history].slice(0, PIN_HISTORY) });
+    const next = { ...now, current, history: [now.current, ...now.history].slice(0, PIN_HISTORY) };
+    writePin(ctx.paths.state, next);
+    await pruneUnpinned(ctx, target, next);
   });
   return { status: 'applied', review };
 }
 
 /** Pins again the tree a pin ran before (installing it from its kept lockfile when this engine no longer holds it). */
 export async function rollbackPin(ctx: Context, target: string): Promise<UpdateOutcome> {
-  const { pin, install, endpoint } = await findTarget(ctx, target);
+  const found = await findTarget(ctx, target);
+  const { pin, install, endpoint } = found;
   const previous = pin.history[0];
   if (!previous) {
     throw new LokError('NOT_FOUND', `${named(pin)} has no earlier pin to go back to (it was never updated).`, { exitCode: EXIT.failure, hint: 'Run `mcp-lok update` to list the pins.' });
@@ -194,7 +219,9 @@ export async function rollbackPin(ctx: Context, target: string): Promise<UpdateO
     if (!(await engineHoldsTree(ctx, endpoint, specs, install.registry, previous.dir))) {
       await reinstallPinnedTree(ctx, endpoint, { ...install, quiet: false }, specs, now, previous);
     }
-    writePin(ctx.paths.state, { ...now, current: { ...previous, pinnedAt: ctx.now() }, history: now.history.slice(1) });
+    const next = { ...now, current: { ...previous, pinnedAt: ctx.now() }, history: now.history.slice(1) };
+    writePin(ctx.paths.state, next);
+    await pruneUnpinned(ctx, found, next);
   });
   return { status: 'rolled-back', specs: pin.specs, registry: pin.registry, from: versions(pin.current), to: versions(previous) };
 }

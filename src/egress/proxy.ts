@@ -64,7 +64,8 @@ const LINGER_MS = 1000;
 let lookupFn: typeof Lookup | undefined;
 const loadLookup = (): typeof Lookup => (lookupFn ??= (createRequire(import.meta.url)('node:dns/promises') as { lookup: typeof Lookup }).lookup);
 
-async function resolveAll(host: string): Promise<string[]> {
+/** Returns every address a name resolves to (the system resolver, as Node's sockets use it). */
+export async function resolveAll(host: string): Promise<string[]> {
   return (await loadLookup()(host, { all: true, verbatim: true })).map((a) => a.address);
 }
 

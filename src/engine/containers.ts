@@ -76,6 +76,9 @@ export interface ContainerSummary {
   Names: string[];
   State: string;
   Labels: Record<string, string>;
+  /** The command line, as one string. */
+  Command?: string;
+  Mounts?: Array<{ Type: string; Name?: string; Destination?: string }>;
 }
 
 /** Lists containers carrying every given label (`key` or `key=value`). */

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Context } from '../app/context.js';
-import { createVolume, removeVolume, volumeExists } from '../engine/containers.js';
+import { createVolume, listContainers, removeVolume, volumeExists } from '../engine/containers.js';
 import { formatEndpoint, type EngineEndpoint } from '../engine/endpoint.js';
 import { LokError, EXIT } from '../errors.js';
 import { textLines } from '../lines.js';
@@ -20,7 +19,7 @@ import { EGRESS_PROXY_ENV, openEgress, type EgressAccess } from '../egress/wirin
 import type { OutboundRules } from '../sandbox/profile-validate.js';
 import { currentOwner } from '../state/owner.js';
 import { withLock } from '../state/lock.js';
-import type { UpstreamProxy } from '../egress/proxy.js';
+import { resolveAll, type UpstreamProxy } from '../egress/proxy.js';
 import { parseProxyUrl } from './npm-config.js';
 import type { PackageSpec } from '../request/package-spec.js';
 import { readPin, readPinnedLockfile, updatePinCheck, writePin, writePinnedLockfile, type Pin, type PinnedPackage, type PinnedTree } from '../state/pins.js';
@@ -150,6 +149,8 @@ export interface InstallResult {
   packages?: PinnedPackage[];
   lockfile?: string;
   newest?: Array<{ name: string; version?: string }>;
+  /** The trees a prune removed. */
+  removed?: string[];
 }
 
 /** How one install container runs: what it refreshes, what the reaper removes, what stops it. */
@@ -166,6 +167,8 @@ interface InstallRun {
   upstreamProxy: UpstreamProxy | undefined;
   /** What docker/install.mjs is asked to do (sent on its stdin). */
   request: Record<string, unknown>;
+  /** Needs no registry (a prune): no egress proxy, no network at all. */
+  offline?: boolean;
 }
 
 const STOPPED: InstallResult = { ok: false, reason: 'stopped' };
@@ -180,7 +183,7 @@ async function startRegistryEgress(ctx: Context, endpoint: EngineEndpoint, req: 
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   // Through the user's proxy the name is its to resolve (it may be the only resolver that can).
-  const addresses = isIP(host) || upstreamProxy ? [] : await lookup(host, { all: true }).then((list) => list.map((a) => a.address), () => []);
+  const addresses = isIP(host) || upstreamProxy ? [] : await resolveAll(host).catch(() => []);
   const rules: OutboundRules = { insecureAllowAll: false, transports: ['tcp'], hosts: [host, ...addresses], ports: [port] };
   return openEgress(ctx, {
     server: name, profile: 'install', announce: false, endpoint, local: !req.proxyInSidecar, rules, image: req.image,
@@ -213,17 +216,19 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
   const stdin = new PassThrough();
   stdin.write(`${JSON.stringify(run.request)}\n`);
   if (run.stop?.aborted) return STOPPED;
-  const egress = await startRegistryEgress(ctx, endpoint, req, name, run.upstreamProxy);
-  if (run.stop?.aborted) { await egress.close(); return STOPPED; }
-  mounts.push(...egress.mounts);
-  Object.assign(env, EGRESS_PROXY_ENV);
+  const egress = run.offline ? undefined : await startRegistryEgress(ctx, endpoint, req, name, run.upstreamProxy);
+  if (run.stop?.aborted) { await egress?.close(); return STOPPED; }
+  if (egress) {
+    mounts.push(...egress.mounts);
+    Object.assign(env, EGRESS_PROXY_ENV);
+  }
   const body = buildContainerSpec({
     name,
     image: req.image,
-    cmd: wrapWithEgressForwarder(install),
+    cmd: egress ? wrapWithEgressForwarder(install) : install,
     env,
     mounts,
-    volumesFrom: egress.volumesFrom,
+    volumesFrom: egress?.volumesFrom,
     memoryBytes: INSTALL_MEMORY_BYTES,
     cpus: Math.min(2, availableParallelism()),
     pids: 512,
@@ -244,8 +249,8 @@ async function runInstall(ctx: Context, endpoint: EngineEndpoint, req: InstallRe
   }, {
     channel: { kind: 'attach' }, handleSignals: false, signal: run.stop, removeOnAbort: true,
     // A shim killed outright (a client giving up, even by kill -9) must not leave npm running.
-    reaper: true, cleanupDir: egress.dir, cleanupVolume: run.newVolume ? volume : undefined,
-  }).finally(() => egress.close());
+    reaper: true, cleanupDir: egress?.dir, cleanupVolume: run.newVolume ? volume : undefined,
+  }).finally(() => egress?.close());
   if (run.stop?.aborted) return STOPPED;
   const text = textLines(Buffer.concat(out).toString('utf8')).pop()?.trim() ?? '';
   try {
@@ -448,6 +453,40 @@ export async function installCandidate(ctx: Context, endpoint: EngineEndpoint, r
   const recordPath = installRecordPath(ctx.paths.installs, specs, req.registry, endpoint);
   await recordTree(recordPath, { specs, registry: req.registry, volume: packageVolume(specs, req.registry), dir: tree.dir, packages: tree.packages, resolvedAt: ctx.now() }, true);
   return { ...tree, lockfile: tree.lockfile ?? '' };
+}
+
+/** Returns the trees of a package volume that its containers run now (read from their command lines). */
+async function treesInUse(endpoint: EngineEndpoint, volume: string): Promise<string[]> {
+  const containers = await listContainers(endpoint, [`${LABEL.managed}=true`]);
+  const tree = new RegExp(`${PACKAGES_DIR}/([0-9a-f]{16})/`, 'g');
+  return containers
+    .filter((c) => (c.Mounts ?? []).some((m) => m.Type === 'volume' && m.Name === volume))
+    .flatMap((c) => [...(c.Command ?? '').matchAll(tree)].map((m) => m[1] as string));
+}
+
+/**
+ * Removes from a pin's package volume every tree that `keep` does not name, unless it is the
+ * record's latest (what a floating start runs) or a container of the volume runs it now, and
+ * forgets them in the record. Starts no container when the record lists nothing else. The
+ * caller holds the install lock. Returns the trees removed.
+ */
+export async function pruneTrees(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, keep: readonly string[]): Promise<string[]> {
+  const specs = requestedSpecs(req.packages);
+  const volume = packageVolume(specs, req.registry);
+  const recordPath = installRecordPath(ctx.paths.installs, specs, req.registry, endpoint);
+  const record = await readRecord(recordPath);
+  if (!record) return [];
+  const listed = [...new Set([record.dir, ...(record.trees ?? [])])];
+  if (listed.every((dir) => keep.includes(dir) || dir === record.dir) || !(await volumeExists(endpoint, volume))) return [];
+  const kept = [...new Set([...keep, record.dir, ...(await treesInUse(endpoint, volume))])];
+  const result = await runInstall(ctx, endpoint, req, specs, {
+    refreshing: false, volume, newVolume: false, stop: undefined, upstreamProxy: undefined, request: { mode: 'prune', keep: kept }, offline: true,
+  });
+  if (!result.ok) throw installError(result, specs, 'Removing the unpinned trees of');
+  const removed = result.removed ?? [];
+  const now = await readRecord(recordPath);
+  if (now) await writeRecord(recordPath, { ...now, trees: (now.trees ?? []).filter((dir) => !removed.includes(dir)) });
+  return removed;
 }
 
 /** Returns true when this engine's volume holds a tree, as far as its record and the engine say. */

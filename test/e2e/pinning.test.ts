@@ -2,11 +2,12 @@
 // published later is not run until `mcp-lok update` shows it and the user says yes; the
 // notice of a newer version comes from a sandboxed look at the registry after the start;
 // `--rollback` brings the previous tree back; and a pinned start needs no registry at all.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { currentImageTag } from '../../src/app/images.js';
 import { engineRequest } from '../../src/engine/http.js';
 import { installKey } from '../../src/prepare/install.js';
 import { ENGINE, MANAGER, SHIM, eventually, lokContainers, requireEngine, runBin, runOnTerminal, shimEnv, tempDir, type RunResult } from './harness.js';
@@ -41,6 +42,20 @@ async function removePinVolumes(): Promise<void> {
   const filters = encodeURIComponent(JSON.stringify({ label: ['mcp-lok=true', 'mcp-lok-kind=packages'] }));
   const volumes = (await engineRequest<{ Volumes: Array<{ Name: string; Labels: Record<string, string> }> | null }>(ENGINE, 'GET', `/volumes?filters=${filters}`)).body.Volumes ?? [];
   for (const v of volumes) if ((v.Labels['mcp-lok-package'] ?? '').startsWith(`${PKG}@`) && registry && v.Name.endsWith(key(v.Labels['mcp-lok-package'] ?? ''))) await engineRequest(ENGINE, 'DELETE', `/volumes/${v.Name}`);
+}
+
+/** Returns the trees the package volume holds, as a container sees them. */
+function treesInVolume(): Promise<string[]> {
+  const volume = `mcp-lok-pkg-${key(`${PKG}@latest`)}`;
+  return new Promise((resolve, reject) => {
+    execFile('docker', ['run', '--rm', '--network', 'none', '-v', `${volume}:/p:ro`, currentImageTag(), 'ls', '/p'], (error, stdout) => (error ? reject(error) : resolve(stdout.split('\n').filter((l) => /^[0-9a-f]{16}$/.test(l)).sort())));
+  });
+}
+
+/** Returns the tree directories the pin names: the current one first, then its history. */
+function pinnedTrees(): string[] {
+  const pin = JSON.parse(readFileSync(join(pinsDir, `${key(`${PKG}@latest`)}.json`), 'utf8')) as { current: { dir: string }; history: Array<{ dir: string }> };
+  return [pin.current.dir, ...pin.history.map((t) => t.dir)];
 }
 
 const pinning = suite('pinning: first install, newer versions, update and rollback');
@@ -158,6 +173,8 @@ pinning('update shows the version change and the dependencies, and without --yes
   assert.match(declined.output, /^lok-fixture-pin: 1\.0\.0 -> 1\.1\.0\r?$/m);
   assert.match(declined.output, 'Pin lok-fixture-pin@1.1.0 (scripts stay off)? [y/N] ');
   assert.match(declined.output, /^mcp-lok: nothing changed\.\r?$/m);
+  // The declined candidate is not left in the volume: only the pinned tree is.
+  assert.equal(await treesInVolume(), pinnedTrees());
   const still = await startServer();
   assert.is(still.version, '1.0.0', still.stderr);
 });
@@ -166,6 +183,9 @@ pinning('update --yes pins the new version, and the next start runs it', async (
   const applied = await manager(['update', PKG, '--yes']);
   assert.is(applied.code, 0, applied.stderr);
   assert.match(applied.stdout.toString(), /^Pinned lok-fixture-pin@1\.1\.0: the next start runs it/m);
+  // The tree it replaced stays, for --rollback.
+  assert.is(pinnedTrees().length, 2);
+  assert.equal(await treesInVolume(), [...pinnedTrees()].sort());
   const next = await startServer();
   assert.is(next.code, 0, next.stderr);
   assert.is(next.version, '1.1.0', next.stderr);
@@ -186,6 +206,8 @@ pinning('update --rollback brings the previous version back', async () => {
   assert.match(back.stdout.toString(), /Rolled back lok-fixture-pin@latest: lok-fixture-pin@1\.1\.0 -> lok-fixture-pin@1\.0\.0/);
   const next = await startServer();
   assert.is(next.version, '1.0.0', next.stderr);
+  // The tree rolled back from is no longer pinned, and goes.
+  assert.equal(await treesInVolume(), pinnedTrees());
   const none = await manager(['update', '--rollback', PKG]);
   assert.is(none.code, 1);
   assert.match(none.stderr, /has no earlier pin to go back to/);
