@@ -15,7 +15,7 @@ import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
 import { buildPinCheck } from '../sandbox/mount-pin.js';
 import { pinNestedMounts } from '../prepare/mount-pins.js';
-import { DEFAULT_NOFILE, FIFO_MOUNT, FIXED_ENV, PACKAGES_DIR } from '../sandbox/hardening.js';
+import { DEFAULT_NOFILE, FIFO_MOUNT, FIXED_ENV, PACKAGES_DIR, TREE_NODE_OPTIONS } from '../sandbox/hardening.js';
 import { buildLabels } from '../sandbox/labels.js';
 import { buildGrantContext, denyRulesOf, resolveGrantMounts } from '../prepare/grants.js';
 import type { ServerRequest } from '../request/server-request.js';
@@ -164,8 +164,8 @@ async function installPackages(ctx: Context, plan: PlannedServer, step: Extract<
   return {
     image,
     cmd: [`${tree}/node_modules/.bin/${bin.binName}`, ...args],
-    // As npx does: the package's own bins first.
-    env: { PATH: `${tree}/node_modules/.bin:${FIXED_ENV.PATH}` },
+    // As npx does: the package's own bins first. Nothing loaded from the home (TREE_NODE_OPTIONS).
+    env: { PATH: `${tree}/node_modules/.bin:${FIXED_ENV.PATH}`, NODE_OPTIONS: TREE_NODE_OPTIONS },
     mounts: [{ type: 'volume', source: record.volume, target: PACKAGES_DIR, readOnly: true }],
     packages: record.packages.map((p) => `${p.name}@${p.version}`),
     what: `${bin.pkg} bin ${bin.binName}`,
@@ -187,8 +187,11 @@ export async function prepareServer(ctx: Context, plan: PlannedServer, args: str
   const step = plan.prepare;
   const prepared = step.kind === 'install' ? await installPackages(ctx, plan, step, args, tree) : await pullImage(ctx, plan, step, args);
   const helperImage = step.kind === 'install' ? prepared.image : plan.needsHelperImage ? await ensureSandboxImage(plan.endpoint, { log: ctx.log }) : undefined;
-  // The code's own mounts and variables (the package tree, its bins on PATH) under the plan's.
-  return { ...plan, mounts: [...prepared.mounts, ...plan.mounts], env: { ...prepared.env, ...plan.env }, prepared, helperImage };
+  // The code's own mounts and variables (the package tree, its bins on PATH) under the plan's;
+  // the user's NODE_OPTIONS goes after the tree's own.
+  const env = { ...prepared.env, ...plan.env };
+  if (prepared.env.NODE_OPTIONS !== undefined && plan.env.NODE_OPTIONS !== undefined) env.NODE_OPTIONS = `${prepared.env.NODE_OPTIONS} ${plan.env.NODE_OPTIONS}`;
+  return { ...plan, mounts: [...prepared.mounts, ...plan.mounts], env, prepared, helperImage };
 }
 
 /** Gathers the facts a request is planned from and plans it (pure): nothing is made yet. */
