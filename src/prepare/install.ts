@@ -465,10 +465,12 @@ async function treesInUse(endpoint: EngineEndpoint, volume: string): Promise<str
 }
 
 /**
- * Removes from a pin's package volume every tree that `keep` does not name, unless it is the
- * record's latest (what a floating start runs) or a container of the volume runs it now, and
- * forgets them in the record. Starts no container when the record lists nothing else. The
- * caller holds the install lock. Returns the trees removed.
+ * Removes from a pin's package volume the trees this engine's record lists that `keep` does not
+ * name, unless it is the record's latest (what a floating start runs) or a container of the
+ * volume runs it now, and forgets them in the record. Only trees the record lists: another
+ * mcp-lok home (another user of the same engine) has its own record and pin, and may run the
+ * others. Starts no container when there is nothing to remove. The caller holds the install
+ * lock. Returns the trees removed.
  */
 export async function pruneTrees(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, keep: readonly string[]): Promise<string[]> {
   const specs = requestedSpecs(req.packages);
@@ -476,11 +478,13 @@ export async function pruneTrees(ctx: Context, endpoint: EngineEndpoint, req: In
   const recordPath = installRecordPath(ctx.paths.installs, specs, req.registry, endpoint);
   const record = await readRecord(recordPath);
   if (!record) return [];
-  const listed = [...new Set([record.dir, ...(record.trees ?? [])])];
-  if (listed.every((dir) => keep.includes(dir) || dir === record.dir) || !(await volumeExists(endpoint, volume))) return [];
-  const kept = [...new Set([...keep, record.dir, ...(await treesInUse(endpoint, volume))])];
+  const unpinned = [...new Set(record.trees ?? [])].filter((dir) => !keep.includes(dir) && dir !== record.dir);
+  if (unpinned.length === 0 || !(await volumeExists(endpoint, volume))) return [];
+  const inUse = await treesInUse(endpoint, volume);
+  const remove = unpinned.filter((dir) => !inUse.includes(dir));
+  if (remove.length === 0) return [];
   const result = await runInstall(ctx, endpoint, req, specs, {
-    refreshing: false, volume, newVolume: false, stop: undefined, upstreamProxy: undefined, request: { mode: 'prune', keep: kept }, offline: true,
+    refreshing: false, volume, newVolume: false, stop: undefined, upstreamProxy: undefined, request: { mode: 'prune', remove }, offline: true,
   });
   if (!result.ok) throw installError(result, specs, 'Removing the unpinned trees of');
   const removed = result.removed ?? [];

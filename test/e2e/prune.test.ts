@@ -1,0 +1,91 @@
+// Removing unpinned trees from a package volume (`update` declining, applying, rolling back):
+// only what this mcp-lok home installed goes, and a tree is gone whole or not at all.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ensureSandboxImage } from '../../src/prepare/images.js';
+import { installKey } from '../../src/prepare/install.js';
+import { engineRequest } from '../../src/engine/http.js';
+import { ENGINE, MANAGER, SHIM, requireEngine, runBin, tempDir, type RunResult } from './harness.js';
+import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
+
+const PKG = 'lok-fixture-pin';
+const INIT = `${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'prune', version: '1' } } })}\n`;
+
+const docker = (args: string[]): Promise<string> => new Promise((resolve, reject) => {
+  execFile('docker', args, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
+});
+
+/** Returns the entries of a volume's root, as a container sees them. */
+async function entriesOf(volume: string, image: string): Promise<string[]> {
+  return (await docker(['run', '--rm', '--network', 'none', '-v', `${volume}:/p:ro`, image, 'ls', '-a', '/p'])).split('\n').filter((l) => l !== '' && l !== '.' && l !== '..').sort();
+}
+
+const homes = suite('pruning: another mcp-lok home on the same engine');
+let registry: FixtureRegistry;
+const homeA = tempDir('mcp-lok-prune-a-');
+const homeB = tempDir('mcp-lok-prune-b-');
+
+/** Runs the fixture through the shim with a home (initialize only) and returns its version. */
+async function start(home: string): Promise<RunResult & { version: string | undefined }> {
+  const result = await runBin(SHIM, ['--registry', registry.url, '-y', PKG], { env: { MCP_LOK_HOME: home, MCP_LOK_EPHEMERAL: '1' }, stdin: INIT, holdStdinUntil: (out) => out.includes('\n') });
+  const version = /"serverInfo":\{[^}]*"version":"([^"]+)"/.exec(result.stdout.toString())?.[1];
+  return { ...result, version };
+}
+
+homes.before(async () => {
+  await requireEngine();
+  registry = await startFixtureRegistry();
+});
+homes.after(async () => {
+  await registry?.close();
+  await engineRequest(ENGINE, 'DELETE', `/volumes/mcp-lok-pkg-${installKey([`${PKG}@latest`], registry.url)}`).catch(() => undefined);
+  rmSync(homeA, { recursive: true, force: true });
+  rmSync(homeB, { recursive: true, force: true });
+});
+
+homes('a declined update removes the candidate it installed, not the tree another home pinned in the same volume', async () => {
+  const a = await start(homeA);
+  assert.is(a.version, '1.0.0', a.stderr);
+  registry.publish('package-versions/lok-fixture-pin@1.1.0');
+  const b = await start(homeB);
+  assert.is(b.version, '1.1.0', b.stderr);
+  registry.publish('package-versions/lok-fixture-pin@1.1.0', { version: '1.2.0' });
+  // No terminal to ask: declined, and B's candidate goes.
+  const declined = await runBin(MANAGER, ['update', PKG], { env: { MCP_LOK_HOME: homeB } });
+  assert.is(declined.code, 1, declined.stderr);
+  assert.match(declined.stdout.toString(), /1\.1\.0 -> 1\.2\.0/);
+  const again = await start(homeA);
+  assert.is(again.code, 0, again.stderr);
+  assert.is(again.version, '1.0.0', again.stderr);
+  const stillB = await start(homeB);
+  assert.is(stillB.version, '1.1.0', stillB.stderr);
+});
+
+homes.run();
+
+const whole = suite('pruning: a tree goes whole or not at all');
+let image = '';
+const volume = `mcp-lok-e2e-prune-${randomBytes(4).toString('hex')}`;
+whole.before(async () => {
+  await requireEngine();
+  image = await ensureSandboxImage(ENGINE, { log: () => {} });
+});
+whole.after(async () => {
+  await engineRequest(ENGINE, 'DELETE', `/volumes/${volume}`).catch(() => undefined);
+});
+
+whole('a tree the prune cannot delete completely is no longer under a tree\'s name (a later install of it would take what is left as whole)', async () => {
+  const tree = 'abcdef0123456789';
+  // Made as root: a tree whose folder `zz` the sandbox user cannot empty, as a prune stopped midway leaves one.
+  await docker(['run', '--rm', '--network', 'none', '--user', '0:0', '-v', `${volume}:/p`, image, 'sh', '-c',
+    `mkdir -p /p/${tree}/zz /p/${tree}/node_modules && echo a > /p/${tree}/node_modules/a && echo b > /p/${tree}/zz/b && chown -R 1000:1000 /p && chown 0:0 /p/${tree}/zz`]);
+  assert.equal(await entriesOf(volume, image), [tree]);
+  await docker(['run', '--rm', '--network', 'none', '--user', '1000:1000', '-v', `${volume}:/opt/mcp-lok/pkgs`, image, 'node', '/opt/mcp-lok/install.mjs', JSON.stringify({ mode: 'prune', remove: [tree] })]).catch(() => '');
+  const left = await entriesOf(volume, image);
+  assert.not.ok(left.includes(tree), left.join(' '));
+});
+
+whole.run();
