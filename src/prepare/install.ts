@@ -24,6 +24,7 @@ import { parseProxyUrl } from './npm-config.js';
 import type { PackageSpec } from '../request/package-spec.js';
 import { readPin, readPinnedLockfile, updatePinCheck, writePin, writePinnedLockfile, type Pin, type PinnedPackage, type PinnedTree } from '../state/pins.js';
 import { parseLockfile, topLevelEntry, treeDirOf } from './lockfile.js';
+import { heldTrees } from '../state/tree-leases.js';
 
 /** The npm cache shared by install containers (content-addressed, safe to share). */
 export const NPM_CACHE_VOLUME = 'mcp-lok-npm-cache';
@@ -466,8 +467,8 @@ async function treesInUse(endpoint: EngineEndpoint, volume: string): Promise<str
 
 /**
  * Removes from a pin's package volume the trees this engine's record lists that `keep` does not
- * name, unless it is the record's latest (what a floating start runs) or a container of the
- * volume runs it now, and forgets them in the record. Only trees the record lists: another
+ * name, unless it is the record's latest (what a floating start runs), a container of the
+ * volume runs it now or a live process holds it (state/tree-leases.ts), and forgets them in the record. Only trees the record lists: another
  * mcp-lok home (another user of the same engine) has its own record and pin, and may run the
  * others. Starts no container when there is nothing to remove. The caller holds the install
  * lock. Returns the trees removed.
@@ -480,7 +481,8 @@ export async function pruneTrees(ctx: Context, endpoint: EngineEndpoint, req: In
   if (!record) return [];
   const unpinned = [...new Set(record.trees ?? [])].filter((dir) => !keep.includes(dir) && dir !== record.dir);
   if (unpinned.length === 0 || !(await volumeExists(endpoint, volume))) return [];
-  const inUse = await treesInUse(endpoint, volume);
+  // Run by a container now, or held by a process that will start one (a server's next session).
+  const inUse = [...(await treesInUse(endpoint, volume)), ...heldTrees(ctx.paths.state, volume)];
   const remove = unpinned.filter((dir) => !inUse.includes(dir));
   if (remove.length === 0) return [];
   const result = await runInstall(ctx, endpoint, req, specs, {

@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ensureSandboxImage } from '../../src/prepare/images.js';
 import { installKey } from '../../src/prepare/install.js';
 import { engineRequest } from '../../src/engine/http.js';
@@ -29,7 +31,7 @@ const homeA = tempDir('mcp-lok-prune-a-');
 const homeB = tempDir('mcp-lok-prune-b-');
 
 /** Runs the fixture through the shim with a home (initialize only) and returns its version. */
-async function start(home: string): Promise<RunResult & { version: string | undefined }> {
+async function start(home: string, registry: FixtureRegistry): Promise<RunResult & { version: string | undefined }> {
   const result = await runBin(SHIM, ['--registry', registry.url, '-y', PKG], { env: { MCP_LOK_HOME: home, MCP_LOK_EPHEMERAL: '1' }, stdin: INIT, holdStdinUntil: (out) => out.includes('\n') });
   const version = /"serverInfo":\{[^}]*"version":"([^"]+)"/.exec(result.stdout.toString())?.[1];
   return { ...result, version };
@@ -47,20 +49,20 @@ homes.after(async () => {
 });
 
 homes('a declined update removes the candidate it installed, not the tree another home pinned in the same volume', async () => {
-  const a = await start(homeA);
+  const a = await start(homeA, registry);
   assert.is(a.version, '1.0.0', a.stderr);
   registry.publish('package-versions/lok-fixture-pin@1.1.0');
-  const b = await start(homeB);
+  const b = await start(homeB, registry);
   assert.is(b.version, '1.1.0', b.stderr);
   registry.publish('package-versions/lok-fixture-pin@1.1.0', { version: '1.2.0' });
   // No terminal to ask: declined, and B's candidate goes.
   const declined = await runBin(MANAGER, ['update', PKG], { env: { MCP_LOK_HOME: homeB } });
   assert.is(declined.code, 1, declined.stderr);
   assert.match(declined.stdout.toString(), /1\.1\.0 -> 1\.2\.0/);
-  const again = await start(homeA);
+  const again = await start(homeA, registry);
   assert.is(again.code, 0, again.stderr);
   assert.is(again.version, '1.0.0', again.stderr);
-  const stillB = await start(homeB);
+  const stillB = await start(homeB, registry);
   assert.is(stillB.version, '1.1.0', stillB.stderr);
 });
 
@@ -89,3 +91,44 @@ whole('a tree the prune cannot delete completely is no longer under a tree\'s na
 });
 
 whole.run();
+
+const held = suite('pruning: a tree a running server will start containers from');
+let heldRegistry: FixtureRegistry;
+const homeC = tempDir('mcp-lok-prune-c-');
+const server = `e2e-prune-${randomBytes(3).toString('hex')}`;
+const inC = { MCP_LOK_HOME: homeC, MCP_LOK_EPHEMERAL: '1' };
+held.before(async () => {
+  await requireEngine();
+  heldRegistry = await startFixtureRegistry();
+});
+held.after(async () => {
+  await runBin(MANAGER, ['rm', '-f', server], { env: inC }).catch(() => undefined);
+  await heldRegistry?.close();
+  await engineRequest(ENGINE, 'DELETE', `/volumes/mcp-lok-pkg-${installKey([`${PKG}@latest`], heldRegistry.url)}`).catch(() => undefined);
+  rmSync(homeC, { recursive: true, force: true });
+});
+
+held('a background server started before a rollback opens its next session on the tree it started with (no container ran it meanwhile)', async () => {
+  assert.is((await start(homeC, heldRegistry)).version, '1.0.0');
+  heldRegistry.publish('package-versions/lok-fixture-pin@1.1.0');
+  const applied = await runBin(MANAGER, ['update', PKG, '--yes'], { env: inC });
+  assert.is(applied.code, 0, applied.stderr);
+  // A stdio server bridged to HTTP: a container per client session, none before the first.
+  const started = await runBin(MANAGER, ['start', '--registry', heldRegistry.url, '--name', server, `npx://${PKG}`], { env: inC });
+  assert.is(started.code, 0, started.stderr);
+  const url = started.stdout.toString().trim().split(' ')[1] ?? '';
+  const back = await runBin(MANAGER, ['update', '--rollback', PKG], { env: inC });
+  assert.is(back.code, 0, back.stderr);
+  const client = new Client({ name: 'mcp-lok-e2e-prune', version: '1.0.0' });
+  try {
+    await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+    assert.is(client.getServerVersion()?.version, '1.1.0', 'the session did not run the tree the server started with');
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+  // Once it stops, the tree goes with the next removal.
+  assert.is((await runBin(MANAGER, ['rm', '-f', server], { env: inC })).code, 0);
+  assert.is((await start(homeC, heldRegistry)).version, '1.0.0');
+});
+
+held.run();
