@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Context } from '../app/context.js';
@@ -319,6 +319,9 @@ async function installTree(ctx: Context, endpoint: EngineEndpoint, req: InstallR
     if (result.log) ctx.debug(result.log);
     throw Object.assign(installError(result, specs, doing), { installResult: result });
   }
+  // A volume made now holds this tree only: the trees the record listed went with the old one
+  // (removed by hand, say), and a rollback to one of them must install it again, not run it.
+  if (!volumeExisted) await rm(installRecordPath(ctx.paths.installs, specs, req.registry, endpoint), { force: true });
   return { ...result, ok: true, dir: result.dir, packages: result.packages, lockfile: result.lockfile };
 }
 

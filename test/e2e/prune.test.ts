@@ -132,3 +132,35 @@ held('a background server started before a rollback opens its next session on th
 });
 
 held.run();
+
+const gone = suite('pruning: a package volume removed by hand');
+let goneRegistry: FixtureRegistry;
+const homeD = tempDir('mcp-lok-prune-d-');
+const inD = { MCP_LOK_HOME: homeD, MCP_LOK_EPHEMERAL: '1' };
+gone.before(async () => {
+  await requireEngine();
+  goneRegistry = await startFixtureRegistry();
+});
+gone.after(async () => {
+  await goneRegistry?.close();
+  await engineRequest(ENGINE, 'DELETE', `/volumes/mcp-lok-pkg-${installKey([`${PKG}@latest`], goneRegistry.url)}`).catch(() => undefined);
+  rmSync(homeD, { recursive: true, force: true });
+});
+
+gone('a rollback after the volume was removed installs the earlier tree again instead of running what the old volume held', async () => {
+  assert.is((await start(homeD, goneRegistry)).version, '1.0.0');
+  goneRegistry.publish('package-versions/lok-fixture-pin@1.1.0');
+  assert.is((await runBin(MANAGER, ['update', PKG, '--yes'], { env: inD })).code, 0);
+  const volume = `mcp-lok-pkg-${installKey([`${PKG}@latest`], goneRegistry.url)}`;
+  assert.is((await engineRequest(ENGINE, 'DELETE', `/volumes/${volume}`)).status, 204);
+  // The next start installs the pinned 1.1.0 again, into a new volume that holds nothing else.
+  assert.is((await start(homeD, goneRegistry)).version, '1.1.0');
+  const back = await runBin(MANAGER, ['update', '--rollback', PKG], { env: inD });
+  assert.is(back.code, 0, back.stderr);
+  assert.match(back.stderr, /installing the pinned lok-fixture-pin@1\.0\.0 from its lockfile/);
+  const after = await start(homeD, goneRegistry);
+  assert.is(after.code, 0, after.stderr);
+  assert.is(after.version, '1.0.0', after.stderr);
+});
+
+gone.run();
