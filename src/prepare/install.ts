@@ -125,10 +125,11 @@ async function readRecord(path: string): Promise<InstallRecord | undefined> {
   try { return JSON.parse(await readFile(path, 'utf8')) as InstallRecord; } catch { return undefined; }
 }
 
+/** Writes a record, the user's alone (0600 in a 0700 folder): its registry URL may carry credentials, and what it lists is what the user runs. */
 async function writeRecord(path: string, record: InstallRecord): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true });
+  await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(record, null, 2));
+  await writeFile(tmp, JSON.stringify(record, null, 2), { mode: 0o600 });
   await rename(tmp, path);
 }
 

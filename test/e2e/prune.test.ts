@@ -2,7 +2,8 @@
 // only what this mcp-lok home installed goes, and a tree is gone whole or not at all.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -64,6 +65,9 @@ homes('a declined update removes the candidate it installed, not the tree anothe
   assert.is(again.version, '1.0.0', again.stderr);
   const stillB = await start(homeB, registry);
   assert.is(stillB.version, '1.1.0', stillB.stderr);
+  // Each home's record of what its engine's volumes hold is its own (a registry URL may carry credentials).
+  const installs = join(homeA, 'cache', 'installs');
+  for (const file of readdirSync(installs)) assert.is(statSync(join(installs, file)).mode & 0o077, 0, `${file} is readable by others`);
 });
 
 homes.run();
