@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findCommand } from '../../src/cli/commands.js';
-import { renderPinStates, runUpdate } from '../../src/cli/commands/update.js';
+import { answerOf, renderPinStates, runUpdate } from '../../src/cli/commands/update.js';
 import { renderCommandHelp } from '../../src/cli/help.js';
 import { parseCommandArgs } from '../../src/cli/parse-command.js';
 import { catchErrorAsync } from '../support/catch-error.js';
@@ -66,6 +66,13 @@ cli('lists each pin, its pinned version and what the registry has now', () => {
     'c@latest  3.0.0   could not ask the registry: the registry could not be reached\\x1b[2J',
     '',
   ].join('\n'));
+});
+
+cli('asks only on a terminal and only after the review was printed: --json (its review comes after the answer) asks nothing', () => {
+  assert.is(answerOf({ yes: true, json: true, terminal: true }), 'yes');
+  assert.is(answerOf({ yes: false, json: false, terminal: true }), 'ask');
+  assert.is(answerOf({ yes: false, json: false, terminal: false }), 'no-terminal');
+  assert.is(answerOf({ yes: false, json: true, terminal: true }), 'json');
 });
 
 cli.run();

@@ -11,7 +11,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ensureSandboxImage } from '../../src/prepare/images.js';
 import { installKey } from '../../src/prepare/install.js';
 import { engineRequest } from '../../src/engine/http.js';
-import { ENGINE, MANAGER, SHIM, requireEngine, runBin, tempDir, type RunResult } from './harness.js';
+import { ENGINE, MANAGER, SHIM, requireEngine, runBin, runOnTerminal, tempDir, type RunResult } from './harness.js';
 import { startFixtureRegistry, type FixtureRegistry } from './registry.js';
 
 const PKG = 'lok-fixture-pin';
@@ -65,6 +65,12 @@ homes('a declined update removes the candidate it installed, not the tree anothe
   assert.is(again.version, '1.0.0', again.stderr);
   const stillB = await start(homeB, registry);
   assert.is(stillB.version, '1.1.0', stillB.stderr);
+  // On a terminal, --json prints the review only after the answer: it asks nothing, and nothing changes.
+  const json = await runOnTerminal(MANAGER, ['update', '--json', PKG], 'y', { MCP_LOK_HOME: homeB });
+  assert.is(json.code, 1, json.output);
+  assert.not.match(json.output, /\[y\/N\]/);
+  assert.match(json.output, /--json prints the review and asks nothing/);
+  assert.is((await start(homeB, registry)).version, '1.1.0');
   // Each home's record of what its engine's volumes hold is its own (a registry URL may carry credentials).
   const installs = join(homeA, 'cache', 'installs');
   for (const file of readdirSync(installs)) assert.is(statSync(join(installs, file)).mode & 0o077, 0, `${file} is readable by others`);

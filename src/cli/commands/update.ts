@@ -25,6 +25,17 @@ function renderReview(review: UpdateReview): string {
 }
 
 /**
+ * Returns how `update` gets its answer: `--yes`; a question on the terminal after the review;
+ * or none, declined: without a terminal, and with `--json`, whose review is printed only after
+ * the answer (a question then would ask the user to pin what they have not seen).
+ */
+export function answerOf(input: { yes: boolean; json: boolean; terminal: boolean }): 'yes' | 'ask' | 'no-terminal' | 'json' {
+  if (input.yes) return 'yes';
+  if (input.json) return 'json';
+  return input.terminal ? 'ask' : 'no-terminal';
+}
+
+/**
  * `mcp-lok update [NAME|PACKAGE] [--yes] [--rollback] [--json]`. The tool manifest diff joins
  * the review through `describe` (app/update.ts's DescribeCandidate), shown before the question.
  */
@@ -52,11 +63,11 @@ export async function runUpdate(ctx: Context, args: ParsedCommand, describe?: De
       : `\nReview one with: mcp-lok update ${newer[0]?.newer?.[0]?.name ?? 'PACKAGE'} (it shows what changes and asks before anything does).\n`);
     return 0;
   }
-  let noTerminal = false;
+  const answer = answerOf({ yes: args.values.yes === true, json: asJson, terminal: isTerminal(ctx) });
   const outcome = await updatePin(ctx, { target, describe }, async (review) => {
     if (!asJson) ctx.stdout.write(renderReview(review));
-    if (args.values.yes === true) return true;
-    if (!isTerminal(ctx)) { noTerminal = true; return false; }
+    if (answer === 'yes') return true;
+    if (answer !== 'ask') return false;
     return confirm(ctx, `Pin ${shown(review.to)} (scripts stay off)? [y/N] `);
   });
   if (asJson) ctx.stdout.write(json(outcome));
@@ -65,9 +76,11 @@ export async function runUpdate(ctx: Context, args: ParsedCommand, describe?: De
       if (!asJson) ctx.stdout.write(lines([`Nothing to update: ${outcome.specs.join(' ')} resolves to the pinned ${shown(outcome.pinned)}.`]));
       return 0;
     case 'declined':
-      ctx.stderr.write(noTerminal
+      ctx.stderr.write(answer === 'no-terminal'
         ? `mcp-lok: nothing changed: pass --yes to pin ${shown(outcome.review.to)} (no terminal to ask).\n`
-        : 'mcp-lok: nothing changed.\n');
+        : answer === 'json'
+          ? `mcp-lok: nothing changed: pass --yes to pin ${shown(outcome.review.to)} (--json prints the review and asks nothing).\n`
+          : 'mcp-lok: nothing changed.\n');
       return 1;
     case 'applied':
       if (!asJson) {
