@@ -3,7 +3,7 @@ import { usageError } from '../../errors.js';
 import type { Context } from '../../app/context.js';
 import { listPinUpdates, rollbackPin, updatePin, type DescribeCandidate, type PinState, type UpdateReview } from '../../app/update.js';
 import type { ParsedCommand } from '../commands.js';
-import { confirm, isTerminal } from '../confirm.js';
+import { answerOf, confirm, isTerminal } from '../confirm.js';
 import { renderTable } from '../output.js';
 
 const shown = (packages: ReadonlyArray<{ name: string; version: string }>): string => packages.map((p) => `${p.name}@${p.version}`).join(' ');
@@ -24,16 +24,6 @@ function renderReview(review: UpdateReview): string {
   return lines([...review.lines, ...review.more]);
 }
 
-/**
- * Returns how `update` gets its answer: `--yes`; a question on the terminal after the review;
- * or none, declined: without a terminal, and with `--json`, whose review is printed only after
- * the answer (a question then would ask the user to pin what they have not seen).
- */
-export function answerOf(input: { yes: boolean; json: boolean; terminal: boolean }): 'yes' | 'ask' | 'no-terminal' | 'json' {
-  if (input.yes) return 'yes';
-  if (input.json) return 'json';
-  return input.terminal ? 'ask' : 'no-terminal';
-}
 
 /**
  * `mcp-lok update [NAME|PACKAGE] [--yes] [--rollback] [--json]`. The tool manifest diff joins
