@@ -5,7 +5,8 @@
 //   ci: { specs, lockfile: "<package-lock.json text>", dir } installs exactly the tree that
 //       lockfile describes (npm ci: every tarball checked against its integrity), never resolving;
 //   view: { specs } asks the registry for the newest version each spec matches;
-//   prune: { keep: ["<tree dir>", ...] } removes every tree of the volume not kept (no network).
+//   prune: { remove: ["<tree dir>", ...] } removes those trees (no network): only trees the
+//          caller's own record lists, since another mcp-lok home can use the same volume.
 // npm runs with lifecycle scripts off, into a temporary directory of the package volume, which
 // is then renamed to a directory named after the tree's lockfile, so a tree is complete or
 // absent, never half-made. The one line on stdout is the result; everything npm says goes to
@@ -77,12 +78,20 @@ function readRequest() {
   });
 }
 
+/** Removes what prunes moved out of the way (`.rm-*`: no longer a tree, whatever is left of it). */
+function removeMoved() {
+  for (const entry of readdirSync(ROOT)) {
+    if (entry.startsWith('.rm-')) try { rmSync(join(ROOT, entry), { recursive: true, force: true }); } catch {}
+  }
+}
+
 function newTmp() {
-  // Clean temporary trees a crashed install left behind.
+  // Clean temporary trees a crashed install left behind, and what a stopped prune left.
   for (const entry of readdirSync(ROOT)) {
     if (!entry.startsWith('.tmp-')) continue;
     try { if (Date.now() - statSync(join(ROOT, entry)).mtimeMs > STALE_TMP_MS) rmSync(join(ROOT, entry), { recursive: true, force: true }); } catch {}
   }
+  removeMoved();
   const tmp = join(ROOT, `.tmp-${randomBytes(6).toString('hex')}`);
   mkdirSync(tmp);
   return tmp;
@@ -166,15 +175,21 @@ function newest(specs) {
   finish({ ok: true, newest: found });
 }
 
-/** Removes the trees (directories named like treeDirOf's) that `keep` does not name; the half-made ones newTmp cleans. */
-function prune(keep) {
-  const kept = new Set(Array.isArray(keep) ? keep : []);
+/**
+ * Removes the trees (directories named like treeDirOf's) that `remove` names. Each is first
+ * renamed out of the way, in one step, and only then deleted: a prune stopped midway (its
+ * container removed) must not leave half a tree under a tree's name, which a later install of
+ * the same lockfile would find and keep as done.
+ */
+function prune(remove) {
+  const names = new Set((Array.isArray(remove) ? remove : []).filter((d) => typeof d === 'string' && /^[0-9a-f]{16}$/.test(d)));
   const removed = [];
   for (const entry of readdirSync(ROOT)) {
-    if (!/^[0-9a-f]{16}$/.test(entry) || kept.has(entry)) continue;
-    rmSync(join(ROOT, entry), { recursive: true, force: true });
+    if (!names.has(entry)) continue;
+    renameSync(join(ROOT, entry), join(ROOT, `.rm-${entry}-${randomBytes(6).toString('hex')}`));
     removed.push(entry);
   }
+  removeMoved();
   finish({ ok: true, removed });
 }
 
@@ -182,5 +197,5 @@ const request = await readRequest();
 const specs = request.specs ?? [];
 if (request.mode === 'ci') installFromLockfile(specs, request.lockfile, request.dir);
 else if (request.mode === 'view') newest(specs);
-else if (request.mode === 'prune') prune(request.keep);
+else if (request.mode === 'prune') prune(request.remove);
 else install(specs);

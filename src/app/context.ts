@@ -1,4 +1,5 @@
 import { homedir } from 'node:os';
+import { escapeControl } from '../control-chars.js';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { discoverEngine } from '../engine/discover.js';
@@ -44,8 +45,10 @@ export interface Context {
 }
 
 /** Returns the `--debug` line writer (to stderr, with time since start), or a no-op. */
-export function createDebug(on: boolean): (line: string) => void {
-  return on ? (line) => { process.stderr.write(`mcp-lok[debug] +${performance.now().toFixed(0)}ms: ${line}\n`); } : () => {};
+export function createDebug(on: boolean, write: (text: string) => void = (text) => { process.stderr.write(text); }): (line: string) => void {
+  // Debug lines carry text from outside (npm's output, a server's stderr while `update` lists a
+  // candidate's tools): its control characters are shown as escapes, never obeyed by the terminal.
+  return on ? (line) => { write(`mcp-lok[debug] +${performance.now().toFixed(0)}ms: ${escapeControl(line)}\n`); } : () => {};
 }
 
 /**

@@ -15,7 +15,7 @@ import { LokError, EXIT } from '../errors.js';
 import { buildContainerSpec, type MountPlan } from '../sandbox/build-spec.js';
 import { buildPinCheck } from '../sandbox/mount-pin.js';
 import { pinNestedMounts } from '../prepare/mount-pins.js';
-import { DEFAULT_NOFILE, FIFO_MOUNT, FIXED_ENV, PACKAGES_DIR } from '../sandbox/hardening.js';
+import { DEFAULT_NOFILE, FIFO_MOUNT, FIXED_ENV, PACKAGES_DIR, TREE_NODE_OPTIONS } from '../sandbox/hardening.js';
 import { buildLabels } from '../sandbox/labels.js';
 import { buildGrantContext, denyRulesOf, resolveGrantMounts } from '../prepare/grants.js';
 import type { ServerRequest } from '../request/server-request.js';
@@ -38,6 +38,7 @@ import { formatJsonRpcError } from '../http/json-rpc.js';
 import { splitLines } from '../lines.js';
 import { readClientInput, type ClientInput } from '../stdio/client-input.js';
 import { OutputFlow } from '../stdio/output-flow.js';
+import { holdTree, type HeldTree } from '../state/tree-leases.js';
 
 /** A CA bundle larger than this is not one (the system's whole bundle is some 200 KiB). */
 const MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024;
@@ -128,6 +129,8 @@ export interface Prepared {
   what: string;
   /** The pin the tree comes from, for the look for newer versions; undefined when floating or from an image. */
   pinned?: PinnedStart | undefined;
+  /** The package tree it runs (undefined for an image): what a server that starts containers later holds (state/tree-leases.ts). */
+  tree?: HeldTree | undefined;
 }
 
 /** A plan whose code is on the engine, its mounts and variables complete: what every container of the server is launched from. */
@@ -164,12 +167,13 @@ async function installPackages(ctx: Context, plan: PlannedServer, step: Extract<
   return {
     image,
     cmd: [`${tree}/node_modules/.bin/${bin.binName}`, ...args],
-    // As npx does: the package's own bins first.
-    env: { PATH: `${tree}/node_modules/.bin:${FIXED_ENV.PATH}` },
+    // As npx does: the package's own bins first. Nothing loaded from the home (TREE_NODE_OPTIONS).
+    env: { PATH: `${tree}/node_modules/.bin:${FIXED_ENV.PATH}`, NODE_OPTIONS: TREE_NODE_OPTIONS },
     mounts: [{ type: 'volume', source: record.volume, target: PACKAGES_DIR, readOnly: true }],
     packages: record.packages.map((p) => `${p.name}@${p.version}`),
     what: `${bin.pkg} bin ${bin.binName}`,
     pinned: record.pinKey === undefined ? undefined : { key: record.pinKey, packages: record.packages, install },
+    tree: { volume: record.volume, dir: record.dir },
   };
 }
 
@@ -187,8 +191,11 @@ export async function prepareServer(ctx: Context, plan: PlannedServer, args: str
   const step = plan.prepare;
   const prepared = step.kind === 'install' ? await installPackages(ctx, plan, step, args, tree) : await pullImage(ctx, plan, step, args);
   const helperImage = step.kind === 'install' ? prepared.image : plan.needsHelperImage ? await ensureSandboxImage(plan.endpoint, { log: ctx.log }) : undefined;
-  // The code's own mounts and variables (the package tree, its bins on PATH) under the plan's.
-  return { ...plan, mounts: [...prepared.mounts, ...plan.mounts], env: { ...prepared.env, ...plan.env }, prepared, helperImage };
+  // The code's own mounts and variables (the package tree, its bins on PATH) under the plan's;
+  // the user's NODE_OPTIONS goes after the tree's own.
+  const env = { ...prepared.env, ...plan.env };
+  if (prepared.env.NODE_OPTIONS !== undefined && plan.env.NODE_OPTIONS !== undefined) env.NODE_OPTIONS = `${prepared.env.NODE_OPTIONS} ${plan.env.NODE_OPTIONS}`;
+  return { ...plan, mounts: [...prepared.mounts, ...plan.mounts], env, prepared, helperImage };
 }
 
 /** Gathers the facts a request is planned from and plans it (pure): nothing is made yet. */
@@ -420,6 +427,8 @@ async function runModernStdio(ctx: Context, plan: ServerPlan, stdin: Readable): 
   ctx.debug(`${plan.name}: the client speaks MCP 2026-07-28; serving it from the legacy server through the era gateway`);
   // Loaded only for a modern client: a legacy client's start path does not pay for it.
   const { EraGateway } = await import('../era/gateway.js');
+  // Its sandboxes come and go (an idle one stops): the tree stays held while the client is served.
+  const release = holdPreparedTree(ctx, plan);
   const updates = watchForUpdates(ctx, plan.endpoint, plan.prepared.pinned);
   let started = false;
   const gateway = new EraGateway({
@@ -478,8 +487,26 @@ async function runModernStdio(ctx: Context, plan: ServerPlan, stdin: Readable): 
     return 0;
   } finally {
     for (const signal of signals) process.off(signal, onSignal);
+    release();
     await updates.stop();
     await ctx.swept();
+  }
+}
+
+/**
+ * Holds the plan's package tree for a server whose containers come and go (state/tree-leases.ts);
+ * returns what lets it go. A failure to write the lease is said in --debug only: it costs at
+ * most a tree removed by a rollback meanwhile, not the start.
+ */
+export function holdPreparedTree(ctx: Context, plan: ServerPlan): () => void {
+  const tree = plan.prepared.tree;
+  if (!tree) return () => {};
+  try {
+    const release = holdTree(ctx.paths.state, tree);
+    return () => { try { release(); } catch { /* removed with the process's state anyway */ } };
+  } catch (error) {
+    ctx.debug(`could not hold the tree ${tree.dir}: ${(error as Error).message}`);
+    return () => {};
   }
 }
 

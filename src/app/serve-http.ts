@@ -15,7 +15,7 @@ import { buildLabels } from '../sandbox/labels.js';
 import { currentOwner } from '../state/owner.js';
 import { openEgress, type EgressAccess } from '../egress/wiring.js';
 import { INGRESS_SOCKET, startLoopbackSidecar } from '../egress/loopback.js';
-import { createToolsWatch, launchSandbox, openLegacySandbox, startServerPlan, toolsMessageHooks, type ServerPlan } from './run-server.js';
+import { createToolsWatch, holdPreparedTree, launchSandbox, openLegacySandbox, startServerPlan, toolsMessageHooks, type ServerPlan } from './run-server.js';
 import { keepWatchingForUpdates } from './update-check.js';
 import type { ServerRequest } from '../request/server-request.js';
 import type { Sidecar } from '../egress/sidecar.js';
@@ -207,12 +207,20 @@ async function stopRunning(running: Running | undefined): Promise<void> {
  */
 export async function serveHttp(ctx: Context, req: HttpServeRequest, onStatus: (status: ServeStatus) => void = () => {}): Promise<HttpServing> {
   const plan = await startServerPlan(ctx, req);
-  const serving = await servePlan(ctx, plan, req, onStatus);
+  // Its sessions and restarts start containers later: the tree stays held while it serves.
+  const release = holdPreparedTree(ctx, plan);
+  let serving: HttpServing;
+  try {
+    serving = await servePlan(ctx, plan, req, onStatus);
+  } catch (error) {
+    release();
+    throw error;
+  }
   // Once clients can connect, and only then, a look for a newer version of its pin (when one is
   // due), and again each day it keeps running.
   const updates = keepWatchingForUpdates(ctx, plan.endpoint, plan.prepared.pinned);
   updates.started();
-  return { ...serving, close: async () => { await updates.stop(); await serving.close(); } };
+  return { ...serving, close: async () => { await updates.stop(); await serving.close(); release(); } };
 }
 
 async function servePlan(ctx: Context, plan: ServerPlan, req: HttpServeRequest, onStatus: (status: ServeStatus) => void): Promise<HttpServing> {

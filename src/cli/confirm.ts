@@ -15,3 +15,15 @@ export async function confirm(ctx: Context, question: string): Promise<boolean> 
 export function isTerminal(ctx: Context): boolean {
   return Boolean((ctx.stdin as { isTTY?: boolean }).isTTY) && Boolean((ctx.stderr as { isTTY?: boolean }).isTTY);
 }
+
+/**
+ * Returns how a command that asks before it changes something (`update`, `approve`) gets its
+ * answer: `--yes`; a question on the terminal after what it shows; or none, declined: without
+ * a terminal, and with `--json`, which prints what changes only after the answer (a question
+ * then would ask the user to accept what they have not seen).
+ */
+export function answerOf(input: { yes: boolean; json: boolean; terminal: boolean }): 'yes' | 'ask' | 'no-terminal' | 'json' {
+  if (input.yes) return 'yes';
+  if (input.json) return 'json';
+  return input.terminal ? 'ask' : 'no-terminal';
+}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Context } from '../app/context.js';
@@ -24,6 +24,7 @@ import { parseProxyUrl } from './npm-config.js';
 import type { PackageSpec } from '../request/package-spec.js';
 import { readPin, readPinnedLockfile, updatePinCheck, writePin, writePinnedLockfile, type Pin, type PinnedPackage, type PinnedTree } from '../state/pins.js';
 import { parseLockfile, topLevelEntry, treeDirOf } from './lockfile.js';
+import { heldTrees } from '../state/tree-leases.js';
 
 /** The npm cache shared by install containers (content-addressed, safe to share). */
 export const NPM_CACHE_VOLUME = 'mcp-lok-npm-cache';
@@ -124,10 +125,11 @@ async function readRecord(path: string): Promise<InstallRecord | undefined> {
   try { return JSON.parse(await readFile(path, 'utf8')) as InstallRecord; } catch { return undefined; }
 }
 
+/** Writes a record, the user's alone (0600 in a 0700 folder): its registry URL may carry credentials, and what it lists is what the user runs. */
 async function writeRecord(path: string, record: InstallRecord): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true });
+  await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(record, null, 2));
+  await writeFile(tmp, JSON.stringify(record, null, 2), { mode: 0o600 });
   await rename(tmp, path);
 }
 
@@ -318,6 +320,9 @@ async function installTree(ctx: Context, endpoint: EngineEndpoint, req: InstallR
     if (result.log) ctx.debug(result.log);
     throw Object.assign(installError(result, specs, doing), { installResult: result });
   }
+  // A volume made now holds this tree only: the trees the record listed went with the old one
+  // (removed by hand, say), and a rollback to one of them must install it again, not run it.
+  if (!volumeExisted) await rm(installRecordPath(ctx.paths.installs, specs, req.registry, endpoint), { force: true });
   return { ...result, ok: true, dir: result.dir, packages: result.packages, lockfile: result.lockfile };
 }
 
@@ -465,10 +470,12 @@ async function treesInUse(endpoint: EngineEndpoint, volume: string): Promise<str
 }
 
 /**
- * Removes from a pin's package volume every tree that `keep` does not name, unless it is the
- * record's latest (what a floating start runs) or a container of the volume runs it now, and
- * forgets them in the record. Starts no container when the record lists nothing else. The
- * caller holds the install lock. Returns the trees removed.
+ * Removes from a pin's package volume the trees this engine's record lists that `keep` does not
+ * name, unless it is the record's latest (what a floating start runs), a container of the
+ * volume runs it now or a live process holds it (state/tree-leases.ts), and forgets them in the record. Only trees the record lists: another
+ * mcp-lok home (another user of the same engine) has its own record and pin, and may run the
+ * others. Starts no container when there is nothing to remove. The caller holds the install
+ * lock. Returns the trees removed.
  */
 export async function pruneTrees(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, keep: readonly string[]): Promise<string[]> {
   const specs = requestedSpecs(req.packages);
@@ -476,11 +483,14 @@ export async function pruneTrees(ctx: Context, endpoint: EngineEndpoint, req: In
   const recordPath = installRecordPath(ctx.paths.installs, specs, req.registry, endpoint);
   const record = await readRecord(recordPath);
   if (!record) return [];
-  const listed = [...new Set([record.dir, ...(record.trees ?? [])])];
-  if (listed.every((dir) => keep.includes(dir) || dir === record.dir) || !(await volumeExists(endpoint, volume))) return [];
-  const kept = [...new Set([...keep, record.dir, ...(await treesInUse(endpoint, volume))])];
+  const unpinned = [...new Set(record.trees ?? [])].filter((dir) => !keep.includes(dir) && dir !== record.dir);
+  if (unpinned.length === 0 || !(await volumeExists(endpoint, volume))) return [];
+  // Run by a container now, or held by a process that will start one (a server's next session).
+  const inUse = [...(await treesInUse(endpoint, volume)), ...heldTrees(ctx.paths.state, volume)];
+  const remove = unpinned.filter((dir) => !inUse.includes(dir));
+  if (remove.length === 0) return [];
   const result = await runInstall(ctx, endpoint, req, specs, {
-    refreshing: false, volume, newVolume: false, stop: undefined, upstreamProxy: undefined, request: { mode: 'prune', keep: kept }, offline: true,
+    refreshing: false, volume, newVolume: false, stop: undefined, upstreamProxy: undefined, request: { mode: 'prune', remove }, offline: true,
   });
   if (!result.ok) throw installError(result, specs, 'Removing the unpinned trees of');
   const removed = result.removed ?? [];

@@ -66,5 +66,14 @@ export const FIXED_ENV: Readonly<Record<string, string>> = {
   // code cache and every start is 15-20 ms slower (`npm run bench`; README "Performance").
 };
 
+/**
+ * NODE_OPTIONS of a server run from an installed package tree. Node's `require` looks in
+ * $HOME/.node_modules and $HOME/.node_libraries for what the tree lacks (an optional module
+ * such as `bufferutil`), and the home is the server's to write and kept across versions: a bad
+ * version could leave code there that the pinned version it is rolled back to would load. A
+ * Node option, not a V8 flag: the built-ins' code cache is still used.
+ */
+export const TREE_NODE_OPTIONS = '--no-global-search-paths';
+
 /** Where a sandbox's runtime folder is mounted (read-only): its named pipes, the egress proxy's socket. */
 export const FIFO_MOUNT = '/run/mcp-lok';

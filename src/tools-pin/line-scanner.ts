@@ -17,8 +17,12 @@ export interface ScanSink {
 }
 
 export interface LineScannerOptions {
-  /** Byte strings that may mark an interesting line; a line holding none of them is plain. */
-  needles: readonly string[];
+  /**
+   * What may mark an interesting line: byte strings, or patterns matched against the bytes read
+   * as latin1 (one character per byte, so a position is a byte offset). A line holding none of
+   * them is plain.
+   */
+  needles: ReadonlyArray<string | RegExp>;
   /** Decides on a line that holds a needle (bytes without the newline); true makes it `line`. */
   interesting: (line: Buffer) => boolean;
   /** Longest line kept whole; a longer one is dropped. MAX_MESSAGE_BYTES by default. */
@@ -34,21 +38,36 @@ export interface LineScanner {
 
 /** Returns a scanner (see LineScanner). */
 export function createLineScanner(options: LineScannerOptions): LineScanner {
-  const needles = options.needles.map((n) => Buffer.from(n));
+  const needles = options.needles.map((n) => (typeof n === 'string' ? Buffer.from(n) : new RegExp(n.source, `${n.flags.replace('g', '')}g`)));
   const max = options.maxLineBytes ?? MAX_MESSAGE_BYTES;
   let parts: Buffer[] = [];
   let held = 0;
   let skipping = false;
+  // Per push: the chunk as latin1 (for patterns), and each needle's next hit at or after the
+  // last search (-1: none in the rest of the chunk), so every needle reads each byte once.
+  let text: string | undefined;
+  const next: number[] = needles.map(() => -2);
 
+  const find = (needle: Buffer | RegExp, chunk: Buffer, from: number): number => {
+    if (Buffer.isBuffer(needle)) return chunk.indexOf(needle, from);
+    text ??= chunk.toString('latin1');
+    needle.lastIndex = from;
+    return needle.exec(text)?.index ?? -1;
+  };
   const nextNeedle = (chunk: Buffer, from: number): number => {
     let best = -1;
-    for (const n of needles) {
-      const at = chunk.indexOf(n, from);
+    needles.forEach((n, i) => {
+      let at = next[i] as number;
+      if (at === -2 || (at !== -1 && at < from)) next[i] = at = find(n, chunk, from);
       if (at !== -1 && (best === -1 || at < best)) best = at;
-    }
+    });
     return best;
   };
-  const hasNeedle = (bytes: Buffer): boolean => needles.some((n) => bytes.includes(n));
+  const hasNeedle = (bytes: Buffer): boolean => needles.some((n) => {
+    if (Buffer.isBuffer(n)) return bytes.includes(n);
+    n.lastIndex = 0;
+    return n.test(bytes.toString('latin1'));
+  });
   const decode = (bytes: Buffer): string => bytes.toString('utf8', 0, bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length);
   const hold = (piece: Buffer, sink: ScanSink): void => {
     if (held + piece.length > max) {
@@ -70,6 +89,8 @@ export function createLineScanner(options: LineScannerOptions): LineScanner {
 
   return {
     push(chunk, sink) {
+      text = undefined;
+      next.fill(-2);
       let start = 0;
       if (skipping || held > 0) {
         const nl = chunk.indexOf(NEWLINE);

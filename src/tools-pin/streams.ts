@@ -3,7 +3,7 @@
 // pass every other byte through unchanged and in order.
 import { Transform } from 'node:stream';
 import { createLineScanner, type ScanSink } from './line-scanner.js';
-import { mayConcernTools, mayHoldToolsListBytes, type ToolsWatch } from './watch.js';
+import { mayConcernTools, mayHoldToolsListBytes, TOOLS_KEY_NEEDLE, type ToolsWatch } from './watch.js';
 
 /** A chunk handler for a byte stream. */
 export interface ChunkSink {
@@ -15,7 +15,8 @@ export interface ChunkSink {
 const MIB = 1024 * 1024;
 
 function serverScanner(): ReturnType<typeof createLineScanner> {
-  return createLineScanner({ needles: ['"tools"', '\\u'], interesting: mayHoldToolsListBytes });
+  // A tools key in any case (a case-insensitive client reads `"Tools"`), or one spelled with escapes.
+  return createLineScanner({ needles: [TOOLS_KEY_NEEDLE, '\\u'], interesting: mayHoldToolsListBytes });
 }
 
 /** Returns a handler for a copy of the server's stdout: lines that may list tools go to the watch, the rest is dropped. */

@@ -9,21 +9,32 @@ import { approveCommand, type ToolPinTarget } from './identity.js';
 import { compareManifests, describeToolDiff, diffComparison, hashTool, pickPinnedFields, PINNED_FIELDS, type PinnedTool, type ToolDiff } from './manifest.js';
 import { createPin, extendPin, isPinnedDefinition, mayCallTool, samePending, updatePending, type PinMode } from './pin.js';
 
-/** Matches the key `"tools"` in JSON text, any of its letters written as a `\u` escape. */
-const TOOLS_KEY = /"(?:t|\\u0074)(?:o|\\u006[fF])(?:o|\\u006[fF])(?:l|\\u006[cC])(?:s|\\u0073)"/;
+/**
+ * Matches in JSON text a key that reads as `"tools"` to a client that matches keys
+ * case-insensitively (Go's encoding/json, with simple folding: `ſ` is an `s`), any of its
+ * letters written as a `\u` escape: `"tools"`, `"Tools"`, `"TOOLS"`, `"toolſ"`, `"\u0054ools"`.
+ */
+const TOOLS_KEY = /"(?:[tT]|\\u00[57]4)(?:[oO]|\\u00[46][fF]){2}(?:[lL]|\\u00[46][cC])(?:[sS\u017f]|\\u00[57]3|\\u017[fF])"/;
+/** The same on bytes read as latin1 (`ſ` is the two bytes C5 BF). */
+const TOOLS_KEY_LATIN1 = /"(?:[tT]|\\u00[57]4)(?:[oO]|\\u00[46][fF]){2}(?:[lL]|\\u00[46][cC])(?:[sS]|\xc5\xbf|\\u00[57]3|\\u017[fF])"/;
+/**
+ * What the byte scanner looks for in a server's output (bytes read as latin1): such a key
+ * spelled without escapes (a spelling with one holds `\u`, the other needle).
+ */
+export const TOOLS_KEY_NEEDLE = /"[tT][oO]{2}[lL](?:[sS]|\xc5\xbf)"/;
 /** How much of a changed text goes to stderr; `mcp-lok approve` and the event log show all. */
 const STDERR_TEXT_CHARS = 400;
 /** The JSON-RPC error code of a refused call: invalid params, as servers answer an unknown tool. */
 export const REFUSED_CALL_CODE = -32602;
 
-/** Returns true when a server's line might hold a tools list: the cheap test before any parse. */
+/** Returns true when a server's line might hold a tools list (for any client: see TOOLS_KEY): the cheap test before any parse. */
 export function mayHoldToolsList(line: string): boolean {
-  return line.includes('"tools"') || (line.includes('\\u') && TOOLS_KEY.test(line));
+  return line.includes('"tools"') || TOOLS_KEY.test(line);
 }
 
-/** The same test on bytes (the line scanner's), decoding only a line that holds escapes. */
+/** The same test on bytes (the line scanner's). */
 export function mayHoldToolsListBytes(line: Buffer): boolean {
-  return line.includes('"tools"') || (line.includes('\\u') && TOOLS_KEY.test(line.toString('latin1')));
+  return line.includes('"tools"') || TOOLS_KEY_LATIN1.test(line.toString('latin1'));
 }
 
 /** Returns true when a client's line might call or list tools (any `tools`, or escapes that could spell it). */
@@ -54,11 +65,24 @@ function withoutFoldedTwins(value: Record<string, unknown>, names: readonly stri
   return copy;
 }
 
-/** Returns the tools array of a JSON-RPC response whose result lists tools, else undefined. */
+/** Returns the values of an object's keys that are `name` or fold to it (what a case-insensitive client may read as it), in order. */
+function foldedValues(value: Record<string, unknown>, name: string): unknown[] {
+  return Object.keys(value).filter((k) => k === name || foldKey(k) === name).map((k) => value[k]);
+}
+
+/**
+ * Returns the tools of a JSON-RPC response whose result lists tools, else undefined: every
+ * array under a key that is or folds to `tools`, in a result under a key that is or folds to
+ * `result` (a case-insensitive client reads `"Result": {"Tools": [...]}` as a tools list, and
+ * the last of several), with the result a JavaScript client reads (or, without one, the last).
+ */
 function listedTools(message: unknown): { result: Record<string, unknown>; tools: unknown[] } | undefined {
-  if (!isObject(message) || !isObject(message.result) || !Array.isArray(message.result.tools)) return undefined;
-  if (!('id' in message)) return undefined;
-  return { result: message.result, tools: message.result.tools };
+  if (!isObject(message) || !Object.keys(message).some((k) => foldKey(k) === 'id')) return undefined;
+  const results = foldedValues(message, 'result').filter(isObject);
+  const lists = results.flatMap((r) => foldedValues(r, 'tools').filter((t): t is unknown[] => Array.isArray(t)));
+  const result = isObject(message.result) ? message.result : results.at(-1);
+  if (lists.length === 0 || result === undefined) return undefined;
+  return { result, tools: lists.length === 1 ? lists[0] as unknown[] : lists.flat() };
 }
 
 /** Processes who reported what: each distinct change is said once per process, whatever the number of sessions. */

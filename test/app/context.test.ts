@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createEngineFinder } from '../../src/app/context.js';
+import { createDebug, createEngineFinder } from '../../src/app/context.js';
 import { LokError } from '../../src/errors.js';
 
 const finder = suite('createEngineFinder');
@@ -40,3 +40,18 @@ finder('looks again after a failed discovery: an engine started later is found b
 });
 
 finder.run();
+
+const debug = suite('createDebug');
+
+debug('shows the control characters of a debug line as escapes (a candidate server\'s stderr during update), newlines kept', () => {
+  const out: string[] = [];
+  const line = createDebug(true, (t) => out.push(t));
+  line('npm warn x\n\u001b[8mhidden\u001b]0;title\u0007\u009b2J');
+  assert.is(out.length, 1);
+  assert.match(out[0] ?? '', /: npm warn x\n\\x1b\[8mhidden\\x1b\]0;title\\x07\\x9b2J\n$/);
+  assert.not.match(out[0] ?? '', /[\u001b\u0007\u009b]/);
+  createDebug(false, (t) => out.push(t))('not written');
+  assert.is(out.length, 1);
+});
+
+debug.run();

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Context } from '../../src/app/context.js';
@@ -86,6 +86,24 @@ approve('without a terminal and without --yes, shows the changes and approves no
   await see(ctx, MEMORY, [EVIL], 'enforce');
   assert.is(await runApprove(ctx, { positionals: ['@modelcontextprotocol/server-memory'], values: {} }), 1);
   assert.match(out(), /description now: "Echoes\.\\u001b\[2J/);
+  assert.is(readToolPinStatus(ctx, MEMORY).state, 'awaiting approval');
+});
+
+approve('on a terminal with --json (which prints the changes only after an answer) asks nothing and approves nothing', async () => {
+  const { ctx } = context();
+  await see(ctx, MEMORY, [ECHO]);
+  await see(ctx, MEMORY, [EVIL], 'enforce');
+  const stdin = new PassThrough();
+  const stderr = new PassThrough();
+  let said = '';
+  stderr.on('data', (c: Buffer) => { said += c.toString(); });
+  Object.assign(stdin, { isTTY: true });
+  Object.assign(stderr, { isTTY: true });
+  stdin.write('y\n');
+  const onTerminal = { ...ctx, stdin, stderr };
+  assert.is(await runApprove(onTerminal, { positionals: ['@modelcontextprotocol/server-memory'], values: { json: true } }), 1);
+  assert.not.match(said, /\[y\/N\]/);
+  assert.match(said, /--json prints them and asks nothing/);
   assert.is(readToolPinStatus(ctx, MEMORY).state, 'awaiting approval');
 });
 

@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findCommand } from '../../src/cli/commands.js';
 import { renderPinStates, runUpdate } from '../../src/cli/commands/update.js';
+import { answerOf } from '../../src/cli/confirm.js';
 import { renderCommandHelp } from '../../src/cli/help.js';
 import { parseCommandArgs } from '../../src/cli/parse-command.js';
 import { catchErrorAsync } from '../support/catch-error.js';
@@ -66,6 +67,13 @@ cli('lists each pin, its pinned version and what the registry has now', () => {
     'c@latest  3.0.0   could not ask the registry: the registry could not be reached\\x1b[2J',
     '',
   ].join('\n'));
+});
+
+cli('asks only on a terminal and only after the review was printed: --json (its review comes after the answer) asks nothing', () => {
+  assert.is(answerOf({ yes: true, json: true, terminal: true }), 'yes');
+  assert.is(answerOf({ yes: false, json: false, terminal: true }), 'ask');
+  assert.is(answerOf({ yes: false, json: false, terminal: false }), 'no-terminal');
+  assert.is(answerOf({ yes: false, json: true, terminal: true }), 'json');
 });
 
 cli.run();

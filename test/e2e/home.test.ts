@@ -155,7 +155,7 @@ fixture.after(async () => {
   }
 });
 
-interface Seen { home: string; uid: number; gid: number; owner: string; mode: string; before: string | null; exec: string; beside: string | null }
+interface Seen { home: string; uid: number; gid: number; owner: string; mode: string; before: string | null; exec: string; beside: string | null; plugin: string }
 
 /** Runs the fixture through the shim (with `value` to keep in its home) and returns what it saw. */
 async function runFixture(args: string[], value?: string): Promise<{ seen: Seen; stderr: string }> {
@@ -168,7 +168,7 @@ fixture('is the sandbox user\'s, private, noexec, kept across starts; a write be
   const name = uniqueName('e2e-home-fixture');
   fixtureNames.push(name);
   const { seen, stderr } = await runFixture(['--name', name], 'first');
-  assert.equal({ ...seen }, { home: '/home/node', uid: 1000, gid: 1000, owner: '1000:1000', mode: '700', before: null, exec: 'EACCES', beside: 'EROFS' });
+  assert.equal({ ...seen }, { home: '/home/node', uid: 1000, gid: 1000, owner: '1000:1000', mode: '700', before: null, exec: 'EACCES', beside: 'EROFS', plugin: 'MODULE_NOT_FOUND' });
   const lines = stderr.split('\n');
   const notice = lines.filter((l) => l.startsWith('mcp-lok: the server could not write'));
   assert.equal(notice, ['mcp-lok: the server could not write lok-fixture-home/state.json: its installed package is read-only in the sandbox. To keep its files in its home (/home/node, kept across runs), set the server\'s own option or variable for where it keeps files (see its README) to a path there.']);
@@ -176,7 +176,9 @@ fixture('is the sandbox user\'s, private, noexec, kept across starts; a write be
   const own = lines.findIndex((l) => l.startsWith('Failed to save state: EROFS'));
   assert.ok(own !== -1 && own < lines.indexOf(notice[0] ?? ''), stderr);
 
-  assert.is((await runFixture(['--name', name], 'second')).seen.before, 'first');
+  // What the first start left in $HOME/.node_modules is not loaded: a version rolled back to runs its own tree only.
+  const second = (await runFixture(['--name', name], 'second')).seen;
+  assert.equal([second.before, second.plugin], ['first', 'MODULE_NOT_FOUND']);
 
   // `image rm VOLUME` removes one home by the name `mcp-lok image` shows, and its files.
   const [home] = await homesOf(name);

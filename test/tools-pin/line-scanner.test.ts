@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { createLineScanner, type ScanSink } from '../../src/tools-pin/line-scanner.js';
 
 /** Feeds `chunks` and returns what came out, in order: plain bytes as text, lines marked. */
-function scan(chunks: string[], options: { maxLineBytes?: number } = {}): { out: string[]; overflows: number } {
+function scan(chunks: string[], options: { maxLineBytes?: number; needles?: Array<string | RegExp>; interesting?: (line: Buffer) => boolean } = {}): { out: string[]; overflows: number } {
   const scanner = createLineScanner({ needles: ['"tools"', '\\u'], interesting: (line) => line.includes('"tools"'), ...options });
   const out: string[] = [];
   let overflows = 0;
@@ -59,6 +59,18 @@ scanner('drops a line longer than the cap, says so once, and goes on after its n
   const { out, overflows } = scan(['{"x":"', 'y'.repeat(40), '"}', ' more\n{"tools":[]}\n'], { maxLineBytes: 16 });
   assert.equal(out, ['L:{"tools":[]}']);
   assert.is(overflows, 1);
+});
+
+scanner('finds lines by a pattern on the bytes read as latin1 (a character in UTF-8 included), cut anywhere, beside a byte needle', () => {
+  const text = '{"a":"tools"}\n{"b":"\\u00e9"}\n{"Tools":[1]}\n{"c":1}\n{"toolſ":[2]}\n';
+  const options = { needles: [/"[tT]ool(?:s|\xc5\xbf)"/, '\\u'], interesting: (line: Buffer) => /"(?:Tools|tool\xc5\xbf)"/.test(line.toString('latin1')) };
+  const whole = scan([text], options).out;
+  assert.equal(whole.filter((o) => o.startsWith('L:')), ['L:{"Tools":[1]}', 'L:{"toolſ":[2]}']);
+  for (const chunks of splits(text)) {
+    const out = scan(chunks, options).out;
+    assert.equal(out.filter((o) => o.startsWith('L:')), ['L:{"Tools":[1]}', 'L:{"toolſ":[2]}'], JSON.stringify(chunks));
+    assert.is(out.filter((o) => o.startsWith('P:')).map((o) => o.slice(2)).join(''), '{"a":"tools"}\n{"b":"\\u00e9"}\n{"c":1}\n', JSON.stringify(chunks));
+  }
 });
 
 scanner.run();

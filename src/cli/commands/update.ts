@@ -3,7 +3,7 @@ import { usageError } from '../../errors.js';
 import type { Context } from '../../app/context.js';
 import { listPinUpdates, rollbackPin, updatePin, type DescribeCandidate, type PinState, type UpdateReview } from '../../app/update.js';
 import type { ParsedCommand } from '../commands.js';
-import { confirm, isTerminal } from '../confirm.js';
+import { answerOf, confirm, isTerminal } from '../confirm.js';
 import { renderTable } from '../output.js';
 
 const shown = (packages: ReadonlyArray<{ name: string; version: string }>): string => packages.map((p) => `${p.name}@${p.version}`).join(' ');
@@ -23,6 +23,7 @@ export function renderPinStates(states: readonly PinState[], color: boolean): st
 function renderReview(review: UpdateReview): string {
   return lines([...review.lines, ...review.more]);
 }
+
 
 /**
  * `mcp-lok update [NAME|PACKAGE] [--yes] [--rollback] [--json]`. The tool manifest diff joins
@@ -52,11 +53,11 @@ export async function runUpdate(ctx: Context, args: ParsedCommand, describe?: De
       : `\nReview one with: mcp-lok update ${newer[0]?.newer?.[0]?.name ?? 'PACKAGE'} (it shows what changes and asks before anything does).\n`);
     return 0;
   }
-  let noTerminal = false;
+  const answer = answerOf({ yes: args.values.yes === true, json: asJson, terminal: isTerminal(ctx) });
   const outcome = await updatePin(ctx, { target, describe }, async (review) => {
     if (!asJson) ctx.stdout.write(renderReview(review));
-    if (args.values.yes === true) return true;
-    if (!isTerminal(ctx)) { noTerminal = true; return false; }
+    if (answer === 'yes') return true;
+    if (answer !== 'ask') return false;
     return confirm(ctx, `Pin ${shown(review.to)} (scripts stay off)? [y/N] `);
   });
   if (asJson) ctx.stdout.write(json(outcome));
@@ -65,9 +66,11 @@ export async function runUpdate(ctx: Context, args: ParsedCommand, describe?: De
       if (!asJson) ctx.stdout.write(lines([`Nothing to update: ${outcome.specs.join(' ')} resolves to the pinned ${shown(outcome.pinned)}.`]));
       return 0;
     case 'declined':
-      ctx.stderr.write(noTerminal
+      ctx.stderr.write(answer === 'no-terminal'
         ? `mcp-lok: nothing changed: pass --yes to pin ${shown(outcome.review.to)} (no terminal to ask).\n`
-        : 'mcp-lok: nothing changed.\n');
+        : answer === 'json'
+          ? `mcp-lok: nothing changed: pass --yes to pin ${shown(outcome.review.to)} (--json prints the review and asks nothing).\n`
+          : 'mcp-lok: nothing changed.\n');
       return 1;
     case 'applied':
       if (!asJson) {
