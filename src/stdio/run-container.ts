@@ -64,6 +64,20 @@ export function pipeInput(source: Readable, target: Writable, onEnd: () => void)
 }
 
 /**
+ * Resolves when the output has drained, or DRAIN_MS after the call. The timer holds the event
+ * loop: what `drained` waits for may not (the tap's copy is polled on unref'd timers), and a
+ * process whose loop empties exits with 0 before the server's exit code is returned.
+ */
+async function drainedOrLate(drained: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([drained, new Promise((resolve) => { timer = setTimeout(resolve, DRAIN_MS); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Creates and starts a container, bridges its stdio byte for byte, and resolves with its exit
  * code. Stdin EOF closes the server's stdin, then after a grace period stops it; signals stop
  * it (a second one kills it). The container is removed however this ends.
@@ -112,7 +126,7 @@ export async function runContainer(
     options.signal?.addEventListener('abort', onAbort);
     if (io.stdin && connected.input) pipeInput(io.stdin, connected.input, stopLater);
     const exitCode = await exited;
-    await Promise.race([connected.drained, new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
+    await drainedOrLate(connected.drained);
     return exitCode;
   } catch (error) {
     if (id) await removeContainer(endpoint, id).catch(() => {});

@@ -1,8 +1,10 @@
 // runContainer against the real engine, in the sandbox image the code builds: both stdio channels
 // pass bytes unchanged, the exit code comes back, an abort stops the server, and no container
 // outlives the call.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -104,6 +106,24 @@ rc('an abort stops a server that ignores its stdin, with SIGTERM first, and remo
     ...seen.io, onStdout: (c) => { seen.io.onStdout(c); if (seen.out().toString().includes('up\n')) abort.abort(); },
   }, { channel: { kind: 'attach' }, reaper: false, handleSignals: false, signal: abort.signal });
   assert.is(code, 7, `the server got SIGTERM and chose its exit code (stderr: ${seen.err()})`);
+  assert.is(await containersNamed(name), 0);
+});
+
+rc('keeps its process alive until it returns the exit code, even when the copy of the output ends after the exit is known', async () => {
+  // In a child process, as in mcp-lok-npx: nothing else there keeps the event loop alive, and a
+  // loop that empties ends the process before the code is returned (the shim then exited 0 for a
+  // server the engine had killed, when the copy's end was read a poll after the exit was known).
+  const name = newName();
+  const script = fileURLToPath(new URL('./run-container-support.js', import.meta.url));
+  const child = spawn(process.execPath, [script, image, name, join(LOK_HOME, 'test-run-container'), 'hold-tap'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.match(err, /runContainer returned 5\n/, `the child ended (code ${code}) before runContainer returned: ${err}`);
+  assert.is(code, 5, err);
+  assert.is(out, 'up\n');
   assert.is(await containersNamed(name), 0);
 });
 
