@@ -40,7 +40,7 @@ fixtures('passes stdout bytes, stderr and the exit code through unchanged, with 
   assert.is(result.code, 3, result.stderr);
   assert.ok(result.stdout.equals(Buffer.from([0xff, 0xfe, 0x00, 0x0a])), `stdout was ${result.stdout.toString('hex')}`);
   const envLine = /env: (.*)/.exec(result.stderr)?.[1] ?? '';
-  assert.equal(envLine.split(',').sort(), ['GIVEN', 'HOME', 'HOSTNAME', 'NO_UPDATE_NOTIFIER', 'PATH', 'TMPDIR', 'npm_config_audit', 'npm_config_fund', 'npm_config_update_notifier'].sort());
+  assert.equal(envLine.split(',').sort(), ['GIVEN', 'HOME', 'HOSTNAME', 'NODE_OPTIONS', 'NO_UPDATE_NOTIFIER', 'PATH', 'TMPDIR', 'npm_config_audit', 'npm_config_fund', 'npm_config_update_notifier'].sort());
 });
 
 fixtures('installs once when two shims start the same new package at once', async () => {
