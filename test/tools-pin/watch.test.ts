@@ -121,19 +121,25 @@ observe('finds a tools list whose key is written with escapes', async () => {
   assert.ok(log.some((l) => l.includes('tool "echo" changed')), log.join('\n'));
 });
 
+/** Observes `text` (a fresh pin first) through the tap in two chunks cut at `cut`; returns what was said. */
+async function tapCutAt(text: string, cut: number): Promise<string[]> {
+  serial++;
+  await pinFirst();
+  const log: string[] = [];
+  const w = watch('observe', log);
+  const tap = createToolsTap(w, () => {});
+  tap(Buffer.from(text.slice(0, cut)));
+  tap(Buffer.from(text.slice(cut)));
+  tap.end();
+  await w.settled();
+  return log;
+}
+
 observe('reports a changed tool listed under a key only a case-insensitive client reads as tools, the tap cutting it anywhere', async () => {
   for (const [what, folded] of FOLDED_LISTS) {
     const text = `{"jsonrpc":"2.0","id":1,"result":{}}\n${folded([EVIL, ADD])}\n`;
     for (const cut of [1, 40, 45, text.length - 2]) {
-      serial++;
-      await pinFirst();
-      const log: string[] = [];
-      const w = watch('observe', log);
-      const tap = createToolsTap(w, () => {});
-      tap(Buffer.from(text.slice(0, cut)));
-      tap(Buffer.from(text.slice(cut)));
-      tap.end();
-      await w.settled();
+      const log = await tapCutAt(text, cut);
       assert.ok(log.some((l) => l.includes('tool "echo" changed')), `${what}, cut at ${cut}: ${log.join('\n')}`);
     }
   }
@@ -314,15 +320,7 @@ streams('the tap sees a tools list cut anywhere across chunks', async () => {
   await pinFirst();
   const text = `{"jsonrpc":"2.0","method":"notifications/message"}\n${list(2, [EVIL, ADD])}\n{"jsonrpc":"2.0","id":3,"result":{}}\n`;
   for (const cut of [1, 20, 60, 75, text.length - 3]) {
-    serial++;
-    await pinFirst();
-    const log: string[] = [];
-    const w = watch('observe', log);
-    const tap = createToolsTap(w, () => {});
-    tap(Buffer.from(text.slice(0, cut)));
-    tap(Buffer.from(text.slice(cut)));
-    tap.end();
-    await w.settled();
+    const log = await tapCutAt(text, cut);
     assert.ok(log.some((l) => l.includes('tool "echo" changed')), `cut at ${cut}: ${log.join('\n')}`);
   }
 });
