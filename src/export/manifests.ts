@@ -10,6 +10,7 @@ import type { IVolume } from 'kubernetes-models/v1/Volume';
 import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { INetworkPolicyEgressRule } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyEgressRule';
+import type { INetworkPolicyIngressRule } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyIngressRule';
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
 import type { INetworkPolicyPort } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort';
 import { HOME_SIZE_BYTES, TMP_SIZE_BYTES } from '../sandbox/hardening.js';
@@ -101,6 +102,30 @@ function serverEnv(plan: ExportPlan): IEnvVar[] {
       : { name: e.name, value: e.value }));
 }
 
+/** Returns a one-replica Deployment of a role's pods. */
+function deployment(plan: ExportPlan, name: string, role: 'server' | 'egress', spec: IPodSpec): IDeployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: metadata(plan, name, role),
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: selector(plan, role) },
+      template: { metadata: { labels: roleLabels(plan, role), annotations: plan.annotations }, spec },
+    },
+  };
+}
+
+/** Returns the NetworkPolicy of a role's pods: only the given connections in and out. */
+function networkPolicy(plan: ExportPlan, name: string, role: 'server' | 'egress', ingress: INetworkPolicyIngressRule[], egress: INetworkPolicyEgressRule[]): INetworkPolicy {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: metadata(plan, name, role),
+    spec: { podSelector: { matchLabels: selector(plan, role) }, policyTypes: ['Ingress', 'Egress'], ingress, egress },
+  };
+}
+
 /** Returns the server's Deployment: one replica, since a client's session lives in one pod. */
 export function buildServerDeployment(plan: ExportPlan): IDeployment {
   const mounts: IVolumeMount[] = [
@@ -126,19 +151,7 @@ export function buildServerDeployment(plan: ExportPlan): IDeployment {
     securityContext: containerSecurity(),
     volumeMounts: mounts,
   };
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: metadata(plan, plan.name, 'server'),
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: selector(plan, 'server') },
-      template: {
-        metadata: { labels: roleLabels(plan, 'server'), annotations: plan.annotations },
-        spec: podSpec([container], volumes, plan.egress !== undefined),
-      },
-    },
-  };
+  return deployment(plan, plan.name, 'server', podSpec([container], volumes, plan.egress !== undefined));
 }
 
 /** Returns the Service clients reach the server through. */
@@ -169,17 +182,7 @@ export function buildServerPolicy(plan: ExportPlan): INetworkPolicy {
   const egress: INetworkPolicyEgressRule[] = plan.egress
     ? [{ to: [{ podSelector: { matchLabels: selector(plan, 'egress') } }], ports: [{ protocol: 'TCP', port: EGRESS_PROXY_PORT }] }]
     : [];
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: metadata(plan, plan.name, 'server'),
-    spec: {
-      podSelector: { matchLabels: selector(plan, 'server') },
-      policyTypes: ['Ingress', 'Egress'],
-      ingress: [{ from: plan.allowFrom.map(ingressPeer), ports: [{ protocol: 'TCP', port: plan.podPort }] }],
-      egress,
-    },
-  };
+  return networkPolicy(plan, plan.name, 'server', [{ from: plan.allowFrom.map(ingressPeer), ports: [{ protocol: 'TCP', port: plan.podPort }] }], egress);
 }
 
 /** Returns the egress proxy's Deployment: the same hardening as the server's, its rules in a variable. */
@@ -198,19 +201,7 @@ export function buildEgressDeployment(plan: ExportPlan): IDeployment | undefined
     securityContext: containerSecurity(),
     volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
   };
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: metadata(plan, plan.egressName, 'egress'),
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: selector(plan, 'egress') },
-      template: {
-        metadata: { labels: roleLabels(plan, 'egress'), annotations: plan.annotations },
-        spec: podSpec([container], [memoryDir('tmp', TMP_SIZE_BYTES)], false),
-      },
-    },
-  };
+  return deployment(plan, plan.egressName, 'egress', podSpec([container], [memoryDir('tmp', TMP_SIZE_BYTES)], false));
 }
 
 /** Returns the egress proxy's Service, which the server reaches by its cluster IP. */
@@ -244,17 +235,7 @@ export function buildEgressPolicy(plan: ExportPlan): INetworkPolicy | undefined 
   if (egress.addresses.length > 0) {
     rules.push({ to: egress.addresses.map((ip) => ({ ipBlock: { cidr: ip.includes(':') ? `${ip}/128` : `${ip}/32` } })), ports });
   }
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: metadata(plan, plan.egressName, 'egress'),
-    spec: {
-      podSelector: { matchLabels: selector(plan, 'egress') },
-      policyTypes: ['Ingress', 'Egress'],
-      ingress: [{ from: [{ podSelector: { matchLabels: selector(plan, 'server') } }], ports: [{ protocol: 'TCP', port: EGRESS_PROXY_PORT }] }],
-      egress: rules,
-    },
-  };
+  return networkPolicy(plan, plan.egressName, 'egress', [{ from: [{ podSelector: { matchLabels: selector(plan, 'server') } }], ports: [{ protocol: 'TCP', port: EGRESS_PROXY_PORT }] }], rules);
 }
 
 /**
