@@ -5,16 +5,25 @@ import {
   requestSubject, sandboxKey, tagNotification, type Id, type Json, type Message, type RequestMeta, type RpcError, type ServerIdentity,
 } from './translate.js';
 
-/** What a legacy sandbox's backend calls with what its server does (the session bridge's shape). */
+/** What a legacy server's backend calls with what its server does (a session bridge's backend too). */
 export interface LegacyHandlers {
+  /**
+   * One JSON-RPC message from the server: a line without its newline. Returns false when the
+   * client it goes to is not reading: the backend then reads no more of the server's output
+   * until `resume()` is called (the server waits; nothing piles up in memory).
+   */
   onMessage(line: string): boolean;
+  /** The server ended, or its backend ended it, with `message` ("the server exited: code 1"). */
   onEnd(message: string): void;
 }
 
 /** One legacy stdio server, as the session bridge and the shim open them. */
 export interface LegacyBackend {
+  /** Sends one message to the server; the backend adds the newline. */
   send(line: string): void;
+  /** Reads the server's output again after onMessage returned false; harmless otherwise. */
   resume(): void;
+  /** Stops the server; idempotent. */
   close(): Promise<void>;
 }
 

@@ -1,33 +1,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { EraGateway } from '../../era/gateway.js';
+import { EraGateway, type LegacyBackend, type LegacyHandlers } from '../../era/gateway.js';
 import { MAX_CONNECTIONS, UncheckedConnections } from '../connection-guard.js';
 import { checkBearerToken, checkRequestOrigin, listenerUrl, type ListenPolicy } from '../host-check.js';
 import { sendJsonRpcError } from './json-lines.js';
 import { createSseHandler } from './sse.js';
 import { createStreamableHandler } from './streamable.js';
 
-/** Callbacks a backend calls with what its MCP server does. */
-export interface BackendHandlers {
-  /**
-   * One JSON-RPC message from the server: a line without its newline. Returns false when the
-   * client it goes to is not reading: the backend then reads no more of the server's output
-   * until the session calls `resume()` (the server waits; nothing piles up in memory).
-   */
-  onMessage(line: string): boolean;
-  /** The server ended, or its backend ended it; the session ends with `message` ("the server exited: code 1"). */
-  onEnd(message: string): void;
-}
+/** Callbacks a backend calls with what its MCP server does (the era gateway's sandboxes have the same). */
+export type BackendHandlers = LegacyHandlers;
 
 /** One MCP server serving exactly one client session. */
-export interface SessionBackend {
-  /** Sends one message to the server; the backend adds the newline. */
-  send(line: string): void;
-  /** Reads the server's output again after onMessage returned false; harmless otherwise. */
-  resume(): void;
-  /** Stops the server; idempotent. */
-  close(): Promise<void>;
-}
+export type SessionBackend = LegacyBackend;
 
 /** Starts a fresh MCP server for a new client session. */
 export type OpenBackend = (handlers: BackendHandlers, info: { sessionId: string }) => Promise<SessionBackend>;
