@@ -4,7 +4,7 @@ import { flagColumnWidth, renderFlagHelp, resolveLokOptions, SHIM_OPTIONS, type 
 import { parseServerSource } from '../request/source.js';
 import type { IngressPeer, SecretEnv, VolumeMapping } from '../export/plan.js';
 import { isEnvName, isNamespace, isObjectName, isSecretKey, parseLabelPairs } from '../export/names.js';
-import { RUN_FLAGS } from './run-args.js';
+import { RUN_FLAGS, walkLeadingOptions } from './run-args.js';
 import type { KubernetesExportInput } from '../app/export.js';
 
 const HINT = 'Run `mcp-lok export kubernetes --help`.';
@@ -121,61 +121,50 @@ export function parseExportArgs(argv: string[], env: Readonly<Record<string, str
     transport: undefined as 'sse' | 'streamable-http' | undefined, json: false,
     volumes: [] as VolumeMapping[], secrets: [] as SecretEnv[], allowFrom: [] as IngressPeer[],
   };
-  let i = 0;
-  const value = (flag: string, inline: string | undefined): string => {
-    if (inline !== undefined) return inline;
-    const next = rest[++i];
-    if (next === undefined || (next.startsWith('-') && next !== '-')) throw usageError(`Missing the value of \`${flag}\`.`, HINT);
-    return next;
-  };
-  for (; i < rest.length; i++) {
-    const arg = rest[i] ?? '';
-    if (arg === '--') { i++; break; }
-    if (!arg.startsWith('-') || arg === '-') break;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    const inline = eq === -1 ? undefined : arg.slice(eq + 1);
+  const walked = walkLeadingOptions(rest, HINT, ({ flag, inline, value }) => {
     const own = (Object.entries(EXPORT_FLAGS) as Array<[OwnKey, FlagHelp & { flags: readonly string[] }]>).find(([, def]) => def.flags.includes(flag));
     if (own) {
       const [key, def] = own;
       if (!def.value && inline !== undefined) throw usageError(`\`${flag}\` takes no value.`, HINT);
       switch (key) {
-        case 'help': return { kind: 'help' };
+        case 'help': return { kind: 'help' } as const;
         case 'json': out.json = true; break;
-        case 'image': out.image = parseImage(flag, value(flag, inline)); break;
-        case 'egressImage': out.egressImage = parseImage(flag, value(flag, inline)); break;
-        case 'volume': out.volumes.push(parseVolume(value(flag, inline))); break;
-        case 'secret': out.secrets.push(parseSecret(value(flag, inline))); break;
-        case 'allowFrom': out.allowFrom.push(parseAllowFrom(value(flag, inline))); break;
-        case 'port': out.servicePort = parsePort(flag, value(flag, inline)); break;
+        case 'image': out.image = parseImage(flag, value()); break;
+        case 'egressImage': out.egressImage = parseImage(flag, value()); break;
+        case 'volume': out.volumes.push(parseVolume(value())); break;
+        case 'secret': out.secrets.push(parseSecret(value())); break;
+        case 'allowFrom': out.allowFrom.push(parseAllowFrom(value())); break;
+        case 'port': out.servicePort = parsePort(flag, value()); break;
         case 'namespace': {
-          const ns = value(flag, inline);
+          const ns = value();
           if (!isNamespace(ns)) throw usageError(`Expected \`${flag}\` to be a namespace name (lower-case letters, digits and inner "-", at most 63), got ${showInput(ns)}.`, HINT);
           out.namespace = ns;
           break;
         }
       }
-      continue;
+      return undefined;
     }
     const shared = findShared(flag);
     if (!shared) throw usageError(`Unknown option ${showInput(flag)}; options go before the image or npx:// package.`, HINT);
     if (shared.kind === 'refused') throw usageError(`\`${flag}\` has no meaning in a Kubernetes export: ${shared.reason}.`, HINT);
     if (shared.kind === 'lok') {
       if (shared.key !== 'debug' && shared.key !== 'env') sandboxFlags.push(flag);
-      (raw[shared.key] ??= []).push(shared.def.value ? value(flag, inline) : inline ?? 'true');
-      continue;
+      (raw[shared.key] ??= []).push(shared.def.value ? value() : inline ?? 'true');
+      return undefined;
     }
     sandboxFlags.push(flag);
-    if (shared.key === 'targetPort') out.targetPort = parsePort(flag, value(flag, inline));
+    if (shared.key === 'targetPort') out.targetPort = parsePort(flag, value());
     else {
-      const t = value(flag, inline);
+      const t = value();
       if (t === 'stdio') throw usageError('A server in a cluster is reached over HTTP: `--transport stdio` has no client there.', 'Use `--transport streamable-http` (the default) or `sse`; a stdio server is served over HTTP by mcp-lok\'s bridge in its pod.');
       if (t !== 'sse' && t !== 'streamable-http') throw usageError(`Expected \`--transport\` to be streamable-http or sse, got ${showInput(t)}.`, HINT);
       out.transport = t;
     }
-  }
+    return undefined;
+  });
+  if ('result' in walked) return walked.result;
   const lok = resolveLokOptions(raw, env);
-  const [first, ...after] = rest.slice(i);
+  const [first, ...after] = rest.slice(walked.operands);
   if (first === undefined) throw usageError('Missing the server to export: a background server\'s name, an image reference or npx://package.', HINT);
   const args = after[0] === '--' ? after.slice(1) : after;
   return { kind: 'export', target: 'kubernetes', sourceText: first, args, lok, sandboxFlags, ...out };

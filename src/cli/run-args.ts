@@ -129,6 +129,39 @@ function parseBindHost(text: string, hint: string): string {
   throw usageError(`Expected \`--host\` to be an IP address of this machine such as 127.0.0.1 (or 0.0.0.0 for every interface), got ${showInput(text)}.`, hint);
 }
 
+/** One leading option: its flag (without an inline `=value`), that inline value, and the reader of its value (inline, else the next argument). */
+export interface LeadingOption {
+  flag: string;
+  inline: string | undefined;
+  value: () => string;
+}
+
+/**
+ * Walks the options before the first operand (or past `--`), as `docker run` reads them,
+ * handing each to `take`; a result from `take` ends the walk (`--help`). Returns that result,
+ * or the index of the first operand.
+ */
+export function walkLeadingOptions<T>(argv: readonly string[], hint: string, take: (option: LeadingOption) => T | undefined): { result: T } | { operands: number } {
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--') return { operands: i + 1 };
+    if (!arg.startsWith('-') || arg === '-') break;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const inline = eq === -1 ? undefined : arg.slice(eq + 1);
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const next = argv[++i];
+      if (next === undefined || (next.startsWith('-') && next !== '-')) throw usageError(`Missing the value of \`${flag}\`.`, hint);
+      return next;
+    };
+    const result = take({ flag, inline, value });
+    if (result !== undefined) return { result };
+  }
+  return { operands: i };
+}
+
 /**
  * Returns the invocation of `mcp-lok run` or `start`. Like `docker run`, options come before
  * the server source; everything after it (an optional `--` aside) goes to the server.
@@ -141,45 +174,34 @@ export function parseRunArgs(argv: string[], env: Readonly<Record<string, string
   const httpFlags: string[] = [];
   let json = false;
   let auth = false;
-  let i = 0;
-  const value = (flag: string, inline: string | undefined): string => {
-    if (inline !== undefined) return inline;
-    const next = argv[++i];
-    if (next === undefined || (next.startsWith('-') && next !== '-')) throw usageError(`Missing the value of \`${flag}\`.`, HINT);
-    return next;
-  };
-  for (; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--') { i++; break; }
-    if (!arg.startsWith('-') || arg === '-') break;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    const inline = eq === -1 ? undefined : arg.slice(eq + 1);
+  const walked = walkLeadingOptions(argv, HINT, ({ flag, inline, value }) => {
     const option = findRunOption(flag, command);
     if (!option) throw usageError(`Unknown option ${showInput(flag)}; options go before the image or npx:// package.`, HINT);
     if (option.kind === 'lok') {
-      (raw[option.key] ??= []).push(option.def.value ? value(flag, inline) : inline ?? 'true');
-      continue;
+      (raw[option.key] ??= []).push(option.def.value ? value() : inline ?? 'true');
+      return undefined;
     }
-    if (option.key === 'help') return { kind: 'help' };
+    if (option.key === 'help') return { kind: 'help' } as const;
     if (option.def.http) httpFlags.push(flag);
     if (!option.def.value && inline !== undefined) throw usageError(`\`${flag}\` takes no value.`, HINT);
     switch (option.key) {
       case 'transport': {
-        const t = value(flag, inline);
+        const t = value();
         if (!(TRANSPORTS as readonly string[]).includes(t)) throw usageError(`Expected \`--transport\` to be stdio, sse or streamable-http, got ${showInput(t)}.`, HINT);
         transport = t as Transport;
         break;
       }
       case 'json': json = true; break;
       case 'auth': auth = true; break;
-      case 'port': http.port = parsePortValue(flag, value(flag, inline), HINT); break;
-      case 'targetPort': http.targetPort = parsePortValue(flag, value(flag, inline), HINT); break;
-      case 'host': http.host = parseBindHost(value(flag, inline), HINT); break;
+      case 'port': http.port = parsePortValue(flag, value(), HINT); break;
+      case 'targetPort': http.targetPort = parsePortValue(flag, value(), HINT); break;
+      case 'host': http.host = parseBindHost(value(), HINT); break;
     }
-  }
+    return undefined;
+  });
+  if ('result' in walked) return walked.result;
   const lok = resolveLokOptions(raw, env);
-  const [first, ...rest] = argv.slice(i);
+  const [first, ...rest] = argv.slice(walked.operands);
   if (first === undefined) throw usageError('Missing the server to run: an image reference or npx://package.', HINT);
   // A background server is reached over HTTP: stdio would have no client to talk to.
   const chosen: Transport = transport ?? (command === 'start' ? 'streamable-http' : 'stdio');
