@@ -472,10 +472,10 @@ async function treesInUse(endpoint: EngineEndpoint, volume: string): Promise<str
 /**
  * Removes from a pin's package volume the trees this engine's record lists that `keep` does not
  * name, unless it is the record's latest (what a floating start runs), a container of the
- * volume runs it now or a live process holds it (state/tree-leases.ts), and forgets them in the record. Only trees the record lists: another
- * mcp-lok home (another user of the same engine) has its own record and pin, and may run the
- * others. Starts no container when there is nothing to remove. The caller holds the install
- * lock. Returns the trees removed.
+ * volume runs it now or a live process holds it (state/tree-leases.ts), and forgets them in
+ * the record. Only trees the record lists: another mcp-lok home (another user of the same
+ * engine) has its own record and pin, and may run the others. Starts no container when there
+ * is nothing to remove. The caller holds the install lock. Returns the trees removed.
  */
 export async function pruneTrees(ctx: Context, endpoint: EngineEndpoint, req: InstallRequest, keep: readonly string[]): Promise<string[]> {
   const specs = requestedSpecs(req.packages);
